@@ -1,0 +1,304 @@
+//! The command line: `serve` (the default) and the operator's tools, which work directly on
+//! the database file, also while the server runs (SQLite WAL allows it).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, Application, Bootstrap};
+use crate::config::{Config, Loaded, Overrides};
+use crate::domain::account::AccountName;
+use crate::domain::{
+    AccountId, ApiKeyId, Clock, EmailAddress, KeyName, Plan, SystemClock, Timestamp,
+};
+use crate::store::accounts::{self, NewAccount};
+
+/// AgentSend: an email API for AI agents, in one binary and one SQLite file.
+#[derive(Debug, Parser)]
+#[command(name = "agentsend", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Configuration file (default: ./agentsend.toml when present).
+    #[arg(long, global = true, env = "AGENTSEND_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// SQLite database file (overrides database.path).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Options for `serve` when no command is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address for the HTTP API (overrides http.listen), e.g. 127.0.0.1:3000; port 0 picks one.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Requests per rate-limit window (60 s by default) per account; 0 turns limiting off.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the version.
+    Version,
+}
+
+/// `agentsend accounts ...`
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Create an account.
+    Create {
+        /// Owner's name.
+        #[arg(long)]
+        name: String,
+        /// Owner's email address.
+        #[arg(long)]
+        email: String,
+        /// Messages per UTC day across the account (default: limits.account_daily_send_limit).
+        #[arg(long, value_name = "N")]
+        daily_send_limit: Option<u32>,
+    },
+    /// List accounts.
+    List,
+}
+
+/// `agentsend keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key and print it (once).
+    Create {
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
+        account: AccountId,
+        /// A label for the key.
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the key stop working after this many days.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// List an account's keys, revoked ones included.
+    List {
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
+        account: AccountId,
+    },
+    /// Revoke a key; it stops working with the next request.
+    Revoke {
+        /// The key's id (from `keys list`).
+        key_id: ApiKeyId,
+    },
+}
+
+/// `agentsend config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate and print the effective configuration, secrets redacted.
+    Check,
+}
+
+/// Runs the command line; errors are for the operator, printed by `main`.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let serve_args = match &cli.command {
+        None => Some(cli.serve.clone()),
+        Some(Command::Serve(args)) => Some(args.clone()),
+        _ => None,
+    };
+    if matches!(cli.command, Some(Command::Version)) {
+        println!("agentsend {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    let serve_args = serve_args.unwrap_or_default();
+    let overrides = Overrides {
+        listen: serve_args.listen,
+        db: cli.db.clone(),
+        rate_limit: serve_args.rate_limit,
+    };
+    let Loaded {
+        config,
+        file,
+        warnings,
+    } = Config::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
+    init_logging(&config);
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    match cli.command {
+        None | Some(Command::Serve(_)) => serve(config),
+        Some(Command::Accounts(cmd)) => accounts_command(&config, cmd),
+        Some(Command::Keys(cmd)) => keys_command(&config, cmd),
+        Some(Command::Config(ConfigCommand::Check)) => {
+            let source = file.map_or_else(
+                || "built-in defaults".to_owned(),
+                |f| f.display().to_string(),
+            );
+            println!("# effective configuration (from {source}, AGENTSEND_* variables and flags)");
+            print!("{}", config.redacted_toml()?);
+            Ok(())
+        }
+        Some(Command::Version) => Ok(()),
+    }
+}
+
+fn init_logging(config: &Config) {
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(&config.log.level);
+    if let Ok(filters) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&filters);
+    }
+    builder.format_timestamp_millis();
+    // A second initialisation (never in the binary) is harmless.
+    let _ = builder.try_init();
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let app = Application::build(config).await?;
+        if let Some(bootstrap) = app.bootstrap() {
+            print_bootstrap(bootstrap, app.http_addr());
+        }
+        app.run().await
+    })
+}
+
+/// The first key goes to stdout, once, and never into the log.
+fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
+    let key = b.api_key.expose();
+    let line = "=".repeat(72);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{line}\nAgentSend created the default account {} on this first start.\n\
+         Its API key is shown this once; store it now:\n\n    {key}\n\n\
+         Try it:\n    curl -H \"Authorization: Bearer {key}\" http://{addr}/account\n{line}",
+        b.account.id
+    );
+    let _ = out.flush();
+}
+
+fn accounts_command(config: &Config, cmd: AccountsCommand) -> anyhow::Result<()> {
+    let store = app::open_store(config)?;
+    let now = SystemClock.now();
+    match cmd {
+        AccountsCommand::Create {
+            name,
+            email,
+            daily_send_limit,
+        } => {
+            let new = NewAccount {
+                name: AccountName::parse(&name).context("--name")?,
+                email: EmailAddress::parse(email.trim()).context("--email")?,
+                plan: Plan::Free,
+                daily_send_limit: daily_send_limit
+                    .unwrap_or(config.limits.account_daily_send_limit),
+            };
+            let account = store.run_blocking(|c| accounts::create_account(c, &new, now))?;
+            println!("created account {}", account.id);
+            println!(
+                "create its first API key with: agentsend keys create --account {}",
+                account.id
+            );
+        }
+        AccountsCommand::List => {
+            let list = store.run_blocking(|c| accounts::list_accounts(c))?;
+            println!(
+                "{:<36}  {:<8}  {:>11}  {:<24}  {:<24}  NAME",
+                "ID", "PLAN", "DAILY LIMIT", "CREATED", "EMAIL"
+            );
+            for a in list {
+                println!(
+                    "{:<36}  {:<8}  {:>11}  {:<24}  {:<24}  {}",
+                    a.id,
+                    a.plan.as_str(),
+                    a.daily_send_limit,
+                    a.created_at,
+                    a.email,
+                    a.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let store = app::open_store(config)?;
+    let now = SystemClock.now();
+    match cmd {
+        KeysCommand::Create {
+            account,
+            name,
+            expires_in_days,
+        } => {
+            let name = name
+                .map(|n| KeyName::parse(&n))
+                .transpose()
+                .context("--name")?;
+            let expires_at =
+                expires_in_days.map(|d| now.plus(Duration::from_secs(u64::from(d) * 86_400)));
+            let (key, secret) = store.run_blocking(|c| {
+                accounts::create_api_key(c, account, name.as_ref(), expires_at, now)
+            })?;
+            println!("created API key {} for account {account}", key.id);
+            println!(
+                "the key is shown this once; store it now:\n\n    {}\n",
+                secret.expose()
+            );
+        }
+        KeysCommand::List { account } => {
+            let keys = store.run_blocking(|c| accounts::list_all_api_keys(c, account))?;
+            println!(
+                "{:<36}  {:<12}  {:<24}  {:<24}  {:<24}  NAME",
+                "ID", "PREFIX", "CREATED", "LAST USED", "STATE"
+            );
+            for (k, revoked_at) in keys {
+                let state = match (revoked_at, k.expires_at) {
+                    (Some(t), _) => format!("revoked {t}"),
+                    (None, Some(t)) if t <= now => format!("expired {t}"),
+                    (None, Some(t)) => format!("expires {t}"),
+                    (None, None) => "active".to_owned(),
+                };
+                println!(
+                    "{:<36}  {:<12}  {:<24}  {:<24}  {:<24}  {}",
+                    k.id,
+                    k.prefix,
+                    k.created_at,
+                    k.last_used_at
+                        .map_or_else(|| "never".to_owned(), |t: Timestamp| t.to_string()),
+                    state,
+                    k.name.unwrap_or_default()
+                );
+            }
+        }
+        KeysCommand::Revoke { key_id } => {
+            store.run_blocking(|c| accounts::revoke_api_key(c, None, key_id, now))?;
+            println!("revoked API key {key_id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,541 @@
+//! Typed configuration. Precedence, lowest first: built-in defaults < config file
+//! (`--config PATH`, else `./agentsend.toml` when present) < `AGENTSEND_<SECTION>_<KEY>`
+//! environment variables < command-line flags. Unknown keys and bad values are errors.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::domain::DomainName;
+
+/// The whole configuration; every field has a default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP API.
+    pub http: HttpConfig,
+    /// The SQLite file.
+    pub database: DatabaseConfig,
+    /// Mail addressing.
+    pub mail: MailConfig,
+    /// Request and sending limits.
+    pub limits: LimitsConfig,
+    /// `Idempotency-Key` handling.
+    pub idempotency: IdempotencyConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address the API listens on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest JSON request body in bytes (SPEC: 4 MiB).
+    pub json_body_limit: usize,
+    /// Largest multipart request body in bytes (SPEC: 11 MiB).
+    pub multipart_body_limit: usize,
+    /// Take the client address from `Forwarded` / `X-Forwarded-For` (only behind a proxy
+    /// you control); it keys the rate limit of unauthenticated requests.
+    pub trust_proxy_headers: bool,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            workers: 0,
+            json_body_limit: 4 * 1024 * 1024,
+            multipart_body_limit: 11 * 1024 * 1024,
+            trust_proxy_headers: false,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// The SQLite file; created with the schema if missing.
+    pub path: PathBuf,
+    /// Pooled connections.
+    pub pool_size: u32,
+    /// Milliseconds a connection waits for a lock before giving up.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("agentsend.db"),
+            pool_size: 16,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Domain of inboxes created without a custom domain.
+    #[serde(
+        serialize_with = "serialize_display",
+        deserialize_with = "deserialize_domain"
+    )]
+    pub shared_domain: DomainName,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            // RFC 6761 reserves .localhost: addresses on it can never leak onto the internet.
+            shared_domain: DomainName::parse("agentsend.localhost")
+                .unwrap_or_else(|e| unreachable!("default shared domain is valid: {e}")),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Requests per window per account (per client IP when unauthenticated); 0 disables.
+    pub rate_limit: u32,
+    /// Length of the fixed rate-limit window in seconds.
+    pub rate_limit_window_secs: u64,
+    /// Default `dailySendLimit` of a new inbox (capped by its account's limit).
+    pub inbox_daily_send_limit: u32,
+    /// `dailySendLimit` of accounts created by the operator.
+    pub account_daily_send_limit: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: 100,
+            rate_limit_window_secs: 60,
+            inbox_daily_send_limit: 100,
+            account_daily_send_limit: 1000,
+        }
+    }
+}
+
+/// `[idempotency]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencyConfig {
+    /// Seconds a stored response is replayed for.
+    pub window_secs: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 24 * 3600,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// env_logger filter, e.g. `info` or `agentsend=debug,actix_web=warn`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+fn serialize_display<S: Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn deserialize_domain<'de, D: Deserializer<'de>>(d: D) -> Result<DomainName, D::Error> {
+    let s = String::deserialize(d)?;
+    DomainName::parse(&s).map_err(|e| serde::de::Error::custom(format!("`{s}` {e}")))
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<SocketAddr>,
+    /// `--db`
+    pub db: Option<PathBuf>,
+    /// `--rate-limit`
+    pub rate_limit: Option<u32>,
+}
+
+/// A configuration that cannot be used, with a message for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// Environment variables that belong to AgentSend *clients* (SDK, MCP server); a developer may
+/// well have them set in the shell that starts the server.
+const CLIENT_VARIABLES: [&str; 3] = [
+    "AGENTSEND_API_KEY",
+    "AGENTSEND_BASE_URL",
+    "AGENTSEND_CONFIG",
+];
+
+/// The loaded configuration and remarks to log once logging is set up.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// Things worth a warning (e.g. an `AGENTSEND_*` variable that names no setting).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Loads the layers in order. `file` is `--config`: when given it must exist; otherwise
+    /// `./agentsend.toml` is read if present.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Loaded, ConfigError> {
+        let (mut table, file) = match file {
+            Some(path) => (read_file(path)?, Some(path.to_path_buf())),
+            None => {
+                let default = Path::new("agentsend.toml");
+                if default.is_file() {
+                    (read_file(default)?, Some(default.to_path_buf()))
+                } else {
+                    (toml::Table::new(), None)
+                }
+            }
+        };
+        let warnings = apply_env(&mut table, env)?;
+        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
+            ConfigError(format!(
+                "invalid configuration ({}): {}",
+                describe_sources(file.as_deref()),
+                e.message()
+            ))
+        })?;
+        if let Some(listen) = overrides.listen {
+            config.http.listen = listen;
+        }
+        if let Some(db) = &overrides.db {
+            config.database.path.clone_from(db);
+        }
+        if let Some(limit) = overrides.rate_limit {
+            config.limits.rate_limit = limit;
+        }
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            file,
+            warnings,
+        })
+    }
+
+    /// Parses a configuration file's text on its own (no environment, no flags) and validates it.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError(format!("invalid configuration: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values that their types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        if self.http.json_body_limit < 1024 {
+            return fail("http.json_body_limit", "must be at least 1024 bytes");
+        }
+        if self.http.multipart_body_limit < 1024 {
+            return fail("http.multipart_body_limit", "must be at least 1024 bytes");
+        }
+        if !(1..=256).contains(&self.database.pool_size) {
+            return fail("database.pool_size", "must be from 1 to 256");
+        }
+        if self.database.path.as_os_str().is_empty() {
+            return fail("database.path", "must not be empty");
+        }
+        if self.limits.rate_limit_window_secs == 0 {
+            return fail("limits.rate_limit_window_secs", "must be at least 1");
+        }
+        if self.idempotency.window_secs == 0 {
+            return fail("idempotency.window_secs", "must be at least 1");
+        }
+        validate_log_filter(&self.log.level).or_else(|why| fail("log.level", &why))
+    }
+
+    /// The effective configuration as TOML, with secret values replaced.
+    pub fn redacted_toml(&self) -> Result<String, ConfigError> {
+        let mut table = toml::Table::try_from(self)
+            .map_err(|e| ConfigError(format!("cannot render the configuration: {e}")))?;
+        redact(&mut table);
+        toml::to_string_pretty(&table)
+            .map_err(|e| ConfigError(format!("cannot render the configuration: {e}")))
+    }
+}
+
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError(format!("invalid config file {}: {e}", path.display())))
+}
+
+fn describe_sources(file: Option<&Path>) -> String {
+    match file {
+        Some(p) => format!("{} and AGENTSEND_* variables", p.display()),
+        None => "AGENTSEND_* variables".to_owned(),
+    }
+}
+
+/// Overlays `AGENTSEND_<SECTION>_<KEY>` variables, e.g. `AGENTSEND_LIMITS_RATE_LIMIT=0` sets
+/// `limits.rate_limit`. Values are typed after the setting's default (so `AGENTSEND_MAIL_
+/// SHARED_DOMAIN=123.example` stays a string); variables naming no section are reported as
+/// warnings, and a known section with an unknown key is an error.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<String>, ConfigError> {
+    let defaults = toml::Table::try_from(Config::default())
+        .map_err(|e| ConfigError(format!("cannot render the defaults: {e}")))?;
+    let vars: BTreeMap<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("AGENTSEND_") && !CLIENT_VARIABLES.contains(&k.as_str()))
+        .collect();
+    let mut warnings = Vec::new();
+    for (var, raw) in vars {
+        let rest = var["AGENTSEND_".len()..].to_ascii_lowercase();
+        let section = defaults
+            .iter()
+            .filter_map(|(name, v)| v.as_table().map(|t| (name, t)))
+            .find(|(name, _)| rest.starts_with(&format!("{name}_")));
+        let Some((section_name, section_defaults)) = section else {
+            warnings.push(format!("{var} does not name a setting; ignored"));
+            continue;
+        };
+        let key = &rest[section_name.len() + 1..];
+        let Some(default) = section_defaults.get(key) else {
+            return Err(ConfigError(format!(
+                "{var}: `{section_name}` has no setting `{key}`"
+            )));
+        };
+        let value = typed_like(default, &raw).ok_or_else(|| {
+            ConfigError(format!(
+                "{var}: `{raw}` is not a valid {}",
+                default.type_str()
+            ))
+        })?;
+        let target = table
+            .entry(section_name.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match target.as_table_mut() {
+            Some(t) => {
+                t.insert(key.to_owned(), value);
+            }
+            None => {
+                return Err(ConfigError(format!(
+                    "`{section_name}` in the config file must be a table"
+                )));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+fn typed_like(default: &toml::Value, raw: &str) -> Option<toml::Value> {
+    use toml::Value;
+    let raw = raw.trim();
+    match default {
+        Value::String(_) => Some(Value::String(raw.to_owned())),
+        Value::Integer(_) => raw.parse().ok().map(Value::Integer),
+        Value::Float(_) => raw.parse().ok().map(Value::Float),
+        Value::Boolean(_) => match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(Value::Boolean(true)),
+            "false" | "0" | "no" | "off" => Some(Value::Boolean(false)),
+            _ => None,
+        },
+        Value::Array(_) => {
+            let parsed = format!("v = {raw}").parse::<toml::Table>().ok();
+            match parsed.and_then(|mut t| t.remove("v")) {
+                Some(v @ Value::Array(_)) => Some(v),
+                // A bare comma-separated list of strings.
+                _ => Some(Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Value::String(s.to_owned()))
+                        .collect(),
+                )),
+            }
+        }
+        Value::Datetime(_) | Value::Table(_) => None,
+    }
+}
+
+/// Names whose values are secrets, wherever they appear.
+fn is_secret_key(key: &str) -> bool {
+    key == "password"
+        || key.ends_with("_password")
+        || key.ends_with("secret")
+        || key == "private_key"
+}
+
+fn redact(table: &mut toml::Table) {
+    for (key, value) in table.iter_mut() {
+        match value {
+            toml::Value::Table(inner) => redact(inner),
+            v if is_secret_key(key) => *v = toml::Value::String("<redacted>".to_owned()),
+            _ => {}
+        }
+    }
+}
+
+fn validate_log_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        let is_level = LEVELS.contains(&level.to_ascii_lowercase().as_str());
+        // A bare module path (`agentsend`) is a valid directive too: it means "everything".
+        let is_module = !directive.contains('=')
+            && directive
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+        if !is_level && !is_module {
+            return Err(format!(
+                "`{directive}` is not a log directive (use a level such as info, or module=level)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn load_text(text: &str, vars: &[(&str, &str)], o: &Overrides) -> Result<Loaded, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path), env(vars), o)
+    }
+
+    #[test]
+    fn the_shipped_agentsend_toml_parses_and_matches_the_defaults() {
+        let text = include_str!("../agentsend.toml");
+        let shipped = Config::from_toml(text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(
+            toml::Table::try_from(&shipped).unwrap(),
+            toml::Table::try_from(&defaults).unwrap(),
+            "agentsend.toml documents the built-in defaults"
+        );
+    }
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        let text = "[http]\nlisten = \"127.0.0.1:4000\"\n[limits]\nrate_limit = 5\n";
+        let loaded = load_text(text, &[], &Overrides::default()).unwrap();
+        assert_eq!(loaded.config.http.listen.port(), 4000);
+        assert_eq!(loaded.config.limits.rate_limit, 5);
+        assert_eq!(loaded.config.database.path, PathBuf::from("agentsend.db"));
+
+        let vars = [
+            ("AGENTSEND_LIMITS_RATE_LIMIT", "7"),
+            ("AGENTSEND_HTTP_LISTEN", "127.0.0.1:5000"),
+        ];
+        let loaded = load_text(text, &vars, &Overrides::default()).unwrap();
+        assert_eq!(loaded.config.limits.rate_limit, 7);
+        assert_eq!(loaded.config.http.listen.port(), 5000);
+
+        let flags = Overrides {
+            rate_limit: Some(0),
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            db: Some(PathBuf::from("/tmp/x.db")),
+        };
+        let loaded = load_text(text, &vars, &flags).unwrap();
+        assert_eq!(loaded.config.limits.rate_limit, 0);
+        assert_eq!(loaded.config.http.listen.port(), 0);
+        assert_eq!(loaded.config.database.path, PathBuf::from("/tmp/x.db"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors_that_name_them() {
+        let e = load_text("[http]\nlisen = \"x\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = load_text(
+            "[mail]\nshared_domain = \"not a domain\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a domain"), "{e}");
+        let e = load_text("[limits]\nrate_limit = -1\n", &[], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("rate_limit"), "{e}");
+        let e = load_text(
+            "",
+            &[("AGENTSEND_LIMITS_RATE_LIMIT", "many")],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("AGENTSEND_LIMITS_RATE_LIMIT"), "{e}");
+        let e = load_text("", &[("AGENTSEND_HTTP_LISEN", "x")], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("AGENTSEND_HTTP_LISEN"), "{e}");
+        let e = load_text("[log]\nlevel = \"loud\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("log.level"), "{e}");
+        let missing = Config::load(
+            Some(Path::new("/nonexistent/agentsend.toml")),
+            env(&[]),
+            &Overrides::default(),
+        );
+        assert!(missing.is_err());
+    }
+
+    #[test]
+    fn client_variables_are_ignored_and_unknown_sections_only_warned_about() {
+        let vars = [
+            ("AGENTSEND_API_KEY", "ask_x"),
+            ("AGENTSEND_BASE_URL", "http://localhost:3000"),
+            ("AGENTSEND_SOMETHING", "1"),
+        ];
+        let loaded = load_text("", &vars, &Overrides::default()).unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("AGENTSEND_SOMETHING"));
+    }
+
+    #[test]
+    fn redaction_hides_secret_values() {
+        let mut t: toml::Table =
+            "[relay]\npassword = \"hunter2\"\nhost = \"smtp\"\n[a]\nsigning_secret = \"s\"\n"
+                .parse()
+                .unwrap();
+        redact(&mut t);
+        let s = t.to_string();
+        assert!(!s.contains("hunter2") && !s.contains("\"s\""), "{s}");
+        assert!(s.contains("smtp"));
+    }
+}

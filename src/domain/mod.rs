@@ -1,0 +1,21 @@
+//! Pure types: validated inputs, resource records and the clock. Nothing here knows about
+//! actix-web or SQLite, so every rule in this module can be unit-tested on its own.
+
+pub mod account;
+pub mod address;
+pub mod idempotency;
+pub mod ids;
+pub mod inbox;
+pub mod paging;
+pub mod random;
+pub mod time;
+pub mod validation;
+
+pub use account::{Account, ApiKey, ApiKeySecret, AuthContext, KeyName, Plan};
+pub use address::{DomainName, EmailAddress, LocalPart};
+pub use idempotency::IdempotencyKey;
+pub use ids::{AccountId, ApiKeyId, DomainId, InboxId};
+pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
+pub use paging::{Page, Paging};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use validation::ValidationErrors;

@@ -1,0 +1,216 @@
+//! `/account` and `/account/api-keys`.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpResponse, Responder};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::List;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Authenticated, Paged};
+use crate::domain::account::AccountName;
+use crate::domain::{
+    Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, EmailAddress, KeyName, Timestamp,
+    ValidationErrors,
+};
+use crate::state::AppState;
+use crate::store::accounts;
+
+/// An account on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: AccountId,
+    name: String,
+    email: String,
+    /// `sandbox` or `free`.
+    #[schema(example = "free")]
+    plan: &'static str,
+    /// Messages per UTC day across all the account's inboxes.
+    daily_send_limit: u32,
+    is_verified: bool,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+}
+
+impl From<Account> for AccountDto {
+    fn from(a: Account) -> Self {
+        Self {
+            id: a.id,
+            name: a.name,
+            email: a.email,
+            plan: a.plan.as_str(),
+            daily_send_limit: a.daily_send_limit,
+            is_verified: a.is_verified,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// `PATCH /account` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateAccount {
+    /// 1–255 characters.
+    name: Option<String>,
+    /// A valid email address.
+    email: Option<String>,
+}
+
+/// `POST /account/api-keys` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CreateApiKey {
+    /// A label, 1–255 characters.
+    name: Option<String>,
+}
+
+/// A new key: the only response that ever contains it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKeyDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: ApiKeyId,
+    /// The secret key; store it now.
+    key: String,
+    /// Its first 12 characters.
+    prefix: String,
+    name: Option<String>,
+    message: &'static str,
+}
+
+/// A key as listed (never the secret).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: ApiKeyId,
+    key_prefix: String,
+    name: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    last_used_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expires_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+}
+
+impl From<ApiKey> for ApiKeyDto {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id,
+            key_prefix: k.prefix,
+            name: k.name,
+            last_used_at: k.last_used_at,
+            expires_at: k.expires_at,
+            created_at: k.created_at,
+        }
+    }
+}
+
+/// Get the authenticated account.
+#[utoipa::path(get, path = "/account", tag = "Account",
+    responses((status = 200, description = "The account", body = AccountDto)))]
+pub async fn get(auth: Authenticated, state: Data<AppState>) -> Result<impl Responder, ApiError> {
+    let account_id = auth.0.account_id;
+    let account = state
+        .store
+        .run(move |c| accounts::get_account(c, account_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(AccountDto::from(account)))
+}
+
+/// Change the account's name or email.
+#[utoipa::path(patch, path = "/account", tag = "Account", request_body = UpdateAccount,
+    responses(
+        (status = 200, description = "The updated account", body = AccountDto),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn update(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: ApiJson<UpdateAccount>,
+) -> Result<impl Responder, ApiError> {
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    let name = body
+        .name
+        .and_then(|n| errors.check("name", AccountName::parse(&n)));
+    let email = body
+        .email
+        .and_then(|e| errors.check("email", EmailAddress::parse(e.trim())));
+    errors.into_result(())?;
+    let (account_id, now) = (auth.0.account_id, state.now());
+    let account = state
+        .store
+        .run(move |c| accounts::update_account(c, account_id, name.as_ref(), email.as_ref(), now))
+        .await?;
+    Ok(HttpResponse::Ok().json(AccountDto::from(account)))
+}
+
+/// Create an API key for the account. The key is in this response only.
+#[utoipa::path(post, path = "/account/api-keys", tag = "Account", request_body = CreateApiKey,
+    responses(
+        (status = 201, description = "The new key", body = CreatedApiKeyDto),
+        (status = 400, description = "Invalid name", body = ErrorBody),
+    ))]
+pub async fn create_key(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: ApiJson<CreateApiKey>,
+) -> Result<impl Responder, ApiError> {
+    let name = match body.into_inner().name {
+        Some(n) => {
+            Some(KeyName::parse(&n).map_err(|e| ApiError::invalid_field("name", e.to_string()))?)
+        }
+        None => None,
+    };
+    let (account_id, now) = (auth.0.account_id, state.now());
+    let (key, secret): (ApiKey, ApiKeySecret) = state
+        .store
+        .run(move |c| accounts::create_api_key(c, account_id, name.as_ref(), None, now))
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedApiKeyDto {
+        id: key.id,
+        key: secret.expose().to_owned(),
+        prefix: key.prefix,
+        name: key.name,
+        message: "Store this key now: it is shown only once.",
+    }))
+}
+
+/// List the account's keys that are not revoked, newest first.
+#[utoipa::path(get, path = "/account/api-keys", tag = "Account", params(super::PageParams),
+    responses(
+        (status = 200, description = "A page of keys", body = List<ApiKeyDto>),
+        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+    ))]
+pub async fn list_keys(
+    auth: Authenticated,
+    state: Data<AppState>,
+    Paged(paging): Paged,
+) -> Result<impl Responder, ApiError> {
+    let account_id = auth.0.account_id;
+    let page = state
+        .store
+        .run(move |c| accounts::list_api_keys(c, account_id, paging))
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from(page.map(ApiKeyDto::from))))
+}
+
+/// Revoke a key; it stops working with the next request.
+#[utoipa::path(delete, path = "/account/api-keys/{id}", tag = "Account", params(super::IdParam),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such key", body = ErrorBody),
+    ))]
+pub async fn revoke_key(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<ApiKeyId>,
+) -> Result<impl Responder, ApiError> {
+    let (account_id, key_id, now) = (auth.0.account_id, id.into_inner(), state.now());
+    state
+        .store
+        .run(move |c| accounts::revoke_api_key(c, Some(account_id), key_id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,161 @@
+//! The gate every request passes: API-key authentication (SPEC §1.2) and rate limiting
+//! (§1.5), in one database call. A valid key puts its [`AuthContext`] into the request for the
+//! [`super::extract::Authenticated`] extractor; whether a route needs one is the route's
+//! business, so public routes simply ignore it. Requests without a valid key are counted
+//! against the client's IP address.
+
+use std::net::IpAddr;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderMap;
+use actix_web::middleware::Next;
+use actix_web::web::Data;
+use actix_web::{Error, HttpMessage, ResponseError};
+
+use super::error::ApiError;
+use super::rate_limit::{Standing, Window};
+use crate::domain::{ApiKeySecret, AuthContext};
+use crate::state::AppState;
+use crate::store::{accounts, rate_limits};
+
+/// The key a client presented: `Authorization: Bearer <key>` or `x-api-key: <key>`. A value
+/// without the key format is treated as no valid key (it could never match).
+fn presented_key(headers: &HeaderMap) -> Option<ApiKeySecret> {
+    let bearer = headers
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    let raw = bearer.or_else(|| {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    })?;
+    ApiKeySecret::parse(raw)
+}
+
+fn client_ip(req: &ServiceRequest, trust_proxy_headers: bool) -> String {
+    let info = req.connection_info();
+    let addr = if trust_proxy_headers {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    };
+    // Strip a port, keep the address; an unparseable value still keys its own bucket.
+    addr.map(|a| {
+        a.parse::<std::net::SocketAddr>()
+            .map(|s| s.ip())
+            .or_else(|_| a.parse::<IpAddr>())
+            .map_or_else(|_| a.to_owned(), |ip| ip.to_string())
+    })
+    .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The middleware.
+pub async fn gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+        return Ok(
+            req.into_response(ApiError::internal("application state missing").error_response())
+        );
+    };
+    let key = presented_key(req.headers());
+    let limit = state.config.limits.rate_limit;
+    let now = state.now();
+    let window = Window::containing(now, state.config.limits.rate_limit_window_secs);
+    let ip = client_ip(&req, state.config.http.trust_proxy_headers);
+
+    let (auth, standing) = if key.is_none() && limit == 0 {
+        (None, None)
+    } else {
+        let outcome = state
+            .store
+            .run(move |conn| {
+                let auth = match &key {
+                    Some(key) => accounts::authenticate(conn, key, now)?,
+                    None => None,
+                };
+                let standing = if limit == 0 {
+                    None
+                } else {
+                    let bucket = match &auth {
+                        Some(a) => format!("account:{}", a.account_id),
+                        None => format!("ip:{ip}"),
+                    };
+                    let count = rate_limits::hit(conn, &bucket, window.start)?;
+                    Some(Standing {
+                        limit,
+                        count,
+                        window,
+                    })
+                };
+                Ok((auth, standing))
+            })
+            .await;
+        match outcome {
+            Ok(v) => v,
+            Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
+        }
+    };
+
+    if let Some(standing) = standing.filter(Standing::exceeded) {
+        let mut res = ApiError::rate_limited(standing.window.retry_after(now)).error_response();
+        standing.apply(res.headers_mut());
+        return Ok(req.into_response(res));
+    }
+    if let Some(auth) = auth {
+        req.extensions_mut().insert::<AuthContext>(auth);
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some(standing) = standing {
+        standing.apply(res.headers_mut());
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                HeaderName::from_static(k),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn keys_come_from_bearer_or_x_api_key() {
+        let key = ApiKeySecret::generate();
+        let k = key.expose();
+        assert_eq!(
+            presented_key(&headers(&[("authorization", &format!("Bearer {k}"))])),
+            Some(key.clone())
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", &format!("bearer  {k} "))])),
+            Some(key.clone())
+        );
+        assert_eq!(
+            presented_key(&headers(&[("x-api-key", k)])),
+            Some(key.clone())
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", &format!("Basic {k}"))])),
+            None
+        );
+        assert_eq!(presented_key(&headers(&[("x-api-key", "ask_short")])), None);
+        assert_eq!(presented_key(&headers(&[])), None);
+    }
+}

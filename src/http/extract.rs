@@ -1,0 +1,210 @@
+//! Request extractors that report every failure in the error envelope: JSON bodies, paging
+//! parameters and the authenticated account.
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web::{Bytes, BytesMut, Data};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use futures_util::future::{LocalBoxFuture, Ready, ready};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::domain::{AuthContext, Paging, ValidationErrors};
+use crate::state::AppState;
+
+/// A JSON object body deserialized into `T`. Unlike actix's `Json`: an empty body counts as
+/// `{}` (every field of our request bodies is optional or checked by name), anything but an
+/// object is refused (serde would accept an array for a struct), type errors name the field,
+/// and every failure is an [`ApiError`].
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T> ApiJson<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = body_limit(req);
+        let declared_json = is_json(req.headers());
+        let declared_len = content_length(req.headers());
+        let payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(payload, declared_len, limit).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return parse_object(serde_json::Value::Object(Default::default())).map(ApiJson);
+            }
+            if !declared_json {
+                return Err(ApiError::unsupported_media_type("application/json"));
+            }
+            let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
+            })?;
+            parse_object(value).map(ApiJson)
+        })
+    }
+}
+
+fn parse_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." {
+            "body".to_owned()
+        } else {
+            field
+        };
+        ApiError::validation(ValidationErrors::single(&field, e.into_inner().to_string()))
+    })
+}
+
+/// `application/json` or any `+json` type, parameters ignored.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether the body is multipart (for choosing the body limit).
+pub fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        })
+}
+
+/// The declared `Content-Length`, if any.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The body limit that applies to this request: multipart or JSON (SPEC §1.1).
+pub fn body_limit(req: &HttpRequest) -> usize {
+    let Some(state) = req.app_data::<Data<AppState>>() else {
+        return 4 * 1024 * 1024;
+    };
+    if is_multipart(req.headers()) {
+        state.config.http.multipart_body_limit
+    } else {
+        state.config.http.json_body_limit
+    }
+}
+
+/// Reads a whole body, refusing (without reading further) one longer than `limit`.
+pub async fn read_body(
+    mut payload: Payload,
+    declared_len: Option<u64>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if declared_len.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared_len.map_or(0, |n| n as usize).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            log::debug!("reading request body failed: {e}");
+            ApiError::bad_request("The request body could not be read.")
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// `limit` and `offset` from the query string, validated (SPEC §1.4); other parameters are
+/// left to other extractors.
+#[derive(Debug, Clone, Copy)]
+pub struct Paged(pub Paging);
+
+#[derive(serde::Deserialize)]
+struct RawPaging {
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+impl FromRequest for Paged {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(parse_paging(req.query_string()))
+    }
+}
+
+fn parse_paging(query: &str) -> Result<Paged, ApiError> {
+    let raw: RawPaging = serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("The query string is invalid: {e}")))?;
+    let mut errors = ValidationErrors::new();
+    let limit = errors.check("limit", Paging::parse_limit(raw.limit.as_deref()));
+    let offset = errors.check("offset", Paging::parse_offset(raw.offset.as_deref()));
+    match (limit, offset) {
+        (Some(limit), Some(offset)) => Ok(Paged(Paging::new(limit, offset))),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// The account a request is authenticated as. The gate middleware ([`super::auth`]) checks
+/// the key; this extractor turns its absence into `401`. List it first in a handler's
+/// arguments so that an unauthenticated request is a 401 before any other check.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub AuthContext);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<AuthContext>()
+                .copied()
+                .map(Authenticated)
+                .ok_or_else(ApiError::unauthorized),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_errors_name_each_bad_parameter() {
+        assert!(parse_paging("").is_ok());
+        assert!(parse_paging("limit=100&offset=5&status=sent").is_ok());
+        let e = parse_paging("limit=0&offset=-1").unwrap_err();
+        assert_eq!(e.code(), "VALIDATION_ERROR");
+        assert!(e.to_string().contains("limit"));
+    }
+}

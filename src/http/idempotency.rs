@@ -1,0 +1,279 @@
+//! `Idempotency-Key` on POST requests (SPEC §1.6). The first request with a key runs and its
+//! response is stored; a retry of the same request gets that response replayed with
+//! `Idempotent-Replayed: true` and no side effects. The reservation is a row in SQLite taken in
+//! one write transaction, so of two concurrent identical requests exactly one runs.
+//!
+//! Runs inside the gate (the key is scoped to the authenticated account). Requests without a
+//! valid API key pass through untouched: there is no account to scope the key to, and the
+//! route either rejects them (401) or is public.
+
+use std::time::Duration;
+
+use actix_web::body::{self, BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, Data};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::extract::{body_limit, content_length, read_body};
+use crate::domain::{AuthContext, IdempotencyKey};
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::idempotency::{self, KeyRef, Reservation, StoredResponse};
+
+/// A reservation older than this whose request never finished (crash, killed task) is taken
+/// over by the next retry. Handlers answer in well under a second: slow work is queued.
+const ABANDONED_AFTER: Duration = Duration::from_secs(300);
+
+/// Response headers that describe the connection rather than the response; not replayed.
+const NOT_STORED: [HeaderName; 4] = [
+    header::DATE,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+];
+
+/// The middleware.
+pub async fn idempotency(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(raw) = req.headers().get("idempotency-key").cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    if req.method() != Method::POST {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let key = match IdempotencyKey::parse(raw.as_bytes()) {
+        Ok(key) => key,
+        Err(e) => {
+            return Ok(fail(
+                req,
+                ApiError::invalid_field("Idempotency-Key", e.to_string()),
+            ));
+        }
+    };
+    let Some(auth) = req.extensions().get::<AuthContext>().copied() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+        return Ok(fail(req, ApiError::internal("application state missing")));
+    };
+
+    let limit = body_limit(req.request());
+    let declared = content_length(req.headers());
+    let body = match read_body(req.take_payload(), declared, limit).await {
+        Ok(body) => body,
+        Err(e) => return Ok(fail(req, e)),
+    };
+    let request_hash = fingerprint(req.method(), req.uri(), &body);
+    let held = HeldKey::new(state, auth, key);
+    let outcome = held.reserve(request_hash).await;
+    match outcome {
+        Ok(Reservation::Proceed) => {}
+        Ok(Reservation::Replay(stored)) => {
+            let (http_req, _) = req.into_parts();
+            return Ok(ServiceResponse::new(http_req, replay(&stored)));
+        }
+        Ok(Reservation::Mismatch) => {
+            return Ok(fail(
+                req,
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "This Idempotency-Key was already used for a different request.",
+                ),
+            ));
+        }
+        Ok(Reservation::InFlight) => {
+            return Ok(fail(
+                req,
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_KEY_IN_USE",
+                    "A request with this Idempotency-Key is still being processed; retry shortly.",
+                ),
+            ));
+        }
+        Err(e) => return Ok(fail(req, e.into())),
+    }
+
+    req.set_payload(Payload::from(body));
+    let mut guard = held.guard();
+    let res = next.call(req).await?;
+    if res.status().is_server_error() {
+        // Not stored: the client may retry a 5xx. The guard releases the key.
+        return Ok(res.map_into_boxed_body());
+    }
+    let (http_req, res) = res.into_parts();
+    let (head, res_body) = res.into_parts();
+    let bytes = match body::to_bytes(res_body).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let e: Box<dyn std::error::Error> = e.into();
+            let e = ApiError::internal(format!("buffering a response for idempotency: {e}"));
+            return Ok(ServiceResponse::new(http_req, e.error_response()));
+        }
+    };
+    let stored = StoredResponse {
+        status: head.status().as_u16(),
+        headers: head
+            .headers()
+            .iter()
+            .filter(|(name, _)| !NOT_STORED.contains(name))
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+            .collect(),
+        body: bytes.to_vec(),
+    };
+    if let Err(e) = guard.complete(stored).await {
+        // The resource exists but its response could not be stored: say so rather than
+        // letting a retry create it twice.
+        return Ok(ServiceResponse::new(
+            http_req,
+            ApiError::from(e).error_response(),
+        ));
+    }
+    Ok(ServiceResponse::new(
+        http_req,
+        head.set_body(bytes).map_into_boxed_body(),
+    ))
+}
+
+fn fail(req: ServiceRequest, e: ApiError) -> ServiceResponse<BoxBody> {
+    req.into_response(e.error_response())
+}
+
+/// SHA-256 over method, path with query, and body: what "the same request" means.
+fn fingerprint(method: &Method, uri: &actix_web::http::Uri, body: &Bytes) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_str().as_bytes());
+    h.update(b"\n");
+    h.update(uri.path_and_query().map_or("", |p| p.as_str()).as_bytes());
+    h.update(b"\n");
+    h.update(body);
+    hex::encode(h.finalize())
+}
+
+fn replay(stored: &StoredResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    for (name, value) in &stored.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            res.append_header((n, v));
+        }
+    }
+    res.insert_header(("idempotent-replayed", "true"));
+    res.body(stored.body.clone())
+}
+
+/// A key of one account, with what is needed to reserve, complete and release it.
+struct HeldKey {
+    state: Data<AppState>,
+    scope: String,
+    key: IdempotencyKey,
+}
+
+impl HeldKey {
+    fn new(state: Data<AppState>, auth: AuthContext, key: IdempotencyKey) -> Self {
+        Self {
+            state,
+            scope: auth.account_id.to_string(),
+            key,
+        }
+    }
+
+    async fn reserve(&self, request_hash: String) -> Result<Reservation, StoreError> {
+        let now = self.state.now();
+        let window = Duration::from_secs(self.state.config.idempotency.window_secs);
+        let (scope, key) = (self.scope.clone(), self.key.clone());
+        self.state
+            .store
+            .run(move |conn| {
+                idempotency::reserve(
+                    conn,
+                    KeyRef {
+                        scope: &scope,
+                        key: key.as_str(),
+                    },
+                    &request_hash,
+                    now,
+                    now.plus(window),
+                    now.minus(ABANDONED_AFTER),
+                )
+            })
+            .await
+    }
+
+    fn guard(self) -> ReleaseGuard {
+        ReleaseGuard { held: Some(self) }
+    }
+}
+
+/// Releases the reservation unless the response was stored: on a 5xx, and also when the
+/// request's future is dropped half-way (client gone, worker shutting down), so that the key
+/// does not stay "in use" until it is considered abandoned.
+struct ReleaseGuard {
+    held: Option<HeldKey>,
+}
+
+impl ReleaseGuard {
+    async fn complete(&mut self, response: StoredResponse) -> Result<(), StoreError> {
+        let Some(r) = self.held.take() else {
+            return Ok(());
+        };
+        let (scope, key) = (r.scope.clone(), r.key.clone());
+        let result = r
+            .state
+            .store
+            .run(move |conn| {
+                idempotency::complete(
+                    conn,
+                    KeyRef {
+                        scope: &scope,
+                        key: key.as_str(),
+                    },
+                    &response,
+                )
+            })
+            .await;
+        if result.is_err() {
+            self.held = Some(r);
+        }
+        result
+    }
+}
+
+impl Drop for ReleaseGuard {
+    fn drop(&mut self) {
+        let Some(r) = self.held.take() else {
+            return;
+        };
+        let (scope, key) = (r.scope, r.key);
+        let store = r.state.store.clone();
+        // Detached: Drop cannot await. Failing to release only delays a retry until the
+        // reservation counts as abandoned.
+        actix_web::rt::spawn(async move {
+            let result = store
+                .run(move |conn| {
+                    idempotency::release(
+                        conn,
+                        KeyRef {
+                            scope: &scope,
+                            key: key.as_str(),
+                        },
+                    )
+                })
+                .await;
+            if let Err(e) = result {
+                log::warn!("releasing an idempotency key failed: {e}");
+            }
+        });
+    }
+}

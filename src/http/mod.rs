@@ -1,0 +1,180 @@
+//! The only module that knows actix-web: the route table, request plumbing (auth, rate
+//! limits, idempotency, errors) and thin handlers with their wire types.
+
+pub mod account;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod inboxes;
+pub mod log;
+pub mod openapi;
+pub mod rate_limit;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{ALLOW, HeaderValue};
+use actix_web::middleware::from_fn;
+use actix_web::{App, ResponseError, Route, web};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::error::ApiError;
+use crate::domain::Page;
+use crate::state::AppState;
+
+/// The whole API, in the order of the SPEC's endpoint table. Each path is one resource; a
+/// method it does not list is a 405 with `Allow`.
+fn routes(cfg: &mut web::ServiceConfig) {
+    use Method as M;
+    cfg.service(resource(
+        "/health",
+        [(M::GET, web::route().to(health::health))],
+    ))
+    .service(resource(
+        "/inboxes",
+        [
+            (M::POST, web::route().to(inboxes::create)),
+            (M::GET, web::route().to(inboxes::list)),
+        ],
+    ))
+    .service(resource(
+        "/inboxes/{id}",
+        [
+            (M::GET, web::route().to(inboxes::get)),
+            (M::PATCH, web::route().to(inboxes::update)),
+            (M::DELETE, web::route().to(inboxes::delete)),
+        ],
+    ))
+    .service(resource(
+        "/account",
+        [
+            (M::GET, web::route().to(account::get)),
+            (M::PATCH, web::route().to(account::update)),
+        ],
+    ))
+    .service(resource(
+        "/account/api-keys",
+        [
+            (M::POST, web::route().to(account::create_key)),
+            (M::GET, web::route().to(account::list_keys)),
+        ],
+    ))
+    .service(resource(
+        "/account/api-keys/{id}",
+        [(M::DELETE, web::route().to(account::revoke_key))],
+    ));
+}
+
+/// A path with its methods; any other method gets `405 METHOD_NOT_ALLOWED` and `Allow`.
+fn resource<const N: usize>(path: &str, routes: [(Method, Route); N]) -> actix_web::Resource {
+    let allow = routes
+        .iter()
+        .map(|(m, _)| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut resource = web::resource(path);
+    for (method, route) in routes {
+        resource = resource.route(route.method(method));
+    }
+    resource.default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let mut res = ApiError::method_not_allowed().error_response();
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                res.headers_mut().insert(ALLOW, v);
+            }
+            res
+        }
+    }))
+}
+
+/// The application: state, error handlers for actix's own extractors, the route table, the
+/// OpenAPI document and docs page, and the middleware (outermost first: request log, gate
+/// (auth and rate limit), idempotency).
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PathConfig::default().error_handler(|_, _| {
+            ApiError::invalid_field(
+                "id",
+                "must be a UUID such as 0b6b4c1e-6a55-4f5e-9d43-8c1a2b3c4d5e",
+            )
+            .into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::bad_request(format!("The query string is invalid: {e}")).into()
+        }))
+        .configure(routes)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()))
+        .default_service(web::to(|| async {
+            ApiError::route_not_found().error_response()
+        }))
+        .wrap(from_fn(idempotency::idempotency))
+        .wrap(from_fn(auth::gate))
+        .wrap(from_fn(log::request_log))
+}
+
+/// A list response: `{data, total}` (SPEC §1.4).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T: ToSchema> {
+    /// This page's items.
+    data: Vec<T>,
+    /// Items across all pages.
+    total: u64,
+}
+
+impl<T: ToSchema> From<Page<T>> for List<T> {
+    fn from(p: Page<T>) -> Self {
+        Self {
+            data: p.data,
+            total: p.total,
+        }
+    }
+}
+
+/// Paging parameters, for the OpenAPI document (the [`extract::Paged`] extractor reads them).
+#[derive(Debug, IntoParams)]
+#[expect(
+    dead_code,
+    reason = "describes the query for the OpenAPI document only"
+)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1–100, default 20.
+    limit: Option<u32>,
+    /// 0 or more, default 0.
+    offset: Option<u64>,
+}
+
+/// A resource id in the path, for the OpenAPI document.
+#[derive(Debug, IntoParams)]
+#[expect(dead_code, reason = "describes the path for the OpenAPI document only")]
+#[into_params(parameter_in = Path)]
+pub struct IdParam {
+    /// Lower-case UUID.
+    #[param(format = Uuid)]
+    id: String,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`) in PATCH bodies.
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

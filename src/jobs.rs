@@ -1,0 +1,53 @@
+//! Background work. For now the janitor: it drops idempotency records whose window has passed
+//! and rate-limit counters of finished windows. [`janitor_tick`] does one pass, so tests can
+//! drive it directly; [`run_janitor`] repeats it until shutdown.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::state::AppState;
+use crate::store::{StoreError, idempotency, rate_limits};
+
+/// Time between janitor passes.
+pub const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What one janitor pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JanitorReport {
+    /// Expired idempotency records.
+    pub idempotency_keys: usize,
+    /// Counters of past rate-limit windows.
+    pub rate_limit_windows: usize,
+}
+
+/// One janitor pass.
+pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError> {
+    let now = state.now();
+    let window = i64::try_from(state.config.limits.rate_limit_window_secs).unwrap_or(i64::MAX);
+    let current_window_start = now.as_secs() - now.as_secs().rem_euclid(window.max(1));
+    state
+        .store
+        .run(move |conn| {
+            Ok(JanitorReport {
+                idempotency_keys: idempotency::purge(conn, now)?,
+                rate_limit_windows: rate_limits::purge(conn, current_window_start)?,
+            })
+        })
+        .await
+}
+
+/// Runs [`janitor_tick`] every [`JANITOR_INTERVAL`] until `shutdown` turns true.
+pub async fn run_janitor(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(JANITOR_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        match janitor_tick(&state).await {
+            Ok(report) if report != JanitorReport::default() => log::debug!("janitor: {report:?}"),
+            Ok(_) => {}
+            Err(e) => log::warn!("janitor pass failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! AgentSend, self-hosted: the email API for AI agents as one binary and one SQLite file.
+//! See `README.md` for running it and `../shared/DESIGN.md` for how it is put together.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod state;
+pub mod store;
+
+pub use app::Application;
+pub use config::Config;

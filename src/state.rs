@@ -1,0 +1,26 @@
+//! What every request handler and background task shares: configuration, the store and the
+//! clock. Built once by [`crate::app::Application::build`]; there are no globals.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::domain::{Clock, Timestamp};
+use crate::store::Store;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// The database.
+    pub store: Store,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// The current time by the state's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

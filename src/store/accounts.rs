@@ -1,0 +1,284 @@
+//! Accounts and API keys.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::sql::unsigned;
+use super::{Resource, StoreError, count, write_tx};
+use crate::domain::account::AccountName;
+use crate::domain::{
+    Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, EmailAddress, KeyName, Page,
+    Paging, Plan, Timestamp,
+};
+
+/// `last_used_at` is refreshed at most this often, so that authenticating stays a read.
+const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
+
+/// What an account is created with.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Owner's name.
+    pub name: AccountName,
+    /// Owner's email.
+    pub email: EmailAddress,
+    /// Plan.
+    pub plan: Plan,
+    /// Messages per UTC day across the account.
+    pub daily_send_limit: u32,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, name, email, plan, daily_send_limit, is_verified, created_at";
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    let plan: String = row.get("plan")?;
+    Ok(Account {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        email: row.get("email")?,
+        plan: Plan::parse(&plan).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("unknown plan {plan:?}").into(),
+            )
+        })?,
+        daily_send_limit: unsigned(row, "daily_send_limit")?,
+        is_verified: row.get("is_verified")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+/// Inserts an account.
+pub fn create_account(
+    conn: &Connection,
+    new: &NewAccount,
+    now: Timestamp,
+) -> Result<Account, StoreError> {
+    let id = AccountId::new();
+    conn.execute(
+        "INSERT INTO accounts (id, name, email, plan, daily_send_limit, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![
+            id,
+            new.name.as_str(),
+            new.email.as_str(),
+            new.plan.as_str(),
+            new.daily_send_limit,
+            now
+        ],
+    )?;
+    get_account(conn, id)
+}
+
+/// One account.
+pub fn get_account(conn: &Connection, id: AccountId) -> Result<Account, StoreError> {
+    conn.query_row(
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+        [id],
+        account_from_row,
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound(Resource::Account))
+}
+
+/// Every account, oldest first (for the operator's CLI).
+pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, rowid"
+    ))?;
+    let rows = stmt.query_map([], account_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Changes the owner's name and/or email.
+pub fn update_account(
+    conn: &mut Connection,
+    id: AccountId,
+    name: Option<&AccountName>,
+    email: Option<&EmailAddress>,
+    now: Timestamp,
+) -> Result<Account, StoreError> {
+    write_tx(conn, |tx| {
+        let changed = tx.execute(
+            "UPDATE accounts SET name = coalesce(?2, name), email = coalesce(?3, email),
+                 updated_at = ?4
+             WHERE id = ?1",
+            params![
+                id,
+                name.map(AccountName::as_str),
+                email.map(EmailAddress::as_str),
+                now
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(Resource::Account));
+        }
+        get_account(tx, id)
+    })
+}
+
+/// On first start with an empty database: creates the default account and its first key.
+/// Returns `None` when any account exists already, so the key is only ever shown once.
+pub fn bootstrap(
+    conn: &mut Connection,
+    new: &NewAccount,
+    now: Timestamp,
+) -> Result<Option<(Account, ApiKeySecret)>, StoreError> {
+    write_tx(conn, |tx| {
+        let existing: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let account = create_account(tx, new, now)?;
+        let name = KeyName::parse("default").ok();
+        let (_, secret) = insert_api_key(tx, account.id, name.as_ref(), None, now)?;
+        Ok(Some((account, secret)))
+    })
+}
+
+const KEY_COLUMNS: &str = "id, account_id, prefix, name, last_used_at, expires_at, created_at";
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        prefix: row.get("prefix")?,
+        name: row.get("name")?,
+        last_used_at: row.get("last_used_at")?,
+        expires_at: row.get("expires_at")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn insert_api_key(
+    conn: &Connection,
+    account_id: AccountId,
+    name: Option<&KeyName>,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(ApiKey, ApiKeySecret), StoreError> {
+    let secret = ApiKeySecret::generate();
+    let id = ApiKeyId::new();
+    conn.execute(
+        "INSERT INTO api_keys (id, account_id, key_hash, prefix, name, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            account_id,
+            secret.hash(),
+            secret.prefix(),
+            name.map(KeyName::as_str),
+            expires_at,
+            now
+        ],
+    )?;
+    let key = conn.query_row(
+        &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"),
+        [id],
+        key_from_row,
+    )?;
+    Ok((key, secret))
+}
+
+/// Creates a key for an existing account; the secret is returned once and never stored.
+pub fn create_api_key(
+    conn: &mut Connection,
+    account_id: AccountId,
+    name: Option<&KeyName>,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(ApiKey, ApiKeySecret), StoreError> {
+    write_tx(conn, |tx| {
+        get_account(tx, account_id)?;
+        insert_api_key(tx, account_id, name, expires_at, now)
+    })
+}
+
+/// The account's keys that are not revoked, newest first.
+pub fn list_api_keys(
+    conn: &Connection,
+    account_id: AccountId,
+    paging: Paging,
+) -> Result<Page<ApiKey>, StoreError> {
+    let total: i64 = conn.query_row(
+        "SELECT count(*) FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL
+         ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let data = stmt
+        .query_map(
+            params![account_id, paging.limit(), paging.offset()],
+            key_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        data,
+        total: count(total),
+    })
+}
+
+/// Revokes a key at once. With `account_id`, only that account's keys can be revoked (the
+/// API); without it, any key (the operator's CLI). Unknown or already revoked: not found.
+pub fn revoke_api_key(
+    conn: &Connection,
+    account_id: Option<AccountId>,
+    key_id: ApiKeyId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE api_keys SET revoked_at = ?3
+         WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2) AND revoked_at IS NULL",
+        params![key_id, account_id, now],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(Resource::ApiKey));
+    }
+    Ok(())
+}
+
+/// Finds the live (not revoked, not expired) key with this secret. Looked up on every request,
+/// never cached, so that a revocation by the API or the CLI applies to the very next request.
+pub fn authenticate(
+    conn: &Connection,
+    secret: &ApiKeySecret,
+    now: Timestamp,
+) -> Result<Option<AuthContext>, StoreError> {
+    let found: Option<(ApiKeyId, AccountId, Option<Timestamp>)> = conn
+        .prepare_cached(
+            "SELECT id, account_id, last_used_at FROM api_keys
+             WHERE key_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+        )?
+        .query_row(params![secret.hash(), now], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((key_id, account_id, last_used)) = found else {
+        return Ok(None);
+    };
+    if last_used.is_none_or(|t| t < now.minus(LAST_USED_GRANULARITY)) {
+        conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
+            .execute(params![key_id, now])?;
+    }
+    Ok(Some(AuthContext { account_id, key_id }))
+}
+
+/// The keys of an account for the CLI, including revoked ones, with their revocation time.
+pub fn list_all_api_keys(
+    conn: &Connection,
+    account_id: AccountId,
+) -> Result<Vec<(ApiKey, Option<Timestamp>)>, StoreError> {
+    get_account(conn, account_id)?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {KEY_COLUMNS}, revoked_at FROM api_keys WHERE account_id = ?1
+         ORDER BY created_at, rowid"
+    ))?;
+    let rows = stmt.query_map([account_id], |r| {
+        Ok((key_from_row(r)?, r.get("revoked_at")?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,236 @@
+//! Inboxes.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::sql::unsigned;
+use super::{Resource, StoreError, accounts, count, domains, write_tx};
+use crate::domain::inbox::{AddressRequest, InboxDomain};
+use crate::domain::{
+    AccountId, DailySendLimit, DisplayName, EmailAddress, Inbox, InboxId, InboxStatus, Page,
+    Paging, Timestamp, ValidationErrors,
+};
+
+/// How many random addresses are tried before giving up on a generated one.
+const GENERATION_ATTEMPTS: usize = 8;
+
+/// What a new inbox is created with.
+#[derive(Debug, Clone)]
+pub struct NewInbox {
+    /// How the local part is chosen.
+    pub address: AddressRequest,
+    /// Where the address lives.
+    pub domain: InboxDomain,
+    /// The domain part the client wrote in a full address, which must match `domain`.
+    pub requested_domain: Option<String>,
+    /// Display name.
+    pub display_name: Option<DisplayName>,
+    /// Requested daily limit (checked against the account's); `None` takes the default.
+    pub daily_send_limit: Option<i64>,
+    /// The configured default daily limit.
+    pub default_daily_send_limit: u32,
+}
+
+/// A change to an inbox; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct InboxChanges {
+    /// `Some(None)` removes the display name.
+    pub display_name: Option<Option<DisplayName>>,
+    /// New daily limit (checked against the account's).
+    pub daily_send_limit: Option<i64>,
+}
+
+const COLUMNS: &str = "id, account_id, address, domain_id, display_name, status, \
+    daily_send_limit, sends_today, sends_day, total_sent, bounce_count, complaint_count, \
+    created_at, updated_at";
+
+/// Maps a row; `sends_today` counts only if it refers to `now`'s UTC day.
+fn from_row(row: &Row<'_>, now: Timestamp) -> rusqlite::Result<Inbox> {
+    let status: String = row.get("status")?;
+    let sends_day: i64 = row.get("sends_day")?;
+    Ok(Inbox {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        address: row.get("address")?,
+        display_name: row.get("display_name")?,
+        domain_id: row.get("domain_id")?,
+        status: InboxStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                5,
+                rusqlite::types::Type::Text,
+                format!("unknown inbox status {status:?}").into(),
+            )
+        })?,
+        daily_send_limit: unsigned(row, "daily_send_limit")?,
+        sends_today: if sends_day == now.utc_day() {
+            unsigned(row, "sends_today")?
+        } else {
+            0
+        },
+        total_sent: unsigned(row, "total_sent")?,
+        bounce_count: unsigned(row, "bounce_count")?,
+        complaint_count: unsigned(row, "complaint_count")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+fn daily_limit(raw: i64, account_limit: u32) -> Result<DailySendLimit, StoreError> {
+    DailySendLimit::parse(raw, account_limit)
+        .map_err(|e| StoreError::Invalid(ValidationErrors::single("dailySendLimit", e.to_string())))
+}
+
+/// Creates an inbox. An exact address that is taken (even by a deleted inbox) is
+/// [`StoreError::AddressTaken`]; a generated one is retried with fresh randomness.
+pub fn create_inbox(
+    conn: &mut Connection,
+    account_id: AccountId,
+    new: &NewInbox,
+    now: Timestamp,
+) -> Result<Inbox, StoreError> {
+    write_tx(conn, |tx| {
+        let account = accounts::get_account(tx, account_id)?;
+        let (domain, domain_id) = match &new.domain {
+            InboxDomain::Shared(name) => (name.clone(), None),
+            InboxDomain::Custom(id) => (
+                domains::verified_sending_domain(tx, account_id, *id)?,
+                Some(*id),
+            ),
+        };
+        if let Some(requested) = &new.requested_domain
+            && *requested != domain.as_str()
+        {
+            return Err(StoreError::InvalidInboxDomain {
+                expected: domain.to_string(),
+            });
+        }
+        let limit = match new.daily_send_limit {
+            Some(raw) => daily_limit(raw, account.daily_send_limit)?.get(),
+            None => new.default_daily_send_limit.min(account.daily_send_limit),
+        };
+        let attempts = match new.address {
+            AddressRequest::Exact(_) => 1,
+            AddressRequest::Generated { .. } => GENERATION_ATTEMPTS,
+        };
+        for _ in 0..attempts {
+            let address = EmailAddress::from_parts(&new.address.local_part(), &domain);
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM inboxes WHERE address = ?1)",
+                [address.as_str()],
+                |r| r.get(0),
+            )?;
+            if taken {
+                continue;
+            }
+            let id = InboxId::new();
+            tx.execute(
+                "INSERT INTO inboxes (id, account_id, address, domain_id, display_name,
+                     daily_send_limit, sends_day, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![
+                    id,
+                    account_id,
+                    address.as_str(),
+                    domain_id,
+                    new.display_name.as_ref().map(DisplayName::as_str),
+                    limit,
+                    now.utc_day(),
+                    now
+                ],
+            )?;
+            return get_inbox(tx, account_id, id, now);
+        }
+        Err(StoreError::AddressTaken)
+    })
+}
+
+/// One of the account's inboxes that is not deleted.
+pub fn get_inbox(
+    conn: &Connection,
+    account_id: AccountId,
+    id: InboxId,
+    now: Timestamp,
+) -> Result<Inbox, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM inboxes WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'"
+    ))?
+    .query_row(params![id, account_id], |r| from_row(r, now))
+    .optional()?
+    .ok_or(StoreError::NotFound(Resource::Inbox))
+}
+
+/// The account's active and suspended inboxes, newest first.
+pub fn list_inboxes(
+    conn: &Connection,
+    account_id: AccountId,
+    paging: Paging,
+    now: Timestamp,
+) -> Result<Page<Inbox>, StoreError> {
+    let total: i64 = conn.query_row(
+        "SELECT count(*) FROM inboxes WHERE account_id = ?1 AND status IN ('active', 'suspended')",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM inboxes
+         WHERE account_id = ?1 AND status IN ('active', 'suspended')
+         ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let data = stmt
+        .query_map(params![account_id, paging.limit(), paging.offset()], |r| {
+            from_row(r, now)
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        data,
+        total: count(total),
+    })
+}
+
+/// Applies `changes` to a non-deleted inbox.
+pub fn update_inbox(
+    conn: &mut Connection,
+    account_id: AccountId,
+    id: InboxId,
+    changes: &InboxChanges,
+    now: Timestamp,
+) -> Result<Inbox, StoreError> {
+    write_tx(conn, |tx| {
+        let inbox = get_inbox(tx, account_id, id, now)?;
+        let limit = match changes.daily_send_limit {
+            Some(raw) => {
+                let account = accounts::get_account(tx, account_id)?;
+                daily_limit(raw, account.daily_send_limit)?.get()
+            }
+            None => inbox.daily_send_limit,
+        };
+        let display_name = match &changes.display_name {
+            Some(new) => new.as_ref().map(|d| d.as_str().to_owned()),
+            None => inbox.display_name,
+        };
+        tx.execute(
+            "UPDATE inboxes SET display_name = ?2, daily_send_limit = ?3, updated_at = ?4
+             WHERE id = ?1",
+            params![id, display_name, limit, now],
+        )?;
+        get_inbox(tx, account_id, id, now)
+    })
+}
+
+/// Soft-deletes an inbox: it disappears from the API and refuses mail, and its address stays
+/// reserved so that nobody else can receive its mail later.
+pub fn delete_inbox(
+    conn: &Connection,
+    account_id: AccountId,
+    id: InboxId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE inboxes SET status = 'deleted', updated_at = ?3
+         WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'",
+        params![id, account_id, now],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(Resource::Inbox));
+    }
+    Ok(())
+}

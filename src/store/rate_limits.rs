@@ -1,0 +1,31 @@
+//! Fixed-window request counters, kept in the database so a restart does not reset them.
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+
+/// Counts one request against `bucket` in the window starting at `window_start` (unix
+/// seconds) and returns the count so far, this request included. A bucket whose stored
+/// window is older starts again at 1. One statement, so concurrent requests never lose counts.
+pub fn hit(conn: &Connection, bucket: &str, window_start: i64) -> Result<u64, StoreError> {
+    // In an upsert's SET, column names refer to the row as it was before the update, so the
+    // CASE compares against the stored window.
+    let count: i64 = conn
+        .prepare_cached(
+            "INSERT INTO rate_limit_windows (bucket, window_start, count) VALUES (?1, ?2, 1)
+             ON CONFLICT (bucket) DO UPDATE SET
+                 count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+                 window_start = excluded.window_start
+             RETURNING count",
+        )?
+        .query_row(params![bucket, window_start], |r| r.get(0))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// Drops counters of windows that started before `before` (unix seconds).
+pub fn purge(conn: &Connection, before: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM rate_limit_windows WHERE window_start < ?1",
+        [before],
+    )?)
+}
