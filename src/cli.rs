@@ -19,7 +19,7 @@ use crate::store::accounts::{self, NewAccount};
 
 /// AgentSend: an email API for AI agents, in one binary and one SQLite file.
 #[derive(Debug, Parser)]
-#[command(name = "agentsend", version, args_conflicts_with_subcommands = true)]
+#[command(name = "agentsend", version)]
 pub struct Cli {
     /// Configuration file (default: ./agentsend.toml when present).
     #[arg(long, global = true, env = "AGENTSEND_CONFIG", value_name = "PATH")]
@@ -121,15 +121,21 @@ pub enum ConfigCommand {
 /// Runs the command line; errors are for the operator, printed by `main`.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let serve_args = match &cli.command {
-        None => Some(cli.serve.clone()),
-        Some(Command::Serve(args)) => Some(args.clone()),
-        _ => None,
+        None => cli.serve.clone(),
+        // `agentsend --listen X serve --rate-limit 0` works too; the later flag wins.
+        Some(Command::Serve(args)) => ServeArgs {
+            listen: args.listen.or(cli.serve.listen),
+            rate_limit: args.rate_limit.or(cli.serve.rate_limit),
+        },
+        Some(_) if cli.serve.listen.is_some() || cli.serve.rate_limit.is_some() => {
+            anyhow::bail!("--listen and --rate-limit only apply to `serve`");
+        }
+        Some(_) => ServeArgs::default(),
     };
     if matches!(cli.command, Some(Command::Version)) {
         println!("agentsend {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    let serve_args = serve_args.unwrap_or_default();
     let overrides = Overrides {
         listen: serve_args.listen,
         db: cli.db.clone(),

@@ -225,13 +225,16 @@ impl Config {
             }
         };
         let warnings = apply_env(&mut table, env)?;
-        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
-            ConfigError(format!(
-                "invalid configuration ({}): {}",
-                describe_sources(file.as_deref()),
-                e.message()
-            ))
-        })?;
+        // The path of the bad value (`limits.rate_limit`) is what an operator needs to fix it.
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                ConfigError(format!(
+                    "invalid configuration ({}): {}: {}",
+                    describe_sources(file.as_deref()),
+                    e.path(),
+                    e.inner().message()
+                ))
+            })?;
         if let Some(listen) = overrides.listen {
             config.http.listen = listen;
         }
@@ -410,14 +413,14 @@ fn redact(table: &mut toml::Table) {
 fn validate_log_filter(filter: &str) -> Result<(), String> {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
     for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
-        let is_level = LEVELS.contains(&level.to_ascii_lowercase().as_str());
-        // A bare module path (`agentsend`) is a valid directive too: it means "everything".
-        let is_module = !directive.contains('=')
-            && directive
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
-        if !is_level && !is_module {
+        // env_logger would read a bare word as a module name and silence everything else, so
+        // `level = "loud"` is far more likely a typo than a wish: only levels and
+        // `module=level` pairs are accepted.
+        let (module, level) = directive.rsplit_once('=').unwrap_or(("", directive));
+        let module_ok = module
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+        if !module_ok || !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
             return Err(format!(
                 "`{directive}` is not a log directive (use a level such as info, or module=level)"
             ));

@@ -106,7 +106,8 @@ pub async fn idempotency(
     let mut guard = held.guard();
     let res = next.call(req).await?;
     if res.status().is_server_error() {
-        // Not stored: the client may retry a 5xx. The guard releases the key.
+        // Not stored: the client may retry a 5xx, at once, so the key is freed before we answer.
+        guard.release().await;
         return Ok(res.map_into_boxed_body());
     }
     let (http_req, res) = res.into_parts();
@@ -130,8 +131,6 @@ pub async fn idempotency(
         body: bytes.to_vec(),
     };
     if let Err(e) = guard.complete(stored).await {
-        // The resource exists but its response could not be stored: say so rather than
-        // letting a retry create it twice.
         return Ok(ServiceResponse::new(
             http_req,
             ApiError::from(e).error_response(),
@@ -224,13 +223,15 @@ struct ReleaseGuard {
 }
 
 impl ReleaseGuard {
+    /// Stores the response. If that fails the key stays "in use" rather than being released:
+    /// the resource exists, and a retry must not create it again (it gets 409 until the
+    /// reservation counts as abandoned).
     async fn complete(&mut self, response: StoredResponse) -> Result<(), StoreError> {
-        let Some(r) = self.held.take() else {
+        let Some(held) = self.held.take() else {
             return Ok(());
         };
-        let (scope, key) = (r.scope.clone(), r.key.clone());
-        let result = r
-            .state
+        let (scope, key) = (held.scope, held.key);
+        held.state
             .store
             .run(move |conn| {
                 idempotency::complete(
@@ -242,38 +243,46 @@ impl ReleaseGuard {
                     &response,
                 )
             })
-            .await;
-        if result.is_err() {
-            self.held = Some(r);
+            .await
+    }
+
+    /// Releases now (the response will not be stored).
+    async fn release(&mut self) {
+        if let Some(held) = self.held.take() {
+            held.release().await;
         }
-        result
+    }
+}
+
+impl HeldKey {
+    /// Forgets the reservation. Failing to only delays a retry until the reservation counts as
+    /// abandoned.
+    async fn release(self) {
+        let (scope, key) = (self.scope, self.key);
+        let result = self
+            .state
+            .store
+            .run(move |conn| {
+                idempotency::release(
+                    conn,
+                    KeyRef {
+                        scope: &scope,
+                        key: key.as_str(),
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = result {
+            log::warn!("releasing an idempotency key failed: {e}");
+        }
     }
 }
 
 impl Drop for ReleaseGuard {
     fn drop(&mut self) {
-        let Some(r) = self.held.take() else {
-            return;
-        };
-        let (scope, key) = (r.scope, r.key);
-        let store = r.state.store.clone();
-        // Detached: Drop cannot await. Failing to release only delays a retry until the
-        // reservation counts as abandoned.
-        actix_web::rt::spawn(async move {
-            let result = store
-                .run(move |conn| {
-                    idempotency::release(
-                        conn,
-                        KeyRef {
-                            scope: &scope,
-                            key: key.as_str(),
-                        },
-                    )
-                })
-                .await;
-            if let Err(e) = result {
-                log::warn!("releasing an idempotency key failed: {e}");
-            }
-        });
+        if let Some(held) = self.held.take() {
+            // Detached, as Drop cannot await.
+            actix_web::rt::spawn(held.release());
+        }
     }
 }

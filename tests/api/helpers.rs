@@ -1,0 +1,255 @@
+//! `TestApp`: a real server on 127.0.0.1:0 with a temporary database and a manual clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentsend::app::Application;
+use agentsend::config::Config;
+use agentsend::domain::account::AccountName;
+use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock};
+use agentsend::state::AppState;
+use agentsend::store::accounts::{self, NewAccount};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The default account's key (created on first start).
+    pub key: String,
+    /// The default account's id.
+    pub account_id: String,
+    /// The server's clock; advance it instead of sleeping.
+    pub clock: Arc<ManualClock>,
+    /// The server's state, for setting up data the API cannot create.
+    pub state: AppState,
+    client: reqwest::Client,
+    config: Config,
+    dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A test configuration: loopback, port 0, a fresh database, rate limiting off.
+pub fn test_config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.http.workers = 1;
+    config.database.path = dir.join("agentsend.db");
+    config.database.pool_size = 4;
+    config.limits.rate_limit = 0;
+    config
+}
+
+impl TestApp {
+    /// A server with the test configuration.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server with the test configuration changed by `f`.
+    pub async fn spawn_with(f: impl FnOnce(&mut Config)) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let mut config = test_config(dir.path());
+        f(&mut config);
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        Self::start(config, dir, clock, None).await
+    }
+
+    async fn start(
+        config: Config,
+        dir: Arc<TempDir>,
+        clock: Arc<ManualClock>,
+        known: Option<(String, String)>,
+    ) -> Self {
+        let app = Application::build_with_clock(config.clone(), clock.clone())
+            .await
+            .expect("server builds");
+        let (key, account_id) = match (app.bootstrap(), known) {
+            (Some(b), _) => (b.api_key.expose().to_owned(), b.account.id.to_string()),
+            (None, Some(known)) => known,
+            (None, None) => panic!("a fresh database must bootstrap an account"),
+        };
+        let base = format!("http://{}", app.http_addr());
+        let state = app.state().clone();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stop_rx.await;
+        }));
+        Self {
+            base,
+            key,
+            account_id,
+            clock,
+            state,
+            client: reqwest::Client::new(),
+            config,
+            dir,
+            stop: Some(stop_tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database file and clock.
+    pub async fn restart(mut self) -> Self {
+        self.shutdown().await;
+        let known = Some((self.key.clone(), self.account_id.clone()));
+        Self::start(
+            self.config.clone(),
+            self.dir.clone(),
+            self.clock.clone(),
+            known,
+        )
+        .await
+    }
+
+    /// Stops the server and waits until it has shut down cleanly.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().expect("clean shutdown");
+        }
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.config.database.path.clone()
+    }
+
+    /// A request with the default account's key.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(&self.key)
+    }
+
+    /// A request with the given key.
+    pub fn request_as(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(key)
+    }
+
+    /// A request without a key.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(30))
+    }
+
+    /// `GET` with the default key.
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    /// `POST` a JSON body with the default key.
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `PATCH` a JSON body with the default key.
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `DELETE` with the default key.
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path).send().await.unwrap()
+    }
+
+    /// Creates an inbox and returns it.
+    pub async fn create_inbox(&self, body: Value) -> Value {
+        let res = self.post("/inboxes", &body).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "creating an inbox with {body}"
+        );
+        res.json().await.unwrap()
+    }
+
+    /// Another account with its own key, made the way the operator's CLI makes them.
+    pub async fn other_account(&self) -> (String, String) {
+        let now = self.clock.now();
+        let (account, secret) = self
+            .state
+            .store
+            .run(move |c| {
+                let new = NewAccount {
+                    name: AccountName::parse("Other").unwrap(),
+                    email: EmailAddress::parse("other@example.com").unwrap(),
+                    plan: Plan::Free,
+                    daily_send_limit: 1000,
+                };
+                let account = accounts::create_account(c, &new, now)?;
+                let (_, secret) = accounts::create_api_key(c, account.id, None, None, now)?;
+                Ok((account, secret))
+            })
+            .await
+            .unwrap();
+        (account.id.to_string(), secret.expose().to_owned())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn json(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, value)
+}
+
+/// Asserts the error envelope `{"error": {"code", "message", "status"}}` and returns it.
+pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Value {
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (got, body) = json(res).await;
+    assert_eq!(got, status, "status of {body}");
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let error = &body["error"];
+    assert_eq!(error["code"], code, "code of {body}");
+    assert_eq!(error["status"], status.as_u16(), "status field of {body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message of {body}"
+    );
+    body
+}
+
+/// `2026-04-16T10:23:00.000Z`
+pub fn is_iso_timestamp(v: &Value) -> bool {
+    let Some(s) = v.as_str() else { return false };
+    let b = s.as_bytes();
+    b.len() == 24
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+        && s[..4].bytes().all(|c| c.is_ascii_digit())
+}
+
+/// A fresh random UUID string.
+pub fn random_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
