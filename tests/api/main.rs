@@ -1,4 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a panic is how a test fails")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic is how a test fails"
+)]
 
 //! Integration tests: each test starts the real server on port 0 with its own temporary
 //! SQLite file and talks to it over HTTP (and runs the real binary for the CLI).
