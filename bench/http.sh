@@ -24,7 +24,10 @@ cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 
 start() { # $1 = rate limit
-    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn "$OLDPWD/$BIN" --db "$WORK/bench.db" \
+    if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+        echo "port $PORT is already in use; set PORT=..." >&2; exit 1
+    fi
+    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$OLDPWD/$BIN" --db "$WORK/bench.db" \
         --listen "127.0.0.1:$PORT" --rate-limit "$1" >>"$WORK/stdout" 2>>"$WORK/stderr") &
     SERVER_PID=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.1; done
@@ -49,6 +52,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 start 0
 KEY=$(grep -o 'ask_[A-Za-z0-9_-]\{40\}' "$WORK/stdout" | head -1)
+[ -n "$KEY" ] || { echo "no API key printed on first start" >&2; exit 1; }
 INBOX=$(curl -fs -X POST -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/inboxes" | sed 's/.*"id":"\([^"]*\)".*/\1/')
 sleep 1
 IDLE_RSS=$(rss_kb "$SERVER_PID")

@@ -69,7 +69,7 @@ impl Application {
         };
         let now = clock.now();
         let bootstrap = store
-            .run(move |c| accounts::bootstrap(c, &default_account, now))
+            .write(move |c| accounts::bootstrap(c, &default_account, now))
             .await?
             .map(|(account, api_key)| Bootstrap { account, api_key });
 
@@ -117,11 +117,6 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT or SIGTERM.
-    pub async fn run(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
-    }
-
     /// Serves until `stop` completes, then shuts down gracefully: in-flight requests finish
     /// (up to the configured timeout), background tasks stop, and the database is
     /// checkpointed so that one self-contained file is left.
@@ -167,30 +162,17 @@ impl Application {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            log::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled, so a signal that arrives while the server is still starting
+/// is not lost to the default action (which would kill the process uncleanly).
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                log::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
 }

@@ -184,11 +184,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Before anything starts, so that no early signal kills the process uncleanly.
+        let stop = app::shutdown_signal()?;
         let app = Application::build(config).await?;
         if let Some(bootstrap) = app.bootstrap() {
             print_bootstrap(bootstrap, app.http_addr());
         }
-        app.run().await
+        app.run_until(stop).await
     })
 }
 
@@ -223,7 +225,7 @@ fn accounts_command(config: &Config, cmd: AccountsCommand) -> anyhow::Result<()>
                 daily_send_limit: daily_send_limit
                     .unwrap_or(config.limits.account_daily_send_limit),
             };
-            let account = store.run_blocking(|c| accounts::create_account(c, &new, now))?;
+            let account = store.write_blocking(|c| accounts::create_account(c, &new, now))?;
             println!("created account {}", account.id);
             println!(
                 "create its first API key with: agentsend keys create --account {}",
@@ -231,7 +233,7 @@ fn accounts_command(config: &Config, cmd: AccountsCommand) -> anyhow::Result<()>
             );
         }
         AccountsCommand::List => {
-            let list = store.run_blocking(|c| accounts::list_accounts(c))?;
+            let list = store.read_blocking(accounts::list_accounts)?;
             println!(
                 "{:<36}  {:<8}  {:>11}  {:<24}  {:<24}  NAME",
                 "ID", "PLAN", "DAILY LIMIT", "CREATED", "EMAIL"
@@ -267,7 +269,7 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 .context("--name")?;
             let expires_at =
                 expires_in_days.map(|d| now.plus(Duration::from_secs(u64::from(d) * 86_400)));
-            let (key, secret) = store.run_blocking(|c| {
+            let (key, secret) = store.write_blocking(|c| {
                 accounts::create_api_key(c, account, name.as_ref(), expires_at, now)
             })?;
             println!("created API key {} for account {account}", key.id);
@@ -277,7 +279,7 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             );
         }
         KeysCommand::List { account } => {
-            let keys = store.run_blocking(|c| accounts::list_all_api_keys(c, account))?;
+            let keys = store.read_blocking(|c| accounts::list_all_api_keys(c, account))?;
             println!(
                 "{:<36}  {:<12}  {:<24}  {:<24}  {:<24}  NAME",
                 "ID", "PREFIX", "CREATED", "LAST USED", "STATE"
@@ -302,7 +304,7 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { key_id } => {
-            store.run_blocking(|c| accounts::revoke_api_key(c, None, key_id, now))?;
+            store.write_blocking(|c| accounts::revoke_api_key(c, None, key_id, now))?;
             println!("revoked API key {key_id}");
         }
     }

@@ -28,7 +28,7 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
     let current_window_start = now.as_secs() - now.as_secs().rem_euclid(window.max(1));
     state
         .store
-        .run(move |conn| {
+        .write(move |conn| {
             Ok(JanitorReport {
                 idempotency_keys: idempotency::purge(conn, now)?,
                 rate_limit_windows: rate_limits::purge(conn, current_window_start)?,

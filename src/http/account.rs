@@ -113,7 +113,7 @@ pub async fn get(auth: Authenticated, state: Data<AppState>) -> Result<impl Resp
     let account_id = auth.0.account_id;
     let account = state
         .store
-        .run(move |c| accounts::get_account(c, account_id))
+        .read(move |c| accounts::get_account(c, account_id))
         .await?;
     Ok(HttpResponse::Ok().json(AccountDto::from(account)))
 }
@@ -141,7 +141,7 @@ pub async fn update(
     let (account_id, now) = (auth.0.account_id, state.now());
     let account = state
         .store
-        .run(move |c| accounts::update_account(c, account_id, name.as_ref(), email.as_ref(), now))
+        .write(move |c| accounts::update_account(c, account_id, name.as_ref(), email.as_ref(), now))
         .await?;
     Ok(HttpResponse::Ok().json(AccountDto::from(account)))
 }
@@ -166,7 +166,7 @@ pub async fn create_key(
     let (account_id, now) = (auth.0.account_id, state.now());
     let (key, secret): (ApiKey, ApiKeySecret) = state
         .store
-        .run(move |c| accounts::create_api_key(c, account_id, name.as_ref(), None, now))
+        .write(move |c| accounts::create_api_key(c, account_id, name.as_ref(), None, now))
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiKeyDto {
         id: key.id,
@@ -191,7 +191,7 @@ pub async fn list_keys(
     let account_id = auth.0.account_id;
     let page = state
         .store
-        .run(move |c| accounts::list_api_keys(c, account_id, paging))
+        .read(move |c| accounts::list_api_keys(c, account_id, paging))
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(ApiKeyDto::from))))
 }
@@ -210,7 +210,7 @@ pub async fn revoke_key(
     let (account_id, key_id, now) = (auth.0.account_id, id.into_inner(), state.now());
     state
         .store
-        .run(move |c| accounts::revoke_api_key(c, Some(account_id), key_id, now))
+        .write(move |c| accounts::revoke_api_key(c, Some(account_id), key_id, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

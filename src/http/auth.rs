@@ -71,37 +71,44 @@ pub async fn gate(
     let window = Window::containing(now, state.config.limits.rate_limit_window_secs);
     let ip = client_ip(&req, state.config.http.trust_proxy_headers);
 
-    let (auth, standing) = if key.is_none() && limit == 0 {
-        (None, None)
-    } else {
-        let outcome = state
-            .store
-            .run(move |conn| {
-                let auth = match &key {
-                    Some(key) => accounts::authenticate(conn, key, now)?,
-                    None => None,
-                };
-                let standing = if limit == 0 {
-                    None
-                } else {
+    let outcome = match (key, limit) {
+        (None, 0) => Ok((None, None)),
+        // Limiting off: a read.
+        (Some(key), 0) => {
+            state
+                .store
+                .read(move |conn| Ok((accounts::authenticate(conn, &key, now)?, None)))
+                .await
+        }
+        // Limiting on: the key lookup and the count in one write transaction.
+        (key, limit) => {
+            state
+                .store
+                .write(move |tx| {
+                    let auth = match &key {
+                        Some(key) => accounts::authenticate(tx, key, now)?,
+                        None => None,
+                    };
                     let bucket = match &auth {
                         Some(a) => format!("account:{}", a.account_id),
                         None => format!("ip:{ip}"),
                     };
-                    let count = rate_limits::hit(conn, &bucket, window.start)?;
-                    Some(Standing {
-                        limit,
-                        count,
-                        window,
-                    })
-                };
-                Ok((auth, standing))
-            })
-            .await;
-        match outcome {
-            Ok(v) => v,
-            Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
+                    let count = rate_limits::hit(tx, &bucket, window.start)?;
+                    Ok((
+                        auth,
+                        Some(Standing {
+                            limit,
+                            count,
+                            window,
+                        }),
+                    ))
+                })
+                .await
         }
+    };
+    let (auth, standing) = match outcome {
+        Ok(v) => v,
+        Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
     };
 
     if let Some(standing) = standing.filter(Standing::exceeded) {

@@ -27,7 +27,7 @@ pub struct HealthDto {
         (status = 503, description = "The database is not reachable", body = ErrorBody),
     ))]
 pub async fn health(state: Data<AppState>) -> impl Responder {
-    match state.store.run(|c| maintenance::ping(c)).await {
+    match state.store.read(maintenance::ping).await {
         Ok(()) => HttpResponse::Ok().json(HealthDto {
             status: "ok",
             timestamp: state.now(),

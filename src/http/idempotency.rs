@@ -48,6 +48,9 @@ pub async fn idempotency(
     if req.method() != Method::POST {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
+    let Some(auth) = req.extensions().get::<AuthContext>().copied() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
     let key = match IdempotencyKey::parse(raw.as_bytes()) {
         Ok(key) => key,
         Err(e) => {
@@ -56,9 +59,6 @@ pub async fn idempotency(
                 ApiError::invalid_field("Idempotency-Key", e.to_string()),
             ));
         }
-    };
-    let Some(auth) = req.extensions().get::<AuthContext>().copied() else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
         return Ok(fail(req, ApiError::internal("application state missing")));
@@ -194,7 +194,7 @@ impl HeldKey {
         let (scope, key) = (self.scope.clone(), self.key.clone());
         self.state
             .store
-            .run(move |conn| {
+            .write(move |conn| {
                 idempotency::reserve(
                     conn,
                     KeyRef {
@@ -233,7 +233,7 @@ impl ReleaseGuard {
         let (scope, key) = (held.scope, held.key);
         held.state
             .store
-            .run(move |conn| {
+            .write(move |conn| {
                 idempotency::complete(
                     conn,
                     KeyRef {
@@ -262,7 +262,7 @@ impl HeldKey {
         let result = self
             .state
             .store
-            .run(move |conn| {
+            .write(move |conn| {
                 idempotency::release(
                     conn,
                     KeyRef {

@@ -198,7 +198,7 @@ pub async fn create(
     let (account, now) = (auth.0.account_id, state.now());
     let inbox = state
         .store
-        .run(move |c| inboxes::create_inbox(c, account, &new, now))
+        .write(move |c| inboxes::create_inbox(c, account, &new, now))
         .await?;
     Ok(HttpResponse::Created().json(InboxDto::from(inbox)))
 }
@@ -217,7 +217,7 @@ pub async fn list(
     let (account, now) = (auth.0.account_id, state.now());
     let page = state
         .store
-        .run(move |c| inboxes::list_inboxes(c, account, paging, now))
+        .read(move |c| inboxes::list_inboxes(c, account, paging, now))
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(InboxDto::from))))
 }
@@ -236,7 +236,7 @@ pub async fn get(
     let (account, id, now) = (auth.0.account_id, id.into_inner(), state.now());
     let inbox = state
         .store
-        .run(move |c| inboxes::get_inbox(c, account, id, now))
+        .read(move |c| inboxes::get_inbox(c, account, id, now))
         .await?;
     Ok(HttpResponse::Ok().json(InboxDto::from(inbox)))
 }
@@ -259,7 +259,7 @@ pub async fn update(
     let (account, id, now) = (auth.0.account_id, id.into_inner(), state.now());
     let inbox = state
         .store
-        .run(move |c| inboxes::update_inbox(c, account, id, &changes, now))
+        .write(move |c| inboxes::update_inbox(c, account, id, &changes, now))
         .await?;
     Ok(HttpResponse::Ok().json(InboxDto::from(inbox)))
 }
@@ -278,7 +278,7 @@ pub async fn delete(
     let (account, id, now) = (auth.0.account_id, id.into_inner(), state.now());
     state
         .store
-        .run(move |c| inboxes::delete_inbox(c, account, id, now))
+        .write(move |c| inboxes::delete_inbox(c, account, id, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

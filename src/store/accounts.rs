@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::sql::unsigned;
-use super::{Resource, StoreError, count, write_tx};
+use super::{Resource, StoreError, count};
 use crate::domain::account::AccountName;
 use crate::domain::{
     Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, EmailAddress, KeyName, Page,
@@ -51,12 +51,12 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
 
 /// Inserts an account.
 pub fn create_account(
-    conn: &Connection,
+    tx: &Transaction<'_>,
     new: &NewAccount,
     now: Timestamp,
 ) -> Result<Account, StoreError> {
     let id = AccountId::new();
-    conn.execute(
+    tx.execute(
         "INSERT INTO accounts (id, name, email, plan, daily_send_limit, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![
@@ -68,7 +68,7 @@ pub fn create_account(
             now
         ],
     )?;
-    get_account(conn, id)
+    get_account(tx, id)
 }
 
 /// One account.
@@ -93,48 +93,44 @@ pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
 
 /// Changes the owner's name and/or email.
 pub fn update_account(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     id: AccountId,
     name: Option<&AccountName>,
     email: Option<&EmailAddress>,
     now: Timestamp,
 ) -> Result<Account, StoreError> {
-    write_tx(conn, |tx| {
-        let changed = tx.execute(
-            "UPDATE accounts SET name = coalesce(?2, name), email = coalesce(?3, email),
-                 updated_at = ?4
-             WHERE id = ?1",
-            params![
-                id,
-                name.map(AccountName::as_str),
-                email.map(EmailAddress::as_str),
-                now
-            ],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(Resource::Account));
-        }
-        get_account(tx, id)
-    })
+    let changed = tx.execute(
+        "UPDATE accounts SET name = coalesce(?2, name), email = coalesce(?3, email),
+             updated_at = ?4
+         WHERE id = ?1",
+        params![
+            id,
+            name.map(AccountName::as_str),
+            email.map(EmailAddress::as_str),
+            now
+        ],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(Resource::Account));
+    }
+    get_account(tx, id)
 }
 
 /// On first start with an empty database: creates the default account and its first key.
 /// Returns `None` when any account exists already, so the key is only ever shown once.
 pub fn bootstrap(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     new: &NewAccount,
     now: Timestamp,
 ) -> Result<Option<(Account, ApiKeySecret)>, StoreError> {
-    write_tx(conn, |tx| {
-        let existing: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
-        if existing > 0 {
-            return Ok(None);
-        }
-        let account = create_account(tx, new, now)?;
-        let name = KeyName::parse("default").ok();
-        let (_, secret) = insert_api_key(tx, account.id, name.as_ref(), None, now)?;
-        Ok(Some((account, secret)))
-    })
+    let existing: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
+    if existing > 0 {
+        return Ok(None);
+    }
+    let account = create_account(tx, new, now)?;
+    let name = KeyName::parse("default").ok();
+    let (_, secret) = insert_api_key(tx, account.id, name.as_ref(), None, now)?;
+    Ok(Some((account, secret)))
 }
 
 const KEY_COLUMNS: &str = "id, account_id, prefix, name, last_used_at, expires_at, created_at";
@@ -183,16 +179,14 @@ fn insert_api_key(
 
 /// Creates a key for an existing account; the secret is returned once and never stored.
 pub fn create_api_key(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     account_id: AccountId,
     name: Option<&KeyName>,
     expires_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<(ApiKey, ApiKeySecret), StoreError> {
-    write_tx(conn, |tx| {
-        get_account(tx, account_id)?;
-        insert_api_key(tx, account_id, name, expires_at, now)
-    })
+    get_account(tx, account_id)?;
+    insert_api_key(tx, account_id, name, expires_at, now)
 }
 
 /// The account's keys that are not revoked, newest first.
@@ -225,12 +219,12 @@ pub fn list_api_keys(
 /// Revokes a key at once. With `account_id`, only that account's keys can be revoked (the
 /// API); without it, any key (the operator's CLI). Unknown or already revoked: not found.
 pub fn revoke_api_key(
-    conn: &Connection,
+    tx: &Transaction<'_>,
     account_id: Option<AccountId>,
     key_id: ApiKeyId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let changed = conn.execute(
+    let changed = tx.execute(
         "UPDATE api_keys SET revoked_at = ?3
          WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2) AND revoked_at IS NULL",
         params![key_id, account_id, now],

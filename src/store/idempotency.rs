@@ -1,8 +1,8 @@
 //! Stored responses for `Idempotency-Key` (SPEC §1.6).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{StoreError, write_tx};
+use super::StoreError;
 use crate::domain::Timestamp;
 
 /// A response as it is replayed.
@@ -44,83 +44,81 @@ pub struct KeyRef<'a> {
 /// An in-flight mark older than `stale_before` belongs to a request that died (crash, killed
 /// task) and is taken over.
 pub fn reserve(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     key: KeyRef<'_>,
     request_hash: &str,
     now: Timestamp,
     expires_at: Timestamp,
     stale_before: Timestamp,
 ) -> Result<Reservation, StoreError> {
-    write_tx(conn, |tx| {
-        type Row = (
-            String,
-            String,
-            Option<u16>,
-            Option<String>,
-            Option<Vec<u8>>,
-            Timestamp,
-            Timestamp,
-        );
-        let existing: Option<Row> = tx
-            .query_row(
-                "SELECT request_hash, state, response_status, response_headers, response_body,
-                        created_at, expires_at
-                 FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
-                params![key.scope, key.key],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        if let Some((hash, state, status, headers, body, created_at, expires)) = existing {
-            let live = expires > now;
-            let abandoned = state == "in_flight" && created_at < stale_before;
-            if live && !abandoned {
-                if hash != request_hash {
-                    return Ok(Reservation::Mismatch);
-                }
-                if state == "in_flight" {
-                    return Ok(Reservation::InFlight);
-                }
-                let headers: Vec<(String, String)> = match headers {
-                    Some(json) => serde_json::from_str(&json)
-                        .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?,
-                    None => Vec::new(),
-                };
-                return Ok(Reservation::Replay(StoredResponse {
-                    status: status.unwrap_or(200),
-                    headers,
-                    body: body.unwrap_or_default(),
-                }));
+    type Row = (
+        String,
+        String,
+        Option<u16>,
+        Option<String>,
+        Option<Vec<u8>>,
+        Timestamp,
+        Timestamp,
+    );
+    let existing: Option<Row> = tx
+        .query_row(
+            "SELECT request_hash, state, response_status, response_headers, response_body,
+                    created_at, expires_at
+             FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
+            params![key.scope, key.key],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((hash, state, status, headers, body, created_at, expires)) = existing {
+        let live = expires > now;
+        let abandoned = state == "in_flight" && created_at < stale_before;
+        if live && !abandoned {
+            if hash != request_hash {
+                return Ok(Reservation::Mismatch);
             }
+            if state == "in_flight" {
+                return Ok(Reservation::InFlight);
+            }
+            let headers: Vec<(String, String)> = match headers {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?,
+                None => Vec::new(),
+            };
+            return Ok(Reservation::Replay(StoredResponse {
+                status: status.unwrap_or(200),
+                headers,
+                body: body.unwrap_or_default(),
+            }));
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO idempotency_keys
-                 (scope, key, request_hash, state, created_at, expires_at)
-             VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5)",
-            params![key.scope, key.key, request_hash, now, expires_at],
-        )?;
-        Ok(Reservation::Proceed)
-    })
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO idempotency_keys
+             (scope, key, request_hash, state, created_at, expires_at)
+         VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5)",
+        params![key.scope, key.key, request_hash, now, expires_at],
+    )?;
+    Ok(Reservation::Proceed)
 }
 
 /// Stores the response of a request that reserved `key`.
 pub fn complete(
-    conn: &Connection,
+    tx: &Transaction<'_>,
     key: KeyRef<'_>,
     response: &StoredResponse,
 ) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?;
-    conn.execute(
+    tx.execute(
         "UPDATE idempotency_keys
          SET state = 'completed', response_status = ?3, response_headers = ?4, response_body = ?5
          WHERE scope = ?1 AND key = ?2 AND state = 'in_flight'",
@@ -131,8 +129,8 @@ pub fn complete(
 
 /// Forgets a reservation whose request failed with a 5xx or never finished, so that the
 /// client can retry.
-pub fn release(conn: &Connection, key: KeyRef<'_>) -> Result<(), StoreError> {
-    conn.execute(
+pub fn release(tx: &Transaction<'_>, key: KeyRef<'_>) -> Result<(), StoreError> {
+    tx.execute(
         "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND state = 'in_flight'",
         params![key.scope, key.key],
     )?;
@@ -140,6 +138,6 @@ pub fn release(conn: &Connection, key: KeyRef<'_>) -> Result<(), StoreError> {
 }
 
 /// Drops keys whose window has passed.
-pub fn purge(conn: &Connection, now: Timestamp) -> Result<usize, StoreError> {
-    Ok(conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?)
+pub fn purge(tx: &Transaction<'_>, now: Timestamp) -> Result<usize, StoreError> {
+    Ok(tx.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?)
 }

@@ -1,9 +1,9 @@
 //! Inboxes.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::sql::unsigned;
-use super::{Resource, StoreError, accounts, count, domains, write_tx};
+use super::{Resource, StoreError, accounts, count, domains};
 use crate::domain::inbox::{AddressRequest, InboxDomain};
 use crate::domain::{
     AccountId, DailySendLimit, DisplayName, EmailAddress, Inbox, InboxId, InboxStatus, Page,
@@ -82,65 +82,63 @@ fn daily_limit(raw: i64, account_limit: u32) -> Result<DailySendLimit, StoreErro
 /// Creates an inbox. An exact address that is taken (even by a deleted inbox) is
 /// [`StoreError::AddressTaken`]; a generated one is retried with fresh randomness.
 pub fn create_inbox(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     account_id: AccountId,
     new: &NewInbox,
     now: Timestamp,
 ) -> Result<Inbox, StoreError> {
-    write_tx(conn, |tx| {
-        let account = accounts::get_account(tx, account_id)?;
-        let (domain, domain_id) = match &new.domain {
-            InboxDomain::Shared(name) => (name.clone(), None),
-            InboxDomain::Custom(id) => (
-                domains::verified_sending_domain(tx, account_id, *id)?,
-                Some(*id),
-            ),
-        };
-        if let Some(requested) = &new.requested_domain
-            && *requested != domain.as_str()
-        {
-            return Err(StoreError::InvalidInboxDomain {
-                expected: domain.to_string(),
-            });
+    let account = accounts::get_account(tx, account_id)?;
+    let (domain, domain_id) = match &new.domain {
+        InboxDomain::Shared(name) => (name.clone(), None),
+        InboxDomain::Custom(id) => (
+            domains::verified_sending_domain(tx, account_id, *id)?,
+            Some(*id),
+        ),
+    };
+    if let Some(requested) = &new.requested_domain
+        && *requested != domain.as_str()
+    {
+        return Err(StoreError::InvalidInboxDomain {
+            expected: domain.to_string(),
+        });
+    }
+    let limit = match new.daily_send_limit {
+        Some(raw) => daily_limit(raw, account.daily_send_limit)?.get(),
+        None => new.default_daily_send_limit.min(account.daily_send_limit),
+    };
+    let attempts = match new.address {
+        AddressRequest::Exact(_) => 1,
+        AddressRequest::Generated { .. } => GENERATION_ATTEMPTS,
+    };
+    for _ in 0..attempts {
+        let address = EmailAddress::from_parts(&new.address.local_part(), &domain);
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM inboxes WHERE address = ?1)",
+            [address.as_str()],
+            |r| r.get(0),
+        )?;
+        if taken {
+            continue;
         }
-        let limit = match new.daily_send_limit {
-            Some(raw) => daily_limit(raw, account.daily_send_limit)?.get(),
-            None => new.default_daily_send_limit.min(account.daily_send_limit),
-        };
-        let attempts = match new.address {
-            AddressRequest::Exact(_) => 1,
-            AddressRequest::Generated { .. } => GENERATION_ATTEMPTS,
-        };
-        for _ in 0..attempts {
-            let address = EmailAddress::from_parts(&new.address.local_part(), &domain);
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM inboxes WHERE address = ?1)",
-                [address.as_str()],
-                |r| r.get(0),
-            )?;
-            if taken {
-                continue;
-            }
-            let id = InboxId::new();
-            tx.execute(
-                "INSERT INTO inboxes (id, account_id, address, domain_id, display_name,
-                     daily_send_limit, sends_day, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                params![
-                    id,
-                    account_id,
-                    address.as_str(),
-                    domain_id,
-                    new.display_name.as_ref().map(DisplayName::as_str),
-                    limit,
-                    now.utc_day(),
-                    now
-                ],
-            )?;
-            return get_inbox(tx, account_id, id, now);
-        }
-        Err(StoreError::AddressTaken)
-    })
+        let id = InboxId::new();
+        tx.execute(
+            "INSERT INTO inboxes (id, account_id, address, domain_id, display_name,
+                 daily_send_limit, sends_day, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![
+                id,
+                account_id,
+                address.as_str(),
+                domain_id,
+                new.display_name.as_ref().map(DisplayName::as_str),
+                limit,
+                now.utc_day(),
+                now
+            ],
+        )?;
+        return get_inbox(tx, account_id, id, now);
+    }
+    Err(StoreError::AddressTaken)
 }
 
 /// One of the account's inboxes that is not deleted.
@@ -188,43 +186,41 @@ pub fn list_inboxes(
 
 /// Applies `changes` to a non-deleted inbox.
 pub fn update_inbox(
-    conn: &mut Connection,
+    tx: &Transaction<'_>,
     account_id: AccountId,
     id: InboxId,
     changes: &InboxChanges,
     now: Timestamp,
 ) -> Result<Inbox, StoreError> {
-    write_tx(conn, |tx| {
-        let inbox = get_inbox(tx, account_id, id, now)?;
-        let limit = match changes.daily_send_limit {
-            Some(raw) => {
-                let account = accounts::get_account(tx, account_id)?;
-                daily_limit(raw, account.daily_send_limit)?.get()
-            }
-            None => inbox.daily_send_limit,
-        };
-        let display_name = match &changes.display_name {
-            Some(new) => new.as_ref().map(|d| d.as_str().to_owned()),
-            None => inbox.display_name,
-        };
-        tx.execute(
-            "UPDATE inboxes SET display_name = ?2, daily_send_limit = ?3, updated_at = ?4
-             WHERE id = ?1",
-            params![id, display_name, limit, now],
-        )?;
-        get_inbox(tx, account_id, id, now)
-    })
+    let inbox = get_inbox(tx, account_id, id, now)?;
+    let limit = match changes.daily_send_limit {
+        Some(raw) => {
+            let account = accounts::get_account(tx, account_id)?;
+            daily_limit(raw, account.daily_send_limit)?.get()
+        }
+        None => inbox.daily_send_limit,
+    };
+    let display_name = match &changes.display_name {
+        Some(new) => new.as_ref().map(|d| d.as_str().to_owned()),
+        None => inbox.display_name,
+    };
+    tx.execute(
+        "UPDATE inboxes SET display_name = ?2, daily_send_limit = ?3, updated_at = ?4
+         WHERE id = ?1",
+        params![id, display_name, limit, now],
+    )?;
+    get_inbox(tx, account_id, id, now)
 }
 
 /// Soft-deletes an inbox: it disappears from the API and refuses mail, and its address stays
 /// reserved so that nobody else can receive its mail later.
 pub fn delete_inbox(
-    conn: &Connection,
+    tx: &Transaction<'_>,
     account_id: AccountId,
     id: InboxId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let changed = conn.execute(
+    let changed = tx.execute(
         "UPDATE inboxes SET status = 'deleted', updated_at = ?3
          WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'",
         params![id, account_id, now],

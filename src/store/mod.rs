@@ -10,6 +10,7 @@ pub mod rate_limits;
 mod sql;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use r2d2::Pool;
@@ -88,9 +89,18 @@ pub struct StoreOptions {
 }
 
 /// A pool of SQLite connections to one file.
+///
+/// Work is submitted as a closure that runs on tokio's blocking pool, so that no transaction is
+/// ever held across an `.await`: [`Store::read`] for queries, [`Store::write`] for changes.
+/// Writes run in an IMMEDIATE transaction (deferred read-then-write transactions can fail with
+/// SQLITE_BUSY whatever the busy timeout) and, within this process, one at a time behind a
+/// lock: waiting on a lock is a queue, whereas SQLite's busy handler sleeps up to 100 ms per
+/// retry, which under load turned into second-long tail latencies. The busy timeout still
+/// covers other processes (the CLI) writing to the same file.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<SqliteConnectionManager>,
+    write_lock: Arc<Mutex<()>>,
 }
 
 impl Store {
@@ -113,35 +123,59 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
-        let store = Store { pool };
-        let mut conn = store.pool.get()?;
-        migrate(&mut conn)?;
+        let store = Store {
+            pool,
+            write_lock: Arc::new(Mutex::new(())),
+        };
+        store.write_blocking(migrate)?;
         Ok(store)
     }
 
-    /// Runs `f` with a pooled connection on tokio's blocking pool. The closure is the unit of
-    /// work: no transaction can outlive it, so none is ever held across an `.await`.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs a query closure with a pooled connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let store = self.clone();
+        blocking(move || store.read_blocking(f)).await
     }
 
-    /// Runs `f` on the current thread; for the command-line tools, which have no runtime.
-    pub fn run_blocking<T>(
+    /// Runs `f` in a write transaction on the blocking pool; commits if it returns `Ok`.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || store.write_blocking(f)).await
+    }
+
+    /// [`Store::read`] on the current thread (for the command-line tools and start-up).
+    pub fn read_blocking<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.pool.get()?;
+        f(&conn)
+    }
+
+    /// [`Store::write`] on the current thread (for the command-line tools and start-up).
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
-        f(&mut conn)
+        // The guarded value is (), so a panic in another writer leaves nothing inconsistent
+        // behind (its transaction was rolled back when it unwound): ignore the poison.
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
     }
 
     /// Moves the write-ahead log into the main file, so that a stopped server leaves one
@@ -153,39 +187,32 @@ impl Store {
     }
 }
 
-/// Runs `f` in a transaction that takes the write lock at once. Deferred transactions that read
-/// and then write can fail with SQLITE_BUSY whatever the busy timeout, so every write
-/// transaction is IMMEDIATE.
-pub fn write_tx<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let value = f(&tx)?;
-    tx.commit()?;
-    Ok(value)
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    write_tx(conn, |tx| {
-        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if current > supported {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                supported,
-            });
-        }
-        for (version, sql) in (1..)
-            .zip(MIGRATIONS)
-            .skip(usize::try_from(current).unwrap_or(0))
-        {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", version)?;
-            log::info!("database schema migrated to version {version}");
-        }
-        Ok(())
-    })
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (version, sql) in (1..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        log::info!("database schema migrated to version {version}");
+    }
+    Ok(())
 }
 
 /// The `total` of a list query: `SELECT count(*) ...` as an unsigned count.
@@ -209,7 +236,7 @@ mod tests {
         drop(store);
         let store = Store::open(&path, &options).unwrap();
         let (version, mode, fk): (i64, String, i64) = store
-            .run_blocking(|c| {
+            .read_blocking(|c| {
                 Ok(c.query_row(
                     "SELECT (SELECT user_version FROM pragma_user_version),
                             (SELECT journal_mode FROM pragma_journal_mode),

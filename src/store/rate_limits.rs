@@ -1,16 +1,16 @@
 //! Fixed-window request counters, kept in the database so a restart does not reset them.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Transaction, params};
 
 use super::StoreError;
 
 /// Counts one request against `bucket` in the window starting at `window_start` (unix
 /// seconds) and returns the count so far, this request included. A bucket whose stored
 /// window is older starts again at 1. One statement, so concurrent requests never lose counts.
-pub fn hit(conn: &Connection, bucket: &str, window_start: i64) -> Result<u64, StoreError> {
+pub fn hit(tx: &Transaction<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreError> {
     // In an upsert's SET, column names refer to the row as it was before the update, so the
     // CASE compares against the stored window.
-    let count: i64 = conn
+    let count: i64 = tx
         .prepare_cached(
             "INSERT INTO rate_limit_windows (bucket, window_start, count) VALUES (?1, ?2, 1)
              ON CONFLICT (bucket) DO UPDATE SET
@@ -23,8 +23,8 @@ pub fn hit(conn: &Connection, bucket: &str, window_start: i64) -> Result<u64, St
 }
 
 /// Drops counters of windows that started before `before` (unix seconds).
-pub fn purge(conn: &Connection, before: i64) -> Result<usize, StoreError> {
-    Ok(conn.execute(
+pub fn purge(tx: &Transaction<'_>, before: i64) -> Result<usize, StoreError> {
+    Ok(tx.execute(
         "DELETE FROM rate_limit_windows WHERE window_start < ?1",
         [before],
     )?)

@@ -184,7 +184,7 @@ async fn an_expired_key_is_refused() {
     let secret =
         app.state
             .store
-            .run(move |c| {
+            .write(move |c| {
                 Ok(agentsend::store::accounts::create_api_key(
                     c,
                     account_id,

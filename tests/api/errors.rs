@@ -227,7 +227,7 @@ async fn an_internal_failure_is_a_generic_500_that_leaks_nothing() {
     let app = TestApp::spawn().await;
     app.state
         .store
-        .run(|c| Ok(c.execute_batch("ALTER TABLE inboxes RENAME TO inboxes_elsewhere")?))
+        .write(|c| Ok(c.execute_batch("ALTER TABLE inboxes RENAME TO inboxes_elsewhere")?))
         .await
         .unwrap();
     let res = app.get(&format!("/inboxes/{}", random_uuid())).await;

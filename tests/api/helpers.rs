@@ -185,7 +185,7 @@ impl TestApp {
         let (account, secret) = self
             .state
             .store
-            .run(move |c| {
+            .write(move |c| {
                 let new = NewAccount {
                     name: AccountName::parse("Other").unwrap(),
                     email: EmailAddress::parse("other@example.com").unwrap(),

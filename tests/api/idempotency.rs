@@ -120,14 +120,14 @@ async fn a_server_error_is_not_stored_so_the_client_can_retry() {
     let app = TestApp::spawn().await;
     app.state
         .store
-        .run(|c| Ok(c.execute_batch("ALTER TABLE inboxes RENAME TO inboxes_away")?))
+        .write(|c| Ok(c.execute_batch("ALTER TABLE inboxes RENAME TO inboxes_away")?))
         .await
         .unwrap();
     let res = post_with_key(&app, "retry-me", &json!({"address": "later"})).await;
     assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR").await;
     app.state
         .store
-        .run(|c| Ok(c.execute_batch("ALTER TABLE inboxes_away RENAME TO inboxes")?))
+        .write(|c| Ok(c.execute_batch("ALTER TABLE inboxes_away RENAME TO inboxes")?))
         .await
         .unwrap();
     let res = post_with_key(&app, "retry-me", &json!({"address": "later"})).await;
@@ -201,4 +201,20 @@ async fn keys_are_scoped_to_the_account() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     assert!(res.headers().get("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn without_a_valid_api_key_the_answer_is_401_whatever_the_idempotency_key() {
+    let app = TestApp::spawn().await;
+    for key in ["", "fine-key"] {
+        let res = app
+            .anonymous(Method::POST, "/inboxes")
+            .header("idempotency-key", key)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    }
+    assert_eq!(inbox_total(&app).await, 0);
 }
