@@ -156,7 +156,7 @@ impl Application {
         server_result
             .context("HTTP server task failed")?
             .context("HTTP server failed")?;
-        state.store.checkpoint()?;
+        state.store.checkpoint().await?;
         log::info!("stopped");
         Ok(())
     }

@@ -174,6 +174,16 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
+/// What a request presented to prove who it is: a key not yet looked up, or one already
+/// verified earlier in the same request (so it is looked up once per request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A well-formed key, still to be checked against the database.
+    Presented(ApiKeySecret),
+    /// A key already checked in this request.
+    Verified(AuthContext),
+}
+
 /// Who a request is authenticated as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthContext {

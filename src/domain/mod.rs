@@ -11,7 +11,7 @@ pub mod random;
 pub mod time;
 pub mod validation;
 
-pub use account::{Account, ApiKey, ApiKeySecret, AuthContext, KeyName, Plan};
+pub use account::{Account, ApiKey, ApiKeySecret, AuthContext, Credential, KeyName, Plan};
 pub use address::{DomainName, EmailAddress, LocalPart};
 pub use idempotency::IdempotencyKey;
 pub use ids::{AccountId, ApiKeyId, DomainId, InboxId};

@@ -110,10 +110,11 @@ impl From<ApiKey> for ApiKeyDto {
 #[utoipa::path(get, path = "/account", tag = "Account",
     responses((status = 200, description = "The account", body = AccountDto)))]
 pub async fn get(auth: Authenticated, state: Data<AppState>) -> Result<impl Responder, ApiError> {
-    let account_id = auth.0.account_id;
     let account = state
         .store
-        .read(move |c| accounts::get_account(c, account_id))
+        .read_as(&auth.0, state.now(), |c, who| {
+            accounts::get_account(c, who.account_id)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(AccountDto::from(account)))
 }
@@ -138,10 +139,12 @@ pub async fn update(
         .email
         .and_then(|e| errors.check("email", EmailAddress::parse(e.trim())));
     errors.into_result(())?;
-    let (account_id, now) = (auth.0.account_id, state.now());
+    let now = state.now();
     let account = state
         .store
-        .write(move |c| accounts::update_account(c, account_id, name.as_ref(), email.as_ref(), now))
+        .write_as(&auth.0, now, move |tx, who| {
+            accounts::update_account(tx, who.account_id, name.as_ref(), email.as_ref(), now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(AccountDto::from(account)))
 }
@@ -163,10 +166,12 @@ pub async fn create_key(
         }
         None => None,
     };
-    let (account_id, now) = (auth.0.account_id, state.now());
+    let now = state.now();
     let (key, secret): (ApiKey, ApiKeySecret) = state
         .store
-        .write(move |c| accounts::create_api_key(c, account_id, name.as_ref(), None, now))
+        .write_as(&auth.0, now, move |tx, who| {
+            accounts::create_api_key(tx, who.account_id, name.as_ref(), None, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiKeyDto {
         id: key.id,
@@ -188,10 +193,11 @@ pub async fn list_keys(
     state: Data<AppState>,
     Paged(paging): Paged,
 ) -> Result<impl Responder, ApiError> {
-    let account_id = auth.0.account_id;
     let page = state
         .store
-        .read(move |c| accounts::list_api_keys(c, account_id, paging))
+        .read_as(&auth.0, state.now(), move |c, who| {
+            accounts::list_api_keys(c, who.account_id, paging)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(ApiKeyDto::from))))
 }
@@ -207,10 +213,12 @@ pub async fn revoke_key(
     state: Data<AppState>,
     id: Path<ApiKeyId>,
 ) -> Result<impl Responder, ApiError> {
-    let (account_id, key_id, now) = (auth.0.account_id, id.into_inner(), state.now());
+    let (key_id, now) = (id.into_inner(), state.now());
     state
         .store
-        .write(move |c| accounts::revoke_api_key(c, Some(account_id), key_id, now))
+        .write_as(&auth.0, now, move |tx, who| {
+            accounts::revoke_api_key(tx, Some(who.account_id), key_id, now)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

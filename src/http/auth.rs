@@ -1,8 +1,12 @@
 //! The gate every request passes: API-key authentication (SPEC §1.2) and rate limiting
-//! (§1.5), in one database call. A valid key puts its [`AuthContext`] into the request for the
+//! (§1.5). It puts the request's [`Credential`] into the request for the
 //! [`super::extract::Authenticated`] extractor; whether a route needs one is the route's
-//! business, so public routes simply ignore it. Requests without a valid key are counted
-//! against the client's IP address.
+//! business, so public routes simply ignore it.
+//!
+//! With rate limiting on, the key is verified and the request counted in one write (the
+//! bucket is the account, or the client's IP address without a valid key), and the verified
+//! credential is passed on. With it off, the gate does not touch the database: the key is
+//! verified by the handler's own database call.
 
 use std::net::IpAddr;
 
@@ -15,9 +19,9 @@ use actix_web::{Error, HttpMessage, ResponseError};
 
 use super::error::ApiError;
 use super::rate_limit::{Standing, Window};
-use crate::domain::{ApiKeySecret, AuthContext};
+use crate::domain::{ApiKeySecret, Credential};
 use crate::state::AppState;
-use crate::store::{accounts, rate_limits};
+use crate::store::{StoreError, accounts, rate_limits};
 
 /// The key a client presented: `Authorization: Bearer <key>` or `x-api-key: <key>`. A value
 /// without the key format is treated as no valid key (it could never match).
@@ -71,44 +75,43 @@ pub async fn gate(
     let window = Window::containing(now, state.config.limits.rate_limit_window_secs);
     let ip = client_ip(&req, state.config.http.trust_proxy_headers);
 
-    let outcome = match (key, limit) {
-        (None, 0) => Ok((None, None)),
-        // Limiting off: a read.
-        (Some(key), 0) => {
-            state
-                .store
-                .read(move |conn| Ok((accounts::authenticate(conn, &key, now)?, None)))
-                .await
+    let (credential, standing) = if limit == 0 {
+        (key.map(Credential::Presented), None)
+    } else {
+        let counted = state
+            .store
+            .write(move |tx| {
+                let verified = match key.map(Credential::Presented) {
+                    Some(credential) => match accounts::verify(tx, &credential, now) {
+                        Ok(verified) => Some(verified),
+                        Err(StoreError::Unauthorized) => None,
+                        Err(e) => return Err(e),
+                    },
+                    None => None,
+                };
+                let bucket = match &verified {
+                    Some(v) => format!("account:{}", v.context.account_id),
+                    None => format!("ip:{ip}"),
+                };
+                if let Some(v) = verified.filter(|v| v.touch) {
+                    accounts::touch_api_key(tx, v.context.key_id, now)?;
+                }
+                let count = rate_limits::hit(tx, &bucket, window.start)?;
+                let credential = verified.map(|v| Credential::Verified(v.context));
+                Ok((
+                    credential,
+                    Some(Standing {
+                        limit,
+                        count,
+                        window,
+                    }),
+                ))
+            })
+            .await;
+        match counted {
+            Ok(v) => v,
+            Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
         }
-        // Limiting on: the key lookup and the count in one write transaction.
-        (key, limit) => {
-            state
-                .store
-                .write(move |tx| {
-                    let auth = match &key {
-                        Some(key) => accounts::authenticate(tx, key, now)?,
-                        None => None,
-                    };
-                    let bucket = match &auth {
-                        Some(a) => format!("account:{}", a.account_id),
-                        None => format!("ip:{ip}"),
-                    };
-                    let count = rate_limits::hit(tx, &bucket, window.start)?;
-                    Ok((
-                        auth,
-                        Some(Standing {
-                            limit,
-                            count,
-                            window,
-                        }),
-                    ))
-                })
-                .await
-        }
-    };
-    let (auth, standing) = match outcome {
-        Ok(v) => v,
-        Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
     };
 
     if let Some(standing) = standing.filter(Standing::exceeded) {
@@ -116,8 +119,8 @@ pub async fn gate(
         standing.apply(res.headers_mut());
         return Ok(req.into_response(res));
     }
-    if let Some(auth) = auth {
-        req.extensions_mut().insert::<AuthContext>(auth);
+    if let Some(credential) = credential {
+        req.extensions_mut().insert(credential);
     }
     let mut res = next.call(req).await?.map_into_boxed_body();
     if let Some(standing) = standing {

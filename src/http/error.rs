@@ -208,6 +208,7 @@ impl From<StoreError> for ApiError {
                 };
                 Self::new(S::NOT_FOUND, code, message)
             }
+            StoreError::Unauthorized => Self::unauthorized(),
             StoreError::AddressTaken => Self::new(
                 S::CONFLICT,
                 "ADDRESS_TAKEN",

@@ -10,7 +10,7 @@ use futures_util::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::domain::{AuthContext, Paging, ValidationErrors};
+use crate::domain::{Credential, Paging, ValidationErrors};
 use crate::state::AppState;
 
 /// A JSON object body deserialized into `T`. Unlike actix's `Json`: an empty body counts as
@@ -174,11 +174,13 @@ fn parse_paging(query: &str) -> Result<Paged, ApiError> {
     }
 }
 
-/// The account a request is authenticated as. The gate middleware ([`super::auth`]) checks
-/// the key; this extractor turns its absence into `401`. List it first in a handler's
-/// arguments so that an unauthenticated request is a 401 before any other check.
-#[derive(Debug, Clone, Copy)]
-pub struct Authenticated(pub AuthContext);
+/// The credential of a request that presented a well-formed API key. The gate middleware
+/// ([`super::auth`]) finds it; its absence is a `401` here, before any other check (list this
+/// extractor first in a handler's arguments). A key that is merely well-formed is verified by
+/// the handler's own database call ([`crate::store::Store::read_as`] / `write_as`), so that an
+/// authenticated read costs one trip to the database, not two.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Credential);
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
@@ -187,8 +189,8 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             req.extensions()
-                .get::<AuthContext>()
-                .copied()
+                .get::<Credential>()
+                .cloned()
                 .map(Authenticated)
                 .ok_or_else(ApiError::unauthorized),
         )

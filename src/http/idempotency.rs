@@ -3,9 +3,10 @@
 //! `Idempotent-Replayed: true` and no side effects. The reservation is a row in SQLite taken in
 //! one write transaction, so of two concurrent identical requests exactly one runs.
 //!
-//! Runs inside the gate (the key is scoped to the authenticated account). Requests without a
-//! valid API key pass through untouched: there is no account to scope the key to, and the
-//! route either rejects them (401) or is public.
+//! Runs inside the gate. The idempotency key is scoped to the account, so the API key is
+//! verified in the same transaction that reserves it. Requests without a live API key pass
+//! through untouched: there is no account to scope the key to, and the route either rejects
+//! them (401) or is public.
 
 use std::time::Duration;
 
@@ -20,10 +21,10 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::extract::{body_limit, content_length, read_body};
-use crate::domain::{AuthContext, IdempotencyKey};
+use crate::domain::{AuthContext, Credential, IdempotencyKey};
 use crate::state::AppState;
-use crate::store::StoreError;
 use crate::store::idempotency::{self, KeyRef, Reservation, StoredResponse};
+use crate::store::{StoreError, accounts};
 
 /// A reservation older than this whose request never finished (crash, killed task) is taken
 /// over by the next retry. Handlers answer in well under a second: slow work is queued.
@@ -48,7 +49,7 @@ pub async fn idempotency(
     if req.method() != Method::POST {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let Some(auth) = req.extensions().get::<AuthContext>().copied() else {
+    let Some(credential) = req.extensions().get::<Credential>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let key = match IdempotencyKey::parse(raw.as_bytes()) {
@@ -71,15 +72,25 @@ pub async fn idempotency(
         Err(e) => return Ok(fail(req, e)),
     };
     let request_hash = fingerprint(req.method(), req.uri(), &body);
-    let held = HeldKey::new(state, auth, key);
-    let outcome = held.reserve(request_hash).await;
-    match outcome {
-        Ok(Reservation::Proceed) => {}
-        Ok(Reservation::Replay(stored)) => {
+    let (held, reservation) = match HeldKey::reserve(state, credential, key, request_hash).await {
+        Ok(Some(reserved)) => reserved,
+        // Not a live key: nothing to scope the key to; the handler answers 401.
+        Ok(None) => {
+            req.set_payload(Payload::from(body));
+            return Ok(next.call(req).await?.map_into_boxed_body());
+        }
+        Err(e) => return Ok(fail(req, e.into())),
+    };
+    // Verified now; the handler need not look the key up again.
+    req.extensions_mut()
+        .insert(Credential::Verified(held.context));
+    match reservation {
+        Reservation::Proceed => {}
+        Reservation::Replay(stored) => {
             let (http_req, _) = req.into_parts();
             return Ok(ServiceResponse::new(http_req, replay(&stored)));
         }
-        Ok(Reservation::Mismatch) => {
+        Reservation::Mismatch => {
             return Ok(fail(
                 req,
                 ApiError::new(
@@ -89,7 +100,7 @@ pub async fn idempotency(
                 ),
             ));
         }
-        Ok(Reservation::InFlight) => {
+        Reservation::InFlight => {
             return Ok(fail(
                 req,
                 ApiError::new(
@@ -99,7 +110,6 @@ pub async fn idempotency(
                 ),
             ));
         }
-        Err(e) => return Ok(fail(req, e.into())),
     }
 
     req.set_payload(Payload::from(body));
@@ -175,39 +185,58 @@ fn replay(stored: &StoredResponse) -> HttpResponse {
 /// A key of one account, with what is needed to reserve, complete and release it.
 struct HeldKey {
     state: Data<AppState>,
+    context: AuthContext,
     scope: String,
     key: IdempotencyKey,
 }
 
 impl HeldKey {
-    fn new(state: Data<AppState>, auth: AuthContext, key: IdempotencyKey) -> Self {
-        Self {
-            state,
-            scope: auth.account_id.to_string(),
-            key,
-        }
-    }
-
-    async fn reserve(&self, request_hash: String) -> Result<Reservation, StoreError> {
-        let now = self.state.now();
-        let window = Duration::from_secs(self.state.config.idempotency.window_secs);
-        let (scope, key) = (self.scope.clone(), self.key.clone());
-        self.state
+    /// Verifies the credential and reserves the key in one write transaction. `None` when the
+    /// credential is not a live key.
+    async fn reserve(
+        state: Data<AppState>,
+        credential: Credential,
+        key: IdempotencyKey,
+        request_hash: String,
+    ) -> Result<Option<(HeldKey, Reservation)>, StoreError> {
+        let now = state.now();
+        let window = Duration::from_secs(state.config.idempotency.window_secs);
+        let key_for_tx = key.clone();
+        let reserved = state
             .store
-            .write(move |conn| {
-                idempotency::reserve(
-                    conn,
+            .write(move |tx| {
+                let verified = match accounts::verify(tx, &credential, now) {
+                    Ok(verified) => verified,
+                    Err(StoreError::Unauthorized) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                if verified.touch {
+                    accounts::touch_api_key(tx, verified.context.key_id, now)?;
+                }
+                let scope = verified.context.account_id.to_string();
+                let reservation = idempotency::reserve(
+                    tx,
                     KeyRef {
                         scope: &scope,
-                        key: key.as_str(),
+                        key: key_for_tx.as_str(),
                     },
                     &request_hash,
                     now,
                     now.plus(window),
                     now.minus(ABANDONED_AFTER),
-                )
+                )?;
+                Ok(Some((verified.context, scope, reservation)))
             })
-            .await
+            .await?;
+        Ok(reserved.map(|(context, scope, reservation)| {
+            let held = HeldKey {
+                state,
+                context,
+                scope,
+                key,
+            };
+            (held, reservation)
+        }))
     }
 
     fn guard(self) -> ReleaseGuard {

@@ -195,10 +195,12 @@ pub async fn create(
     body: ApiJson<CreateInbox>,
 ) -> Result<impl Responder, ApiError> {
     let new = body.into_inner().into_new_inbox(&state.config)?;
-    let (account, now) = (auth.0.account_id, state.now());
+    let now = state.now();
     let inbox = state
         .store
-        .write(move |c| inboxes::create_inbox(c, account, &new, now))
+        .write_as(&auth.0, now, move |tx, who| {
+            inboxes::create_inbox(tx, who.account_id, &new, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(InboxDto::from(inbox)))
 }
@@ -214,10 +216,12 @@ pub async fn list(
     state: Data<AppState>,
     Paged(paging): Paged,
 ) -> Result<impl Responder, ApiError> {
-    let (account, now) = (auth.0.account_id, state.now());
+    let now = state.now();
     let page = state
         .store
-        .read(move |c| inboxes::list_inboxes(c, account, paging, now))
+        .read_as(&auth.0, now, move |c, who| {
+            inboxes::list_inboxes(c, who.account_id, paging, now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(InboxDto::from))))
 }
@@ -233,10 +237,12 @@ pub async fn get(
     state: Data<AppState>,
     id: Path<InboxId>,
 ) -> Result<impl Responder, ApiError> {
-    let (account, id, now) = (auth.0.account_id, id.into_inner(), state.now());
+    let (id, now) = (id.into_inner(), state.now());
     let inbox = state
         .store
-        .read(move |c| inboxes::get_inbox(c, account, id, now))
+        .read_as(&auth.0, now, move |c, who| {
+            inboxes::get_inbox(c, who.account_id, id, now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(InboxDto::from(inbox)))
 }
@@ -256,10 +262,12 @@ pub async fn update(
     body: ApiJson<UpdateInbox>,
 ) -> Result<impl Responder, ApiError> {
     let changes = body.into_inner().into_changes()?;
-    let (account, id, now) = (auth.0.account_id, id.into_inner(), state.now());
+    let (id, now) = (id.into_inner(), state.now());
     let inbox = state
         .store
-        .write(move |c| inboxes::update_inbox(c, account, id, &changes, now))
+        .write_as(&auth.0, now, move |tx, who| {
+            inboxes::update_inbox(tx, who.account_id, id, &changes, now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(InboxDto::from(inbox)))
 }
@@ -275,10 +283,12 @@ pub async fn delete(
     state: Data<AppState>,
     id: Path<InboxId>,
 ) -> Result<impl Responder, ApiError> {
-    let (account, id, now) = (auth.0.account_id, id.into_inner(), state.now());
+    let (id, now) = (id.into_inner(), state.now());
     state
         .store
-        .write(move |c| inboxes::delete_inbox(c, account, id, now))
+        .write_as(&auth.0, now, move |tx, who| {
+            inboxes::delete_inbox(tx, who.account_id, id, now)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

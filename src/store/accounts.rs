@@ -8,11 +8,11 @@ use super::sql::unsigned;
 use super::{Resource, StoreError, count};
 use crate::domain::account::AccountName;
 use crate::domain::{
-    Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, EmailAddress, KeyName, Page,
-    Paging, Plan, Timestamp,
+    Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, Credential, EmailAddress,
+    KeyName, Page, Paging, Plan, Timestamp,
 };
 
-/// `last_used_at` is refreshed at most this often, so that authenticating stays a read.
+/// `last_used_at` is refreshed at most this often.
 const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
 
 /// What an account is created with.
@@ -28,7 +28,12 @@ pub struct NewAccount {
     pub daily_send_limit: u32,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, name, email, plan, daily_send_limit, is_verified, created_at";
+/// The columns `account_from_row` reads (a macro, so that queries are `concat!`-ed constants).
+macro_rules! account_columns {
+    () => {
+        "id, name, email, plan, daily_send_limit, is_verified, created_at"
+    };
+}
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let plan: String = row.get("plan")?;
@@ -74,7 +79,11 @@ pub fn create_account(
 /// One account.
 pub fn get_account(conn: &Connection, id: AccountId) -> Result<Account, StoreError> {
     conn.query_row(
-        &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+        concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE id = ?1"
+        ),
         [id],
         account_from_row,
     )
@@ -84,8 +93,10 @@ pub fn get_account(conn: &Connection, id: AccountId) -> Result<Account, StoreErr
 
 /// Every account, oldest first (for the operator's CLI).
 pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, rowid"
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts ORDER BY created_at, rowid"
     ))?;
     let rows = stmt.query_map([], account_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -133,7 +144,12 @@ pub fn bootstrap(
     Ok(Some((account, secret)))
 }
 
-const KEY_COLUMNS: &str = "id, account_id, prefix, name, last_used_at, expires_at, created_at";
+/// The columns `key_from_row` reads.
+macro_rules! key_columns {
+    () => {
+        "id, account_id, prefix, name, last_used_at, expires_at, created_at"
+    };
+}
 
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -170,7 +186,7 @@ fn insert_api_key(
         ],
     )?;
     let key = conn.query_row(
-        &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"),
+        concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = ?1"),
         [id],
         key_from_row,
     )?;
@@ -200,8 +216,10 @@ pub fn list_api_keys(
         [account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL
          ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
     ))?;
     let data = stmt
@@ -235,13 +253,32 @@ pub fn revoke_api_key(
     Ok(())
 }
 
-/// Finds the live (not revoked, not expired) key with this secret. Looked up on every request,
-/// never cached, so that a revocation by the API or the CLI applies to the very next request.
-pub fn authenticate(
+/// A credential that checked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Who the request is.
+    pub context: AuthContext,
+    /// Whether the key's `last_used_at` is due for a refresh (see [`touch_api_key`]).
+    pub touch: bool,
+}
+
+/// Checks a credential: a presented key must be live (not revoked, not expired). Looked up on
+/// every request, never cached, so that a revocation by the API or the CLI applies to the very
+/// next request. A credential verified earlier in the request is taken as it is.
+pub fn verify(
     conn: &Connection,
-    secret: &ApiKeySecret,
+    credential: &Credential,
     now: Timestamp,
-) -> Result<Option<AuthContext>, StoreError> {
+) -> Result<Verified, StoreError> {
+    let secret = match credential {
+        Credential::Verified(context) => {
+            return Ok(Verified {
+                context: *context,
+                touch: false,
+            });
+        }
+        Credential::Presented(secret) => secret,
+    };
     let found: Option<(ApiKeyId, AccountId, Option<Timestamp>)> = conn
         .prepare_cached(
             "SELECT id, account_id, last_used_at FROM api_keys
@@ -251,14 +288,22 @@ pub fn authenticate(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
-    let Some((key_id, account_id, last_used)) = found else {
-        return Ok(None);
-    };
-    if last_used.is_none_or(|t| t < now.minus(LAST_USED_GRANULARITY)) {
-        conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
-            .execute(params![key_id, now])?;
-    }
-    Ok(Some(AuthContext { account_id, key_id }))
+    let (key_id, account_id, last_used) = found.ok_or(StoreError::Unauthorized)?;
+    Ok(Verified {
+        context: AuthContext { account_id, key_id },
+        touch: last_used.is_none_or(|t| t < now.minus(LAST_USED_GRANULARITY)),
+    })
+}
+
+/// Records that a key was used (at most once a minute, so authenticating stays a read).
+pub fn touch_api_key(
+    tx: &Transaction<'_>,
+    key_id: ApiKeyId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![key_id, now])?;
+    Ok(())
 }
 
 /// The keys of an account for the CLI, including revoked ones, with their revocation time.
@@ -267,8 +312,10 @@ pub fn list_all_api_keys(
     account_id: AccountId,
 ) -> Result<Vec<(ApiKey, Option<Timestamp>)>, StoreError> {
     get_account(conn, account_id)?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {KEY_COLUMNS}, revoked_at FROM api_keys WHERE account_id = ?1
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        key_columns!(),
+        ", revoked_at FROM api_keys WHERE account_id = ?1
          ORDER BY created_at, rowid"
     ))?;
     let rows = stmt.query_map([account_id], |r| {

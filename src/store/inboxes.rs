@@ -39,9 +39,15 @@ pub struct InboxChanges {
     pub daily_send_limit: Option<i64>,
 }
 
-const COLUMNS: &str = "id, account_id, address, domain_id, display_name, status, \
-    daily_send_limit, sends_today, sends_day, total_sent, bounce_count, complaint_count, \
-    created_at, updated_at";
+/// The columns [`from_row`] reads; a macro so that queries can be `concat!`-ed constants
+/// (the statement cache is keyed by the SQL text).
+macro_rules! columns {
+    () => {
+        "id, account_id, address, domain_id, display_name, status, daily_send_limit, \
+         sends_today, sends_day, total_sent, bounce_count, complaint_count, created_at, \
+         updated_at"
+    };
+}
 
 /// Maps a row; `sends_today` counts only if it refers to `now`'s UTC day.
 fn from_row(row: &Row<'_>, now: Timestamp) -> rusqlite::Result<Inbox> {
@@ -148,8 +154,10 @@ pub fn get_inbox(
     id: InboxId,
     now: Timestamp,
 ) -> Result<Inbox, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM inboxes WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM inboxes WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'"
     ))?
     .query_row(params![id, account_id], |r| from_row(r, now))
     .optional()?
@@ -168,9 +176,10 @@ pub fn list_inboxes(
         [account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM inboxes
-         WHERE account_id = ?1 AND status IN ('active', 'suspended')
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM inboxes WHERE account_id = ?1 AND status IN ('active', 'suspended')
          ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
     ))?;
     let data = stmt

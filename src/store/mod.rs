@@ -1,5 +1,6 @@
 //! The only module that holds SQL. Plain functions taking `&Connection` / `&Transaction`,
-//! one file per table group, and [`Store::run`] to call them on the blocking pool.
+//! one file per table group, and [`Store::read`] / [`Store::write`] to call them on the
+//! blocking pool.
 
 pub mod accounts;
 pub mod domains;
@@ -10,14 +11,15 @@ pub mod rate_limits;
 mod sql;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::Semaphore;
 
-use crate::domain::ValidationErrors;
+use crate::domain::{AuthContext, Credential, Timestamp, ValidationErrors};
 
 /// The schema and its numbered migrations: entry `i` brings a database to `user_version` i+1.
 const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
@@ -51,6 +53,9 @@ pub enum StoreError {
         /// The domain the address must use.
         expected: String,
     },
+    /// The API key is unknown, revoked or expired.
+    #[error("invalid or missing API key")]
+    Unauthorized,
     /// The custom domain is not verified for sending.
     #[error("domain not verified")]
     DomainNotVerified,
@@ -82,109 +87,194 @@ pub enum StoreError {
 /// Settings for opening the database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Pooled connections.
+    /// Pooled reader connections (and the number of reads that run at once).
     pub pool_size: u32,
-    /// How long a connection waits on a lock.
+    /// How long a connection waits on a lock held by another process.
     pub busy_timeout: Duration,
 }
 
-/// A pool of SQLite connections to one file.
+/// The SQLite file: one writer connection and a pool of readers.
 ///
 /// Work is submitted as a closure that runs on tokio's blocking pool, so that no transaction is
 /// ever held across an `.await`: [`Store::read`] for queries, [`Store::write`] for changes.
-/// Writes run in an IMMEDIATE transaction (deferred read-then-write transactions can fail with
-/// SQLITE_BUSY whatever the busy timeout) and, within this process, one at a time behind a
-/// lock: waiting on a lock is a queue, whereas SQLite's busy handler sleeps up to 100 ms per
-/// retry, which under load turned into second-long tail latencies. The busy timeout still
-/// covers other processes (the CLI) writing to the same file.
+///
+/// SQLite allows one writer at a time, so this process has exactly one writer connection,
+/// taken in turn through an async lock: writers queue without occupying threads, instead of
+/// contending inside SQLite, whose busy handler sleeps up to 100 ms per retry (under load that
+/// meant second-long tail latencies). Reads run concurrently on the pool (WAL readers never
+/// wait for the writer), at most `pool_size` at once, again queued in async code rather than
+/// as parked threads. The busy timeout still covers other processes, such as the CLI, that
+/// write to the same file.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<SqliteConnectionManager>,
-    write_lock: Arc<Mutex<()>>,
+    readers: Pool<SqliteConnectionManager>,
+    read_permits: Arc<Semaphore>,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+}
+
+/// Applies the connection settings (DESIGN rule 8); the one place they are set.
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    // journal_mode returns a row, so it must go through execute_batch.
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = {};",
+        busy_timeout.as_millis()
+    ))
 }
 
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
-        let busy_ms = options.busy_timeout.as_millis();
-        // Every connection gets the same settings here and nowhere else (DESIGN rule 8).
-        // journal_mode returns a row, so it must go through execute_batch.
-        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
-            c.execute_batch(&format!(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = {busy_ms};"
-            ))
-        });
-        let pool = Pool::builder()
+        let busy_timeout = options.busy_timeout;
+        let mut writer = Connection::open(path)?;
+        configure(&writer, busy_timeout)?;
+        in_write_tx(&mut writer, migrate)?;
+        let manager =
+            SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy_timeout));
+        let readers = Pool::builder()
             .max_size(options.pool_size)
-            // Open connections lazily but keep one ready; fail fast on a bad path.
+            // A connection to a local file does not go stale; r2d2's check would run an
+            // (empty) statement through SQLite's parser on every checkout.
+            .test_on_check_out(false)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
-        let store = Store {
-            pool,
-            write_lock: Arc::new(Mutex::new(())),
-        };
-        store.write_blocking(migrate)?;
-        Ok(store)
+        Ok(Store {
+            readers,
+            read_permits: Arc::new(Semaphore::new(options.pool_size as usize)),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+        })
     }
 
-    /// Runs a query closure with a pooled connection on the blocking pool.
+    /// Runs a query closure with a reader connection on the blocking pool.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.clone();
-        blocking(move || store.read_blocking(f)).await
+        let permit = self
+            .read_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let readers = self.readers.clone();
+        blocking(move || {
+            let _permit = permit;
+            let conn = readers.get()?;
+            f(&conn)
+        })
+        .await
     }
 
-    /// Runs `f` in a write transaction on the blocking pool; commits if it returns `Ok`.
+    /// Runs `f` in an IMMEDIATE write transaction on the blocking pool; commits if it returns
+    /// `Ok`, rolls back otherwise.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.clone();
-        blocking(move || store.write_blocking(f)).await
+        let mut writer = self.writer.clone().lock_owned().await;
+        blocking(move || in_write_tx(&mut writer, f)).await
     }
 
-    /// [`Store::read`] on the current thread (for the command-line tools and start-up).
+    /// [`Store::read`] for a request: verifies the credential and runs `f` as that account,
+    /// in the same database call (one trip to the blocking pool per request).
+    pub async fn read_as<T, F>(
+        &self,
+        who: &Credential,
+        now: Timestamp,
+        f: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, AuthContext) -> Result<T, StoreError> + Send + 'static,
+    {
+        let who = who.clone();
+        let (verified, value) = self
+            .read(move |conn| {
+                let verified = accounts::verify(conn, &who, now)?;
+                Ok((verified, f(conn, verified.context)?))
+            })
+            .await?;
+        self.touch(verified, now).await;
+        Ok(value)
+    }
+
+    /// [`Store::write`] for a request: verifies the credential and runs `f` as that account,
+    /// in the same transaction.
+    pub async fn write_as<T, F>(
+        &self,
+        who: &Credential,
+        now: Timestamp,
+        f: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, AuthContext) -> Result<T, StoreError> + Send + 'static,
+    {
+        let who = who.clone();
+        self.write(move |tx| {
+            let verified = accounts::verify(tx, &who, now)?;
+            if verified.touch {
+                accounts::touch_api_key(tx, verified.context.key_id, now)?;
+            }
+            f(tx, verified.context)
+        })
+        .await
+    }
+
+    /// Refreshes a key's `last_used_at` after a read (at most once a minute per key, so the
+    /// extra write is rare). A failure is logged, not reported: the request itself succeeded.
+    async fn touch(&self, verified: accounts::Verified, now: Timestamp) {
+        if !verified.touch {
+            return;
+        }
+        let key_id = verified.context.key_id;
+        if let Err(e) = self.write(move |tx| accounts::touch_api_key(tx, key_id, now)).await {
+            log::warn!("recording API key use failed: {e}");
+        }
+    }
+
+    /// [`Store::read`] on the current thread, for the command-line tools (no async runtime).
     pub fn read_blocking<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.pool.get()?;
+        let conn = self.readers.get()?;
         f(&conn)
     }
 
-    /// [`Store::write`] on the current thread (for the command-line tools and start-up).
+    /// [`Store::write`] on the current thread, for the command-line tools. Must not be called
+    /// from async code (it would block the executor, and tokio refuses).
     pub fn write_blocking<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.pool.get()?;
-        // The guarded value is (), so a panic in another writer leaves nothing inconsistent
-        // behind (its transaction was rolled back when it unwound): ignore the poison.
-        let _guard = self
-            .write_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let mut writer = self.writer.blocking_lock();
+        in_write_tx(&mut writer, f)
     }
 
     /// Moves the write-ahead log into the main file, so that a stopped server leaves one
     /// self-contained file behind.
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        let conn = self.pool.get()?;
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-        Ok(())
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let writer = self.writer.clone().lock_owned().await;
+        blocking(move || Ok(writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?)).await
     }
+}
+
+/// IMMEDIATE, because deferred transactions that read and then write can fail with
+/// SQLITE_BUSY whatever the busy timeout.
+fn in_write_tx<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
 }
 
 async fn blocking<T: Send + 'static>(
