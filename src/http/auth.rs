@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::rate_limit::{Standing, Window};
 use crate::domain::{ApiKeySecret, Credential};
 use crate::state::AppState;
-use crate::store::{StoreError, accounts, rate_limits};
+use crate::store::{accounts, rate_limits};
 
 /// The key a client presented: `Authorization: Bearer <key>` or `x-api-key: <key>`. A value
 /// without the key format is treated as no valid key (it could never match).
@@ -81,23 +81,16 @@ pub async fn gate(
         let counted = state
             .store
             .write(move |tx| {
-                let verified = match key.map(Credential::Presented) {
-                    Some(credential) => match accounts::verify(tx, &credential, now) {
-                        Ok(verified) => Some(verified),
-                        Err(StoreError::Unauthorized) => None,
-                        Err(e) => return Err(e),
-                    },
+                let who = match key {
+                    Some(key) => accounts::verify_and_touch(tx, &Credential::Presented(key), now)?,
                     None => None,
                 };
-                let bucket = match &verified {
-                    Some(v) => format!("account:{}", v.context.account_id),
+                let bucket = match &who {
+                    Some(who) => format!("account:{}", who.account_id),
                     None => format!("ip:{ip}"),
                 };
-                if let Some(v) = verified.filter(|v| v.touch) {
-                    accounts::touch_api_key(tx, v.context.key_id, now)?;
-                }
                 let count = rate_limits::hit(tx, &bucket, window.start)?;
-                let credential = verified.map(|v| Credential::Verified(v.context));
+                let credential = who.map(Credential::Verified);
                 Ok((
                     credential,
                     Some(Standing {

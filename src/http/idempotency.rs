@@ -205,15 +205,10 @@ impl HeldKey {
         let reserved = state
             .store
             .write(move |tx| {
-                let verified = match accounts::verify(tx, &credential, now) {
-                    Ok(verified) => verified,
-                    Err(StoreError::Unauthorized) => return Ok(None),
-                    Err(e) => return Err(e),
+                let Some(who) = accounts::verify_and_touch(tx, &credential, now)? else {
+                    return Ok(None);
                 };
-                if verified.touch {
-                    accounts::touch_api_key(tx, verified.context.key_id, now)?;
-                }
-                let scope = verified.context.account_id.to_string();
+                let scope = who.account_id.to_string();
                 let reservation = idempotency::reserve(
                     tx,
                     KeyRef {
@@ -225,7 +220,7 @@ impl HeldKey {
                     now.plus(window),
                     now.minus(ABANDONED_AFTER),
                 )?;
-                Ok(Some((verified.context, scope, reservation)))
+                Ok(Some((who, scope, reservation)))
             })
             .await?;
         Ok(reserved.map(|(context, scope, reservation)| {

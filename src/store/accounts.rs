@@ -295,6 +295,25 @@ pub fn verify(
     })
 }
 
+/// [`verify`] inside a write transaction, recording the key's use there too. `None` when the
+/// credential is not a live key.
+pub fn verify_and_touch(
+    tx: &Transaction<'_>,
+    credential: &Credential,
+    now: Timestamp,
+) -> Result<Option<AuthContext>, StoreError> {
+    match verify(tx, credential, now) {
+        Ok(verified) => {
+            if verified.touch {
+                touch_api_key(tx, verified.context.key_id, now)?;
+            }
+            Ok(Some(verified.context))
+        }
+        Err(StoreError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Records that a key was used (at most once a minute, so authenticating stays a read).
 pub fn touch_api_key(
     tx: &Transaction<'_>,

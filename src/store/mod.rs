@@ -217,11 +217,8 @@ impl Store {
     {
         let who = who.clone();
         self.write(move |tx| {
-            let verified = accounts::verify(tx, &who, now)?;
-            if verified.touch {
-                accounts::touch_api_key(tx, verified.context.key_id, now)?;
-            }
-            f(tx, verified.context)
+            let who = accounts::verify_and_touch(tx, &who, now)?.ok_or(StoreError::Unauthorized)?;
+            f(tx, who)
         })
         .await
     }
@@ -233,7 +230,10 @@ impl Store {
             return;
         }
         let key_id = verified.context.key_id;
-        if let Err(e) = self.write(move |tx| accounts::touch_api_key(tx, key_id, now)).await {
+        if let Err(e) = self
+            .write(move |tx| accounts::touch_api_key(tx, key_id, now))
+            .await
+        {
             log::warn!("recording API key use failed: {e}");
         }
     }
