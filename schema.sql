@@ -169,12 +169,13 @@ CREATE TABLE webhooks (
 );
 CREATE INDEX webhooks_account ON webhooks (account_id, created_at);
 
--- One row per emitted event; deliveries fan out from it.
+-- One row per emitted event; deliveries fan out from it. The body is stored exactly as it is
+-- sent, so every retry carries the same bytes (and the same X-AgentSend-Signature).
 CREATE TABLE events (
     id          TEXT PRIMARY KEY NOT NULL,
     account_id  TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     event       TEXT NOT NULL,
-    data        TEXT NOT NULL,                      -- JSON object
+    body        TEXT NOT NULL,                      -- {"event", "data", "timestamp"}
     created_at  INTEGER NOT NULL
 );
 
@@ -195,6 +196,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
 
 CREATE TABLE webhook_attempts (
     id           INTEGER PRIMARY KEY,

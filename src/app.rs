@@ -17,6 +17,8 @@ use crate::domain::{Account, ApiKeySecret, Clock, EmailAddress, Plan, SystemCloc
 use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
 use crate::store::{Store, StoreError, StoreOptions};
+use crate::webhooks::policy::NetworkPolicy;
+use crate::webhooks::worker::DeliveryWorker;
 use crate::{http, jobs};
 
 /// The account created on first start, with its key (to print once).
@@ -34,6 +36,7 @@ pub struct Application {
     http_addr: SocketAddr,
     state: AppState,
     bootstrap: Option<Bootstrap>,
+    webhook_worker: DeliveryWorker,
 }
 
 /// Opens the configured database (also used by the administration commands).
@@ -81,11 +84,18 @@ impl Application {
             n => n,
         };
         let shutdown_timeout = config.http.shutdown_timeout_secs;
+        let network_policy = Arc::new(NetworkPolicy::from_config(&config));
         let state = AppState {
             config: Arc::new(config),
             store,
             clock,
+            network_policy: network_policy.clone(),
         };
+        // The webhook client uses rustls with ring; the provider must be chosen before any
+        // client is built (a no-op if it already was).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let webhook_worker = DeliveryWorker::new(state.clone(), network_policy)
+            .context("cannot build the webhook HTTP client")?;
         let app_state = state.clone();
         let server = HttpServer::new(move || http::app(app_state.clone()))
             .listen(listener)?
@@ -99,6 +109,7 @@ impl Application {
             http_addr,
             state,
             bootstrap,
+            webhook_worker,
         })
     }
 
@@ -117,6 +128,12 @@ impl Application {
         &self.state
     }
 
+    /// The webhook delivery worker (for tests and benchmarks that drive it directly; it also
+    /// runs by itself once the application runs).
+    pub fn webhook_worker(&self) -> &DeliveryWorker {
+        &self.webhook_worker
+    }
+
     /// Serves until `stop` completes, then shuts down gracefully: in-flight requests finish
     /// (up to the configured timeout), background tasks stop, and the database is
     /// checkpointed so that one self-contained file is left.
@@ -125,6 +142,7 @@ impl Application {
             server,
             state,
             http_addr,
+            webhook_worker,
             ..
         } = self;
         log::info!(
@@ -134,7 +152,8 @@ impl Application {
         );
         let handle = server.handle();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let janitor = tokio::spawn(jobs::run_janitor(state.clone(), shutdown_rx));
+        let janitor = tokio::spawn(jobs::run_janitor(state.clone(), shutdown_rx.clone()));
+        let webhooks = tokio::spawn(webhook_worker.run(shutdown_rx));
         let mut server = tokio::spawn(server);
 
         let server_result = tokio::select! {
@@ -152,6 +171,9 @@ impl Application {
         let _ = shutdown_tx.send(true);
         if let Err(e) = janitor.await {
             log::error!("janitor task failed: {e}");
+        }
+        if let Err(e) = webhooks.await {
+            log::error!("webhook worker failed: {e}");
         }
         server_result
             .context("HTTP server task failed")?

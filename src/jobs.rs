@@ -1,5 +1,5 @@
-//! Background work. For now the janitor: it drops idempotency records whose window has passed
-//! and rate-limit counters of finished windows. [`janitor_tick`] does one pass, so tests can
+//! Background work. For now the janitor: it drops idempotency records whose window has passed,
+//! rate-limit counters of finished windows and webhook deliveries past their retention. [`janitor_tick`] does one pass, so tests can
 //! drive it directly; [`run_janitor`] repeats it until shutdown.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::state::AppState;
-use crate::store::{StoreError, idempotency, rate_limits};
+use crate::store::{StoreError, idempotency, rate_limits, webhooks};
 
 /// Time between janitor passes.
 pub const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
@@ -19,6 +19,8 @@ pub struct JanitorReport {
     pub idempotency_keys: usize,
     /// Counters of past rate-limit windows.
     pub rate_limit_windows: usize,
+    /// Finished webhook deliveries past the retention period.
+    pub webhook_deliveries: usize,
 }
 
 /// One janitor pass.
@@ -26,12 +28,16 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
     let now = state.now();
     let window = i64::try_from(state.config.limits.rate_limit_window_secs).unwrap_or(i64::MAX);
     let current_window_start = now.as_secs() - now.as_secs().rem_euclid(window.max(1));
+    let retention =
+        Duration::from_secs(state.config.webhooks.retention_days.saturating_mul(86_400));
+    let deliveries_before = now.minus(retention);
     state
         .store
         .write(move |conn| {
             Ok(JanitorReport {
                 idempotency_keys: idempotency::purge(conn, now)?,
                 rate_limit_windows: rate_limits::purge(conn, current_window_start)?,
+                webhook_deliveries: webhooks::purge_finished(conn, deliveries_before)?,
             })
         })
         .await

@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::domain::{Clock, Timestamp};
 use crate::store::Store;
+use crate::webhooks::policy::NetworkPolicy;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub store: Store,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Where webhook deliveries may go.
+    pub network_policy: Arc<NetworkPolicy>,
 }
 
 impl AppState {

@@ -95,6 +95,26 @@ typed_id!(
     /// A custom domain.
     DomainId
 );
+typed_id!(
+    /// A message (inbound or outbound).
+    MessageId
+);
+typed_id!(
+    /// A conversation thread within an inbox.
+    ThreadId
+);
+typed_id!(
+    /// A webhook subscription.
+    WebhookId
+);
+typed_id!(
+    /// An emitted event (one per occurrence, whatever the number of webhooks).
+    EventId
+);
+typed_id!(
+    /// One event's delivery to one webhook; also the Standard Webhooks `webhook-id`.
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,11 +10,14 @@ pub mod paging;
 pub mod random;
 pub mod time;
 pub mod validation;
+pub mod webhook;
 
 pub use account::{Account, ApiKey, ApiKeySecret, AuthContext, Credential, KeyName, Plan};
 pub use address::{DomainName, EmailAddress, LocalPart};
 pub use idempotency::IdempotencyKey;
-pub use ids::{AccountId, ApiKeyId, DomainId, InboxId};
+pub use ids::{
+    AccountId, ApiKeyId, DeliveryId, DomainId, EventId, InboxId, MessageId, ThreadId, WebhookId,
+};
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
 pub use paging::{Page, Paging};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

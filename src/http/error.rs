@@ -205,6 +205,7 @@ impl From<StoreError> for ApiError {
                     Resource::ApiKey => ("NOT_FOUND", "No API key found with that ID."),
                     Resource::Inbox => ("INBOX_NOT_FOUND", "No inbox found with that ID."),
                     Resource::Domain => ("DOMAIN_NOT_FOUND", "No domain found with that ID."),
+                    Resource::Webhook => ("WEBHOOK_NOT_FOUND", "No webhook found with that ID."),
                 };
                 Self::new(S::NOT_FOUND, code, message)
             }

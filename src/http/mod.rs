@@ -11,6 +11,7 @@ pub mod inboxes;
 pub mod log;
 pub mod openapi;
 pub mod rate_limit;
+pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -48,6 +49,29 @@ fn routes(cfg: &mut web::ServiceConfig) {
             (M::PATCH, web::route().to(inboxes::update)),
             (M::DELETE, web::route().to(inboxes::delete)),
         ],
+    ))
+    .service(resource(
+        "/webhooks",
+        [
+            (M::POST, web::route().to(webhooks::create)),
+            (M::GET, web::route().to(webhooks::list)),
+        ],
+    ))
+    .service(resource(
+        "/webhooks/{id}",
+        [
+            (M::GET, web::route().to(webhooks::get)),
+            (M::PUT, web::route().to(webhooks::update)),
+            (M::DELETE, web::route().to(webhooks::delete)),
+        ],
+    ))
+    .service(resource(
+        "/webhooks/{id}/deliveries",
+        [(M::GET, web::route().to(webhooks::deliveries))],
+    ))
+    .service(resource(
+        "/webhooks/{id}/test",
+        [(M::POST, web::route().to(webhooks::test))],
     ))
     .service(resource(
         "/account",

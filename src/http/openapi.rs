@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, error, health, inboxes};
+use super::{account, error, health, inboxes, webhooks};
 
 /// The document.
 #[derive(OpenApi)]
@@ -18,6 +18,8 @@ use super::{account, error, health, inboxes};
     paths(
         health::health,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::deliveries, webhooks::test,
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
     ),
     components(schemas(error::ErrorBody)),
@@ -25,6 +27,8 @@ use super::{account, error, health, inboxes};
     security(("BearerAuth" = []), ("ApiKeyAuth" = [])),
     tags(
         (name = "Inboxes", description = "Addresses that send and receive mail"),
+        (name = "Webhooks", description = "Signed event deliveries: X-AgentSend-Signature (hex \
+            HMAC-SHA256 of the body keyed with the secret) and Standard Webhooks headers"),
         (name = "Account", description = "The account and its API keys"),
         (name = "System", description = "Health"),
     )

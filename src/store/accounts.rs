@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::unsigned;
-use super::{Resource, StoreError, count};
+use super::{Resource, StoreError, Tx, count};
 use crate::domain::account::AccountName;
 use crate::domain::{
     Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, Credential, EmailAddress,
@@ -56,7 +56,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
 
 /// Inserts an account.
 pub fn create_account(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     new: &NewAccount,
     now: Timestamp,
 ) -> Result<Account, StoreError> {
@@ -104,7 +104,7 @@ pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
 
 /// Changes the owner's name and/or email.
 pub fn update_account(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     id: AccountId,
     name: Option<&AccountName>,
     email: Option<&EmailAddress>,
@@ -130,7 +130,7 @@ pub fn update_account(
 /// On first start with an empty database: creates the default account and its first key.
 /// Returns `None` when any account exists already, so the key is only ever shown once.
 pub fn bootstrap(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     new: &NewAccount,
     now: Timestamp,
 ) -> Result<Option<(Account, ApiKeySecret)>, StoreError> {
@@ -195,7 +195,7 @@ fn insert_api_key(
 
 /// Creates a key for an existing account; the secret is returned once and never stored.
 pub fn create_api_key(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     account_id: AccountId,
     name: Option<&KeyName>,
     expires_at: Option<Timestamp>,
@@ -237,7 +237,7 @@ pub fn list_api_keys(
 /// Revokes a key at once. With `account_id`, only that account's keys can be revoked (the
 /// API); without it, any key (the operator's CLI). Unknown or already revoked: not found.
 pub fn revoke_api_key(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     account_id: Option<AccountId>,
     key_id: ApiKeyId,
     now: Timestamp,
@@ -298,7 +298,7 @@ pub fn verify(
 /// [`verify`] inside a write transaction, recording the key's use there too. `None` when the
 /// credential is not a live key.
 pub fn verify_and_touch(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     credential: &Credential,
     now: Timestamp,
 ) -> Result<Option<AuthContext>, StoreError> {
@@ -315,11 +315,7 @@ pub fn verify_and_touch(
 }
 
 /// Records that a key was used (at most once a minute, so authenticating stays a read).
-pub fn touch_api_key(
-    tx: &Transaction<'_>,
-    key_id: ApiKeyId,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+pub fn touch_api_key(tx: &Tx<'_>, key_id: ApiKeyId, now: Timestamp) -> Result<(), StoreError> {
     tx.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![key_id, now])?;
     Ok(())

@@ -1,8 +1,8 @@
 //! Stored responses for `Idempotency-Key` (SPEC §1.6).
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::domain::Timestamp;
 
 /// A response as it is replayed.
@@ -44,7 +44,7 @@ pub struct KeyRef<'a> {
 /// An in-flight mark older than `stale_before` belongs to a request that died (crash, killed
 /// task) and is taken over.
 pub fn reserve(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     key: KeyRef<'_>,
     request_hash: &str,
     now: Timestamp,
@@ -111,11 +111,7 @@ pub fn reserve(
 }
 
 /// Stores the response of a request that reserved `key`.
-pub fn complete(
-    tx: &Transaction<'_>,
-    key: KeyRef<'_>,
-    response: &StoredResponse,
-) -> Result<(), StoreError> {
+pub fn complete(tx: &Tx<'_>, key: KeyRef<'_>, response: &StoredResponse) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?;
     tx.execute(
@@ -129,7 +125,7 @@ pub fn complete(
 
 /// Forgets a reservation whose request failed with a 5xx or never finished, so that the
 /// client can retry.
-pub fn release(tx: &Transaction<'_>, key: KeyRef<'_>) -> Result<(), StoreError> {
+pub fn release(tx: &Tx<'_>, key: KeyRef<'_>) -> Result<(), StoreError> {
     tx.execute(
         "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND state = 'in_flight'",
         params![key.scope, key.key],
@@ -138,6 +134,6 @@ pub fn release(tx: &Transaction<'_>, key: KeyRef<'_>) -> Result<(), StoreError> 
 }
 
 /// Drops keys whose window has passed.
-pub fn purge(tx: &Transaction<'_>, now: Timestamp) -> Result<usize, StoreError> {
+pub fn purge(tx: &Tx<'_>, now: Timestamp) -> Result<usize, StoreError> {
     Ok(tx.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?)
 }

@@ -1,9 +1,9 @@
 //! Inboxes.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::unsigned;
-use super::{Resource, StoreError, accounts, count, domains};
+use super::{Resource, StoreError, Tx, accounts, count, domains};
 use crate::domain::inbox::{AddressRequest, InboxDomain};
 use crate::domain::{
     AccountId, DailySendLimit, DisplayName, EmailAddress, Inbox, InboxId, InboxStatus, Page,
@@ -88,7 +88,7 @@ fn daily_limit(raw: i64, account_limit: u32) -> Result<DailySendLimit, StoreErro
 /// Creates an inbox. An exact address that is taken (even by a deleted inbox) is
 /// [`StoreError::AddressTaken`]; a generated one is retried with fresh randomness.
 pub fn create_inbox(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewInbox,
     now: Timestamp,
@@ -195,7 +195,7 @@ pub fn list_inboxes(
 
 /// Applies `changes` to a non-deleted inbox.
 pub fn update_inbox(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     account_id: AccountId,
     id: InboxId,
     changes: &InboxChanges,
@@ -224,7 +224,7 @@ pub fn update_inbox(
 /// Soft-deletes an inbox: it disappears from the API and refuses mail, and its address stays
 /// reserved so that nobody else can receive its mail later.
 pub fn delete_inbox(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     account_id: AccountId,
     id: InboxId,
     now: Timestamp,

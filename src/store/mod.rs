@@ -1,4 +1,5 @@
-//! The only module that holds SQL. Plain functions taking `&Connection` / `&Transaction`,
+//! The only module that holds SQL. Plain functions taking `&Connection` (reads) or `&Tx`
+//! (writes),
 //! one file per table group, and [`Store::read`] / [`Store::write`] to call them on the
 //! blocking pool.
 
@@ -9,6 +10,7 @@ pub mod inboxes;
 pub mod maintenance;
 pub mod rate_limits;
 mod sql;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +18,11 @@ use std::time::Duration;
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
+use std::cell::Cell;
+use std::ops::Deref;
+
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::Notify;
 use tokio::sync::Semaphore;
 
 use crate::domain::{AuthContext, Credential, Timestamp, ValidationErrors};
@@ -35,6 +41,8 @@ pub enum Resource {
     Inbox,
     /// A custom domain.
     Domain,
+    /// A webhook.
+    Webhook,
 }
 
 /// What can go wrong in the store. Conditions the API reports have their own variants; the
@@ -110,6 +118,7 @@ pub struct Store {
     readers: Pool<SqliteConnectionManager>,
     read_permits: Arc<Semaphore>,
     writer: Arc<tokio::sync::Mutex<Connection>>,
+    wakers: Arc<Wakers>,
 }
 
 /// Applies the connection settings (DESIGN rule 8); the one place they are set.
@@ -145,7 +154,13 @@ impl Store {
             readers,
             read_permits: Arc::new(Semaphore::new(options.pool_size as usize)),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            wakers: Arc::new(Wakers::default()),
         })
+    }
+
+    /// The background workers' wake-up signals.
+    pub fn wakers(&self) -> &Arc<Wakers> {
+        &self.wakers
     }
 
     /// Runs a query closure with a reader connection on the blocking pool.
@@ -174,10 +189,12 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let mut writer = self.writer.clone().lock_owned().await;
-        blocking(move || in_write_tx(&mut writer, f)).await
+        let (value, wake) = blocking(move || in_write_tx(&mut writer, f)).await?;
+        self.wakers.notify(wake);
+        Ok(value)
     }
 
     /// [`Store::read`] for a request: verifies the credential and runs `f` as that account,
@@ -213,7 +230,7 @@ impl Store {
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>, AuthContext) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>, AuthContext) -> Result<T, StoreError> + Send + 'static,
     {
         let who = who.clone();
         self.write(move |tx| {
@@ -251,10 +268,12 @@ impl Store {
     /// from async code (it would block the executor, and tokio refuses).
     pub fn write_blocking<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut writer = self.writer.blocking_lock();
-        in_write_tx(&mut writer, f)
+        // Wake-ups are for this process's workers; the CLI has none (a running server's
+        // workers find the work on their next pass).
+        in_write_tx(&mut writer, f).map(|(value, _)| value)
     }
 
     /// Moves the write-ahead log into the main file, so that a stopped server leaves one
@@ -266,15 +285,74 @@ impl Store {
 }
 
 /// IMMEDIATE, because deferred transactions that read and then write can fail with
-/// SQLITE_BUSY whatever the busy timeout.
+/// SQLITE_BUSY whatever the busy timeout. Returns the value and the workers to wake.
 fn in_write_tx<T>(
     conn: &mut Connection,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
+) -> Result<(T, WakeSet), StoreError> {
+    let tx = Tx {
+        tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
+        wake: Cell::new(WakeSet::default()),
+    };
     let value = f(&tx)?;
-    tx.commit()?;
-    Ok(value)
+    let wake = tx.wake.get();
+    tx.tx.commit()?;
+    Ok((value, wake))
+}
+
+/// A background worker that a write can give work to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worker {
+    /// The webhook delivery worker.
+    Webhooks,
+}
+
+/// Which workers to wake after a commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct WakeSet {
+    webhooks: bool,
+}
+
+/// The background workers' wake-up signals. A worker waits on its `Notify`; a write that
+/// queued work for it notifies it right after the commit, so queued work starts at once
+/// instead of at the next poll.
+#[derive(Debug, Default)]
+pub struct Wakers {
+    /// New webhook deliveries.
+    pub webhooks: Notify,
+}
+
+impl Wakers {
+    fn notify(&self, set: WakeSet) {
+        if set.webhooks {
+            self.webhooks.notify_one();
+        }
+    }
+}
+
+/// A write transaction: rusqlite's [`Transaction`] plus the workers to wake once it commits
+/// (waking them earlier would let them look before the rows are visible).
+pub struct Tx<'c> {
+    tx: Transaction<'c>,
+    wake: Cell<WakeSet>,
+}
+
+impl Tx<'_> {
+    /// Marks `worker` to be woken after this transaction commits.
+    pub fn wake_after_commit(&self, worker: Worker) {
+        let mut set = self.wake.get();
+        match worker {
+            Worker::Webhooks => set.webhooks = true,
+        }
+        self.wake.set(set);
+    }
+}
+
+impl<'c> Deref for Tx<'c> {
+    type Target = Transaction<'c>;
+    fn deref(&self) -> &Transaction<'c> {
+        &self.tx
+    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -285,7 +363,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
-fn migrate(tx: &Transaction<'_>) -> Result<(), StoreError> {
+fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
     let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > supported {

@@ -1,13 +1,13 @@
 //! Fixed-window request counters, kept in the database so a restart does not reset them.
 
-use rusqlite::{Transaction, params};
+use rusqlite::params;
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 /// Counts one request against `bucket` in the window starting at `window_start` (unix
 /// seconds) and returns the count so far, this request included. A bucket whose stored
 /// window is older starts again at 1. One statement, so concurrent requests never lose counts.
-pub fn hit(tx: &Transaction<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreError> {
+pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreError> {
     // In an upsert's SET, column names refer to the row as it was before the update, so the
     // CASE compares against the stored window.
     let count: i64 = tx
@@ -23,7 +23,7 @@ pub fn hit(tx: &Transaction<'_>, bucket: &str, window_start: i64) -> Result<u64,
 }
 
 /// Drops counters of windows that started before `before` (unix seconds).
-pub fn purge(tx: &Transaction<'_>, before: i64) -> Result<usize, StoreError> {
+pub fn purge(tx: &Tx<'_>, before: i64) -> Result<usize, StoreError> {
     Ok(tx.execute(
         "DELETE FROM rate_limit_windows WHERE window_start < ?1",
         [before],

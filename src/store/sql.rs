@@ -2,7 +2,9 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::domain::{AccountId, ApiKeyId, DomainId, InboxId, Timestamp};
+use crate::domain::{
+    AccountId, ApiKeyId, DeliveryId, DomainId, EventId, InboxId, Timestamp, WebhookId,
+};
 
 macro_rules! id_sql {
     ($($t:ty),*) => {$(
@@ -19,7 +21,9 @@ macro_rules! id_sql {
     )*};
 }
 
-id_sql!(AccountId, ApiKeyId, InboxId, DomainId);
+id_sql!(
+    AccountId, ApiKeyId, InboxId, DomainId, WebhookId, EventId, DeliveryId
+);
 
 impl ToSql for Timestamp {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

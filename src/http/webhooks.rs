@@ -1,0 +1,385 @@
+//! `/webhooks` (SPEC §3.4).
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpResponse, Responder};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Authenticated, Paged};
+use super::{List, double_option};
+use crate::domain::webhook::{
+    Attempt, Delivery, EventFilter, Webhook, WebhookDescription, WebhookSecret, WebhookUrl,
+};
+use crate::domain::{DeliveryId, EventId, Timestamp, ValidationErrors, WebhookId};
+use crate::state::AppState;
+use crate::store::webhooks::{self as store, NewWebhook, WebhookChanges};
+use crate::webhooks;
+
+/// A webhook on the wire (never with its secret, except in [`CreatedWebhookDto`]).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: WebhookId,
+    url: String,
+    description: Option<String>,
+    /// Subscribed events; `[]` means every event.
+    #[schema(example = json!(["message.received"]))]
+    events: Vec<&'static str>,
+    is_active: bool,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Timestamp,
+}
+
+impl From<Webhook> for WebhookDto {
+    fn from(w: Webhook) -> Self {
+        Self {
+            id: w.id,
+            url: w.url,
+            description: w.description,
+            events: w.events.names(),
+            is_active: w.is_active,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+/// A webhook with its signing secret: the create and rotate responses only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhookDto {
+    #[serde(flatten)]
+    webhook: WebhookDto,
+    /// `whsec_` + 48 hex characters. Shown only now.
+    secret: String,
+}
+
+/// One attempt in the delivery log.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptDto {
+    attempt: u32,
+    status_code: Option<u16>,
+    duration_ms: u64,
+    /// First 1 KB of the response body.
+    response: Option<String>,
+    error: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+}
+
+impl From<Attempt> for AttemptDto {
+    fn from(a: Attempt) -> Self {
+        Self {
+            attempt: a.attempt,
+            status_code: a.status_code,
+            duration_ms: a.duration_ms,
+            response: a.response,
+            error: a.error,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A delivery of one event to one webhook.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDto {
+    /// Also the `webhook-id` header of every attempt.
+    #[schema(value_type = String, format = Uuid)]
+    id: DeliveryId,
+    #[schema(value_type = String, format = Uuid)]
+    webhook_id: WebhookId,
+    #[schema(value_type = String, format = Uuid)]
+    event_id: EventId,
+    #[schema(example = "message.received")]
+    event: String,
+    /// `pending`, `delivering`, `succeeded` or `failed`.
+    #[schema(example = "succeeded")]
+    status: &'static str,
+    /// Attempts made so far.
+    attempts: u32,
+    last_status_code: Option<u16>,
+    last_error: Option<String>,
+    /// First 1 KB of the last response body.
+    last_response: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    next_attempt_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Timestamp,
+    /// Every attempt, oldest first.
+    attempt_log: Vec<AttemptDto>,
+}
+
+impl From<Delivery> for DeliveryDto {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event_id: d.event_id,
+            event: d.event,
+            status: d.status.as_str(),
+            attempts: d.attempts,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            last_response: d.last_response,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            attempt_log: d.attempt_log.into_iter().map(AttemptDto::from).collect(),
+        }
+    }
+}
+
+/// `POST /webhooks` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CreateWebhook {
+    /// `http` or `https`, at most 2048 characters.
+    url: Option<String>,
+    /// At most 500 characters.
+    description: Option<String>,
+    /// Events to receive; omitted or `[]` means all.
+    events: Option<Vec<String>>,
+}
+
+/// `PUT /webhooks/{id}` body; omitted fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateWebhook {
+    url: Option<String>,
+    /// `null` or `""` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+    events: Option<Vec<String>>,
+    is_active: Option<bool>,
+    /// `true` replaces the secret; the new one is in this response only.
+    rotate_secret: Option<bool>,
+}
+
+/// Parses a URL and refuses an IP literal the delivery policy would refuse anyway.
+fn parse_url(state: &AppState, errors: &mut ValidationErrors, raw: &str) -> Option<WebhookUrl> {
+    let url = errors.check("url", WebhookUrl::parse(raw))?;
+    errors.check("url", state.network_policy.check_url(url.url()))?;
+    Some(url)
+}
+
+fn parse_events(errors: &mut ValidationErrors, names: Option<Vec<String>>) -> Option<EventFilter> {
+    errors.check("events", EventFilter::parse(&names?))
+}
+
+fn parse_description(
+    errors: &mut ValidationErrors,
+    raw: Option<String>,
+) -> Option<WebhookDescription> {
+    errors
+        .check("description", WebhookDescription::parse(&raw?))
+        .flatten()
+}
+
+/// Create a webhook. The response carries the signing secret, once.
+#[utoipa::path(post, path = "/webhooks", tag = "Webhooks", request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Webhook created, with its secret", body = CreatedWebhookDto),
+        (status = 400, description = "Invalid URL, description or event", body = ErrorBody),
+    ))]
+pub async fn create(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: ApiJson<CreateWebhook>,
+) -> Result<impl Responder, ApiError> {
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    let url = match body.url {
+        Some(raw) => parse_url(&state, &mut errors, &raw),
+        None => {
+            errors.add("url", "is required");
+            None
+        }
+    };
+    let description = parse_description(&mut errors, body.description);
+    let events = parse_events(&mut errors, body.events).unwrap_or_default();
+    let url = errors
+        .into_result(url)?
+        .ok_or_else(|| ApiError::invalid_field("url", "is required"))?;
+    let new = NewWebhook {
+        url,
+        description,
+        events,
+        secret: WebhookSecret::generate(),
+    };
+    let now = state.now();
+    let (webhook, secret) = state
+        .store
+        .write_as(&auth.0, now, move |tx, who| {
+            Ok((
+                store::create_webhook(tx, who.account_id, &new, now)?,
+                new.secret,
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedWebhookDto {
+        webhook: webhook.into(),
+        secret: secret.expose().to_owned(),
+    }))
+}
+
+/// List the account's webhooks, newest first.
+#[utoipa::path(get, path = "/webhooks", tag = "Webhooks", params(super::PageParams),
+    responses(
+        (status = 200, description = "A page of webhooks", body = List<WebhookDto>),
+        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+    ))]
+pub async fn list(
+    auth: Authenticated,
+    state: Data<AppState>,
+    Paged(paging): Paged,
+) -> Result<impl Responder, ApiError> {
+    let page = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            store::list_webhooks(c, who.account_id, paging)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from(page.map(WebhookDto::from))))
+}
+
+/// Get a webhook.
+#[utoipa::path(get, path = "/webhooks/{id}", tag = "Webhooks", params(super::IdParam),
+    responses(
+        (status = 200, description = "The webhook", body = WebhookDto),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+pub async fn get(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<WebhookId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let webhook = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            store::get_webhook(c, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(WebhookDto::from(webhook)))
+}
+
+/// Change a webhook; `rotateSecret: true` issues a new secret, returned in this response only.
+#[utoipa::path(put, path = "/webhooks/{id}", tag = "Webhooks", params(super::IdParam),
+    request_body = UpdateWebhook,
+    responses(
+        (status = 200, description = "The updated webhook (with `secret` after a rotation)", body = WebhookDto),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+pub async fn update(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<WebhookId>,
+    body: ApiJson<UpdateWebhook>,
+) -> Result<impl Responder, ApiError> {
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    let changes = WebhookChanges {
+        url: body
+            .url
+            .and_then(|raw| parse_url(&state, &mut errors, &raw)),
+        description: body
+            .description
+            .map(|d| d.and_then(|d| parse_description(&mut errors, Some(d)))),
+        events: parse_events(&mut errors, body.events),
+        is_active: body.is_active,
+        secret: body
+            .rotate_secret
+            .unwrap_or(false)
+            .then(WebhookSecret::generate),
+    };
+    let changes = errors.into_result(changes)?;
+    let (id, now) = (id.into_inner(), state.now());
+    let (webhook, secret) = state
+        .store
+        .write_as(&auth.0, now, move |tx, who| {
+            let webhook = store::update_webhook(tx, who.account_id, id, &changes, now)?;
+            Ok((webhook, changes.secret))
+        })
+        .await?;
+    Ok(match secret {
+        Some(secret) => HttpResponse::Ok().json(CreatedWebhookDto {
+            webhook: webhook.into(),
+            secret: secret.expose().to_owned(),
+        }),
+        None => HttpResponse::Ok().json(WebhookDto::from(webhook)),
+    })
+}
+
+/// Delete a webhook; deliveries not yet made are dropped.
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "Webhooks", params(super::IdParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+pub async fn delete(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<WebhookId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    state
+        .store
+        .write_as(&auth.0, state.now(), move |tx, who| {
+            store::delete_webhook(tx, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The webhook's delivery log, newest first, with every attempt.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "Webhooks",
+    params(super::IdParam, super::PageParams),
+    responses(
+        (status = 200, description = "A page of deliveries", body = List<DeliveryDto>),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+pub async fn deliveries(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<WebhookId>,
+    Paged(paging): Paged,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let page = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            store::list_deliveries(c, who.account_id, id, paging)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from(page.map(DeliveryDto::from))))
+}
+
+/// Queue a signed `webhook.test` delivery to this webhook.
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "Webhooks", params(super::IdParam),
+    responses(
+        (status = 202, description = "The queued delivery", body = DeliveryDto),
+        (status = 400, description = "The webhook is inactive", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ))]
+pub async fn test(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<WebhookId>,
+) -> Result<impl Responder, ApiError> {
+    let (id, now) = (id.into_inner(), state.now());
+    let delivery = state
+        .store
+        .write_as(&auth.0, now, move |tx, who| {
+            webhooks::queue_test(tx, who.account_id, id, now)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(DeliveryDto::from(delivery)))
+}

@@ -1,0 +1,596 @@
+//! Webhooks, events, deliveries and their attempts.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::sql::unsigned;
+use super::{Resource, StoreError, Tx, Worker, count};
+use crate::domain::webhook::{
+    Attempt, Delivery, DeliveryStatus, EventFilter, EventName, Webhook, WebhookDescription,
+    WebhookSecret, WebhookUrl,
+};
+use crate::domain::{
+    AccountId, DeliveryId, EventId, Page, Paging, Timestamp, ValidationErrors, WebhookId,
+};
+
+/// What a webhook is created with.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    /// Target.
+    pub url: WebhookUrl,
+    /// Description.
+    pub description: Option<WebhookDescription>,
+    /// Subscribed events.
+    pub events: EventFilter,
+    /// Signing secret.
+    pub secret: WebhookSecret,
+}
+
+/// A change to a webhook; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChanges {
+    /// New target.
+    pub url: Option<WebhookUrl>,
+    /// `Some(None)` removes the description.
+    pub description: Option<Option<WebhookDescription>>,
+    /// New subscription.
+    pub events: Option<EventFilter>,
+    /// Turn deliveries on or off.
+    pub is_active: Option<bool>,
+    /// A new secret (rotation).
+    pub secret: Option<WebhookSecret>,
+}
+
+macro_rules! webhook_columns {
+    () => {
+        "id, account_id, url, description, events, is_active, created_at, updated_at"
+    };
+}
+
+fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Webhook> {
+    let events: String = row.get("events")?;
+    let names: Vec<String> = serde_json::from_str(&events).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Webhook {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        url: row.get("url")?,
+        description: row.get("description")?,
+        events: EventFilter::from_stored(&names),
+        is_active: row.get("is_active")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+fn events_json(events: &EventFilter) -> String {
+    serde_json::Value::from(events.names()).to_string()
+}
+
+/// Creates a webhook.
+pub fn create_webhook(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    new: &NewWebhook,
+    now: Timestamp,
+) -> Result<Webhook, StoreError> {
+    let id = WebhookId::new();
+    tx.execute(
+        "INSERT INTO webhooks (id, account_id, url, description, events, secret, created_at,
+             updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![
+            id,
+            account_id,
+            new.url.as_str(),
+            new.description.as_ref().map(WebhookDescription::as_str),
+            events_json(&new.events),
+            new.secret.expose(),
+            now
+        ],
+    )?;
+    get_webhook(tx, account_id, id)
+}
+
+/// One of the account's webhooks.
+pub fn get_webhook(
+    conn: &Connection,
+    account_id: AccountId,
+    id: WebhookId,
+) -> Result<Webhook, StoreError> {
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        webhook_columns!(),
+        " FROM webhooks WHERE id = ?1 AND account_id = ?2"
+    ))?
+    .query_row(params![id, account_id], webhook_from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound(Resource::Webhook))
+}
+
+/// The account's webhooks, newest first.
+pub fn list_webhooks(
+    conn: &Connection,
+    account_id: AccountId,
+    paging: Paging,
+) -> Result<Page<Webhook>, StoreError> {
+    let total: i64 = conn.query_row(
+        "SELECT count(*) FROM webhooks WHERE account_id = ?1",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        webhook_columns!(),
+        " FROM webhooks WHERE account_id = ?1
+          ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let data = stmt
+        .query_map(
+            params![account_id, paging.limit(), paging.offset()],
+            webhook_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        data,
+        total: count(total),
+    })
+}
+
+/// Applies `changes` to one of the account's webhooks.
+pub fn update_webhook(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    id: WebhookId,
+    changes: &WebhookChanges,
+    now: Timestamp,
+) -> Result<Webhook, StoreError> {
+    let current = get_webhook(tx, account_id, id)?;
+    let url = changes
+        .url
+        .as_ref()
+        .map_or(current.url, |u| u.as_str().to_owned());
+    let description = match &changes.description {
+        Some(d) => d.as_ref().map(|d| d.as_str().to_owned()),
+        None => current.description,
+    };
+    let events = changes.events.as_ref().unwrap_or(&current.events);
+    let is_active = changes.is_active.unwrap_or(current.is_active);
+    tx.execute(
+        "UPDATE webhooks SET url = ?2, description = ?3, events = ?4, is_active = ?5,
+             secret = coalesce(?6, secret), updated_at = ?7
+         WHERE id = ?1",
+        params![
+            id,
+            url,
+            description,
+            events_json(events),
+            is_active,
+            changes.secret.as_ref().map(WebhookSecret::expose),
+            now
+        ],
+    )?;
+    get_webhook(tx, account_id, id)
+}
+
+/// Deletes a webhook; its deliveries go with it, so nothing more is sent to it.
+pub fn delete_webhook(tx: &Tx<'_>, account_id: AccountId, id: WebhookId) -> Result<(), StoreError> {
+    let deleted = tx.execute(
+        "DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2",
+        params![id, account_id],
+    )?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound(Resource::Webhook));
+    }
+    Ok(())
+}
+
+fn insert_event(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    event: EventName,
+    body: &str,
+    now: Timestamp,
+) -> Result<EventId, StoreError> {
+    let id = EventId::new();
+    tx.prepare_cached(
+        "INSERT INTO events (id, account_id, event, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![id, account_id, event.as_str(), body, now])?;
+    Ok(id)
+}
+
+fn insert_delivery(
+    tx: &Tx<'_>,
+    webhook_id: WebhookId,
+    event_id: EventId,
+    now: Timestamp,
+) -> Result<DeliveryId, StoreError> {
+    let id = DeliveryId::new();
+    tx.prepare_cached(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, next_attempt_at, created_at,
+             updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
+    )?
+    .execute(params![id, webhook_id, event_id, now])?;
+    Ok(id)
+}
+
+/// Records an event and queues a delivery to every active webhook of the account that wants it
+/// (`events` empty or naming it). Returns the number of deliveries queued; the delivery worker
+/// is woken when the transaction commits.
+pub fn queue_event(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    event: EventName,
+    body: &str,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let targets: Vec<WebhookId> = tx
+        .prepare_cached(
+            "SELECT id FROM webhooks
+             WHERE account_id = ?1 AND is_active = 1
+               AND (events = '[]' OR EXISTS (SELECT 1 FROM json_each(webhooks.events)
+                                             WHERE json_each.value = ?2))",
+        )?
+        .query_map(params![account_id, event.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    let event_id = insert_event(tx, account_id, event, body, now)?;
+    for webhook_id in &targets {
+        insert_delivery(tx, *webhook_id, event_id, now)?;
+    }
+    tx.wake_after_commit(Worker::Webhooks);
+    Ok(targets.len())
+}
+
+/// Queues a `webhook.test` delivery to one active webhook and returns it.
+pub fn queue_test(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    webhook_id: WebhookId,
+    body: &str,
+    now: Timestamp,
+) -> Result<Delivery, StoreError> {
+    let webhook = get_webhook(tx, account_id, webhook_id)?;
+    if !webhook.is_active {
+        return Err(StoreError::Invalid(ValidationErrors::single(
+            "isActive",
+            "the webhook is inactive; activate it before testing it",
+        )));
+    }
+    let event_id = insert_event(tx, account_id, EventName::WebhookTest, body, now)?;
+    let delivery_id = insert_delivery(tx, webhook_id, event_id, now)?;
+    tx.wake_after_commit(Worker::Webhooks);
+    get_delivery(tx, delivery_id)
+}
+
+macro_rules! delivery_columns {
+    () => {
+        "d.id, d.webhook_id, d.event_id, e.event, d.status, d.attempts, d.last_status_code,
+         d.last_error, d.last_response, d.next_attempt_at, d.created_at, d.updated_at"
+    };
+}
+
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let status: String = row.get("status")?;
+    Ok(Delivery {
+        id: row.get("id")?,
+        webhook_id: row.get("webhook_id")?,
+        event_id: row.get("event_id")?,
+        event: row.get("event")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                4,
+                rusqlite::types::Type::Text,
+                format!("unknown delivery status {status:?}").into(),
+            )
+        })?,
+        attempts: unsigned(row, "attempts")?,
+        last_status_code: row.get("last_status_code")?,
+        last_error: row.get("last_error")?,
+        last_response: row.get("last_response")?,
+        next_attempt_at: row.get("next_attempt_at")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        attempt_log: Vec::new(),
+    })
+}
+
+fn attempt_log(conn: &Connection, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT attempt, status_code, duration_ms, response, error, created_at
+         FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY attempt, id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Attempt {
+            attempt: unsigned(r, "attempt")?,
+            status_code: r.get("status_code")?,
+            duration_ms: unsigned(r, "duration_ms")?,
+            response: r.get("response")?,
+            error: r.get("error")?,
+            created_at: r.get("created_at")?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn get_delivery(conn: &Connection, id: DeliveryId) -> Result<Delivery, StoreError> {
+    let mut delivery = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            delivery_columns!(),
+            " FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?1"
+        ))?
+        .query_row([id], delivery_from_row)?;
+    delivery.attempt_log = attempt_log(conn, id)?;
+    Ok(delivery)
+}
+
+/// A webhook's delivery log, newest first, each delivery with its attempts.
+pub fn list_deliveries(
+    conn: &Connection,
+    account_id: AccountId,
+    webhook_id: WebhookId,
+    paging: Paging,
+) -> Result<Page<Delivery>, StoreError> {
+    get_webhook(conn, account_id, webhook_id)?;
+    let total: i64 = conn.query_row(
+        "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?1",
+        [webhook_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        delivery_columns!(),
+        " FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+          WHERE d.webhook_id = ?1
+          ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let mut data: Vec<Delivery> = stmt
+        .query_map(
+            params![webhook_id, paging.limit(), paging.offset()],
+            delivery_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    for delivery in &mut data {
+        delivery.attempt_log = attempt_log(conn, delivery.id)?;
+    }
+    Ok(Page {
+        data,
+        total: count(total),
+    })
+}
+
+/// A delivery claimed by a worker: everything needed to make the attempt.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The delivery (and `webhook-id`).
+    pub id: DeliveryId,
+    /// This attempt's number, 1-based.
+    pub attempt: u32,
+    /// The webhook.
+    pub webhook_id: WebhookId,
+    /// Its target.
+    pub url: String,
+    /// Its secret.
+    pub secret: WebhookSecret,
+    /// The event name.
+    pub event: String,
+    /// The exact body.
+    pub body: String,
+}
+
+/// How many due deliveries to claim and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits {
+    /// At most this many.
+    pub max: usize,
+    /// At most this many in flight per webhook, so one slow endpoint cannot take every slot.
+    pub per_webhook: usize,
+    /// The lease: a claim not finished by then is taken up again (its worker died).
+    pub lease_until: Timestamp,
+}
+
+/// Claims due deliveries: pending ones whose time has come and claimed ones whose lease ran
+/// out. Deliveries of inactive webhooks are failed instead of claimed.
+pub fn claim_due(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    limits: ClaimLimits,
+) -> Result<Vec<Claimed>, StoreError> {
+    tx.prepare_cached(
+        "UPDATE webhook_deliveries
+         SET status = 'failed', last_error = 'the webhook is inactive', next_attempt_at = NULL,
+             lease_until = NULL, updated_at = ?1
+         WHERE status IN ('pending', 'delivering')
+           AND (next_attempt_at <= ?1 OR lease_until <= ?1)
+           AND webhook_id IN (SELECT id FROM webhooks WHERE is_active = 0)",
+    )?
+    .execute([now])?;
+    let ids: Vec<DeliveryId> = tx
+        .prepare_cached(
+            "WITH in_flight AS (
+                 SELECT webhook_id, count(*) AS n FROM webhook_deliveries
+                 WHERE status = 'delivering' AND lease_until > ?1 GROUP BY webhook_id),
+             due AS (
+                 SELECT id, webhook_id, coalesce(next_attempt_at, lease_until) AS due_at,
+                        row_number() OVER (PARTITION BY webhook_id
+                                           ORDER BY coalesce(next_attempt_at, lease_until), rowid) AS rank
+                 FROM webhook_deliveries
+                 WHERE (status = 'pending' AND next_attempt_at <= ?1)
+                    OR (status = 'delivering' AND lease_until <= ?1))
+             SELECT due.id FROM due LEFT JOIN in_flight USING (webhook_id)
+             WHERE due.rank + coalesce(in_flight.n, 0) <= ?2
+             ORDER BY due.due_at LIMIT ?3",
+        )?
+        .query_map(
+            params![now, limits.per_webhook as i64, limits.max as i64],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut claimed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = tx
+            .prepare_cached(
+                "UPDATE webhook_deliveries
+                 SET status = 'delivering', attempts = attempts + 1, lease_until = ?2,
+                     next_attempt_at = NULL, updated_at = ?3
+                 WHERE id = ?1
+                 RETURNING attempts, webhook_id, event_id",
+            )?
+            .query_row(params![id, limits.lease_until, now], |r| {
+                Ok((
+                    unsigned::<u32>(r, "attempts")?,
+                    r.get::<_, WebhookId>(1)?,
+                    r.get::<_, EventId>(2)?,
+                ))
+            })?;
+        let (attempt, webhook_id, event_id) = row;
+        let (url, secret, event, body) = tx
+            .prepare_cached(
+                "SELECT w.url, w.secret, e.event, e.body FROM webhooks w, events e
+                 WHERE w.id = ?1 AND e.id = ?2",
+            )?
+            .query_row(params![webhook_id, event_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+        claimed.push(Claimed {
+            id,
+            attempt,
+            webhook_id,
+            url,
+            secret: WebhookSecret::from_stored(secret),
+            event,
+            body,
+        });
+    }
+    Ok(claimed)
+}
+
+/// When the worker next has something to do: the earliest pending attempt or lease expiry.
+pub fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT min(t) FROM (
+                 SELECT min(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'
+                 UNION ALL
+                 SELECT min(lease_until) FROM webhook_deliveries WHERE status = 'delivering')",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// What became of an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// 2xx: done.
+    Succeeded,
+    /// Try again at this time.
+    RetryAt(Timestamp),
+    /// No more attempts (limit reached, or refused).
+    Failed,
+    /// 410 Gone: done, and the webhook is deactivated.
+    Gone,
+}
+
+/// One finished attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// The delivery.
+    pub delivery_id: DeliveryId,
+    /// Its number.
+    pub attempt: u32,
+    /// The receiver's status, if it answered.
+    pub status_code: Option<u16>,
+    /// Duration.
+    pub duration_ms: u64,
+    /// First 1 KB of the response body.
+    pub response: Option<String>,
+    /// The failure, if any.
+    pub error: Option<String>,
+    /// What happens next.
+    pub disposition: Disposition,
+}
+
+/// Logs an attempt and moves its delivery on. A delivery deleted meanwhile (its webhook was
+/// deleted) is left alone.
+pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<(), StoreError> {
+    let webhook_id: Option<WebhookId> = tx
+        .prepare_cached("SELECT webhook_id FROM webhook_deliveries WHERE id = ?1")?
+        .query_row([r.delivery_id], |row| row.get(0))
+        .optional()?;
+    let Some(webhook_id) = webhook_id else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, duration_ms, response,
+             error, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        r.delivery_id,
+        r.attempt,
+        r.status_code,
+        i64::try_from(r.duration_ms).unwrap_or(i64::MAX),
+        r.response,
+        r.error,
+        now
+    ])?;
+    let (status, next_attempt_at) = match r.disposition {
+        Disposition::Succeeded => ("succeeded", None),
+        Disposition::RetryAt(at) => ("pending", Some(at)),
+        // A 410 is an answer, not a success: the delivery failed and the webhook is switched off.
+        Disposition::Failed | Disposition::Gone => ("failed", None),
+    };
+    tx.prepare_cached(
+        "UPDATE webhook_deliveries
+         SET status = ?2, next_attempt_at = ?3, lease_until = NULL, last_status_code = ?4,
+             last_error = ?5, last_response = ?6, updated_at = ?7
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        r.delivery_id,
+        status,
+        next_attempt_at,
+        r.status_code,
+        r.error,
+        r.response,
+        now
+    ])?;
+    if r.disposition == Disposition::Gone {
+        tx.prepare_cached("UPDATE webhooks SET is_active = 0, updated_at = ?2 WHERE id = ?1")?
+            .execute(params![webhook_id, now])?;
+    }
+    Ok(())
+}
+
+/// Hands claimed deliveries back (their attempts were cut short by a shutdown), due at once.
+pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE webhook_deliveries
+         SET status = 'pending', attempts = max(attempts - 1, 0), next_attempt_at = ?2,
+             lease_until = NULL, updated_at = ?2
+         WHERE id = ?1 AND status = 'delivering'",
+    )?;
+    for id in ids {
+        stmt.execute(params![id, now])?;
+    }
+    Ok(())
+}
+
+/// Drops finished deliveries (and then events without deliveries) older than `before`.
+pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+    let deleted = tx.execute(
+        "DELETE FROM webhook_deliveries
+         WHERE status IN ('succeeded', 'failed') AND updated_at < ?1",
+        [before],
+    )?;
+    tx.execute(
+        "DELETE FROM events WHERE created_at < ?1
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
+        [before],
+    )?;
+    Ok(deleted)
+}
