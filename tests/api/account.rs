@@ -179,7 +179,7 @@ async fn another_accounts_key_cannot_be_seen_or_revoked() {
 async fn an_expired_key_is_refused() {
     let app = TestApp::spawn().await;
     let account_id: agentsend::domain::AccountId = app.account_id.parse().unwrap();
-    let now = agentsend::domain::Clock::now(app.clock.as_ref());
+    let now = app.now();
     let expires = now.plus(std::time::Duration::from_secs(3600));
     let secret =
         app.state
@@ -205,7 +205,7 @@ async fn an_expired_key_is_refused() {
             .status(),
         StatusCode::OK
     );
-    app.clock.advance(std::time::Duration::from_secs(3601));
+    app.advance(std::time::Duration::from_secs(3601));
     let res = app
         .request_as(&key, Method::GET, "/account")
         .send()

@@ -244,7 +244,7 @@ async fn serve_prints_the_first_key_once_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .to_owned();
 
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client();
     let res = client
         .get(format!("{base}/account"))
         .bearer_auth(&key)

@@ -7,9 +7,10 @@ use std::time::Duration;
 use agentsend::app::Application;
 use agentsend::config::Config;
 use agentsend::domain::account::AccountName;
-use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock};
+use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock, Timestamp};
 use agentsend::state::AppState;
 use agentsend::store::accounts::{self, NewAccount};
+use agentsend::webhooks::worker::DeliveryWorker;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -24,10 +25,14 @@ pub struct TestApp {
     pub key: String,
     /// The default account's id.
     pub account_id: String,
-    /// The server's clock; advance it instead of sleeping.
-    pub clock: Arc<ManualClock>,
+    /// The server's clock.
+    clock: Arc<dyn Clock>,
+    /// The same clock when it is a manual one (the default).
+    manual: Option<Arc<ManualClock>>,
     /// The server's state, for setting up data the API cannot create.
     pub state: AppState,
+    /// The webhook delivery worker, to drive it step by step.
+    pub worker: DeliveryWorker,
     client: reqwest::Client,
     config: Config,
     dir: Arc<TempDir>,
@@ -57,16 +62,26 @@ impl TestApp {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut config = test_config(dir.path());
         f(&mut config);
-        let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        Self::start(config, dir, clock, None).await
+        let manual = Arc::new(ManualClock::new(SystemClock.now()));
+        Self::start(config, dir, manual.clone(), Some(manual), None).await
+    }
+
+    /// A server on the system clock, for tests of real timing (retry schedules, timeouts).
+    pub async fn spawn_with_real_clock(f: impl FnOnce(&mut Config)) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let mut config = test_config(dir.path());
+        f(&mut config);
+        Self::start(config, dir, Arc::new(SystemClock), None, None).await
     }
 
     async fn start(
         config: Config,
         dir: Arc<TempDir>,
-        clock: Arc<ManualClock>,
+        clock: Arc<dyn Clock>,
+        manual: Option<Arc<ManualClock>>,
         known: Option<(String, String)>,
     ) -> Self {
+        install_crypto_provider();
         let app = Application::build_with_clock(config.clone(), clock.clone())
             .await
             .expect("server builds");
@@ -77,6 +92,7 @@ impl TestApp {
         };
         let base = format!("http://{}", app.http_addr());
         let state = app.state().clone();
+        let worker = app.webhook_worker().clone();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
             let _ = stop_rx.await;
@@ -86,8 +102,10 @@ impl TestApp {
             key,
             account_id,
             clock,
+            manual,
             state,
-            client: reqwest::Client::new(),
+            worker,
+            client: client(),
             config,
             dir,
             stop: Some(stop_tx),
@@ -103,6 +121,7 @@ impl TestApp {
             self.config.clone(),
             self.dir.clone(),
             self.clock.clone(),
+            self.manual.clone(),
             known,
         )
         .await
@@ -116,6 +135,21 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             task.await.unwrap().expect("clean shutdown");
         }
+    }
+
+    /// The server's current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Moves the (manual) clock forward and wakes the background workers, which may now have
+    /// work due.
+    pub fn advance(&self, d: Duration) {
+        self.manual
+            .as_ref()
+            .expect("advance needs a manual clock")
+            .advance(d);
+        self.state.store.wakers().webhooks.notify_one();
     }
 
     /// The database file.
@@ -181,7 +215,7 @@ impl TestApp {
 
     /// Another account with its own key, made the way the operator's CLI makes them.
     pub async fn other_account(&self) -> (String, String) {
-        let now = self.clock.now();
+        let now = self.now();
         let (account, secret) = self
             .state
             .store
@@ -252,4 +286,34 @@ pub fn is_iso_timestamp(v: &Value) -> bool {
 /// A fresh random UUID string.
 pub fn random_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// The TLS provider reqwest is built with must be chosen before the first client is built.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An HTTP client for tests.
+pub fn client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}
+
+/// Waits (up to 10 s) until `check` returns something.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -29,7 +29,7 @@ async fn a_retry_replays_the_stored_response_byte_for_byte_and_creates_nothing()
     assert!(first.headers().get("idempotent-replayed").is_none());
     let first_body = first.bytes().await.unwrap();
 
-    app.clock.advance(Duration::from_secs(5));
+    app.advance(Duration::from_secs(5));
     let retry = post_with_key(&app, "create-1", &body).await;
     assert_eq!(retry.status(), StatusCode::CREATED);
     assert_eq!(retry.headers().get("idempotent-replayed").unwrap(), "true");
@@ -168,17 +168,17 @@ async fn keys_expire_after_the_window_and_can_then_be_used_again() {
         post_with_key(&app, "daily", &body).await.status(),
         StatusCode::CREATED
     );
-    app.clock.advance(Duration::from_secs(3599));
+    app.advance(Duration::from_secs(3599));
     let res = post_with_key(&app, "daily", &body).await;
     assert_eq!(res.headers().get("idempotent-replayed").unwrap(), "true");
-    app.clock.advance(Duration::from_secs(2));
+    app.advance(Duration::from_secs(2));
     let res = post_with_key(&app, "daily", &body).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert!(res.headers().get("idempotent-replayed").is_none());
     assert_eq!(inbox_total(&app).await, 2);
 
     // The janitor removes what has expired, and only that.
-    app.clock.advance(Duration::from_secs(3601));
+    app.advance(Duration::from_secs(3601));
     let report = agentsend::jobs::janitor_tick(&app.state).await.unwrap();
     assert_eq!(report.idempotency_keys, 1);
 }

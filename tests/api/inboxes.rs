@@ -179,7 +179,7 @@ async fn list_pages_newest_first_with_the_total() {
     let app = TestApp::spawn().await;
     let mut ids = Vec::new();
     for n in 0..25 {
-        app.clock.advance(std::time::Duration::from_millis(5));
+        app.advance(std::time::Duration::from_millis(5));
         ids.push(
             id(&app
                 .create_inbox(json!({"address": format!("box{n:02}")}))
@@ -209,7 +209,7 @@ async fn patch_changes_the_display_name_and_limit_within_the_account_limit() {
     let app = TestApp::spawn().await;
     let inbox = app.create_inbox(json!({"displayName": "Old"})).await;
     let path = format!("/inboxes/{}", id(&inbox));
-    app.clock.advance(std::time::Duration::from_secs(1));
+    app.advance(std::time::Duration::from_secs(1));
     let (status, changed) = json(
         app.patch(
             &path,

@@ -8,6 +8,7 @@
 //! SQLite file and talks to it over HTTP (and runs the real binary for the CLI).
 
 mod helpers;
+mod receiver;
 
 mod account;
 mod cli;
@@ -17,3 +18,4 @@ mod idempotency;
 mod inboxes;
 mod openapi;
 mod rate_limit;
+mod webhooks;

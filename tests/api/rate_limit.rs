@@ -24,7 +24,7 @@ async fn headers_count_down_then_429_with_retry_after_and_counters_survive_a_res
         assert_eq!(header(&res, "x-ratelimit-remaining"), remaining);
         reset = header(&res, "x-ratelimit-reset");
     }
-    let now = agentsend::domain::Clock::now(app.clock.as_ref()).as_secs();
+    let now = app.now().as_secs();
     let reset_at: i64 = reset.parse().unwrap();
     assert!(reset_at > now && reset_at <= now + 60);
 
@@ -42,8 +42,7 @@ async fn headers_count_down_then_429_with_retry_after_and_counters_survive_a_res
     let res = app.get("/inboxes").await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED").await;
 
-    app.clock
-        .advance(Duration::from_secs(u64::try_from(retry_after).unwrap()));
+    app.advance(Duration::from_secs(u64::try_from(retry_after).unwrap()));
     let res = app.get("/inboxes").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(&res, "x-ratelimit-remaining"), "2");
@@ -104,7 +103,7 @@ async fn the_janitor_drops_counters_of_finished_windows() {
     app.anonymous(Method::GET, "/health").send().await.unwrap();
     let report = agentsend::jobs::janitor_tick(&app.state).await.unwrap();
     assert_eq!(report.rate_limit_windows, 0, "current windows are kept");
-    app.clock.advance(Duration::from_secs(61));
+    app.advance(Duration::from_secs(61));
     let report = agentsend::jobs::janitor_tick(&app.state).await.unwrap();
     assert_eq!(report.rate_limit_windows, 2);
 }
