@@ -63,6 +63,20 @@ mod tests {
     }
 
     #[test]
+    fn a_hex_secret_signs_as_the_standardwebhooks_python_library_does() {
+        // Expected value from `standardwebhooks` 1.x: Webhook(secret).sign(id, 1700000000, body).
+        let secret = format!("whsec_{}", "0123456789abcdef".repeat(3));
+        let sig = standard_signature(
+            &secret,
+            "0b6b4c1e-6a55-4f5e-9d43-8c1a2b3c4d5e",
+            1_700_000_000,
+            br#"{"a":1}"#,
+        )
+        .unwrap();
+        assert_eq!(sig, "v1,N7jPe6rYqka53BCTLtUxvFmAJINVT7bar7k/mCSGydk=");
+    }
+
+    #[test]
     fn our_secrets_work_for_both_schemes() {
         let secret = crate::domain::webhook::WebhookSecret::generate();
         let hex_sig = agentsend_signature(secret.expose(), b"{}").unwrap();
