@@ -163,7 +163,7 @@ pub struct WebhooksConfig {
     /// slot.
     pub per_webhook_concurrency: usize,
     /// How long a claimed delivery belongs to its worker; a claim older than this (the
-    /// process died mid-attempt) is attempted again. Must exceed `timeout_ms`.
+    /// process died mid-attempt) is attempted again. At least `timeout_ms` + 1000.
     pub lease_ms: u64,
     /// Non-public networks (CIDR) deliveries may go to, e.g. `["10.0.0.0/8"]`.
     pub allowed_networks: Vec<ipnet::IpNet>,
@@ -347,10 +347,11 @@ impl Config {
         if w.timeout_ms < 10 {
             return fail("webhooks.timeout_ms", "must be at least 10");
         }
-        if w.lease_ms <= w.timeout_ms {
+        // The margin covers recording the attempt after the receiver answered.
+        if w.lease_ms < w.timeout_ms.saturating_add(1000) {
             return fail(
                 "webhooks.lease_ms",
-                "must be longer than webhooks.timeout_ms",
+                "must be at least webhooks.timeout_ms + 1000",
             );
         }
         if w.concurrency == 0 || w.per_webhook_concurrency == 0 {

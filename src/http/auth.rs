@@ -5,7 +5,9 @@
 //!
 //! With rate limiting on, the key is verified and the request counted in one write (the
 //! bucket is the account, or the client's IP address without a valid key), and the verified
-//! credential is passed on. With it off, the gate does not touch the database: the key is
+//! credential is passed on. That makes every request a write while limiting is on: the price
+//! of counters that live in the database (SPEC §1.5); README's performance section has its
+//! measured cost. With it off, the gate does not touch the database: the key is
 //! verified by the handler's own database call.
 
 use std::net::IpAddr;

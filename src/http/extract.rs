@@ -32,7 +32,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = body_limit(req);
+        // The JSON limit whatever the declared content type: a JSON route is not a way to
+        // send an 11 MiB body by claiming it is multipart.
+        let limit = req
+            .app_data::<Data<AppState>>()
+            .map_or(DEFAULT_JSON_LIMIT, |s| s.config.http.json_body_limit);
         let declared_json = is_json(req.headers());
         let declared_len = content_length(req.headers());
         let payload = payload.take();
@@ -107,10 +111,13 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The body limit that applies to this request: multipart or JSON (SPEC §1.1).
+const DEFAULT_JSON_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The body limit for a request whose route is not known yet (the idempotency middleware):
+/// multipart or JSON by content type (SPEC §1.1). The route's own extractor applies its limit.
 pub fn body_limit(req: &HttpRequest) -> usize {
     let Some(state) = req.app_data::<Data<AppState>>() else {
-        return 4 * 1024 * 1024;
+        return DEFAULT_JSON_LIMIT;
     };
     if is_multipart(req.headers()) {
         state.config.http.multipart_body_limit
@@ -128,7 +135,9 @@ pub async fn read_body(
     if declared_len.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::payload_too_large(limit));
     }
-    let mut body = BytesMut::with_capacity(declared_len.map_or(0, |n| n as usize).min(limit));
+    // Trust a declared length only so far: the bytes have not arrived yet.
+    let initial = declared_len.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let mut body = BytesMut::with_capacity(initial.min(limit).min(64 * 1024));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
             log::debug!("reading request body failed: {e}");

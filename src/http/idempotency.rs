@@ -113,11 +113,37 @@ pub async fn idempotency(
     }
 
     req.set_payload(Payload::from(body));
-    let mut guard = held.guard();
-    let res = next.call(req).await?;
+    // The request runs in a task of its own, so that it finishes (and its response is stored)
+    // even if the client goes away meanwhile: if the handler's change committed, a retry must
+    // get the replay, not run the request a second time.
+    let task = actix_web::rt::spawn(run_and_store(req, next, held));
+    match task.await {
+        Ok(result) => result,
+        Err(e) => {
+            // The key stays "in use" until the reservation counts as abandoned: whether the
+            // change committed is unknown.
+            log::error!("an idempotent request's task failed: {e}");
+            Err(ApiError::internal("idempotent request task failed").into())
+        }
+    }
+}
+
+/// Runs the request and stores its response under the held key (5xx: releases the key).
+async fn run_and_store<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+    held: HeldKey,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let res = match next.call(req).await {
+        Ok(res) => res,
+        Err(e) => {
+            held.release().await;
+            return Err(e);
+        }
+    };
     if res.status().is_server_error() {
         // Not stored: the client may retry a 5xx, at once, so the key is freed before we answer.
-        guard.release().await;
+        held.release().await;
         return Ok(res.map_into_boxed_body());
     }
     let (http_req, res) = res.into_parts();
@@ -138,9 +164,11 @@ pub async fn idempotency(
             .filter(|(name, _)| !NOT_STORED.contains(name))
             .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
             .collect(),
-        body: bytes.to_vec(),
+        body: without_secrets(&bytes),
     };
-    if let Err(e) = guard.complete(stored).await {
+    if let Err(e) = held.complete(stored).await {
+        // The change exists but its response could not be stored: the key stays "in use"
+        // (409) rather than being released for a retry that would make the change twice.
         return Ok(ServiceResponse::new(
             http_req,
             ApiError::from(e).error_response(),
@@ -150,6 +178,34 @@ pub async fn idempotency(
         http_req,
         head.set_body(bytes).map_into_boxed_body(),
     ))
+}
+
+/// Fields that carry a secret shown only once (`key` of a new API key, `secret` of a new or
+/// rotated webhook). Their values are not stored for replay: SPEC §1.2 keeps only a hash of an
+/// API key, and a replay must not show a secret a second time. A replay has `null` there.
+const SECRET_FIELDS: [&str; 2] = ["key", "secret"];
+
+/// The body with the values of top-level [`SECRET_FIELDS`] replaced by `null`, everything else
+/// byte for byte. Non-JSON bodies are kept as they are.
+fn without_secrets(body: &[u8]) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
+        return body.to_vec();
+    };
+    let mut out = body.to_vec();
+    for name in SECRET_FIELDS {
+        let Some(serde_json::Value::String(secret)) = fields.get(name) else {
+            continue;
+        };
+        // The value is a random token, so its quoted form occurs exactly where the field is.
+        let quoted = serde_json::Value::String(secret.clone()).to_string();
+        if let Some(at) = out
+            .windows(quoted.len())
+            .position(|w| w == quoted.as_bytes())
+        {
+            out.splice(at..at + quoted.len(), b"null".iter().copied());
+        }
+    }
+    out
 }
 
 fn fail(req: ServiceRequest, e: ApiError) -> ServiceResponse<BoxBody> {
@@ -234,32 +290,14 @@ impl HeldKey {
         }))
     }
 
-    fn guard(self) -> ReleaseGuard {
-        ReleaseGuard { held: Some(self) }
-    }
-}
-
-/// Releases the reservation unless the response was stored: on a 5xx, and also when the
-/// request's future is dropped half-way (client gone, worker shutting down), so that the key
-/// does not stay "in use" until it is considered abandoned.
-struct ReleaseGuard {
-    held: Option<HeldKey>,
-}
-
-impl ReleaseGuard {
-    /// Stores the response. If that fails the key stays "in use" rather than being released:
-    /// the resource exists, and a retry must not create it again (it gets 409 until the
-    /// reservation counts as abandoned).
-    async fn complete(&mut self, response: StoredResponse) -> Result<(), StoreError> {
-        let Some(held) = self.held.take() else {
-            return Ok(());
-        };
-        let (scope, key) = (held.scope, held.key);
-        held.state
+    /// Stores the response. If that fails the key stays "in use" rather than being released.
+    async fn complete(self, response: StoredResponse) -> Result<(), StoreError> {
+        let (scope, key) = (self.scope, self.key);
+        self.state
             .store
-            .write(move |conn| {
+            .write(move |tx| {
                 idempotency::complete(
-                    conn,
+                    tx,
                     KeyRef {
                         scope: &scope,
                         key: key.as_str(),
@@ -270,15 +308,6 @@ impl ReleaseGuard {
             .await
     }
 
-    /// Releases now (the response will not be stored).
-    async fn release(&mut self) {
-        if let Some(held) = self.held.take() {
-            held.release().await;
-        }
-    }
-}
-
-impl HeldKey {
     /// Forgets the reservation. Failing to only delays a retry until the reservation counts as
     /// abandoned.
     async fn release(self) {
@@ -298,15 +327,6 @@ impl HeldKey {
             .await;
         if let Err(e) = result {
             log::warn!("releasing an idempotency key failed: {e}");
-        }
-    }
-}
-
-impl Drop for ReleaseGuard {
-    fn drop(&mut self) {
-        if let Some(held) = self.held.take() {
-            // Detached, as Drop cannot await.
-            actix_web::rt::spawn(held.release());
         }
     }
 }

@@ -192,9 +192,15 @@ impl Store {
         F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let mut writer = self.writer.clone().lock_owned().await;
-        let (value, wake) = blocking(move || in_write_tx(&mut writer, f)).await?;
-        self.wakers.notify(wake);
-        Ok(value)
+        let wakers = self.wakers.clone();
+        blocking(move || {
+            let (value, wake) = in_write_tx(&mut writer, f)?;
+            // Here rather than after the await: the caller may be gone by then, and the
+            // committed work must not wait for the worker's next timer.
+            wakers.notify(wake);
+            Ok(value)
+        })
+        .await
     }
 
     /// [`Store::read`] for a request: verifies the credential and runs `f` as that account,

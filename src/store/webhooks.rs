@@ -159,7 +159,7 @@ pub fn update_webhook(
     tx.execute(
         "UPDATE webhooks SET url = ?2, description = ?3, events = ?4, is_active = ?5,
              secret = coalesce(?6, secret), updated_at = ?7
-         WHERE id = ?1",
+         WHERE id = ?1 AND account_id = ?8",
         params![
             id,
             url,
@@ -167,7 +167,8 @@ pub fn update_webhook(
             events_json(events),
             is_active,
             changes.secret.as_ref().map(WebhookSecret::expose),
-            now
+            now,
+            account_id
         ],
     )?;
     get_webhook(tx, account_id, id)
@@ -299,21 +300,23 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     })
 }
 
+fn attempt_from_row(r: &Row<'_>) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        attempt: unsigned(r, "attempt")?,
+        status_code: r.get("status_code")?,
+        duration_ms: unsigned(r, "duration_ms")?,
+        response: r.get("response")?,
+        error: r.get("error")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
 fn attempt_log(conn: &Connection, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT attempt, status_code, duration_ms, response, error, created_at
          FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY attempt, id",
     )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok(Attempt {
-            attempt: unsigned(r, "attempt")?,
-            status_code: r.get("status_code")?,
-            duration_ms: unsigned(r, "duration_ms")?,
-            response: r.get("response")?,
-            error: r.get("error")?,
-            created_at: r.get("created_at")?,
-        })
-    })?;
+    let rows = stmt.query_map([id], attempt_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -355,8 +358,22 @@ pub fn list_deliveries(
             delivery_from_row,
         )?
         .collect::<Result<_, _>>()?;
-    for delivery in &mut data {
-        delivery.attempt_log = attempt_log(conn, delivery.id)?;
+    // The page's attempts in one query, grouped by delivery.
+    let ids: Vec<String> = data.iter().map(|d| d.id.to_string()).collect();
+    let ids = serde_json::Value::from(ids).to_string();
+    let mut attempts = conn.prepare_cached(
+        "SELECT delivery_id, attempt, status_code, duration_ms, response, error, created_at
+         FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each(?1))
+         ORDER BY attempt, id",
+    )?;
+    let rows = attempts.query_map([ids], |r| {
+        Ok((r.get::<_, DeliveryId>(0)?, attempt_from_row(r)?))
+    })?;
+    for row in rows {
+        let (delivery_id, attempt) = row?;
+        if let Some(d) = data.iter_mut().find(|d| d.id == delivery_id) {
+            d.attempt_log.push(attempt);
+        }
     }
     Ok(Page {
         data,
@@ -470,16 +487,32 @@ pub fn claim_due(
     Ok(claimed)
 }
 
-/// When the worker next has something to do: the earliest pending attempt or lease expiry.
-pub fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+/// When something not yet due becomes due: the earliest future retry or lease expiry.
+/// Deliveries that are due already but were not claimed are waiting for a slot (all slots
+/// busy, or their webhook at its in-flight cap); a finishing attempt frees that slot and wakes
+/// the worker, so they are left out here, or the worker would spin on them.
+pub fn next_due(conn: &Connection, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT min(t) FROM (
-                 SELECT min(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'
+                 SELECT min(next_attempt_at) AS t FROM webhook_deliveries
+                 WHERE status = 'pending' AND next_attempt_at > ?1
                  UNION ALL
-                 SELECT min(lease_until) FROM webhook_deliveries WHERE status = 'delivering')",
+                 SELECT min(lease_until) FROM webhook_deliveries
+                 WHERE status = 'delivering' AND lease_until > ?1)",
         )?
-        .query_row([], |r| r.get(0))?)
+        .query_row([now], |r| r.get(0))?)
+}
+
+/// Deliveries due now or under way (for tests and benchmarks that wait for quiet).
+pub fn unsettled(conn: &Connection, now: Timestamp) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM webhook_deliveries
+         WHERE (status = 'pending' AND next_attempt_at <= ?1) OR status = 'delivering'",
+        [now],
+        |r| r.get(0),
+    )?;
+    Ok(count(n))
 }
 
 /// What became of an attempt.
@@ -538,6 +571,8 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
         r.error,
         now
     ])?;
+    // Only the claim this attempt belongs to may move the delivery on: if the lease ran out
+    // and another attempt has claimed it since, that attempt's result will.
     let (status, next_attempt_at) = match r.disposition {
         Disposition::Succeeded => ("succeeded", None),
         Disposition::RetryAt(at) => ("pending", Some(at)),
@@ -548,7 +583,7 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
         "UPDATE webhook_deliveries
          SET status = ?2, next_attempt_at = ?3, lease_until = NULL, last_status_code = ?4,
              last_error = ?5, last_response = ?6, updated_at = ?7
-         WHERE id = ?1",
+         WHERE id = ?1 AND status = 'delivering' AND attempts = ?8",
     )?
     .execute(params![
         r.delivery_id,
@@ -557,7 +592,8 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
         r.status_code,
         r.error,
         r.response,
-        now
+        now,
+        r.attempt
     ])?;
     if r.disposition == Disposition::Gone {
         tx.prepare_cached("UPDATE webhooks SET is_active = 0, updated_at = ?2 WHERE id = ?1")?

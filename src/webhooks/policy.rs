@@ -54,6 +54,11 @@ impl NetworkPolicy {
 
     /// Whether deliveries may go to `ip`.
     pub fn check(&self, ip: IpAddr) -> Result<(), Refused> {
+        // An IPv4-mapped address is the IPv4 address, for the allow-list too.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
         match non_public_class(ip) {
             None => Ok(()),
             Some(_) if self.allowed.iter().any(|net| net.contains(&ip)) => Ok(()),
@@ -111,27 +116,47 @@ fn v4_class(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
-    // An IPv4 address in IPv6 clothing is judged as the IPv4 address it carries.
+    let s = ip.segments();
+    let embedded =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    // Addresses that carry an IPv4 address are judged as that address: IPv4-mapped
+    // (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96), IPv4-compatible (::/96, deprecated),
+    // NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
     if let Some(v4) = ip.to_ipv4_mapped() {
         return v4_class(v4);
     }
-    let s = ip.segments();
+    if s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 {
+        return v4_class(embedded(s[6], s[7]));
+    }
     if ip.is_unspecified() {
-        Some("unspecified")
-    } else if ip.is_loopback() {
-        Some("loopback")
-    } else if s[0] & 0xfe00 == 0xfc00 {
+        return Some("unspecified");
+    }
+    if ip.is_loopback() {
+        return Some("loopback");
+    }
+    if s[..6] == [0; 6] {
+        return v4_class(embedded(s[6], s[7])).or(Some("IPv4-compatible"));
+    }
+    if s[..6] == [0x0064, 0xff9b, 0, 0, 0, 0] {
+        return v4_class(embedded(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return v4_class(embedded(s[1], s[2]));
+    }
+    if s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001 {
+        // Local-use NAT64 (RFC 8215): translated by the operator's own gateway.
+        return Some("local-use NAT64");
+    }
+    if s[0] & 0xfe00 == 0xfc00 {
         Some("unique-local")
     } else if s[0] & 0xffc0 == 0xfe80 {
         Some("link-local")
+    } else if s[0] & 0xffc0 == 0xfec0 {
+        Some("site-local")
     } else if s[0] & 0xff00 == 0xff00 {
         Some("multicast")
     } else if s[0] == 0x2001 && s[1] == 0x0db8 {
         Some("documentation")
-    } else if s[0] == 0x0064 && s[1] == 0xff9b {
-        // NAT64: the embedded IPv4 address decides.
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        v4_class(v4)
     } else {
         None
     }
@@ -192,6 +217,12 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:10.0.0.1", "private"),
             ("64:ff9b::a9fe:a9fe", "link-local (cloud metadata)"),
+            ("::ffff:0:a00:1", "private"),
+            ("::10.0.0.1", "private"),
+            ("::8.8.8.8", "IPv4-compatible"),
+            ("64:ff9b:1::1", "local-use NAT64"),
+            ("2002:c0a8:0101::1", "private"),
+            ("fec0::1", "site-local"),
         ] {
             assert_eq!(non_public_class(ip(addr)), Some(class), "{addr}");
         }
@@ -201,6 +232,8 @@ mod tests {
             "172.32.0.1",
             "2606:4700::1111",
             "100.128.0.1",
+            "2002:0808:0808::1",
+            "64:ff9b::808:808",
         ] {
             assert_eq!(non_public_class(ip(public)), None, "{public}");
         }
@@ -226,6 +259,7 @@ mod tests {
         let allowed = NetworkPolicy::from_config(&config);
         assert!(allowed.check(ip("127.0.0.1")).is_ok());
         assert!(allowed.check(ip("10.9.9.9")).is_ok());
+        assert!(allowed.check(ip("::ffff:10.9.9.9")).is_ok());
         assert!(allowed.check(ip("192.168.0.1")).is_err());
 
         config.http.listen = "127.0.0.1:3000".parse().unwrap();

@@ -64,6 +64,8 @@ impl DeliveryWorker {
         let config = &state.config.webhooks;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve target names itself, out of the policy's reach.
+            .no_proxy()
             .timeout(Duration::from_millis(config.timeout_ms))
             .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
             .build()?;
@@ -180,9 +182,15 @@ impl DeliveryWorker {
 
     /// How long to sleep before the next retry or lease expiry is due.
     async fn until_next_due(&self) -> Duration {
-        match self.state.store.read(store::next_due).await {
+        let now = self.state.now();
+        match self
+            .state
+            .store
+            .read(move |c| store::next_due(c, now))
+            .await
+        {
             Ok(Some(due)) => {
-                let ms = due.as_millis() - self.state.now().as_millis();
+                let ms = due.as_millis() - now.as_millis();
                 // At least 1 ms, so that a due time a hair away is not a hot loop.
                 Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(1)).min(IDLE_POLL)
             }

@@ -152,6 +152,23 @@ impl TestApp {
         self.state.store.wakers().webhooks.notify_one();
     }
 
+    /// Waits until no webhook delivery is due or under way, attempting due ones itself (the
+    /// background worker may be attempting others at the same time).
+    pub async fn settle_webhooks(&self) {
+        eventually("webhook deliveries to settle", || async {
+            self.worker.drain().await.unwrap();
+            let now = self.now();
+            let unsettled = self
+                .state
+                .store
+                .read(move |c| agentsend::store::webhooks::unsettled(c, now))
+                .await
+                .unwrap();
+            (unsettled == 0).then_some(())
+        })
+        .await;
+    }
+
     /// The database file.
     pub fn db_path(&self) -> PathBuf {
         self.config.database.path.clone()

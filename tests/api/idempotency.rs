@@ -218,3 +218,39 @@ async fn without_a_valid_api_key_the_answer_is_401_whatever_the_idempotency_key(
     }
     assert_eq!(inbox_total(&app).await, 0);
 }
+
+#[tokio::test]
+async fn a_replayed_response_never_shows_a_one_time_secret_and_none_is_stored() {
+    let app = TestApp::spawn().await;
+    let create = || {
+        app.request(Method::POST, "/account/api-keys")
+            .header("idempotency-key", "new-key-1")
+            .json(&json!({"name": "ci"}))
+            .send()
+    };
+    let (status, first) = json(create().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = first["key"].as_str().unwrap().to_owned();
+    let res = create().await.unwrap();
+    assert_eq!(res.headers().get("idempotent-replayed").unwrap(), "true");
+    let (status, replay) = json(res).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(replay["key"], Value::Null);
+    assert_eq!(replay["id"], first["id"]);
+    assert_eq!(replay["prefix"], first["prefix"]);
+    let stored: i64 = app
+        .state
+        .store
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM idempotency_keys WHERE instr(CAST(response_body AS TEXT), ?1) > 0",
+                [key],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "only the key's hash is ever stored");
+    let (_, keys) = json(app.get("/account/api-keys").await).await;
+    assert_eq!(keys["total"], 2, "one key created, not two");
+}
