@@ -141,6 +141,9 @@ CREATE TABLE attachments (
     size          INTEGER NOT NULL,
     sha256        TEXT NOT NULL,
     content_id    TEXT,                             -- inline parts (cid:)
+    -- 'upload': POST /attachments, lives until unreferenced and expired;
+    -- 'inbound': a part of received mail, lives and dies with its message
+    origin        TEXT NOT NULL DEFAULT 'upload' CHECK (origin IN ('upload', 'inbound')),
     created_at    INTEGER NOT NULL,
     -- last column, so that reading the metadata never touches the blob's overflow pages
     content       BLOB NOT NULL

@@ -28,7 +28,8 @@ start() { # $1 = rate limit
         echo "port $PORT is already in use; set PORT=..." >&2; exit 1
     fi
     (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$OLDPWD/$BIN" --db "$WORK/bench.db" \
-        --listen "127.0.0.1:$PORT" --rate-limit "$1" >>"$WORK/stdout" 2>>"$WORK/stderr") &
+        --listen "127.0.0.1:$PORT" --smtp-listen 127.0.0.1:0 --rate-limit "$1" \
+        >>"$WORK/stdout" 2>>"$WORK/stderr") &
     SERVER_PID=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.1; done
     echo "server did not start" >&2; cat "$WORK/stderr" >&2; exit 1

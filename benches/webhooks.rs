@@ -65,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::default();
     config.http.listen = "127.0.0.1:0".parse()?;
+    config.smtp.listen = "127.0.0.1:0".parse()?;
     config.database.path = dir.path().join("bench.db");
     config.limits.rate_limit = 0;
     config.log.level = "warn".to_owned();

@@ -1,6 +1,6 @@
 //! The one start-up path, shared by `agentsend serve` and the tests: open the database, create
-//! the default account on first start, bind the listeners (port 0 allowed, real port
-//! reported), then run and supervise everything until shutdown.
+//! the default account on first start, bind the HTTP and SMTP listeners (port 0 allowed, real
+//! ports reported), then run and supervise everything until shutdown.
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::domain::account::AccountName;
 use crate::domain::{Account, ApiKeySecret, Clock, EmailAddress, Plan, SystemClock};
+use crate::mail::smtp::SmtpServer;
 use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
 use crate::store::{Store, StoreError, StoreOptions};
@@ -37,6 +38,7 @@ pub struct Application {
     state: AppState,
     bootstrap: Option<Bootstrap>,
     webhook_worker: DeliveryWorker,
+    smtp: SmtpServer,
 }
 
 /// Opens the configured database (also used by the administration commands).
@@ -96,6 +98,7 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let webhook_worker = DeliveryWorker::new(state.clone(), network_policy)
             .context("cannot build the webhook HTTP client")?;
+        let smtp = SmtpServer::bind(&state)?;
         let app_state = state.clone();
         let server = HttpServer::new(move || http::app(app_state.clone()))
             .listen(listener)?
@@ -110,12 +113,18 @@ impl Application {
             state,
             bootstrap,
             webhook_worker,
+            smtp,
         })
     }
 
     /// The address the HTTP API is bound to (the real port when configured with port 0).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The address the SMTP listener is bound to.
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.smtp.local_addr()
     }
 
     /// The default account and key, when this start created them.
@@ -143,17 +152,20 @@ impl Application {
             state,
             http_addr,
             webhook_worker,
+            smtp,
             ..
         } = self;
         log::info!(
-            "AgentSend {} listening on http://{http_addr} (database {})",
+            "AgentSend {} listening on http://{http_addr} and smtp://{} (database {})",
             env!("CARGO_PKG_VERSION"),
+            smtp.local_addr(),
             state.config.database.path.display()
         );
         let handle = server.handle();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let janitor = tokio::spawn(jobs::run_janitor(state.clone(), shutdown_rx.clone()));
-        let webhooks = tokio::spawn(webhook_worker.run(shutdown_rx));
+        let webhooks = tokio::spawn(webhook_worker.run(shutdown_rx.clone()));
+        let smtp = tokio::spawn(smtp.run(shutdown_rx));
         let mut server = tokio::spawn(server);
 
         let server_result = tokio::select! {
@@ -174,6 +186,11 @@ impl Application {
         }
         if let Err(e) = webhooks.await {
             log::error!("webhook worker failed: {e}");
+        }
+        match smtp.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::error!("SMTP listener failed: {e:#}"),
+            Err(e) => log::error!("SMTP listener task failed: {e}"),
         }
         server_result
             .context("HTTP server task failed")?

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Requests per rate-limit window (60 s by default) per account; 0 turns limiting off.
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
+    /// Address for the SMTP listener (overrides smtp.listen), e.g. 0.0.0.0:25; port 0 picks one.
+    #[arg(long, value_name = "ADDR")]
+    pub smtp_listen: Option<SocketAddr>,
 }
 
 /// Commands.
@@ -126,9 +129,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => ServeArgs {
             listen: args.listen.or(cli.serve.listen),
             rate_limit: args.rate_limit.or(cli.serve.rate_limit),
+            smtp_listen: args.smtp_listen.or(cli.serve.smtp_listen),
         },
-        Some(_) if cli.serve.listen.is_some() || cli.serve.rate_limit.is_some() => {
-            anyhow::bail!("--listen and --rate-limit only apply to `serve`");
+        Some(_)
+            if cli.serve.listen.is_some()
+                || cli.serve.rate_limit.is_some()
+                || cli.serve.smtp_listen.is_some() =>
+        {
+            anyhow::bail!("--listen, --rate-limit and --smtp-listen only apply to `serve`");
         }
         Some(_) => ServeArgs::default(),
     };
@@ -140,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         listen: serve_args.listen,
         db: cli.db.clone(),
         rate_limit: serve_args.rate_limit,
+        smtp_listen: serve_args.smtp_listen,
     };
     let Loaded {
         config,

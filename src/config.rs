@@ -26,6 +26,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     /// Webhook deliveries.
     pub webhooks: WebhooksConfig,
+    /// The SMTP listener (receiving mail).
+    pub smtp: SmtpConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -147,6 +149,49 @@ impl Default for IdempotencyConfig {
     }
 }
 
+/// `[smtp]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Address the SMTP listener binds; port 25 on a server. Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// This server's name in the greeting, EHLO reply and `Received` headers (its MX name).
+    pub hostname: String,
+    /// Largest message in bytes, announced with `SIZE`; larger ones get `552`.
+    pub max_message_size: usize,
+    /// Recipients per transaction; more get `452`.
+    pub max_recipients: usize,
+    /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4: 512).
+    pub max_command_line: usize,
+    /// Seconds a session may wait for a command before it is closed with `421`.
+    pub idle_timeout_secs: u64,
+    /// Seconds a session may take between data chunks during `DATA`.
+    pub data_timeout_secs: u64,
+    /// Sessions at once; more are turned away with `421`.
+    pub max_sessions: usize,
+    /// PEM certificate chain for STARTTLS; empty disables STARTTLS.
+    pub tls_certificate: PathBuf,
+    /// PEM private key for STARTTLS.
+    pub tls_private_key: PathBuf,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 2525)),
+            hostname: "localhost".to_owned(),
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_command_line: 512,
+            idle_timeout_secs: 300,
+            data_timeout_secs: 600,
+            max_sessions: 100,
+            tls_certificate: PathBuf::new(),
+            tls_private_key: PathBuf::new(),
+        }
+    }
+}
+
 /// `[webhooks]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -235,6 +280,8 @@ pub struct Overrides {
     pub db: Option<PathBuf>,
     /// `--rate-limit`
     pub rate_limit: Option<u32>,
+    /// `--smtp-listen`
+    pub smtp_listen: Option<SocketAddr>,
 }
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -300,6 +347,9 @@ impl Config {
         if let Some(limit) = overrides.rate_limit {
             config.limits.rate_limit = limit;
         }
+        if let Some(listen) = overrides.smtp_listen {
+            config.smtp.listen = listen;
+        }
         config.validate()?;
         Ok(Loaded {
             config,
@@ -336,6 +386,30 @@ impl Config {
         }
         if self.idempotency.window_secs == 0 {
             return fail("idempotency.window_secs", "must be at least 1");
+        }
+        let smtp = &self.smtp;
+        if DomainName::parse(&smtp.hostname).is_err() {
+            return fail("smtp.hostname", "must be a host name");
+        }
+        if smtp.max_message_size < 1024 || smtp.max_recipients == 0 || smtp.max_sessions == 0 {
+            return fail(
+                "smtp",
+                "max_message_size must be at least 1024, max_recipients and max_sessions at least 1",
+            );
+        }
+        if !(512..=65_536).contains(&smtp.max_command_line) {
+            return fail("smtp.max_command_line", "must be from 512 to 65536");
+        }
+        if smtp.idle_timeout_secs == 0 || smtp.data_timeout_secs == 0 {
+            return fail("smtp", "timeouts must be at least 1 second");
+        }
+        if smtp.tls_certificate.as_os_str().is_empty()
+            != smtp.tls_private_key.as_os_str().is_empty()
+        {
+            return fail(
+                "smtp.tls_certificate",
+                "set both tls_certificate and tls_private_key, or neither",
+            );
         }
         let w = &self.webhooks;
         if !(1..=100).contains(&w.max_attempts) {
@@ -558,6 +632,7 @@ mod tests {
             rate_limit: Some(0),
             listen: Some("127.0.0.1:0".parse().unwrap()),
             db: Some(PathBuf::from("/tmp/x.db")),
+            smtp_listen: Some("127.0.0.1:0".parse().unwrap()),
         };
         let loaded = load_text(text, &vars, &flags).unwrap();
         assert_eq!(loaded.config.limits.rate_limit, 0);

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod state;
 pub mod store;
 pub mod webhooks;

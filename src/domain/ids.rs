@@ -104,6 +104,10 @@ typed_id!(
     ThreadId
 );
 typed_id!(
+    /// A stored attachment (uploaded, or a part of inbound mail).
+    AttachmentId
+);
+typed_id!(
     /// A webhook subscription.
     WebhookId
 );

@@ -34,6 +34,27 @@ impl Timestamp {
         self.0.div_euclid(MS_PER_DAY)
     }
 
+    /// RFC 5322 date-time in UTC, e.g. `Sun, 29 Nov 2026 07:30:00 +0000` (for `Received` and
+    /// `Date` headers).
+    pub fn to_rfc5322(self) -> String {
+        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let days = self.0.div_euclid(MS_PER_DAY);
+        let secs = self.0.rem_euclid(MS_PER_DAY) / 1000;
+        let (y, m, d) = civil_from_days(days);
+        // 1970-01-01 was a Thursday.
+        let weekday = DAYS[days.rem_euclid(7) as usize];
+        let month = MONTHS[(m as usize).saturating_sub(1).min(11)];
+        format!(
+            "{weekday}, {d} {month} {y:04} {:02}:{:02}:{:02} +0000",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+
     /// This instant moved forward by `d` (saturating).
     pub fn plus(self, d: Duration) -> Self {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
@@ -147,6 +168,15 @@ mod tests {
         assert_eq!(
             Timestamp(1_735_689_599_999).to_string(),
             "2024-12-31T23:59:59.999Z"
+        );
+    }
+
+    #[test]
+    fn rfc5322_dates_have_the_right_weekday() {
+        assert_eq!(Timestamp(0).to_rfc5322(), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            Timestamp(1_795_937_400_000).to_rfc5322(),
+            "Sun, 29 Nov 2026 07:30:00 +0000"
         );
     }
 

@@ -206,6 +206,11 @@ impl From<StoreError> for ApiError {
                     Resource::Inbox => ("INBOX_NOT_FOUND", "No inbox found with that ID."),
                     Resource::Domain => ("DOMAIN_NOT_FOUND", "No domain found with that ID."),
                     Resource::Webhook => ("WEBHOOK_NOT_FOUND", "No webhook found with that ID."),
+                    Resource::Message => ("MESSAGE_NOT_FOUND", "No message found with that ID."),
+                    Resource::Thread => ("THREAD_NOT_FOUND", "No thread found with that ID."),
+                    Resource::Attachment => {
+                        ("ATTACHMENT_NOT_FOUND", "No attachment found with that ID.")
+                    }
                 };
                 Self::new(S::NOT_FOUND, code, message)
             }

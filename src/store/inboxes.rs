@@ -239,3 +239,19 @@ pub fn delete_inbox(
     }
     Ok(())
 }
+
+/// The inbox that receives mail for `address` (lower-cased by the caller): an active inbox,
+/// on the shared domain or on a custom domain verified for receiving (SPEC §3.3).
+pub fn find_receiving_inbox(
+    conn: &Connection,
+    address: &str,
+) -> Result<Option<(InboxId, AccountId)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT i.id, i.account_id FROM inboxes i LEFT JOIN domains d ON d.id = i.domain_id
+             WHERE i.address = ?1 AND i.status = 'active'
+               AND (i.domain_id IS NULL OR d.receiving_status = 'verified')",
+        )?
+        .query_row([address], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}

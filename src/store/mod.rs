@@ -8,6 +8,7 @@ pub mod domains;
 pub mod idempotency;
 pub mod inboxes;
 pub mod maintenance;
+pub mod messages;
 pub mod rate_limits;
 mod sql;
 pub mod webhooks;
@@ -43,6 +44,12 @@ pub enum Resource {
     Domain,
     /// A webhook.
     Webhook,
+    /// A message.
+    Message,
+    /// A thread.
+    Thread,
+    /// An attachment.
+    Attachment,
 }
 
 /// What can go wrong in the store. Conditions the API reports have their own variants; the

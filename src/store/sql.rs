@@ -3,7 +3,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    AccountId, ApiKeyId, DeliveryId, DomainId, EventId, InboxId, Timestamp, WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, MessageId, ThreadId,
+    Timestamp, WebhookId,
 };
 
 macro_rules! id_sql {
@@ -22,7 +23,16 @@ macro_rules! id_sql {
 }
 
 id_sql!(
-    AccountId, ApiKeyId, InboxId, DomainId, WebhookId, EventId, DeliveryId
+    AccountId,
+    ApiKeyId,
+    InboxId,
+    DomainId,
+    WebhookId,
+    EventId,
+    DeliveryId,
+    MessageId,
+    ThreadId,
+    AttachmentId
 );
 
 impl ToSql for Timestamp {

@@ -200,7 +200,14 @@ fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> String {
 
 fn start_server(dir: &Path) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
     let mut child = agentsend(dir)
-        .args(["--listen", "127.0.0.1:0", "--rate-limit", "0"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--smtp-listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "0",
+        ])
         .env("AGENTSEND_LOG_LEVEL", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

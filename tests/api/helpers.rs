@@ -44,6 +44,7 @@ pub struct TestApp {
 pub fn test_config(dir: &Path) -> Config {
     let mut config = Config::default();
     config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.smtp.listen = "127.0.0.1:0".parse().unwrap();
     config.http.workers = 1;
     config.database.path = dir.join("agentsend.db");
     config.database.pool_size = 4;

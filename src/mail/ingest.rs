@@ -1,0 +1,221 @@
+//! THE ingestion path from raw bytes and an envelope to stored messages, used by the SMTP
+//! listener and by local delivery of outgoing mail: one stored copy per recipient inbox (with a
+//! `Received` header prepended), threading, thread counters, attachments, bounce and complaint
+//! handling, and the `message.received` event, all in one transaction.
+
+use std::net::IpAddr;
+
+use super::parse::{self, ParsedMail, Report};
+use crate::domain::message::{normalize_subject, sanitize_filename};
+use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
+use crate::state::AppState;
+use crate::store::messages::{self, NewAttachment, NewInbound, ReportKind};
+use crate::store::{StoreError, Tx};
+use crate::webhooks::events::{MessageBounced, MessageComplained, MessageReceived};
+use crate::webhooks::{self, Event};
+
+/// One accepted recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The address as given in `RCPT TO`.
+    pub address: String,
+    /// The inbox it belongs to.
+    pub inbox_id: InboxId,
+    /// The inbox's account.
+    pub account_id: AccountId,
+}
+
+/// How the message reached us, for the `Received` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The client's EHLO/HELO name (SMTP) or a description (local delivery).
+    pub helo: String,
+    /// The client's address, for SMTP.
+    pub peer: Option<IpAddr>,
+    /// `SMTP`, `ESMTP`, `ESMTPS` or `local`.
+    pub protocol: &'static str,
+}
+
+/// A message to ingest.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// `MAIL FROM` (empty for the null sender of bounces).
+    pub mail_from: String,
+    /// Accepted recipients.
+    pub recipients: Vec<Recipient>,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// One stored copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredCopy {
+    /// Its inbox.
+    pub inbox_id: InboxId,
+    /// The message.
+    pub message_id: MessageId,
+    /// Its thread.
+    pub thread_id: ThreadId,
+}
+
+/// Parses (on the blocking pool, outside the write lock) and stores `raw` for every recipient.
+/// Returns once the copies are committed: only then may SMTP answer `250`.
+pub async fn ingest(
+    state: &AppState,
+    envelope: Envelope,
+    raw: Vec<u8>,
+) -> Result<Vec<StoredCopy>, StoreError> {
+    let hostname = state.config.smtp.hostname.clone();
+    let now = state.now();
+    let prepared = tokio::task::spawn_blocking(move || {
+        let parsed = parse::parse(&raw, &envelope.mail_from);
+        (envelope, raw, parsed)
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))?;
+    let (envelope, raw, parsed) = prepared;
+    state
+        .store
+        .write(move |tx| store_copies(tx, &hostname, &envelope, &raw, &parsed, now))
+        .await
+}
+
+fn store_copies(
+    tx: &Tx<'_>,
+    hostname: &str,
+    envelope: &Envelope,
+    raw: &[u8],
+    parsed: &ParsedMail,
+    now: Timestamp,
+) -> Result<Vec<StoredCopy>, StoreError> {
+    let attachments: Vec<NewAttachment<'_>> = parsed
+        .attachments
+        .iter()
+        .map(|a| NewAttachment {
+            filename: sanitize_filename(a.filename.as_deref().unwrap_or("")),
+            content_type: &a.content_type,
+            content: &a.content,
+            content_id: a.content_id.as_deref(),
+        })
+        .collect();
+    let thread_subject = normalize_subject(&parsed.subject);
+    let mut copies = Vec::with_capacity(envelope.recipients.len());
+    for rcpt in &envelope.recipients {
+        let mut stored_raw = received_header(hostname, &envelope.origin, &rcpt.address, now);
+        stored_raw.extend_from_slice(raw);
+        let stored = messages::insert_inbound(
+            tx,
+            &NewInbound {
+                account_id: rcpt.account_id,
+                inbox_id: rcpt.inbox_id,
+                from: &parsed.from,
+                to: &parsed.to,
+                cc: &parsed.cc,
+                subject: &parsed.subject,
+                text: parsed.text.as_deref(),
+                html: parsed.html.as_deref(),
+                message_id: parsed.message_id.as_deref(),
+                in_reply_to: parsed.in_reply_to.as_deref(),
+                references: &parsed.references,
+                attachments: &attachments,
+                raw: &stored_raw,
+                thread_subject: &thread_subject,
+            },
+            now,
+        )?;
+        let event = Event::MessageReceived(MessageReceived {
+            message_id: stored.message_id,
+            inbox_id: rcpt.inbox_id,
+            thread_id: stored.thread_id,
+            from: parsed.from.clone(),
+            to: parsed.to.clone(),
+            subject: parsed.subject.clone(),
+            direction: "inbound",
+            received_at: now,
+        });
+        webhooks::emit(tx, rcpt.account_id, &event, now)?;
+        copies.push(StoredCopy {
+            inbox_id: rcpt.inbox_id,
+            message_id: stored.message_id,
+            thread_id: stored.thread_id,
+        });
+    }
+    // A report counts once per account, however many of its inboxes it was sent to.
+    if let Some(report) = &parsed.report {
+        let mut accounts: Vec<AccountId> =
+            envelope.recipients.iter().map(|r| r.account_id).collect();
+        accounts.sort();
+        accounts.dedup();
+        for account_id in accounts {
+            apply_report(tx, account_id, report, now)?;
+        }
+    }
+    Ok(copies)
+}
+
+/// A bounce or complaint about a message this account sent marks it and tells its webhooks.
+fn apply_report(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    report: &Report,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let (ids, kind) = match report {
+        Report::Bounce { original_ids, .. } => (original_ids, ReportKind::Bounce),
+        Report::Complaint { original_ids, .. } => (original_ids, ReportKind::Complaint),
+    };
+    let Some(original) = messages::find_outbound(tx, account_id, ids)? else {
+        return Ok(());
+    };
+    let suspended = messages::mark_reported(tx, &original, kind, now)?;
+    if suspended {
+        log::warn!(
+            "inbox {} suspended: its bounce or complaint rate is over the limit",
+            original.inbox_id
+        );
+    }
+    let event = match report {
+        Report::Bounce {
+            bounce_type,
+            recipients,
+            ..
+        } => Event::MessageBounced(MessageBounced {
+            message_id: original.id,
+            inbox_id: original.inbox_id,
+            thread_id: original.thread_id,
+            bounce_type: bounce_type.clone(),
+            bounced_recipients: recipients.clone(),
+        }),
+        Report::Complaint { feedback_type, .. } => Event::MessageComplained(MessageComplained {
+            message_id: original.id,
+            inbox_id: original.inbox_id,
+            thread_id: original.thread_id,
+            complaint_feedback_type: feedback_type.clone(),
+        }),
+    };
+    webhooks::emit(tx, account_id, &event, now)?;
+    Ok(())
+}
+
+/// `Received: from <helo> ([ip]) by <host> (AgentSend) with <proto> for <rcpt>; <date>`
+/// (RFC 5321 §4.4), folded, CRLF-terminated.
+fn received_header(hostname: &str, origin: &Origin, rcpt: &str, now: Timestamp) -> Vec<u8> {
+    // The HELO name and recipient come from the client: keep them printable and on one line.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .take(255)
+            .collect::<String>()
+    };
+    let from = match origin.peer {
+        Some(ip) => format!("from {} ([{ip}])", clean(&origin.helo)),
+        None => format!("from {}", clean(&origin.helo)),
+    };
+    format!(
+        "Received: {from}\r\n\tby {hostname} (AgentSend) with {}\r\n\tfor <{}>; {}\r\n",
+        origin.protocol,
+        clean(rcpt),
+        now.to_rfc5322()
+    )
+    .into_bytes()
+}

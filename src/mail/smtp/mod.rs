@@ -1,0 +1,226 @@
+//! The SMTP listener: accepts connections (at most `smtp.max_sessions` at once), serves each
+//! with a [`session::Session`], upgrades to TLS on STARTTLS when a certificate is configured,
+//! and stops with the rest of the server.
+
+pub mod data;
+pub mod replies;
+pub mod session;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use self::session::{Backend, Ending, Session, SessionConfig};
+use crate::config::SmtpConfig;
+use crate::mail::ingest::{self, Envelope, Recipient, StoredCopy};
+use crate::state::AppState;
+use crate::store::{StoreError, inboxes};
+
+/// Sessions still running at shutdown get this long to notice and say goodbye.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// A TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The real backend: inboxes from the store, delivery through [`ingest::ingest`].
+#[derive(Clone)]
+pub struct StoreBackend {
+    state: AppState,
+}
+
+impl Backend for StoreBackend {
+    fn recipient(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send {
+        let state = self.state.clone();
+        let address = address.to_owned();
+        async move {
+            let lookup = address.clone();
+            let found = state
+                .store
+                .read(move |c| inboxes::find_receiving_inbox(c, &lookup))
+                .await?;
+            Ok(found.map(|(inbox_id, account_id)| Recipient {
+                address,
+                inbox_id,
+                account_id,
+            }))
+        }
+    }
+
+    fn deliver(
+        &self,
+        envelope: Envelope,
+        raw: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<StoredCopy>, StoreError>> + Send {
+        let state = self.state.clone();
+        async move { ingest::ingest(&state, envelope, raw).await }
+    }
+}
+
+struct Shared {
+    backend: StoreBackend,
+    config: SessionConfig,
+    tls: Option<TlsAcceptor>,
+}
+
+/// A bound listener, not yet serving.
+pub struct SmtpServer {
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    max_sessions: usize,
+    shared: Arc<Shared>,
+}
+
+impl SmtpServer {
+    /// Binds `smtp.listen` and loads the STARTTLS certificate, if configured.
+    pub fn bind(state: &AppState) -> anyhow::Result<Self> {
+        let config = &state.config.smtp;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen for SMTP on {}", config.listen))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let tls = tls_acceptor(config)?;
+        let session = SessionConfig {
+            hostname: config.hostname.clone(),
+            max_message_size: config.max_message_size,
+            max_recipients: config.max_recipients,
+            max_command_line: config.max_command_line,
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            data_timeout: Duration::from_secs(config.data_timeout_secs),
+            starttls: tls.is_some(),
+        };
+        Ok(Self {
+            listener,
+            addr,
+            max_sessions: config.max_sessions,
+            shared: Arc::new(Shared {
+                backend: StoreBackend {
+                    state: state.clone(),
+                },
+                config: session,
+                tls,
+            }),
+        })
+    }
+
+    /// The bound address (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Accepts and serves connections until `shutdown`; then sessions are told (421) and
+    /// given a moment to finish.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let listener = TcpListener::from_std(self.listener)?;
+        let slots = Arc::new(Semaphore::new(self.max_sessions));
+        let mut sessions = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                Some(_) = sessions.join_next() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
+                        Ok(slot) => {
+                            let shared = self.shared.clone();
+                            sessions.spawn(serve(stream, peer, shared, shutdown.clone(), slot));
+                        }
+                        Err(_) => {
+                            tokio::spawn(turn_away(stream));
+                        }
+                    },
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        log::error!("accepting an SMTP connection failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while sessions.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            sessions.abort_all();
+        }
+        Ok(())
+    }
+}
+
+async fn turn_away(mut stream: TcpStream) {
+    let _ = stream
+        .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
+        .await;
+    let _ = stream.shutdown().await;
+}
+
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let ip = Some(peer.ip());
+    let plain = Session::new(
+        stream,
+        &shared.backend,
+        &shared.config,
+        ip,
+        false,
+        shutdown.clone(),
+    );
+    let stream = match plain.run().await {
+        Ok(Ending::Closed) => return,
+        Ok(Ending::StartTls(stream)) => stream,
+        Err(e) => {
+            log::debug!("SMTP session with {peer} ended: {e}");
+            return;
+        }
+    };
+    let Some(acceptor) = &shared.tls else {
+        return;
+    };
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            log::debug!("TLS handshake with {peer} failed: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    let secure = Session::new(tls, &shared.backend, &shared.config, ip, true, shutdown);
+    if let Err(e) = secure.run().await {
+        log::debug!("SMTP session with {peer} ended: {e}");
+    }
+}
+
+fn tls_acceptor(config: &SmtpConfig) -> anyhow::Result<Option<TlsAcceptor>> {
+    if config.tls_certificate.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let certs = CertificateDer::pem_file_iter(&config.tls_certificate)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read {}", config.tls_certificate.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&config.tls_private_key)
+        .with_context(|| format!("cannot read {}", config.tls_private_key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the STARTTLS certificate and key do not fit together")?;
+    Ok(Some(TlsAcceptor::from(Arc::new(server))))
+}

@@ -1,0 +1,31 @@
+//! Error replies: enhanced status code (RFC 3463) and text. The numeric code is given where
+//! they are used, as it depends on the situation.
+
+/// A command line over the limit (RFC 5321 §4.5.3.1.4).
+pub const LINE_TOO_LONG: (&str, &str) = ("5.5.2", "Line too long");
+/// Not a command this server knows.
+pub const UNKNOWN_COMMAND: (&str, &str) = ("5.5.1", "Command unrecognized");
+/// A command this server does not offer.
+pub const NOT_IMPLEMENTED: (&str, &str) = ("5.5.1", "Command not implemented");
+/// Malformed arguments.
+pub const SYNTAX: (&str, &str) = ("5.5.4", "Syntax error in parameters or arguments");
+/// MAIL before EHLO/HELO.
+pub const NEED_HELO: (&str, &str) = ("5.5.1", "Send EHLO or HELO first");
+/// RCPT or DATA before MAIL.
+pub const NEED_MAIL: (&str, &str) = ("5.5.1", "Send MAIL FROM first");
+/// A second MAIL in one transaction.
+pub const NESTED_MAIL: (&str, &str) = ("5.5.1", "Sender already given");
+/// DATA without an accepted recipient.
+pub const NO_RECIPIENTS: (&str, &str) = ("5.5.1", "No valid recipients");
+/// A recipient that is not an active inbox here (and this server relays nothing).
+pub const NO_SUCH_MAILBOX: (&str, &str) = ("5.1.1", "Mailbox unavailable");
+/// A malformed sender address.
+pub const BAD_SENDER: (&str, &str) = ("5.1.7", "Invalid sender address");
+/// A malformed recipient address.
+pub const BAD_RECIPIENT: (&str, &str) = ("5.1.3", "Invalid recipient address");
+/// A MAIL/RCPT parameter not offered.
+pub const UNSUPPORTED_PARAMETER: (&str, &str) = ("5.5.4", "Parameter not supported");
+/// STARTTLS without a certificate.
+pub const NO_STARTTLS: (&str, &str) = ("5.5.1", "STARTTLS not available");
+/// STARTTLS inside TLS.
+pub const ALREADY_TLS: (&str, &str) = ("5.5.1", "TLS already active");

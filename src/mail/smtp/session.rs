@@ -1,0 +1,444 @@
+//! One SMTP session (RFC 5321, with PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES
+//! and STARTTLS), generic over the stream so that tests can drive it over an in-memory pipe.
+//! The server only receives mail for its own inboxes: it is never a relay.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use smtp_proto::{MAIL_BODY_BINARYMIME, Request};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use super::data::DataReceiver;
+use super::replies as r;
+use crate::mail::ingest::{Envelope, Origin, Recipient, StoredCopy};
+use crate::store::StoreError;
+
+/// What a session needs from the rest of the server.
+pub trait Backend: Send + Sync + 'static {
+    /// The inbox that receives mail for `address` (lower case), if any.
+    fn recipient(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send;
+
+    /// Stores a message; returns once it is committed.
+    fn deliver(
+        &self,
+        envelope: Envelope,
+        raw: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<StoredCopy>, StoreError>> + Send;
+}
+
+/// Session settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Our name.
+    pub hostname: String,
+    /// Largest message.
+    pub max_message_size: usize,
+    /// Recipients per transaction.
+    pub max_recipients: usize,
+    /// Longest command line, CRLF included.
+    pub max_command_line: usize,
+    /// Wait for a command.
+    pub idle_timeout: Duration,
+    /// Wait for data during DATA.
+    pub data_timeout: Duration,
+    /// Whether STARTTLS can be offered (a certificate is configured).
+    pub starttls: bool,
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum Ending<S> {
+    /// The connection is finished.
+    Closed,
+    /// The client asked for TLS: here is the stream, to be wrapped and served again.
+    StartTls(S),
+}
+
+/// Commands a client may get wrong before it is shown the door.
+const MAX_ERRORS: u32 = 20;
+
+/// The transaction being built.
+#[derive(Debug, Default)]
+struct Transaction {
+    mail_from: Option<String>,
+    recipients: Vec<Recipient>,
+}
+
+/// A session.
+pub struct Session<'a, S, B> {
+    stream: S,
+    backend: &'a B,
+    config: &'a SessionConfig,
+    peer: Option<IpAddr>,
+    tls: bool,
+    shutdown: watch::Receiver<bool>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    helo: Option<(String, bool)>,
+    tx: Transaction,
+    errors: u32,
+    discarding: bool,
+}
+
+enum Next {
+    Continue,
+    Data,
+    Quit,
+    StartTls,
+}
+
+impl<'a, S, B> Session<'a, S, B>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    B: Backend,
+{
+    /// A session over `stream` (already TLS if `tls`).
+    pub fn new(
+        stream: S,
+        backend: &'a B,
+        config: &'a SessionConfig,
+        peer: Option<IpAddr>,
+        tls: bool,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            stream,
+            backend,
+            config,
+            peer,
+            tls,
+            shutdown,
+            input: Vec::new(),
+            output: Vec::new(),
+            helo: None,
+            tx: Transaction::default(),
+            errors: 0,
+            discarding: false,
+        }
+    }
+
+    /// Greets (unless this is the same session after STARTTLS) and serves until the client
+    /// quits, times out or misbehaves, or the server shuts down.
+    pub async fn run(mut self) -> std::io::Result<Ending<S>> {
+        if !self.tls {
+            self.reply(
+                220,
+                "",
+                &format!("{} ESMTP AgentSend ready", self.config.hostname),
+            );
+        }
+        loop {
+            // Answer every complete command already received (PIPELINING), then flush.
+            while let Some(line) = self.take_line() {
+                let next = match line {
+                    Ok(line) => self.command(&line).await,
+                    Err(()) => {
+                        self.error(500, r::LINE_TOO_LONG);
+                        Next::Continue
+                    }
+                };
+                match next {
+                    Next::Continue => {}
+                    Next::Quit => {
+                        self.flush().await?;
+                        return Ok(Ending::Closed);
+                    }
+                    Next::StartTls => {
+                        self.flush().await?;
+                        return Ok(Ending::StartTls(self.stream));
+                    }
+                    Next::Data => {
+                        self.flush().await?;
+                        if !self.data().await? {
+                            return Ok(Ending::Closed);
+                        }
+                    }
+                }
+                if self.errors >= MAX_ERRORS {
+                    self.reply(421, "4.7.0", "Too many errors, closing connection");
+                    self.flush().await?;
+                    return Ok(Ending::Closed);
+                }
+            }
+            self.flush().await?;
+            if !self.read_more(self.config.idle_timeout).await? {
+                return Ok(Ending::Closed);
+            }
+        }
+    }
+
+    /// Reads into the input buffer. `false` when the session must end (EOF, timeout,
+    /// shutdown; the last two are told to the client).
+    async fn read_more(&mut self, timeout: Duration) -> std::io::Result<bool> {
+        let mut buf = [0u8; 16 * 1024];
+        let read = tokio::select! {
+            r = tokio::time::timeout(timeout, self.stream.read(&mut buf)) => r,
+            _ = self.shutdown.changed() => {
+                self.reply(421, "4.3.2", "Service shutting down, try again later");
+                self.flush().await?;
+                return Ok(false);
+            }
+        };
+        match read {
+            Err(_) => {
+                self.reply(421, "4.4.2", "Timeout, closing connection");
+                self.flush().await?;
+                Ok(false)
+            }
+            Ok(Ok(0)) => Ok(false),
+            Ok(Ok(n)) => {
+                self.input.extend_from_slice(&buf[..n]);
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// The next complete line, or `Err` for one longer than the limit (dropped). A line that
+    /// grows past the limit before its end arrives is dropped as it comes, so the buffer never
+    /// holds more than the limit.
+    fn take_line(&mut self) -> Option<Result<Vec<u8>, ()>> {
+        match memchr::memchr(b'\n', &self.input) {
+            Some(pos) => {
+                let line: Vec<u8> = self.input.drain(..=pos).collect();
+                if std::mem::take(&mut self.discarding) || line.len() > self.config.max_command_line
+                {
+                    Some(Err(()))
+                } else {
+                    Some(Ok(line))
+                }
+            }
+            None => {
+                if self.input.len() > self.config.max_command_line {
+                    self.discarding = true;
+                    self.input.clear();
+                }
+                None
+            }
+        }
+    }
+
+    fn reply(&mut self, code: u16, enhanced: &str, text: &str) {
+        let line = if enhanced.is_empty() {
+            format!("{code} {text}\r\n")
+        } else {
+            format!("{code} {enhanced} {text}\r\n")
+        };
+        self.output.extend_from_slice(line.as_bytes());
+    }
+
+    fn error(&mut self, code: u16, (enhanced, text): (&str, &str)) {
+        self.errors += 1;
+        self.reply(code, enhanced, text);
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await?;
+            self.stream.flush().await?;
+            self.output.clear();
+        }
+        Ok(())
+    }
+
+    async fn command(&mut self, line: &[u8]) -> Next {
+        let request = Request::parse(&mut line.iter());
+        match request {
+            Ok(Request::Ehlo { host }) => {
+                self.tx = Transaction::default();
+                self.helo = Some((host.to_string(), true));
+                self.ehlo(&host);
+            }
+            Ok(Request::Helo { host }) => {
+                self.tx = Transaction::default();
+                self.helo = Some((host.to_string(), false));
+                let text = format!("{} Hello {host}", self.config.hostname);
+                self.reply(250, "", &text);
+            }
+            Ok(Request::Mail { from }) => self.mail(&from.address, from.size, from.flags),
+            Ok(Request::Rcpt { to }) => self.rcpt(&to.address).await,
+            Ok(Request::Data) => {
+                if self.tx.mail_from.is_none() {
+                    self.error(503, r::NEED_MAIL);
+                } else if self.tx.recipients.is_empty() {
+                    self.error(554, r::NO_RECIPIENTS);
+                } else {
+                    self.reply(354, "", "End data with <CR><LF>.<CR><LF>");
+                    return Next::Data;
+                }
+            }
+            Ok(Request::Rset) => {
+                self.tx = Transaction::default();
+                self.reply(250, "2.0.0", "Reset");
+            }
+            Ok(Request::Noop { .. }) => self.reply(250, "2.0.0", "OK"),
+            Ok(Request::Quit) => {
+                self.reply(221, "2.0.0", "Bye");
+                return Next::Quit;
+            }
+            Ok(Request::Vrfy { .. }) => self.reply(
+                252,
+                "2.5.0",
+                "Cannot verify addresses; send the mail and see",
+            ),
+            Ok(Request::Help { .. }) => self.reply(214, "2.0.0", "See RFC 5321"),
+            Ok(Request::StartTls) => {
+                if !self.config.starttls {
+                    self.error(502, r::NO_STARTTLS);
+                } else if self.tls {
+                    self.error(503, r::ALREADY_TLS);
+                } else {
+                    self.reply(220, "2.0.0", "Ready to start TLS");
+                    // Nothing sent before the handshake may count afterwards (RFC 3207 §4.2,
+                    // the STARTTLS command injection attacks).
+                    self.input.clear();
+                    return Next::StartTls;
+                }
+            }
+            Ok(
+                Request::Expn { .. }
+                | Request::Auth { .. }
+                | Request::Bdat { .. }
+                | Request::Burl { .. }
+                | Request::Etrn { .. }
+                | Request::Atrn { .. }
+                | Request::Lhlo { .. },
+            ) => self.error(502, r::NOT_IMPLEMENTED),
+            Err(smtp_proto::Error::UnknownCommand) => self.error(500, r::UNKNOWN_COMMAND),
+            Err(smtp_proto::Error::InvalidSenderAddress) => self.error(501, r::BAD_SENDER),
+            Err(smtp_proto::Error::InvalidRecipientAddress) => self.error(501, r::BAD_RECIPIENT),
+            Err(smtp_proto::Error::UnsupportedParameter { .. }) => {
+                self.error(555, r::UNSUPPORTED_PARAMETER)
+            }
+            Err(_) => self.error(501, r::SYNTAX),
+        }
+        Next::Continue
+    }
+
+    fn ehlo(&mut self, host: &str) {
+        let mut lines = vec![
+            format!("{} Hello {host}", self.config.hostname),
+            format!("SIZE {}", self.config.max_message_size),
+            "8BITMIME".to_owned(),
+            "PIPELINING".to_owned(),
+            "ENHANCEDSTATUSCODES".to_owned(),
+            "SMTPUTF8".to_owned(),
+        ];
+        if self.config.starttls && !self.tls {
+            lines.push("STARTTLS".to_owned());
+        }
+        let last = lines.len() - 1;
+        for (n, line) in lines.iter().enumerate() {
+            let sep = if n == last { ' ' } else { '-' };
+            self.output
+                .extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
+        }
+    }
+
+    fn mail(&mut self, from: &str, size: usize, flags: u64) {
+        if self.helo.is_none() {
+            self.error(503, r::NEED_HELO);
+        } else if self.tx.mail_from.is_some() {
+            self.error(503, r::NESTED_MAIL);
+        } else if size > self.config.max_message_size {
+            self.reply(552, "5.3.4", "Message size exceeds the fixed limit");
+        } else if flags & MAIL_BODY_BINARYMIME != 0 {
+            // BINARYMIME needs CHUNKING, which is not offered.
+            self.error(555, r::UNSUPPORTED_PARAMETER);
+        } else {
+            self.tx.mail_from = Some(from.to_owned());
+            self.reply(250, "2.1.0", "Sender OK");
+        }
+    }
+
+    async fn rcpt(&mut self, to: &str) {
+        if self.tx.mail_from.is_none() {
+            self.error(503, r::NEED_MAIL);
+            return;
+        }
+        if self.tx.recipients.len() >= self.config.max_recipients {
+            self.reply(452, "4.5.3", "Too many recipients");
+            return;
+        }
+        let address = to.to_lowercase();
+        match self.backend.recipient(&address).await {
+            Ok(Some(recipient)) => {
+                // The same inbox twice gets one copy.
+                if !self
+                    .tx
+                    .recipients
+                    .iter()
+                    .any(|r| r.inbox_id == recipient.inbox_id)
+                {
+                    self.tx.recipients.push(recipient);
+                }
+                self.reply(250, "2.1.5", "Recipient OK");
+            }
+            Ok(None) => self.error(550, r::NO_SUCH_MAILBOX),
+            Err(e) => {
+                log::error!("looking up an SMTP recipient failed: {e}");
+                self.reply(451, "4.3.0", "Temporary failure, try again later");
+            }
+        }
+    }
+
+    /// Receives the data and stores the message. `false` when the session must end.
+    async fn data(&mut self) -> std::io::Result<bool> {
+        let mut receiver = DataReceiver::new(self.config.max_message_size);
+        let mut buffered = std::mem::take(&mut self.input);
+        loop {
+            if let Some(used) = receiver.feed(&buffered) {
+                self.input = buffered.split_off(used);
+                break;
+            }
+            buffered.clear();
+            if !self.read_more(self.config.data_timeout).await? {
+                return Ok(false);
+            }
+            buffered = std::mem::take(&mut self.input);
+        }
+        let tx = std::mem::take(&mut self.tx);
+        if receiver.overflowed() {
+            self.reply(552, "5.3.4", "Message size exceeds the fixed limit");
+            return Ok(true);
+        }
+        let (helo, extended) = self.helo.clone().unwrap_or_default();
+        let envelope = Envelope {
+            mail_from: tx.mail_from.unwrap_or_default(),
+            recipients: tx.recipients,
+            origin: Origin {
+                helo,
+                peer: self.peer,
+                protocol: match (extended, self.tls) {
+                    (true, true) => "ESMTPS",
+                    (true, false) => "ESMTP",
+                    (false, true) => "SMTPS",
+                    (false, false) => "SMTP",
+                },
+            },
+        };
+        match self
+            .backend
+            .deliver(envelope, receiver.into_message())
+            .await
+        {
+            Ok(copies) => {
+                let id = copies
+                    .first()
+                    .map(|c| c.message_id.to_string())
+                    .unwrap_or_default();
+                self.reply(250, "2.0.0", &format!("Message accepted as {id}"));
+            }
+            Err(e) => {
+                log::error!("storing a received message failed: {e}");
+                self.reply(451, "4.3.0", "Temporary failure, try again later");
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,555 @@
+//! Messages, their raw bytes and attachments, and threads.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use sha2::{Digest, Sha256};
+
+use super::sql::unsigned;
+use super::{Resource, StoreError, Tx, count, inboxes};
+use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
+use crate::domain::{
+    AccountId, AttachmentId, InboxId, MessageId, Page, Paging, ThreadId, Timestamp,
+};
+
+/// An attachment of an inbound message, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    /// Sanitised filename.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: &'a str,
+    /// Bytes.
+    pub content: &'a [u8],
+    /// `Content-ID`.
+    pub content_id: Option<&'a str>,
+}
+
+/// An inbound message for one inbox, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    /// Owner.
+    pub account_id: AccountId,
+    /// Inbox.
+    pub inbox_id: InboxId,
+    /// Sender for display.
+    pub from: &'a str,
+    /// `To`.
+    pub to: &'a [String],
+    /// `Cc`.
+    pub cc: &'a [String],
+    /// Subject.
+    pub subject: &'a str,
+    /// Text body.
+    pub text: Option<&'a str>,
+    /// HTML body.
+    pub html: Option<&'a str>,
+    /// Message-ID.
+    pub message_id: Option<&'a str>,
+    /// In-Reply-To.
+    pub in_reply_to: Option<&'a str>,
+    /// References, oldest first.
+    pub references: &'a [String],
+    /// Attachments.
+    pub attachments: &'a [NewAttachment<'a>],
+    /// The exact bytes to keep (with the `Received` header).
+    pub raw: &'a [u8],
+    /// The subject a new thread gets.
+    pub thread_subject: &'a str,
+}
+
+/// Where a received message was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// The message.
+    pub message_id: MessageId,
+    /// Its thread.
+    pub thread_id: ThreadId,
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::Value::from(items.to_vec()).to_string()
+}
+
+/// The thread of the newest message in `inbox` whose Message-ID is one of `candidates`, tried
+/// in order (SPEC §3.3: In-Reply-To first, then References newest first). Only stored messages
+/// are looked at, one lookup per candidate, so reference loops cannot make this spin.
+pub fn find_thread(
+    conn: &Connection,
+    inbox_id: InboxId,
+    candidates: &[&str],
+) -> Result<Option<ThreadId>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT thread_id FROM messages WHERE inbox_id = ?1 AND message_id_header = ?2
+         ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    )?;
+    for id in candidates {
+        if let Some(thread) = stmt
+            .query_row(params![inbox_id, id], |r| r.get(0))
+            .optional()?
+        {
+            return Ok(Some(thread));
+        }
+    }
+    Ok(None)
+}
+
+/// Stores an inbound message in its thread (found or new) and updates the thread's counters.
+pub fn insert_inbound(
+    tx: &Tx<'_>,
+    m: &NewInbound<'_>,
+    now: Timestamp,
+) -> Result<Stored, StoreError> {
+    let mut candidates: Vec<&str> = m.in_reply_to.into_iter().collect();
+    candidates.extend(m.references.iter().rev().map(String::as_str));
+    let thread_id = match find_thread(tx, m.inbox_id, &candidates)? {
+        Some(thread) => thread,
+        None => {
+            let id = ThreadId::new();
+            tx.prepare_cached(
+                "INSERT INTO threads (id, account_id, inbox_id, subject, last_message_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![id, m.account_id, m.inbox_id, m.thread_subject, now])?;
+            id
+        }
+    };
+    let message_id = MessageId::new();
+    tx.prepare_cached(
+        "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
+             from_address, to_addresses, cc_addresses, subject, body_text, body_html,
+             message_id_header, in_reply_to, references_headers, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'inbound', 'received', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+             ?14, ?14)",
+    )?
+    .execute(params![
+        message_id,
+        m.account_id,
+        m.inbox_id,
+        thread_id,
+        m.from,
+        json_list(m.to),
+        json_list(m.cc),
+        m.subject,
+        m.text,
+        m.html,
+        m.message_id,
+        m.in_reply_to,
+        json_list(m.references),
+        now
+    ])?;
+    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
+        .execute(params![message_id, m.raw])?;
+    for (position, a) in m.attachments.iter().enumerate() {
+        let id = AttachmentId::new();
+        tx.prepare_cached(
+            "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256,
+                 content_id, origin, created_at, content)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'inbound', ?8, ?9)",
+        )?
+        .execute(params![
+            id,
+            m.account_id,
+            a.filename,
+            a.content_type,
+            i64::try_from(a.content.len()).unwrap_or(i64::MAX),
+            hex::encode(Sha256::digest(a.content)),
+            a.content_id,
+            now,
+            a.content
+        ])?;
+        tx.prepare_cached(
+            "INSERT INTO message_attachments (message_id, attachment_id, position)
+             VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![
+            message_id,
+            id,
+            i64::try_from(position).unwrap_or(i64::MAX)
+        ])?;
+    }
+    tx.prepare_cached(
+        "UPDATE threads SET message_count = message_count + 1,
+             last_message_at = max(last_message_at, ?2)
+         WHERE id = ?1",
+    )?
+    .execute(params![thread_id, now])?;
+    Ok(Stored {
+        message_id,
+        thread_id,
+    })
+}
+
+macro_rules! message_columns {
+    () => {
+        "id, account_id, inbox_id, thread_id, direction, status, delivery, from_address,
+         to_addresses, cc_addresses, bcc_addresses, subject, body_text, body_html,
+         message_id_header, in_reply_to, references_headers, error_message, created_at, sent_at"
+    };
+}
+
+fn conversion(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
+}
+
+fn list_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Vec<String>> {
+    let text: String = row.get(name)?;
+    serde_json::from_str(&text).map_err(|e| conversion(0, format!("{name}: {e}")))
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    let direction: String = row.get("direction")?;
+    let status: String = row.get("status")?;
+    Ok(Message {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        inbox_id: row.get("inbox_id")?,
+        thread_id: row.get("thread_id")?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| conversion(4, format!("direction {direction:?}")))?,
+        status: MessageStatus::parse(&status)
+            .ok_or_else(|| conversion(5, format!("status {status:?}")))?,
+        delivery: row.get("delivery")?,
+        from_address: row.get("from_address")?,
+        to_addresses: list_column(row, "to_addresses")?,
+        cc_addresses: list_column(row, "cc_addresses")?,
+        bcc_addresses: list_column(row, "bcc_addresses")?,
+        subject: row.get("subject")?,
+        body_text: row.get("body_text")?,
+        body_html: row.get("body_html")?,
+        message_id_header: row.get("message_id_header")?,
+        in_reply_to: row.get("in_reply_to")?,
+        references: list_column(row, "references_headers")?,
+        error_message: row.get("error_message")?,
+        attachments: Vec::new(),
+        created_at: row.get("created_at")?,
+        sent_at: row.get("sent_at")?,
+    })
+}
+
+/// Fills in the attachments of `messages` with one query.
+fn with_attachments(conn: &Connection, messages: &mut [Message]) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::Value::from(
+        messages
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    let mut stmt = conn.prepare_cached(
+        "SELECT ma.message_id, a.id, a.filename, a.content_type, a.size
+         FROM message_attachments ma JOIN attachments a ON a.id = ma.attachment_id
+         WHERE ma.message_id IN (SELECT value FROM json_each(?1))
+         ORDER BY ma.position",
+    )?;
+    let rows = stmt.query_map([ids], |r| {
+        Ok((
+            r.get::<_, MessageId>(0)?,
+            AttachmentMeta {
+                id: r.get(1)?,
+                filename: r.get(2)?,
+                content_type: r.get(3)?,
+                size: unsigned(r, "size")?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (message_id, meta) = row?;
+        if let Some(m) = messages.iter_mut().find(|m| m.id == message_id) {
+            m.attachments.push(meta);
+        }
+    }
+    Ok(())
+}
+
+/// One of the account's messages.
+pub fn get_message(
+    conn: &Connection,
+    account_id: AccountId,
+    id: MessageId,
+) -> Result<Message, StoreError> {
+    let message = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE id = ?1 AND account_id = ?2"
+        ))?
+        .query_row(params![id, account_id], message_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Message))?;
+    let mut one = [message];
+    with_attachments(conn, &mut one)?;
+    let [message] = one;
+    Ok(message)
+}
+
+/// An inbox's messages, newest first, optionally only those in `status`.
+pub fn list_messages(
+    conn: &Connection,
+    account_id: AccountId,
+    inbox_id: InboxId,
+    status: Option<MessageStatus>,
+    paging: Paging,
+    now: Timestamp,
+) -> Result<Page<Message>, StoreError> {
+    inboxes::get_inbox(conn, account_id, inbox_id, now)?;
+    let status = status.map(MessageStatus::as_str);
+    let total: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE inbox_id = ?1 AND (?2 IS NULL OR status = ?2)",
+        )?
+        .query_row(params![inbox_id, status], |r| r.get(0))?;
+    let mut data: Vec<Message> = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE inbox_id = ?1 AND (?2 IS NULL OR status = ?2)
+              ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
+        ))?
+        .query_map(
+            params![inbox_id, status, paging.limit(), paging.offset()],
+            message_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    with_attachments(conn, &mut data)?;
+    Ok(Page {
+        data,
+        total: count(total),
+    })
+}
+
+/// The exact stored bytes of one of the account's messages.
+pub fn raw_message(
+    conn: &Connection,
+    account_id: AccountId,
+    id: MessageId,
+) -> Result<Vec<u8>, StoreError> {
+    conn.prepare_cached(
+        "SELECT r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id
+         WHERE m.id = ?1 AND m.account_id = ?2",
+    )?
+    .query_row(params![id, account_id], |r| r.get(0))
+    .optional()?
+    .ok_or(StoreError::NotFound(Resource::Message))
+}
+
+/// Deletes a message with its raw bytes and inbound attachments, and keeps its thread's
+/// counters right (a thread left empty is deleted).
+pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Result<(), StoreError> {
+    let thread_id: ThreadId = tx
+        .query_row(
+            "SELECT thread_id FROM messages WHERE id = ?1 AND account_id = ?2",
+            params![id, account_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Message))?;
+    let inbound_parts: Vec<AttachmentId> = tx
+        .prepare(
+            "SELECT a.id FROM message_attachments ma JOIN attachments a ON a.id = ma.attachment_id
+             WHERE ma.message_id = ?1 AND a.origin = 'inbound'",
+        )?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+    for attachment in inbound_parts {
+        tx.execute("DELETE FROM attachments WHERE id = ?1", [attachment])?;
+    }
+    let remaining: Option<(i64, Timestamp)> = tx
+        .query_row(
+            "SELECT count(*), max(created_at) FROM messages WHERE thread_id = ?1",
+            [thread_id],
+            |r| Ok((r.get(0)?, r.get::<_, Option<Timestamp>>(1)?)),
+        )
+        .map(|(n, last)| last.map(|last| (n, last)))?;
+    match remaining {
+        Some((n, last)) => {
+            tx.execute(
+                "UPDATE threads SET message_count = ?2, last_message_at = ?3 WHERE id = ?1",
+                params![thread_id, n, last],
+            )?;
+        }
+        None => {
+            tx.execute("DELETE FROM threads WHERE id = ?1", [thread_id])?;
+        }
+    }
+    Ok(())
+}
+
+macro_rules! thread_columns {
+    () => {
+        "id, inbox_id, subject, message_count, last_message_at, created_at"
+    };
+}
+
+fn thread_from_row(row: &Row<'_>) -> rusqlite::Result<Thread> {
+    Ok(Thread {
+        id: row.get("id")?,
+        inbox_id: row.get("inbox_id")?,
+        subject: row.get("subject")?,
+        message_count: unsigned(row, "message_count")?,
+        last_message_at: row.get("last_message_at")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+/// An inbox's threads, most recently active first.
+pub fn list_threads(
+    conn: &Connection,
+    account_id: AccountId,
+    inbox_id: InboxId,
+    paging: Paging,
+    now: Timestamp,
+) -> Result<Page<Thread>, StoreError> {
+    inboxes::get_inbox(conn, account_id, inbox_id, now)?;
+    let total: i64 = conn
+        .prepare_cached("SELECT count(*) FROM threads WHERE inbox_id = ?1")?
+        .query_row([inbox_id], |r| r.get(0))?;
+    let data = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            thread_columns!(),
+            " FROM threads WHERE inbox_id = ?1
+              ORDER BY last_message_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+        ))?
+        .query_map(
+            params![inbox_id, paging.limit(), paging.offset()],
+            thread_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        data,
+        total: count(total),
+    })
+}
+
+/// One of the account's threads.
+pub fn get_thread(
+    conn: &Connection,
+    account_id: AccountId,
+    id: ThreadId,
+) -> Result<Thread, StoreError> {
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        thread_columns!(),
+        " FROM threads WHERE id = ?1 AND account_id = ?2"
+    ))?
+    .query_row(params![id, account_id], thread_from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound(Resource::Thread))
+}
+
+/// A thread's messages, oldest first.
+pub fn thread_messages(
+    conn: &Connection,
+    account_id: AccountId,
+    thread_id: ThreadId,
+    paging: Paging,
+) -> Result<Page<Message>, StoreError> {
+    let thread = get_thread(conn, account_id, thread_id)?;
+    let mut data: Vec<Message> = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE thread_id = ?1
+              ORDER BY created_at, rowid LIMIT ?2 OFFSET ?3"
+        ))?
+        .query_map(
+            params![thread_id, paging.limit(), paging.offset()],
+            message_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    with_attachments(conn, &mut data)?;
+    Ok(Page {
+        data,
+        total: thread.message_count,
+    })
+}
+
+/// An attachment's metadata and bytes.
+pub fn attachment_content(
+    conn: &Connection,
+    account_id: AccountId,
+    id: AttachmentId,
+) -> Result<(AttachmentMeta, Vec<u8>), StoreError> {
+    conn.prepare_cached(
+        "SELECT id, filename, content_type, size, content FROM attachments
+         WHERE id = ?1 AND account_id = ?2",
+    )?
+    .query_row(params![id, account_id], |r| {
+        Ok((
+            AttachmentMeta {
+                id: r.get(0)?,
+                filename: r.get(1)?,
+                content_type: r.get(2)?,
+                size: unsigned(r, "size")?,
+            },
+            r.get(4)?,
+        ))
+    })
+    .optional()?
+    .ok_or(StoreError::NotFound(Resource::Attachment))
+}
+
+/// The account's outbound message that a report is about, found by its Message-ID.
+pub fn find_outbound(
+    conn: &Connection,
+    account_id: AccountId,
+    message_ids: &[String],
+) -> Result<Option<Message>, StoreError> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE account_id = ?1 AND direction = 'outbound'
+          AND message_id_header = ?2 ORDER BY created_at DESC LIMIT 1"
+    ))?;
+    for id in message_ids {
+        if let Some(m) = stmt
+            .query_row(params![account_id, id], message_from_row)
+            .optional()?
+        {
+            return Ok(Some(m));
+        }
+    }
+    Ok(None)
+}
+
+/// What a report did to an outbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// A bounce.
+    Bounce,
+    /// A complaint.
+    Complaint,
+}
+
+/// Marks an outbound message bounced or complained, counts it on its inbox, and suspends the
+/// inbox when, after at least 100 sends, bounces exceed 5 % or complaints 0.1 % (SPEC §3.2).
+/// Returns whether the inbox was suspended by this.
+pub fn mark_reported(
+    tx: &Tx<'_>,
+    message: &Message,
+    kind: ReportKind,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let (status, counter) = match kind {
+        ReportKind::Bounce => ("bounced", "bounce_count"),
+        ReportKind::Complaint => ("complained", "complaint_count"),
+    };
+    tx.execute(
+        "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![message.id, status, now],
+    )?;
+    tx.execute(
+        &format!("UPDATE inboxes SET {counter} = {counter} + 1, updated_at = ?2 WHERE id = ?1"),
+        params![message.inbox_id, now],
+    )?;
+    let suspended = tx.execute(
+        "UPDATE inboxes SET status = 'suspended', updated_at = ?2
+         WHERE id = ?1 AND status = 'active' AND total_sent >= 100
+           AND (bounce_count * 100 > total_sent * 5 OR complaint_count * 1000 > total_sent)",
+        params![message.inbox_id, now],
+    )?;
+    Ok(suspended > 0)
+}
