@@ -2,6 +2,7 @@
 //! limits, idempotency, errors) and thin handlers with their wire types.
 
 pub mod account;
+pub mod attachments;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -9,8 +10,10 @@ pub mod health;
 pub mod idempotency;
 pub mod inboxes;
 pub mod log;
+pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
+pub mod threads;
 pub mod webhooks;
 
 use actix_web::body::MessageBody;
@@ -51,6 +54,33 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        "/inboxes/{id}/messages",
+        [(M::GET, web::route().to(messages::list))],
+    ))
+    .service(resource(
+        "/messages/{id}",
+        [
+            (M::GET, web::route().to(messages::get)),
+            (M::DELETE, web::route().to(messages::delete)),
+        ],
+    ))
+    .service(resource(
+        "/messages/{id}/raw",
+        [(M::GET, web::route().to(messages::raw))],
+    ))
+    .service(resource(
+        "/inboxes/{id}/threads",
+        [(M::GET, web::route().to(threads::list))],
+    ))
+    .service(resource(
+        "/threads/{id}",
+        [(M::GET, web::route().to(threads::get))],
+    ))
+    .service(resource(
+        "/threads/{id}/messages",
+        [(M::GET, web::route().to(threads::messages))],
+    ))
+    .service(resource(
         "/webhooks",
         [
             (M::POST, web::route().to(webhooks::create)),
@@ -72,6 +102,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/webhooks/{id}/test",
         [(M::POST, web::route().to(webhooks::test))],
+    ))
+    .service(resource(
+        "/attachments/{id}/content",
+        [(M::GET, web::route().to(attachments::content))],
     ))
     .service(resource(
         "/account",

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, error, health, inboxes, webhooks};
+use super::{account, attachments, error, health, inboxes, messages, threads, webhooks};
 
 /// The document.
 #[derive(OpenApi)]
@@ -18,6 +18,9 @@ use super::{account, error, health, inboxes, webhooks};
     paths(
         health::health,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
+        messages::list, messages::get, messages::raw, messages::delete,
+        threads::list, threads::get, threads::messages,
+        attachments::content,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::test,
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
@@ -27,6 +30,9 @@ use super::{account, error, health, inboxes, webhooks};
     security(("BearerAuth" = []), ("ApiKeyAuth" = [])),
     tags(
         (name = "Inboxes", description = "Addresses that send and receive mail"),
+        (name = "Messages", description = "Mail received into and sent from inboxes"),
+        (name = "Threads", description = "Conversations within an inbox"),
+        (name = "Attachments", description = "Files attached to messages"),
         (name = "Webhooks", description = "Signed event deliveries: X-AgentSend-Signature (hex \
             HMAC-SHA256 of the body keyed with the secret) and Standard Webhooks headers"),
         (name = "Account", description = "The account and its API keys"),

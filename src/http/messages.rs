@@ -1,0 +1,221 @@
+//! `/inboxes/{id}/messages`, `/messages/{id}` and the raw download (SPEC §3).
+
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpResponse, Responder};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::List;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Authenticated, Paged};
+use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
+use crate::domain::{AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
+use crate::state::AppState;
+use crate::store::messages;
+
+/// An attachment as listed on a message.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentMetaDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: AttachmentId,
+    filename: String,
+    content_type: String,
+    size: u64,
+}
+
+impl From<AttachmentMeta> for AttachmentMetaDto {
+    fn from(a: AttachmentMeta) -> Self {
+        Self {
+            id: a.id,
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+        }
+    }
+}
+
+/// A message on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: MessageId,
+    #[schema(value_type = String, format = Uuid)]
+    inbox_id: InboxId,
+    #[schema(value_type = String, format = Uuid)]
+    thread_id: ThreadId,
+    /// `outbound` or `inbound`.
+    #[schema(example = "inbound")]
+    direction: &'static str,
+    /// `Display Name <addr>` or a bare address.
+    from_address: String,
+    to_addresses: Vec<String>,
+    cc_addresses: Vec<String>,
+    /// Outbound only; `[]` on inbound mail.
+    bcc_addresses: Vec<String>,
+    subject: String,
+    body_text: Option<String>,
+    body_html: Option<String>,
+    /// `queued`, `sending`, `sent`, `delivered`, `failed`, `bounced`, `complained`, `received`.
+    #[schema(example = "received")]
+    status: &'static str,
+    /// Outbound: `email`, `dry-run` or `local`; inbound: null.
+    delivery: Option<String>,
+    attachments: Vec<AttachmentMetaDto>,
+    /// The RFC 5322 Message-ID, with its angle brackets.
+    #[schema(example = "<abc@example.com>")]
+    message_id_header: Option<String>,
+    in_reply_to: Option<String>,
+    references_headers: Vec<String>,
+    error_message: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    sent_at: Option<Timestamp>,
+}
+
+fn bracketed(id: String) -> String {
+    format!("<{id}>")
+}
+
+impl From<Message> for MessageDto {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id,
+            inbox_id: m.inbox_id,
+            thread_id: m.thread_id,
+            direction: m.direction.as_str(),
+            from_address: m.from_address,
+            to_addresses: m.to_addresses,
+            cc_addresses: m.cc_addresses,
+            bcc_addresses: m.bcc_addresses,
+            subject: m.subject,
+            body_text: m.body_text,
+            body_html: m.body_html,
+            status: m.status.as_str(),
+            delivery: m.delivery,
+            attachments: m.attachments.into_iter().map(Into::into).collect(),
+            message_id_header: m.message_id_header.map(bracketed),
+            in_reply_to: m.in_reply_to.map(bracketed),
+            references_headers: m.references.into_iter().map(bracketed).collect(),
+            error_message: m.error_message,
+            created_at: m.created_at,
+            sent_at: m.sent_at,
+        }
+    }
+}
+
+/// `?status=` of the message list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusFilter {
+    /// Only messages in this status.
+    status: Option<String>,
+}
+
+impl StatusFilter {
+    fn parse(&self) -> Result<Option<MessageStatus>, ApiError> {
+        match self.status.as_deref() {
+            None => Ok(None),
+            Some(s) => MessageStatus::parse(s).map(Some).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "status",
+                    "must be one of queued, sending, sent, delivered, failed, bounced, complained, received",
+                )
+            }),
+        }
+    }
+}
+
+/// List an inbox's messages, newest first.
+#[utoipa::path(get, path = "/inboxes/{id}/messages", tag = "Messages",
+    params(super::IdParam, super::PageParams, StatusFilter),
+    responses(
+        (status = 200, description = "A page of messages", body = List<MessageDto>),
+        (status = 400, description = "Bad paging or status", body = ErrorBody),
+        (status = 404, description = "No such inbox", body = ErrorBody),
+    ))]
+pub async fn list(
+    auth: Authenticated,
+    state: Data<AppState>,
+    inbox: Path<InboxId>,
+    Paged(paging): Paged,
+    filter: Query<StatusFilter>,
+) -> Result<impl Responder, ApiError> {
+    let status = filter.parse()?;
+    let (inbox, now) = (inbox.into_inner(), state.now());
+    let page = state
+        .store
+        .read_as(&auth.0, now, move |c, who| {
+            messages::list_messages(c, who.account_id, inbox, status, paging, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from(page.map(MessageDto::from))))
+}
+
+/// Get a message.
+#[utoipa::path(get, path = "/messages/{id}", tag = "Messages", params(super::IdParam),
+    responses(
+        (status = 200, description = "The message", body = MessageDto),
+        (status = 404, description = "No such message", body = ErrorBody),
+    ))]
+pub async fn get(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<MessageId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let message = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            messages::get_message(c, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MessageDto::from(message)))
+}
+
+/// The exact stored RFC 5322 bytes of a message.
+#[utoipa::path(get, path = "/messages/{id}/raw", tag = "Messages", params(super::IdParam),
+    responses(
+        (status = 200, description = "The message as stored", content_type = "message/rfc822", body = Vec<u8>),
+        (status = 404, description = "No such message", body = ErrorBody),
+    ))]
+pub async fn raw(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<MessageId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let raw = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            messages::raw_message(c, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("message/rfc822")))
+        .body(raw))
+}
+
+/// Delete a message (its thread's counters follow).
+#[utoipa::path(delete, path = "/messages/{id}", tag = "Messages", params(super::IdParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such message", body = ErrorBody),
+    ))]
+pub async fn delete(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<MessageId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    state
+        .store
+        .write_as(&auth.0, state.now(), move |tx, who| {
+            messages::delete_message(tx, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
