@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// The SMTP listener.
+    pub smtp: std::net::SocketAddr,
     /// The default account's key (created on first start).
     pub key: String,
     /// The default account's id.
@@ -92,6 +94,7 @@ impl TestApp {
             (None, None) => panic!("a fresh database must bootstrap an account"),
         };
         let base = format!("http://{}", app.http_addr());
+        let smtp = app.smtp_addr();
         let state = app.state().clone();
         let worker = app.webhook_worker().clone();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -100,6 +103,7 @@ impl TestApp {
         }));
         Self {
             base,
+            smtp,
             key,
             account_id,
             clock,

@@ -9,6 +9,7 @@
 
 mod helpers;
 mod receiver;
+mod smtp_client;
 
 mod account;
 mod cli;
@@ -16,6 +17,8 @@ mod errors;
 mod health;
 mod idempotency;
 mod inboxes;
+mod mail;
 mod openapi;
 mod rate_limit;
+mod smtp;
 mod webhooks;
