@@ -234,7 +234,7 @@ fn accounts_command(config: &Config, cmd: AccountsCommand) -> anyhow::Result<()>
                 daily_send_limit: daily_send_limit
                     .unwrap_or(config.limits.account_daily_send_limit),
             };
-            let account = store.write_blocking(|c| accounts::create_account(c, &new, now))?;
+            let account = store.write_blocking(move |c| accounts::create_account(c, &new, now))?;
             println!("created account {}", account.id);
             println!(
                 "create its first API key with: agentsend keys create --account {}",
@@ -278,7 +278,7 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 .context("--name")?;
             let expires_at =
                 expires_in_days.map(|d| now.plus(Duration::from_secs(u64::from(d) * 86_400)));
-            let (key, secret) = store.write_blocking(|c| {
+            let (key, secret) = store.write_blocking(move |c| {
                 accounts::create_api_key(c, account, name.as_ref(), expires_at, now)
             })?;
             println!("created API key {} for account {account}", key.id);
@@ -313,7 +313,7 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { key_id } => {
-            store.write_blocking(|c| accounts::revoke_api_key(c, None, key_id, now))?;
+            store.write_blocking(move |c| accounts::revoke_api_key(c, None, key_id, now))?;
             println!("revoked API key {key_id}");
         }
     }

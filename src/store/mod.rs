@@ -12,9 +12,11 @@ pub mod messages;
 pub mod rate_limits;
 mod sql;
 pub mod webhooks;
+mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use r2d2::Pool;
@@ -24,7 +26,7 @@ use std::ops::Deref;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::Notify;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::{AuthContext, Credential, Timestamp, ValidationErrors};
 
@@ -108,23 +110,18 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
 }
 
-/// The SQLite file: one writer connection and a pool of readers.
+/// The SQLite file: one writer thread and a pool of readers.
 ///
-/// Work is submitted as a closure that runs on tokio's blocking pool, so that no transaction is
-/// ever held across an `.await`: [`Store::read`] for queries, [`Store::write`] for changes.
-///
-/// SQLite allows one writer at a time, so this process has exactly one writer connection,
-/// taken in turn through an async lock: writers queue without occupying threads, instead of
-/// contending inside SQLite, whose busy handler sleeps up to 100 ms per retry (under load that
-/// meant second-long tail latencies). Reads run concurrently on the pool (WAL readers never
-/// wait for the writer), at most `pool_size` at once, again queued in async code rather than
-/// as parked threads. The busy timeout still covers other processes, such as the CLI, that
-/// write to the same file.
+/// Work is submitted as a closure: [`Store::read`] runs it with a reader connection on tokio's
+/// blocking pool (WAL readers never wait for the writer; at most `pool_size` at once, queued
+/// in async code rather than as parked threads); [`Store::write`] queues it for the writer
+/// thread, which commits queued writes together (see `writer.rs`). Either way no transaction
+/// is ever held across an `.await`.
 #[derive(Clone)]
 pub struct Store {
     readers: Pool<SqliteConnectionManager>,
     read_permits: Arc<Semaphore>,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: Sender<writer::Command>,
     wakers: Arc<Wakers>,
 }
 
@@ -144,9 +141,12 @@ impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
         let busy_timeout = options.busy_timeout;
-        let mut writer = Connection::open(path)?;
-        configure(&writer, busy_timeout)?;
-        in_write_tx(&mut writer, migrate)?;
+        let mut conn = Connection::open(path)?;
+        configure(&conn, busy_timeout)?;
+        in_write_tx(&mut conn, migrate)?;
+        let wakers = Arc::new(Wakers::default());
+        let writer = writer::spawn(conn, wakers.clone())
+            .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
         let manager =
             SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy_timeout));
         let readers = Pool::builder()
@@ -160,8 +160,8 @@ impl Store {
         Ok(Store {
             readers,
             read_permits: Arc::new(Semaphore::new(options.pool_size as usize)),
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
-            wakers: Arc::new(Wakers::default()),
+            writer,
+            wakers,
         })
     }
 
@@ -191,23 +191,20 @@ impl Store {
         .await
     }
 
-    /// Runs `f` in an IMMEDIATE write transaction on the blocking pool; commits if it returns
-    /// `Ok`, rolls back otherwise.
+    /// Runs `f` in a write transaction on the writer thread; its changes are committed if it
+    /// returns `Ok` (and the result comes back only once they are), rolled back otherwise.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let mut writer = self.writer.clone().lock_owned().await;
-        let wakers = self.wakers.clone();
-        blocking(move || {
-            let (value, wake) = in_write_tx(&mut writer, f)?;
-            // Here rather than after the await: the caller may be gone by then, and the
-            // committed work must not wait for the worker's next timer.
-            wakers.notify(wake);
-            Ok(value)
-        })
-        .await
+        let (reply, result) = oneshot::channel();
+        self.submit(writer::Command::Write(Box::new(writer::Job::new(f, reply))))?;
+        result.await.map_err(|_| writer_gone())?
+    }
+
+    fn submit(&self, command: writer::Command) -> Result<(), StoreError> {
+        self.writer.send(command).map_err(|_| writer_gone())
     }
 
     /// [`Store::read`] for a request: verifies the credential and runs `f` as that account,
@@ -277,40 +274,46 @@ impl Store {
         f(&conn)
     }
 
-    /// [`Store::write`] on the current thread, for the command-line tools. Must not be called
-    /// from async code (it would block the executor, and tokio refuses).
+    /// [`Store::write`] for the command-line tools, which have no async runtime. Must not be
+    /// called from async code (it blocks the thread until the write is committed).
     pub fn write_blocking<T>(
         &self,
-        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut writer = self.writer.blocking_lock();
-        // Wake-ups are for this process's workers; the CLI has none (a running server's
-        // workers find the work on their next pass).
-        in_write_tx(&mut writer, f).map(|(value, _)| value)
+        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+    {
+        let (reply, result) = oneshot::channel();
+        self.submit(writer::Command::Write(Box::new(writer::Job::new(f, reply))))?;
+        result.blocking_recv().map_err(|_| writer_gone())?
     }
 
-    /// Moves the write-ahead log into the main file, so that a stopped server leaves one
-    /// self-contained file behind.
+    /// Moves the write-ahead log into the main file (after the writes queued before it), so
+    /// that a stopped server leaves one self-contained file behind.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        let writer = self.writer.clone().lock_owned().await;
-        blocking(move || Ok(writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?)).await
+        let (reply, result) = oneshot::channel();
+        self.submit(writer::Command::Checkpoint(reply))?;
+        result.await.map_err(|_| writer_gone())?
     }
 }
 
-/// IMMEDIATE, because deferred transactions that read and then write can fail with
-/// SQLITE_BUSY whatever the busy timeout. Returns the value and the workers to wake.
+fn writer_gone() -> StoreError {
+    StoreError::Task("the writer thread has stopped".to_owned())
+}
+
+/// Runs `f` in an IMMEDIATE transaction on `conn` directly (schema migration at open, before
+/// the writer thread exists).
 fn in_write_tx<T>(
     conn: &mut Connection,
     f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
-) -> Result<(T, WakeSet), StoreError> {
+) -> Result<T, StoreError> {
     let tx = Tx {
         tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
         wake: Cell::new(WakeSet::default()),
     };
     let value = f(&tx)?;
-    let wake = tx.wake.get();
     tx.tx.commit()?;
-    Ok((value, wake))
+    Ok(value)
 }
 
 /// A background worker that a write can give work to.
@@ -430,6 +433,60 @@ mod tests {
         assert_eq!(version, MIGRATIONS.len() as i64);
         assert_eq!(mode, "wal");
         assert_eq!(fk, 1);
+    }
+
+    #[tokio::test]
+    async fn writes_committed_together_fail_and_panic_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("t.db"),
+            &StoreOptions {
+                pool_size: 2,
+                busy_timeout: Duration::from_millis(1000),
+            },
+        )
+        .unwrap();
+        let insert = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| {
+                        tx.execute(
+                            "INSERT INTO settings (name, value) VALUES (?1, x'00')",
+                            [name],
+                        )?;
+                        Ok(())
+                    })
+                    .await
+            }
+        };
+        let failing = store.write(|tx| {
+            tx.execute(
+                "INSERT INTO settings (name, value) VALUES ('doomed', x'00')",
+                [],
+            )?;
+            Err::<(), _>(StoreError::AddressTaken)
+        });
+        let panicking = store.write(|_tx| -> Result<(), StoreError> { panic!("boom") });
+        let (a, f, p, b) = tokio::join!(insert("a"), failing, panicking, insert("b"));
+        assert!(a.is_ok() && b.is_ok());
+        assert!(matches!(f, Err(StoreError::AddressTaken)));
+        assert!(p.is_err());
+        let names: Vec<String> = store
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT name FROM settings ORDER BY name")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            names,
+            ["a", "b"],
+            "the failed and panicked jobs left nothing behind"
+        );
+        // The writer survived the panic.
+        insert("c").await.unwrap();
     }
 
     #[test]

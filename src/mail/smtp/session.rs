@@ -175,9 +175,10 @@ where
     /// Reads into the input buffer. `false` when the session must end (EOF, timeout,
     /// shutdown; the last two are told to the client).
     async fn read_more(&mut self, timeout: Duration) -> std::io::Result<bool> {
-        let mut buf = [0u8; 16 * 1024];
+        // Straight into the input buffer's spare capacity (no zeroed scratch buffer).
+        self.input.reserve(16 * 1024);
         let read = tokio::select! {
-            r = tokio::time::timeout(timeout, self.stream.read(&mut buf)) => r,
+            r = tokio::time::timeout(timeout, self.stream.read_buf(&mut self.input)) => r,
             _ = self.shutdown.changed() => {
                 self.reply(421, "4.3.2", "Service shutting down, try again later");
                 self.flush().await?;
@@ -191,10 +192,7 @@ where
                 Ok(false)
             }
             Ok(Ok(0)) => Ok(false),
-            Ok(Ok(n)) => {
-                self.input.extend_from_slice(&buf[..n]);
-                Ok(true)
-            }
+            Ok(Ok(_)) => Ok(true),
             Ok(Err(e)) => Err(e),
         }
     }

@@ -1,0 +1,174 @@
+//! The writer thread: the one connection that writes, with group commit.
+//!
+//! SQLite takes one writer at a time, and each commit has a fixed cost (WAL frame headers and
+//! checksums, the lock dance). Every write of this process therefore goes to one thread, which
+//! runs whatever has queued up since its last commit in a single IMMEDIATE transaction: each
+//! job in a SAVEPOINT of its own, so that a job that fails is rolled back alone and the others
+//! still commit. A job's result is sent only after the commit, so a caller never acts on a
+//! change that could still be lost. Writers queue on a channel instead of contending inside
+//! SQLite, whose busy handler sleeps up to 100 ms per retry (under load that meant second-long
+//! tail latencies); the busy timeout still covers other processes, such as the CLI.
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::{StoreError, Tx, WakeSet, Wakers};
+
+/// Jobs committed together at most.
+const MAX_BATCH: usize = 256;
+
+/// A write queued for the writer thread.
+pub(super) trait WriteJob: Send {
+    /// Runs in the batch's transaction; `false` when the job failed (its changes are rolled
+    /// back to its savepoint).
+    fn run(&mut self, tx: &Tx<'_>) -> bool;
+    /// Reports the outcome once the transaction's fate is known.
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
+}
+
+/// A closure and the channel its result goes back on.
+pub(super) struct Job<T, F> {
+    f: Option<F>,
+    outcome: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job<T, F> {
+    pub(super) fn new(f: F, reply: oneshot::Sender<Result<T, StoreError>>) -> Self {
+        Self {
+            f: Some(f),
+            outcome: None,
+            reply,
+        }
+    }
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send,
+    F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, tx: &Tx<'_>) -> bool {
+        let outcome = match self.f.take() {
+            Some(f) => f(tx),
+            None => Err(StoreError::Task("a write job ran twice".to_owned())),
+        };
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>) {
+        let result = match (committed, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (_, Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(StoreError::Task(format!("the transaction failed: {e}"))),
+            (Ok(()), None) => Err(StoreError::Task("a write job did not run".to_owned())),
+        };
+        // The caller may have gone away; its change is committed all the same.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// What the writer thread is asked to do.
+pub(super) enum Command {
+    /// A write.
+    Write(Box<dyn WriteJob>),
+    /// Move the WAL into the main file (outside any transaction).
+    Checkpoint(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// Starts the writer thread with its connection. It runs until every sender is dropped.
+pub(super) fn spawn(conn: Connection, wakers: Arc<Wakers>) -> std::io::Result<Sender<Command>> {
+    let (sender, receiver) = channel();
+    std::thread::Builder::new()
+        .name("agentsend-writer".to_owned())
+        .spawn(move || run(conn, &receiver, &wakers))?;
+    Ok(sender)
+}
+
+fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers) {
+    while let Ok(first) = commands.recv() {
+        let mut writes = Vec::new();
+        let mut checkpoints = Vec::new();
+        let mut next = Some(first);
+        while let Some(command) = next {
+            match command {
+                Command::Write(job) => writes.push(job),
+                Command::Checkpoint(reply) => checkpoints.push(reply),
+            }
+            next = if writes.len() < MAX_BATCH {
+                commands.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if !writes.is_empty() {
+            commit_batch(&mut conn, writes, wakers);
+        }
+        for reply in checkpoints {
+            let result = conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(StoreError::from);
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn commit_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers: &Wakers) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => Tx {
+            tx,
+            wake: Cell::new(WakeSet::default()),
+        },
+        Err(e) => {
+            let e = StoreError::from(e);
+            for job in jobs {
+                job.finish(Err(&e));
+            }
+            return;
+        }
+    };
+    for job in &mut jobs {
+        if let Err(e) = run_in_savepoint(&tx, job.as_mut()) {
+            // The savepoint itself failed: the transaction is in doubt, so nothing commits.
+            log::error!("a write batch failed: {e}");
+            drop(tx);
+            for job in jobs {
+                job.finish(Err(&e));
+            }
+            return;
+        }
+    }
+    let wake = tx.wake.get();
+    let committed = tx.tx.commit().map_err(StoreError::from);
+    if committed.is_ok() {
+        wakers.notify(wake);
+    }
+    for job in jobs {
+        job.finish(committed.as_ref().map(|_| ()));
+    }
+}
+
+/// Runs one job between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint (and
+/// forgetting its wake-ups) when it fails or panics.
+fn run_in_savepoint(tx: &Tx<'_>, job: &mut dyn WriteJob) -> Result<(), StoreError> {
+    tx.execute_batch("SAVEPOINT job")?;
+    let wake_before = tx.wake.get();
+    let ok = catch_unwind(AssertUnwindSafe(|| job.run(tx))).unwrap_or_else(|_| {
+        log::error!("a write job panicked; its changes are rolled back");
+        false
+    });
+    if ok {
+        tx.execute_batch("RELEASE job")?;
+    } else {
+        tx.wake.set(wake_before);
+        tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+    }
+    Ok(())
+}
