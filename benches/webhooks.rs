@@ -3,6 +3,7 @@
 //! single events on an idle server. Prints figures and the targets.
 //!
 //!     cargo bench --bench webhooks
+//!     PER_WEBHOOK=1 cargo bench --bench webhooks   # one delivery in flight per webhook
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -69,6 +70,9 @@ async fn main() -> anyhow::Result<()> {
     config.database.path = dir.path().join("bench.db");
     config.limits.rate_limit = 0;
     config.log.level = "warn".to_owned();
+    if let Ok(n) = std::env::var("PER_WEBHOOK") {
+        config.webhooks.per_webhook_concurrency = n.parse()?;
+    }
 
     let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
     let data = web::Data::new(arrivals.clone());

@@ -448,43 +448,75 @@ pub fn claim_due(
             |r| r.get(0),
         )?
         .collect::<Result<_, _>>()?;
-    let mut claimed = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row = tx
-            .prepare_cached(
-                "UPDATE webhook_deliveries
-                 SET status = 'delivering', attempts = attempts + 1, lease_until = ?2,
-                     next_attempt_at = NULL, updated_at = ?3
-                 WHERE id = ?1
-                 RETURNING attempts, webhook_id, event_id",
-            )?
-            .query_row(params![id, limits.lease_until, now], |r| {
-                Ok((
-                    unsigned::<u32>(r, "attempts")?,
-                    r.get::<_, WebhookId>(1)?,
-                    r.get::<_, EventId>(2)?,
-                ))
-            })?;
-        let (attempt, webhook_id, event_id) = row;
-        let (url, secret, event, body) = tx
-            .prepare_cached(
-                "SELECT w.url, w.secret, e.event, e.body FROM webhooks w, events e
-                 WHERE w.id = ?1 AND e.id = ?2",
-            )?
-            .query_row(params![webhook_id, event_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
-        claimed.push(Claimed {
-            id,
-            attempt,
-            webhook_id,
-            url,
-            secret: WebhookSecret::from_stored(secret),
-            event,
-            body,
-        });
-    }
-    Ok(claimed)
+    ids.into_iter()
+        .map(|id| claim_one(tx, id, now, limits.lease_until))
+        .collect()
+}
+
+/// Claims one delivery by id: marks it under way with a lease and counts the attempt.
+fn claim_one(
+    tx: &Tx<'_>,
+    id: DeliveryId,
+    now: Timestamp,
+    lease_until: Timestamp,
+) -> Result<Claimed, StoreError> {
+    let (attempt, webhook_id, event_id) = tx
+        .prepare_cached(
+            "UPDATE webhook_deliveries
+             SET status = 'delivering', attempts = attempts + 1, lease_until = ?2,
+                 next_attempt_at = NULL, updated_at = ?3
+             WHERE id = ?1
+             RETURNING attempts, webhook_id, event_id",
+        )?
+        .query_row(params![id, lease_until, now], |r| {
+            Ok((
+                unsigned::<u32>(r, "attempts")?,
+                r.get::<_, WebhookId>(1)?,
+                r.get::<_, EventId>(2)?,
+            ))
+        })?;
+    let (url, secret, event, body) = tx
+        .prepare_cached(
+            "SELECT w.url, w.secret, e.event, e.body FROM webhooks w, events e
+             WHERE w.id = ?1 AND e.id = ?2",
+        )?
+        .query_row(params![webhook_id, event_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    Ok(Claimed {
+        id,
+        attempt,
+        webhook_id,
+        url,
+        secret: WebhookSecret::from_stored(secret),
+        event,
+        body,
+    })
+}
+
+/// Records a finished attempt and, in the same transaction, claims the next due delivery of
+/// the same (still active) webhook for the slot the attempt frees. Found through the
+/// per-webhook index, so a long backlog does not make each step slower; deliveries of other
+/// webhooks are claimed by [`claim_due`].
+pub fn record_and_claim_next(
+    tx: &Tx<'_>,
+    record: &AttemptRecord,
+    webhook_id: WebhookId,
+    now: Timestamp,
+    lease_until: Timestamp,
+) -> Result<Option<Claimed>, StoreError> {
+    record_attempt(tx, record, now)?;
+    let next: Option<DeliveryId> = tx
+        .prepare_cached(
+            "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.webhook_id = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
+               AND w.is_active = 1
+             ORDER BY d.next_attempt_at LIMIT 1",
+        )?
+        .query_row(params![webhook_id, now], |r| r.get(0))
+        .optional()?;
+    next.map(|id| claim_one(tx, id, now, lease_until))
+        .transpose()
 }
 
 /// When something not yet due becomes due: the earliest future retry or lease expiry.

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::error::Error as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
@@ -40,6 +40,8 @@ pub struct DeliveryWorker {
     client: reqwest::Client,
     policy: Arc<NetworkPolicy>,
     slots: Arc<Semaphore>,
+    /// Deliveries claimed by this process and not yet recorded: handed back at shutdown.
+    claimed: Arc<Mutex<HashSet<DeliveryId>>>,
 }
 
 /// How an attempt ended, before it is turned into a [`Disposition`].
@@ -75,6 +77,7 @@ impl DeliveryWorker {
             client,
             policy,
             slots,
+            claimed: Arc::default(),
         })
     }
 
@@ -107,8 +110,7 @@ impl DeliveryWorker {
     /// attempt finishes, the next retry is due, or shutdown.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let wakers = self.state.store.wakers().clone();
-        let mut in_flight: JoinSet<DeliveryId> = JoinSet::new();
-        let mut claimed_ids: HashSet<DeliveryId> = HashSet::new();
+        let mut in_flight: JoinSet<()> = JoinSet::new();
         loop {
             let free = self.slots.available_permits();
             let claimed = match self.claim().await {
@@ -120,7 +122,6 @@ impl DeliveryWorker {
             };
             let maybe_more = free > 0 && claimed.len() == free;
             for (delivery, slot) in claimed {
-                claimed_ids.insert(delivery.id);
                 in_flight.spawn(self.clone().deliver(delivery, slot));
             }
             if maybe_more {
@@ -130,39 +131,30 @@ impl DeliveryWorker {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 () = wakers.webhooks.notified() => {}
-                Some(done) = in_flight.join_next() => {
-                    if let Ok(id) = done {
-                        claimed_ids.remove(&id);
-                    }
-                }
+                Some(_) = in_flight.join_next() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        self.shut_down(in_flight, claimed_ids).await;
+        self.shut_down(in_flight).await;
     }
 
-    async fn shut_down(
-        &self,
-        mut in_flight: JoinSet<DeliveryId>,
-        mut claimed: HashSet<DeliveryId>,
-    ) {
+    async fn shut_down(&self, mut in_flight: JoinSet<()>) {
         let grace = tokio::time::sleep(SHUTDOWN_GRACE);
         tokio::pin!(grace);
         while !in_flight.is_empty() {
             tokio::select! {
-                Some(done) = in_flight.join_next() => {
-                    if let Ok(id) = done {
-                        claimed.remove(&id);
-                    }
-                }
+                _ = in_flight.join_next() => {}
                 () = &mut grace => break,
             }
         }
         in_flight.abort_all();
-        if claimed.is_empty() {
+        let ids: Vec<DeliveryId> = match self.claimed.lock() {
+            Ok(mut claimed) => claimed.drain().collect(),
+            Err(_) => return,
+        };
+        if ids.is_empty() {
             return;
         }
-        let ids: Vec<DeliveryId> = claimed.into_iter().collect();
         let now = self.state.now();
         let count = ids.len();
         match self
@@ -176,6 +168,16 @@ impl DeliveryWorker {
             }
             Err(e) => {
                 log::warn!("handing back webhook deliveries failed ({e}); their leases will expire")
+            }
+        }
+    }
+
+    fn track(&self, id: DeliveryId, claimed: bool) {
+        if let Ok(mut set) = self.claimed.lock() {
+            if claimed {
+                set.insert(id);
+            } else {
+                set.remove(&id);
             }
         }
     }
@@ -223,14 +225,53 @@ impl DeliveryWorker {
             .store
             .write(move |tx| store::claim_due(tx, now, limits))
             .await?;
+        for delivery in &claimed {
+            self.track(delivery.id, true);
+        }
         // Unused slots go back when the rest of `slots` is dropped.
         Ok(claimed.into_iter().zip(slots).collect())
     }
 
-    /// Makes one attempt and records it. Returns the delivery's id for the loop's bookkeeping.
-    async fn deliver(self, delivery: Claimed, _slot: OwnedSemaphorePermit) -> DeliveryId {
+    /// Makes an attempt and records it; while the same webhook has more due deliveries, takes
+    /// the next one (claimed in the same transaction as the record) with the same slot.
+    async fn deliver(self, first: Claimed, _slot: OwnedSemaphorePermit) {
+        let mut delivery = first;
+        loop {
+            let record = self.attempt_and_judge(&delivery).await;
+            let now = self.state.now();
+            let lease_until = now.plus(Duration::from_millis(self.state.config.webhooks.lease_ms));
+            let webhook_id = delivery.webhook_id;
+            let next = self
+                .state
+                .store
+                .write(move |tx| {
+                    store::record_and_claim_next(tx, &record, webhook_id, now, lease_until)
+                })
+                .await;
+            match next {
+                Ok(next) => {
+                    self.track(delivery.id, false);
+                    match next {
+                        Some(next) => {
+                            self.track(next.id, true);
+                            delivery = next;
+                        }
+                        None => return,
+                    }
+                }
+                Err(e) => {
+                    // The claim's lease runs out and the delivery is attempted again.
+                    log::error!("recording webhook delivery {} failed: {e}", delivery.id);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Makes one attempt and decides what comes next.
+    async fn attempt_and_judge(&self, delivery: &Claimed) -> AttemptRecord {
         let started = Instant::now();
-        let result = self.attempt(&delivery).await;
+        let result = self.attempt(delivery).await;
         let now = self.state.now();
         let config = &self.state.config.webhooks;
         let disposition = match result.outcome {
@@ -250,7 +291,7 @@ impl DeliveryWorker {
                 delivery.attempt
             );
         }
-        let record = AttemptRecord {
+        AttemptRecord {
             delivery_id: delivery.id,
             attempt: delivery.attempt,
             status_code: result.status_code,
@@ -258,17 +299,7 @@ impl DeliveryWorker {
             response: result.response,
             error: result.error,
             disposition,
-        };
-        if let Err(e) = self
-            .state
-            .store
-            .write(move |tx| store::record_attempt(tx, &record, now))
-            .await
-        {
-            // The claim's lease runs out and the delivery is attempted again.
-            log::error!("recording webhook delivery {} failed: {e}", delivery.id);
         }
-        delivery.id
     }
 
     async fn attempt(&self, d: &Claimed) -> AttemptResult {
