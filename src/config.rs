@@ -165,10 +165,12 @@ pub struct SmtpConfig {
     pub max_command_line: usize,
     /// Seconds a session may wait for a command before it is closed with `421`.
     pub idle_timeout_secs: u64,
-    /// Seconds a session may take between data chunks during `DATA`.
+    /// Seconds the whole `DATA` phase may take (RFC 5321 §4.5.3.2.6 suggests 10 minutes).
     pub data_timeout_secs: u64,
     /// Sessions at once; more are turned away with `421`.
     pub max_sessions: usize,
+    /// Sessions at once from one client address.
+    pub max_sessions_per_ip: usize,
     /// PEM certificate chain for STARTTLS; empty disables STARTTLS.
     pub tls_certificate: PathBuf,
     /// PEM private key for STARTTLS.
@@ -186,6 +188,7 @@ impl Default for SmtpConfig {
             idle_timeout_secs: 300,
             data_timeout_secs: 600,
             max_sessions: 100,
+            max_sessions_per_ip: 25,
             tls_certificate: PathBuf::new(),
             tls_private_key: PathBuf::new(),
         }
@@ -391,10 +394,14 @@ impl Config {
         if DomainName::parse(&smtp.hostname).is_err() {
             return fail("smtp.hostname", "must be a host name");
         }
-        if smtp.max_message_size < 1024 || smtp.max_recipients == 0 || smtp.max_sessions == 0 {
+        if smtp.max_message_size < 1024
+            || smtp.max_recipients == 0
+            || smtp.max_sessions == 0
+            || smtp.max_sessions_per_ip == 0
+        {
             return fail(
                 "smtp",
-                "max_message_size must be at least 1024, max_recipients and max_sessions at least 1",
+                "max_message_size must be at least 1024, the recipient and session limits at least 1",
             );
         }
         if !(512..=65_536).contains(&smtp.max_command_line) {

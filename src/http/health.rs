@@ -20,14 +20,21 @@ pub struct HealthDto {
     timestamp: Timestamp,
 }
 
-/// Health check: answers once the database does.
+/// Health check: the database answers reads and its writer is running.
 #[utoipa::path(get, path = "/health", tag = "System", security(()),
     responses(
         (status = 200, description = "Healthy", body = HealthDto),
         (status = 503, description = "The database is not reachable", body = ErrorBody),
     ))]
 pub async fn health(state: Data<AppState>) -> impl Responder {
-    match state.store.read(maintenance::ping).await {
+    let checked = if state.store.writer_alive() {
+        state.store.read(maintenance::ping).await
+    } else {
+        Err(crate::store::StoreError::Task(
+            "the writer thread has stopped".to_owned(),
+        ))
+    };
+    match checked {
         Ok(()) => HttpResponse::Ok().json(HealthDto {
             status: "ok",
             timestamp: state.now(),

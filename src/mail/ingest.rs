@@ -10,7 +10,7 @@ use crate::domain::message::{normalize_subject, sanitize_filename};
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::state::AppState;
 use crate::store::messages::{self, NewAttachment, NewInbound, ReportKind};
-use crate::store::{StoreError, Tx};
+use crate::store::{StoreError, Tx, inboxes};
 use crate::webhooks::events::{MessageBounced, MessageComplained, MessageReceived};
 use crate::webhooks::{self, Event};
 
@@ -50,6 +50,8 @@ pub struct Envelope {
 /// One stored copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredCopy {
+    /// Its inbox's account.
+    pub account_id: AccountId,
     /// Its inbox.
     pub inbox_id: InboxId,
     /// The message.
@@ -101,6 +103,9 @@ fn store_copies(
     let thread_subject = normalize_subject(&parsed.subject);
     let mut copies = Vec::with_capacity(envelope.recipients.len());
     for rcpt in &envelope.recipients {
+        if !inboxes::still_receiving(tx, rcpt.inbox_id)? {
+            continue;
+        }
         let mut stored_raw = received_header(hostname, &envelope.origin, &rcpt.address, now);
         stored_raw.extend_from_slice(raw);
         let stored = messages::insert_inbound(
@@ -135,28 +140,26 @@ fn store_copies(
         });
         webhooks::emit(tx, rcpt.account_id, &event, now)?;
         copies.push(StoredCopy {
+            account_id: rcpt.account_id,
             inbox_id: rcpt.inbox_id,
             message_id: stored.message_id,
             thread_id: stored.thread_id,
         });
     }
-    // A report counts once per account, however many of its inboxes it was sent to.
     if let Some(report) = &parsed.report {
-        let mut accounts: Vec<AccountId> =
-            envelope.recipients.iter().map(|r| r.account_id).collect();
-        accounts.sort();
-        accounts.dedup();
-        for account_id in accounts {
-            apply_report(tx, account_id, report, now)?;
+        for copy in &copies {
+            apply_report(tx, copy.account_id, copy.inbox_id, report, now)?;
         }
     }
     Ok(copies)
 }
 
-/// A bounce or complaint about a message this account sent marks it and tells its webhooks.
+/// A bounce or complaint about a message the receiving inbox sent marks it (once) and tells
+/// the account's webhooks.
 fn apply_report(
     tx: &Tx<'_>,
     account_id: AccountId,
+    inbox_id: InboxId,
     report: &Report,
     now: Timestamp,
 ) -> Result<(), StoreError> {
@@ -164,11 +167,14 @@ fn apply_report(
         Report::Bounce { original_ids, .. } => (original_ids, ReportKind::Bounce),
         Report::Complaint { original_ids, .. } => (original_ids, ReportKind::Complaint),
     };
-    let Some(original) = messages::find_outbound(tx, account_id, ids)? else {
+    let Some(original) = messages::find_outbound(tx, inbox_id, ids)? else {
         return Ok(());
     };
-    let suspended = messages::mark_reported(tx, &original, kind, now)?;
-    if suspended {
+    let reported = messages::mark_reported(tx, &original, kind, now)?;
+    if !reported.changed {
+        return Ok(());
+    }
+    if reported.suspended {
         log::warn!(
             "inbox {} suspended: its bounce or complaint rate is over the limit",
             original.inbox_id

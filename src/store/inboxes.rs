@@ -255,3 +255,13 @@ pub fn find_receiving_inbox(
         .query_row([address], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
+
+/// Whether `inbox` still receives mail (checked again when a message is stored: it may have
+/// been deleted or suspended while the message was being sent).
+pub fn still_receiving(conn: &Connection, inbox_id: InboxId) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM inboxes WHERE id = ?1 AND status = 'active')",
+        )?
+        .query_row([inbox_id], |r| r.get(0))?)
+}

@@ -353,8 +353,13 @@ pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Resu
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+    // An inbound part lives with its message, unless another message (a send) uses it too.
     for attachment in inbound_parts {
-        tx.execute("DELETE FROM attachments WHERE id = ?1", [attachment])?;
+        tx.execute(
+            "DELETE FROM attachments WHERE id = ?1
+               AND NOT EXISTS (SELECT 1 FROM message_attachments WHERE attachment_id = ?1)",
+            [attachment],
+        )?;
     }
     let remaining: Option<(i64, Timestamp)> = tx
         .query_row(
@@ -492,21 +497,23 @@ pub fn attachment_content(
     .ok_or(StoreError::NotFound(Resource::Attachment))
 }
 
-/// The account's outbound message that a report is about, found by its Message-ID.
+/// The outbound message of `inbox` that a report received by that inbox is about, found by
+/// its Message-ID. Reports go back to the sending address, so only the inbox that sent a
+/// message can receive reports about it: another inbox cannot mark its mail.
 pub fn find_outbound(
     conn: &Connection,
-    account_id: AccountId,
+    inbox_id: InboxId,
     message_ids: &[String],
 ) -> Result<Option<Message>, StoreError> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
-        " FROM messages WHERE account_id = ?1 AND direction = 'outbound'
+        " FROM messages WHERE inbox_id = ?1 AND direction = 'outbound'
           AND message_id_header = ?2 ORDER BY created_at DESC LIMIT 1"
     ))?;
     for id in message_ids {
         if let Some(m) = stmt
-            .query_row(params![account_id, id], message_from_row)
+            .query_row(params![inbox_id, id], message_from_row)
             .optional()?
         {
             return Ok(Some(m));
@@ -524,23 +531,40 @@ pub enum ReportKind {
     Complaint,
 }
 
-/// Marks an outbound message bounced or complained, counts it on its inbox, and suspends the
-/// inbox when, after at least 100 sends, bounces exceed 5 % or complaints 0.1 % (SPEC §3.2).
-/// Returns whether the inbox was suspended by this.
+/// What marking a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    /// The message changed status (false: it was already bounced or complained about, and
+    /// nothing was counted again).
+    pub changed: bool,
+    /// The inbox was suspended by this.
+    pub suspended: bool,
+}
+
+/// Marks an outbound message bounced or complained and counts it on its inbox, once per
+/// message however many reports arrive about it; suspends the inbox when, after at least 100
+/// sends, bounces exceed 5 % or complaints 0.1 % (SPEC §3.2).
 pub fn mark_reported(
     tx: &Tx<'_>,
     message: &Message,
     kind: ReportKind,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+) -> Result<Reported, StoreError> {
     let (status, counter) = match kind {
         ReportKind::Bounce => ("bounced", "bounce_count"),
         ReportKind::Complaint => ("complained", "complaint_count"),
     };
-    tx.execute(
-        "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
+    let changed = tx.execute(
+        "UPDATE messages SET status = ?2, updated_at = ?3
+         WHERE id = ?1 AND status NOT IN ('bounced', 'complained')",
         params![message.id, status, now],
-    )?;
+    )? > 0;
+    if !changed {
+        return Ok(Reported {
+            changed,
+            suspended: false,
+        });
+    }
     tx.execute(
         &format!("UPDATE inboxes SET {counter} = {counter} + 1, updated_at = ?2 WHERE id = ?1"),
         params![message.inbox_id, now],
@@ -550,6 +574,6 @@ pub fn mark_reported(
          WHERE id = ?1 AND status = 'active' AND total_sent >= 100
            AND (bounce_count * 100 > total_sent * 5 OR complaint_count * 1000 > total_sent)",
         params![message.inbox_id, now],
-    )?;
-    Ok(suspended > 0)
+    )? > 0;
+    Ok(Reported { changed, suspended })
 }

@@ -12,6 +12,7 @@
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -83,13 +84,34 @@ pub(super) enum Command {
     Checkpoint(oneshot::Sender<Result<(), StoreError>>),
 }
 
-/// Starts the writer thread with its connection. It runs until every sender is dropped.
-pub(super) fn spawn(conn: Connection, wakers: Arc<Wakers>) -> std::io::Result<Sender<Command>> {
+/// Starts the writer thread with its connection. It runs until every sender is dropped;
+/// `alive` turns false when it stops, however it stops.
+pub(super) fn spawn(
+    conn: Connection,
+    wakers: Arc<Wakers>,
+    alive: Arc<AtomicBool>,
+) -> std::io::Result<Sender<Command>> {
     let (sender, receiver) = channel();
+    alive.store(true, Ordering::SeqCst);
     std::thread::Builder::new()
         .name("agentsend-writer".to_owned())
-        .spawn(move || run(conn, &receiver, &wakers))?;
+        .spawn(move || {
+            let _alive = Alive(alive);
+            run(conn, &receiver, &wakers);
+        })?;
     Ok(sender)
+}
+
+/// Clears the liveness flag when the writer thread ends, also by panic.
+struct Alive(Arc<AtomicBool>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+        if std::thread::panicking() {
+            log::error!("the database writer thread died; writes will fail until restart");
+        }
+    }
 }
 
 fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers) {

@@ -556,3 +556,116 @@ async fn a_report_about_mail_this_account_did_not_send_changes_nothing() {
         0
     );
 }
+
+#[tokio::test]
+async fn non_utf8_charsets_are_decoded_to_utf8() {
+    let app = TestApp::spawn().await;
+    let inbox = app.create_inbox(json!({"address": "nihongo"})).await;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/corpus/eml/mimekit-japanese.eml"
+    );
+    let raw = crlf(&std::fs::read(path).unwrap());
+    send_mail(
+        app.smtp,
+        "a@example.com",
+        &["nihongo@agentsend.localhost"],
+        &raw,
+    )
+    .await;
+    let message = only_message(&app, &inbox).await;
+    // ISO-2022-JP in both the encoded-word subject and the body.
+    assert_eq!(
+        message["subject"],
+        "日本語メールテスト (testing Japanese emails)"
+    );
+    let body = message["bodyText"].as_str().unwrap();
+    assert!(
+        body.contains("日本語が") && body.contains("テスト."),
+        "{body}"
+    );
+    let latin1 = b"From: a@example.com\r\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe?=\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nS\xfc\xdfe\r\n";
+    let second = app.create_inbox(json!({"address": "latin"})).await;
+    send_mail(
+        app.smtp,
+        "a@example.com",
+        &["latin@agentsend.localhost"],
+        latin1,
+    )
+    .await;
+    let message = only_message(&app, &second).await;
+    assert_eq!(message["subject"], "Grüße");
+    assert_eq!(message["bodyText"].as_str().unwrap().trim(), "Süße");
+}
+
+#[tokio::test]
+async fn a_report_counts_once_and_only_for_the_inbox_that_sent_the_message() {
+    let app = TestApp::spawn().await;
+    let bob = app.create_inbox(json!({"address": "bob"})).await;
+    let carol = app.create_inbox(json!({"address": "carol"})).await;
+    let sent = outbound_message(&app, &bob, "orig-3@agentsend.localhost").await;
+    let dsn = |to: &str| {
+        format!(
+            "From: MAILER-DAEMON@mx.test\r\nTo: {to}\r\nSubject: failed\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; gone@else.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <orig-3@agentsend.localhost>\r\n\r\n--B--\r\n"
+        )
+        .into_bytes()
+    };
+    // Sent to another inbox (even of the same account), a report about bob's mail changes nothing.
+    send_mail(
+        app.smtp,
+        "",
+        &["carol@agentsend.localhost"],
+        &dsn("carol@agentsend.localhost"),
+    )
+    .await;
+    assert_eq!(
+        page(&app, &format!("/messages/{sent}")).await["status"],
+        "sent"
+    );
+    // To bob: counted once, however many reports arrive.
+    for _ in 0..3 {
+        send_mail(
+            app.smtp,
+            "",
+            &["bob@agentsend.localhost"],
+            &dsn("bob@agentsend.localhost"),
+        )
+        .await;
+    }
+    assert_eq!(
+        page(&app, &format!("/messages/{sent}")).await["status"],
+        "bounced"
+    );
+    assert_eq!(
+        page(&app, &format!("/inboxes/{}", id(&bob))).await["bounceCount"],
+        1
+    );
+    assert_eq!(
+        page(&app, &format!("/inboxes/{}", id(&carol))).await["bounceCount"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_suspended_inbox_receives_nothing() {
+    let app = TestApp::spawn().await;
+    let bob = app.create_inbox(json!({"address": "bob"})).await;
+    let bob_id = id(&bob).to_owned();
+    app.state
+        .store
+        .write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE inboxes SET status = 'suspended' WHERE id = ?1",
+                [bob_id],
+            )?)
+        })
+        .await
+        .unwrap();
+    let mut c = crate::smtp_client::SmtpClient::connect(app.smtp).await;
+    c.cmd("EHLO x", 250).await;
+    c.cmd("MAIL FROM:<a@example.com>", 250).await;
+    c.cmd("RCPT TO:<bob@agentsend.localhost>", 550).await;
+}

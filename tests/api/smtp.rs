@@ -237,17 +237,15 @@ async fn a_smuggled_second_message_stays_inside_the_first() {
     c.cmd("QUIT", 221).await;
     let stored = messages_of(&app, &bob).await;
     assert_eq!(stored.len(), 1, "exactly one message");
-    let (_, raw) = (
-        0,
-        app.get(&format!(
+    let raw = app
+        .get(&format!(
             "/messages/{}/raw",
             stored[0]["id"].as_str().unwrap()
         ))
         .await
         .bytes()
         .await
-        .unwrap(),
-    );
+        .unwrap();
     let raw = String::from_utf8_lossy(&raw);
     assert!(
         raw.contains("Subject: smuggled") && raw.contains("evil") && raw.contains("still data"),

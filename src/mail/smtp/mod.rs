@@ -1,4 +1,5 @@
-//! The SMTP listener: accepts connections (at most `smtp.max_sessions` at once), serves each
+//! The SMTP listener: accepts connections (at most `smtp.max_sessions` at once, and
+//! `smtp.max_sessions_per_ip` from one address), serves each
 //! with a [`session::Session`], upgrades to TLS on STARTTLS when a certificate is configured,
 //! and stops with the rest of the server.
 
@@ -6,9 +7,10 @@ pub mod data;
 pub mod replies;
 pub mod session;
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -79,7 +81,46 @@ pub struct SmtpServer {
     listener: std::net::TcpListener,
     addr: SocketAddr,
     max_sessions: usize,
+    max_per_ip: usize,
     shared: Arc<Shared>,
+}
+
+/// Sessions per client address, so that one host cannot take every slot.
+#[derive(Default)]
+struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+/// One session's place in [`PerIp`], given back when the session ends.
+struct IpSlot {
+    ip: IpAddr,
+    counts: Arc<PerIp>,
+}
+
+impl PerIp {
+    fn enter(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut counts = self.0.lock().ok()?;
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            ip,
+            counts: self.clone(),
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.0.lock()
+            && let Some(n) = counts.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl SmtpServer {
@@ -104,6 +145,7 @@ impl SmtpServer {
             listener,
             addr,
             max_sessions: config.max_sessions,
+            max_per_ip: config.max_sessions_per_ip,
             shared: Arc::new(Shared {
                 backend: StoreBackend {
                     state: state.clone(),
@@ -124,21 +166,26 @@ impl SmtpServer {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
         let slots = Arc::new(Semaphore::new(self.max_sessions));
+        let per_ip = Arc::new(PerIp::default());
         let mut sessions = JoinSet::new();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 Some(_) = sessions.join_next() => {}
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
-                        Ok(slot) => {
-                            let shared = self.shared.clone();
-                            sessions.spawn(serve(stream, peer, shared, shutdown.clone(), slot));
+                    Ok((stream, peer)) => {
+                        let ip_slot = per_ip.enter(peer.ip(), self.max_per_ip);
+                        match (slots.clone().try_acquire_owned(), ip_slot) {
+                            (Ok(slot), Some(ip_slot)) => {
+                                let shared = self.shared.clone();
+                                let shutdown = shutdown.clone();
+                                sessions.spawn(serve(stream, peer, shared, shutdown, (slot, ip_slot)));
+                            }
+                            _ => {
+                                tokio::spawn(turn_away(stream));
+                            }
                         }
-                        Err(_) => {
-                            tokio::spawn(turn_away(stream));
-                        }
-                    },
+                    }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         log::error!("accepting an SMTP connection failed: {e}");
@@ -170,7 +217,7 @@ async fn serve(
     peer: SocketAddr,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
+    _slots: (OwnedSemaphorePermit, IpSlot),
 ) {
     let _ = stream.set_nodelay(true);
     let ip = Some(peer.ip());

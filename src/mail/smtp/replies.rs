@@ -1,5 +1,20 @@
-//! Error replies: enhanced status code (RFC 3463) and text. The numeric code is given where
-//! they are used, as it depends on the situation.
+//! Reply texts. Error replies carry their enhanced status code (RFC 3463); the numeric code
+//! is given where they are used, as it depends on the situation.
+
+/// A message over `smtp.max_message_size`.
+pub const TOO_BIG: &str = "Message size exceeds the fixed limit";
+/// The store failed; the client should try again later.
+pub const TEMPORARY_FAILURE: &str = "Temporary failure, try again later";
+/// The server is stopping.
+pub const SHUTTING_DOWN: &str = "Service shutting down, try again later";
+/// The client said nothing for too long.
+pub const TIMEOUT: &str = "Timeout, closing connection";
+/// The DATA phase went past its deadline.
+pub const DATA_TOO_LONG: &str = "DATA took too long, closing connection";
+/// The session went past its longest allowed duration.
+pub const SESSION_TOO_LONG: &str = "Session too long, closing connection";
+/// Too many bad commands.
+pub const TOO_MANY_ERRORS: &str = "Too many errors, closing connection";
 
 /// A command line over the limit (RFC 5321 §4.5.3.1.4).
 pub const LINE_TOO_LONG: (&str, &str) = ("5.5.2", "Line too long");

@@ -6,6 +6,8 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use smtp_proto::{MAIL_BODY_BINARYMIME, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -61,6 +63,9 @@ pub enum Ending<S> {
 
 /// Commands a client may get wrong before it is shown the door.
 const MAX_ERRORS: u32 = 20;
+/// The longest a session may last, however busy: with the per-IP and total session caps, a
+/// client trickling NOOPs cannot keep slots forever.
+const MAX_SESSION: Duration = Duration::from_secs(3600);
 
 /// The transaction being built.
 #[derive(Debug, Default)]
@@ -132,6 +137,7 @@ where
                 &format!("{} ESMTP AgentSend ready", self.config.hostname),
             );
         }
+        let ends_at = Instant::now() + MAX_SESSION;
         loop {
             // Answer every complete command already received (PIPELINING), then flush.
             while let Some(line) = self.take_line() {
@@ -146,6 +152,8 @@ where
                     Next::Continue => {}
                     Next::Quit => {
                         self.flush().await?;
+                        // FIN, or TLS close_notify first.
+                        let _ = self.stream.shutdown().await;
                         return Ok(Ending::Closed);
                     }
                     Next::StartTls => {
@@ -160,10 +168,15 @@ where
                     }
                 }
                 if self.errors >= MAX_ERRORS {
-                    self.reply(421, "4.7.0", "Too many errors, closing connection");
+                    self.reply(421, "4.7.0", r::TOO_MANY_ERRORS);
                     self.flush().await?;
                     return Ok(Ending::Closed);
                 }
+            }
+            if Instant::now() >= ends_at {
+                self.reply(421, "4.4.2", r::SESSION_TOO_LONG);
+                self.flush().await?;
+                return Ok(Ending::Closed);
             }
             self.flush().await?;
             if !self.read_more(self.config.idle_timeout).await? {
@@ -180,14 +193,14 @@ where
         let read = tokio::select! {
             r = tokio::time::timeout(timeout, self.stream.read_buf(&mut self.input)) => r,
             _ = self.shutdown.changed() => {
-                self.reply(421, "4.3.2", "Service shutting down, try again later");
+                self.reply(421, "4.3.2", r::SHUTTING_DOWN);
                 self.flush().await?;
                 return Ok(false);
             }
         };
         match read {
             Err(_) => {
-                self.reply(421, "4.4.2", "Timeout, closing connection");
+                self.reply(421, "4.4.2", r::TIMEOUT);
                 self.flush().await?;
                 Ok(false)
             }
@@ -235,10 +248,19 @@ where
         self.reply(code, enhanced, text);
     }
 
+    /// Sends the pending replies. A client that does not read them (its buffers full) gets the
+    /// idle timeout, then the connection is dropped: it cannot hold a session slot forever.
     async fn flush(&mut self) -> std::io::Result<()> {
         if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await?;
-            self.stream.flush().await?;
+            let write = async {
+                self.stream.write_all(&self.output).await?;
+                self.stream.flush().await
+            };
+            tokio::time::timeout(self.config.idle_timeout, write)
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "client not reading")
+                })??;
             self.output.clear();
         }
         Ok(())
@@ -344,7 +366,7 @@ where
         } else if self.tx.mail_from.is_some() {
             self.error(503, r::NESTED_MAIL);
         } else if size > self.config.max_message_size {
-            self.reply(552, "5.3.4", "Message size exceeds the fixed limit");
+            self.reply(552, "5.3.4", r::TOO_BIG);
         } else if flags & MAIL_BODY_BINARYMIME != 0 {
             // BINARYMIME needs CHUNKING, which is not offered.
             self.error(555, r::UNSUPPORTED_PARAMETER);
@@ -380,7 +402,7 @@ where
             Ok(None) => self.error(550, r::NO_SUCH_MAILBOX),
             Err(e) => {
                 log::error!("looking up an SMTP recipient failed: {e}");
-                self.reply(451, "4.3.0", "Temporary failure, try again later");
+                self.reply(451, "4.3.0", r::TEMPORARY_FAILURE);
             }
         }
     }
@@ -388,21 +410,27 @@ where
     /// Receives the data and stores the message. `false` when the session must end.
     async fn data(&mut self) -> std::io::Result<bool> {
         let mut receiver = DataReceiver::new(self.config.max_message_size);
-        let mut buffered = std::mem::take(&mut self.input);
+        // The whole DATA phase has a deadline (RFC 5321 §4.5.3.2.6), each read the idle one.
+        let deadline = Instant::now() + self.config.data_timeout;
         loop {
-            if let Some(used) = receiver.feed(&buffered) {
-                self.input = buffered.split_off(used);
+            if let Some(used) = receiver.feed(&self.input) {
+                self.input.drain(..used);
                 break;
             }
-            buffered.clear();
-            if !self.read_more(self.config.data_timeout).await? {
+            self.input.clear();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.reply(421, "4.4.2", r::DATA_TOO_LONG);
+                self.flush().await?;
                 return Ok(false);
             }
-            buffered = std::mem::take(&mut self.input);
+            if !self.read_more(left.min(self.config.idle_timeout)).await? {
+                return Ok(false);
+            }
         }
         let tx = std::mem::take(&mut self.tx);
         if receiver.overflowed() {
-            self.reply(552, "5.3.4", "Message size exceeds the fixed limit");
+            self.reply(552, "5.3.4", r::TOO_BIG);
             return Ok(true);
         }
         let (helo, extended) = self.helo.clone().unwrap_or_default();
@@ -412,10 +440,10 @@ where
             origin: Origin {
                 helo,
                 peer: self.peer,
+                // RFC 3848 names; STARTTLS is an extension, so TLS implies ESMTP.
                 protocol: match (extended, self.tls) {
-                    (true, true) => "ESMTPS",
+                    (_, true) => "ESMTPS",
                     (true, false) => "ESMTP",
-                    (false, true) => "SMTPS",
                     (false, false) => "SMTP",
                 },
             },
@@ -425,18 +453,213 @@ where
             .deliver(envelope, receiver.into_message())
             .await
         {
-            Ok(copies) => {
-                let id = copies
-                    .first()
-                    .map(|c| c.message_id.to_string())
-                    .unwrap_or_default();
-                self.reply(250, "2.0.0", &format!("Message accepted as {id}"));
-            }
+            Ok(copies) => match copies.first() {
+                Some(copy) => {
+                    let text = format!("Message accepted as {}", copy.message_id);
+                    self.reply(250, "2.0.0", &text);
+                }
+                // Every recipient inbox was deleted or suspended while the data was sent.
+                None => self.error(550, r::NO_SUCH_MAILBOX),
+            },
             Err(e) => {
                 log::error!("storing a received message failed: {e}");
-                self.reply(451, "4.3.0", "Temporary failure, try again later");
+                self.reply(451, "4.3.0", r::TEMPORARY_FAILURE);
             }
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream, duplex};
+
+    use super::*;
+    use crate::domain::{AccountId, InboxId, MessageId, ThreadId};
+
+    /// Accepts `bob@x.test` and keeps what is delivered.
+    #[derive(Default)]
+    struct Fake {
+        delivered: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl Backend for Fake {
+        fn recipient(
+            &self,
+            address: &str,
+        ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send {
+            let found = (address == "bob@x.test").then(|| Recipient {
+                address: address.to_owned(),
+                inbox_id: InboxId::new(),
+                account_id: AccountId::new(),
+            });
+            async move { Ok(found) }
+        }
+
+        fn deliver(
+            &self,
+            envelope: Envelope,
+            raw: Vec<u8>,
+        ) -> impl Future<Output = Result<Vec<StoredCopy>, StoreError>> + Send {
+            self.delivered.lock().unwrap().push(raw);
+            let copies = envelope
+                .recipients
+                .iter()
+                .map(|r| StoredCopy {
+                    account_id: r.account_id,
+                    inbox_id: r.inbox_id,
+                    message_id: MessageId::new(),
+                    thread_id: ThreadId::new(),
+                })
+                .collect();
+            async move { Ok(copies) }
+        }
+    }
+
+    fn config(starttls: bool, idle: Duration) -> SessionConfig {
+        SessionConfig {
+            hostname: "mx.test".to_owned(),
+            max_message_size: 1 << 20,
+            max_recipients: 10,
+            max_command_line: 512,
+            idle_timeout: idle,
+            data_timeout: Duration::from_secs(10),
+            starttls,
+        }
+    }
+
+    struct Client(BufReader<DuplexStream>);
+
+    impl Client {
+        async fn send(&mut self, bytes: &[u8]) {
+            self.0.get_mut().write_all(bytes).await.unwrap();
+        }
+
+        async fn code(&mut self) -> u16 {
+            loop {
+                let mut line = String::new();
+                if self.0.read_line(&mut line).await.unwrap() == 0 {
+                    return 0;
+                }
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return line[..3].parse().unwrap();
+                }
+            }
+        }
+
+        async fn cmd(&mut self, line: &str) -> u16 {
+            self.send(format!("{line}\r\n").as_bytes()).await;
+            self.code().await
+        }
+    }
+
+    /// Runs a session over an in-memory pipe of `capacity` bytes.
+    fn start(
+        backend: &'static Fake,
+        config: &'static SessionConfig,
+        capacity: usize,
+    ) -> (
+        Client,
+        tokio::task::JoinHandle<std::io::Result<Ending<DuplexStream>>>,
+    ) {
+        let (client, server) = duplex(capacity);
+        let (_tx, shutdown) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let _keep = _tx;
+            Session::new(server, backend, config, None, false, shutdown)
+                .run()
+                .await
+        });
+        (Client(BufReader::new(client)), task)
+    }
+
+    fn leak<T>(t: T) -> &'static T {
+        Box::leak(Box::new(t))
+    }
+
+    #[tokio::test]
+    async fn a_command_split_across_reads_is_one_command() {
+        let (mut c, _task) = start(
+            leak(Fake::default()),
+            leak(config(false, Duration::from_secs(5))),
+            4096,
+        );
+        assert_eq!(c.code().await, 220);
+        c.send(b"NO").await;
+        tokio::task::yield_now().await;
+        c.send(b"OP\r\n").await;
+        assert_eq!(c.code().await, 250);
+    }
+
+    #[tokio::test]
+    async fn ehlo_in_the_middle_of_a_transaction_resets_it() {
+        let (mut c, _task) = start(
+            leak(Fake::default()),
+            leak(config(false, Duration::from_secs(5))),
+            4096,
+        );
+        assert_eq!(c.code().await, 220);
+        assert_eq!(c.cmd("EHLO a").await, 250);
+        assert_eq!(c.cmd("MAIL FROM:<a@b.test>").await, 250);
+        assert_eq!(c.cmd("RCPT TO:<bob@x.test>").await, 250);
+        assert_eq!(c.cmd("EHLO again").await, 250);
+        assert_eq!(c.cmd("DATA").await, 503);
+    }
+
+    #[tokio::test]
+    async fn commands_pipelined_after_starttls_are_thrown_away() {
+        let backend = leak(Fake::default());
+        let (mut c, task) = start(backend, leak(config(true, Duration::from_secs(5))), 4096);
+        assert_eq!(c.code().await, 220);
+        c.send(b"EHLO a\r\nSTARTTLS\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<bob@x.test>\r\n")
+            .await;
+        assert_eq!(c.code().await, 250);
+        assert_eq!(c.code().await, 220);
+        // The session hands the stream over for the handshake with nothing else answered.
+        let ending = task.await.unwrap().unwrap();
+        assert!(matches!(ending, Ending::StartTls(_)));
+        let mut rest = String::new();
+        let n = tokio::time::timeout(Duration::from_millis(50), c.0.read_line(&mut rest)).await;
+        assert!(n.is_err() || rest.is_empty(), "unexpected reply: {rest}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_loses_its_session() {
+        let (mut c, task) = start(
+            leak(Fake::default()),
+            leak(config(false, Duration::from_millis(200))),
+            64,
+        );
+        // Many pipelined commands and no reading: the replies fill the pipe. Once the session
+        // gives up the pipe closes, and sending fails.
+        for _ in 0..200 {
+            if c.0.get_mut().write_all(b"NOOP\r\n").await.is_err() {
+                break;
+            }
+        }
+        let ended = tokio::time::timeout(Duration::from_secs(5), task).await;
+        assert!(
+            ended.is_ok(),
+            "the session ended instead of waiting forever"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_is_delivered_with_dot_stuffing_undone() {
+        let backend = leak(Fake::default());
+        let (mut c, _task) = start(backend, leak(config(false, Duration::from_secs(5))), 4096);
+        assert_eq!(c.code().await, 220);
+        assert_eq!(c.cmd("HELO a").await, 250);
+        assert_eq!(c.cmd("MAIL FROM:<>").await, 250);
+        assert_eq!(c.cmd("RCPT TO:<bob@x.test>").await, 250);
+        assert_eq!(c.cmd("DATA").await, 354);
+        c.send(b"Subject: x\r\n\r\n..dot\r\n.\r\n").await;
+        assert_eq!(c.code().await, 250);
+        assert_eq!(
+            backend.delivered.lock().unwrap()[0],
+            b"Subject: x\r\n\r\n.dot\r\n"
+        );
     }
 }
