@@ -126,6 +126,21 @@ CREATE INDEX messages_thread ON messages (thread_id, created_at);
 CREATE INDEX messages_message_id ON messages (inbox_id, message_id_header);
 CREATE INDEX messages_outbound_message_id ON messages (message_id_header)
     WHERE direction = 'outbound';
+CREATE INDEX messages_outbound_today ON messages (account_id, created_at)
+    WHERE direction = 'outbound';
+
+-- Each recipient of an outbound message and how far its delivery got.
+CREATE TABLE message_recipients (
+    message_id  TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    address     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('to', 'cc', 'bcc')),
+    status      TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'sent', 'delivered', 'bounced', 'failed')),
+    route       TEXT CHECK (route IN ('local', 'dry-run', 'email')),
+    last_error  TEXT,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (message_id, address)
+);
 
 -- The exact RFC 5322 bytes of each message, kept apart so list queries never touch them.
 CREATE TABLE message_raw (

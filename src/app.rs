@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::domain::account::AccountName;
 use crate::domain::{Account, ApiKeySecret, Clock, EmailAddress, Plan, SystemClock};
+use crate::mail::outbound::SendWorker;
 use crate::mail::smtp::SmtpServer;
 use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
@@ -38,6 +39,7 @@ pub struct Application {
     state: AppState,
     bootstrap: Option<Bootstrap>,
     webhook_worker: DeliveryWorker,
+    send_worker: SendWorker,
     smtp: SmtpServer,
 }
 
@@ -99,6 +101,7 @@ impl Application {
         let webhook_worker = DeliveryWorker::new(state.clone(), network_policy)
             .context("cannot build the webhook HTTP client")?;
         let smtp = SmtpServer::bind(&state)?;
+        let send_worker = SendWorker::new(state.clone()).context("cannot set up outgoing mail")?;
         let app_state = state.clone();
         let server = HttpServer::new(move || http::app(app_state.clone()))
             .listen(listener)?
@@ -113,6 +116,7 @@ impl Application {
             state,
             bootstrap,
             webhook_worker,
+            send_worker,
             smtp,
         })
     }
@@ -120,6 +124,12 @@ impl Application {
     /// The address the HTTP API is bound to (the real port when configured with port 0).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The send worker (for tests and benchmarks that drive it directly; it also runs by
+    /// itself once the application runs).
+    pub fn send_worker(&self) -> &SendWorker {
+        &self.send_worker
     }
 
     /// The address the SMTP listener is bound to.
@@ -152,6 +162,7 @@ impl Application {
             state,
             http_addr,
             webhook_worker,
+            send_worker,
             smtp,
             ..
         } = self;
@@ -165,6 +176,7 @@ impl Application {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let janitor = tokio::spawn(jobs::run_janitor(state.clone(), shutdown_rx.clone()));
         let webhooks = tokio::spawn(webhook_worker.run(shutdown_rx.clone()));
+        let sends = tokio::spawn(send_worker.run(shutdown_rx.clone()));
         let smtp = tokio::spawn(smtp.run(shutdown_rx));
         let mut server = tokio::spawn(server);
 
@@ -186,6 +198,9 @@ impl Application {
         }
         if let Err(e) = webhooks.await {
             log::error!("webhook worker failed: {e}");
+        }
+        if let Err(e) = sends.await {
+            log::error!("send worker failed: {e}");
         }
         match smtp.await {
             Ok(Ok(())) => {}

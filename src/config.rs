@@ -28,6 +28,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// The SMTP listener (receiving mail).
     pub smtp: SmtpConfig,
+    /// Sending mail.
+    pub outbound: OutboundConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -193,6 +195,84 @@ impl Default for SmtpConfig {
             tls_private_key: PathBuf::new(),
         }
     }
+}
+
+/// `[outbound]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Where mail to addresses that are not inboxes here goes: `dry-run` (nowhere; recorded as
+    /// sent), `relay` (a smarthost) or `direct` (the recipient domain's MX).
+    pub mode: OutboundMode,
+    /// Name given in EHLO to relays and MX hosts (in `direct` mode, the host named in SPF).
+    pub ehlo_hostname: String,
+    /// Waits before each retry of a temporary failure, in milliseconds; attempts are one more
+    /// than the entries.
+    pub retry_schedule_ms: Vec<u64>,
+    /// Seconds allowed for connecting and for each SMTP command.
+    pub timeout_secs: u64,
+    /// Messages sent at once.
+    pub concurrency: usize,
+    /// Seconds a claimed send belongs to its worker before it is taken up again.
+    pub lease_secs: u64,
+    /// `relay`: the smarthost.
+    pub relay_host: String,
+    /// `relay`: its port.
+    pub relay_port: u16,
+    /// `relay`: `starttls` (required), `tls` (implicit, port 465) or `none`.
+    pub relay_security: RelaySecurity,
+    /// `relay`: user name for AUTH; empty means no AUTH.
+    pub relay_username: String,
+    /// `relay`: password for AUTH.
+    pub relay_password: String,
+    /// `direct`: the port MX hosts are contacted on (25; tests use another).
+    pub direct_port: u16,
+    /// `direct`: DNS servers as `ip:port`; empty means the system's resolver.
+    pub direct_nameservers: Vec<SocketAddr>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            mode: OutboundMode::DryRun,
+            ehlo_hostname: "localhost".to_owned(),
+            retry_schedule_ms: vec![60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000],
+            timeout_secs: 60,
+            concurrency: 16,
+            lease_secs: 900,
+            relay_host: String::new(),
+            relay_port: 587,
+            relay_security: RelaySecurity::Starttls,
+            relay_username: String::new(),
+            relay_password: String::new(),
+            direct_port: 25,
+            direct_nameservers: Vec::new(),
+        }
+    }
+}
+
+/// How outgoing mail leaves the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutboundMode {
+    /// It does not: remote recipients are recorded as sent.
+    DryRun,
+    /// Through a smarthost.
+    Relay,
+    /// Straight to each recipient domain's MX.
+    Direct,
+}
+
+/// TLS with the smarthost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelaySecurity {
+    /// STARTTLS, required.
+    Starttls,
+    /// Implicit TLS.
+    Tls,
+    /// Plain text (a relay on the same host or network).
+    None,
 }
 
 /// `[webhooks]`
@@ -418,6 +498,25 @@ impl Config {
                 "set both tls_certificate and tls_private_key, or neither",
             );
         }
+        let o = &self.outbound;
+        if DomainName::parse(&o.ehlo_hostname).is_err() {
+            return fail("outbound.ehlo_hostname", "must be a host name");
+        }
+        if o.retry_schedule_ms.contains(&0) || o.retry_schedule_ms.len() > 50 {
+            return fail(
+                "outbound.retry_schedule_ms",
+                "must be at most 50 waits of at least 1 ms",
+            );
+        }
+        if o.timeout_secs == 0 || o.concurrency == 0 || o.lease_secs <= o.timeout_secs * 3 {
+            return fail(
+                "outbound",
+                "timeout_secs and concurrency must be at least 1, lease_secs more than 3 x timeout_secs",
+            );
+        }
+        if o.mode == OutboundMode::Relay && o.relay_host.trim().is_empty() {
+            return fail("outbound.relay_host", "is required in relay mode");
+        }
         let w = &self.webhooks;
         if !(1..=100).contains(&w.max_attempts) {
             return fail("webhooks.max_attempts", "must be from 1 to 100");
@@ -538,12 +637,19 @@ fn typed_like(default: &toml::Value, raw: &str) -> Option<toml::Value> {
             let parsed = format!("v = {raw}").parse::<toml::Table>().ok();
             match parsed.and_then(|mut t| t.remove("v")) {
                 Some(v @ Value::Array(_)) => Some(v),
-                // A bare comma-separated list of strings.
+                // A bare comma-separated list: each item a TOML value if it reads as one
+                // (`60000,300000`), else a string (`127.0.0.1:53,10.0.0.1:53`).
                 _ => Some(Value::Array(
                     raw.split(',')
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
-                        .map(|s| Value::String(s.to_owned()))
+                        .map(|item| {
+                            format!("v = {item}")
+                                .parse::<toml::Table>()
+                                .ok()
+                                .and_then(|mut t| t.remove("v"))
+                                .unwrap_or_else(|| Value::String(item.to_owned()))
+                        })
                         .collect(),
                 )),
             }

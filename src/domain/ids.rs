@@ -108,6 +108,10 @@ typed_id!(
     AttachmentId
 );
 typed_id!(
+    /// A durable background job (an outgoing message to send, ...).
+    JobId
+);
+typed_id!(
     /// A webhook subscription.
     WebhookId
 );

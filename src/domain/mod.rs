@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod inbox;
 pub mod message;
+pub mod outbound;
 pub mod paging;
 pub mod random;
 pub mod time;
@@ -17,8 +18,8 @@ pub use account::{Account, ApiKey, ApiKeySecret, AuthContext, Credential, KeyNam
 pub use address::{DomainName, EmailAddress, LocalPart};
 pub use idempotency::IdempotencyKey;
 pub use ids::{
-    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, MessageId, ThreadId,
-    WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, MessageId,
+    ThreadId, WebhookId,
 };
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
 pub use paging::{Page, Paging};

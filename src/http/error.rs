@@ -231,6 +231,27 @@ impl From<StoreError> for ApiError {
                 "The domain must be verified for sending before inboxes can use it.",
             ),
             StoreError::Invalid(errors) => Self::validation(errors),
+            StoreError::InboxSuspended => Self::new(
+                S::FORBIDDEN,
+                "INBOX_SUSPENDED",
+                "This inbox is suspended and cannot send: its bounce or complaint rate is too high.",
+            ),
+            StoreError::ThreadInboxMismatch => Self::new(
+                S::BAD_REQUEST,
+                "THREAD_INBOX_MISMATCH",
+                "The thread belongs to another inbox.",
+            ),
+            // No Retry-After: the reset is hours away, and SDKs sleep for whatever it says.
+            StoreError::DailySendLimitReached => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "DAILY_SEND_LIMIT_REACHED",
+                "The daily send limit is reached; it resets at 00:00 UTC.",
+            ),
+            StoreError::AttachmentsTooLarge => Self::new(
+                S::BAD_REQUEST,
+                "ATTACHMENTS_TOO_LARGE",
+                "The attachments add up to more than 25 MB.",
+            ),
             e @ (StoreError::Sqlite(_)
             | StoreError::Pool(_)
             | StoreError::Task(_)

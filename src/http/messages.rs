@@ -8,9 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::List;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Authenticated, Paged};
+use super::extract::{ApiJson, Authenticated, Paged};
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
+use crate::domain::outbound::{SendFields, SendRequest};
 use crate::domain::{AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
+use crate::mail::send;
 use crate::state::AppState;
 use crate::store::messages;
 
@@ -127,6 +129,62 @@ impl StatusFilter {
             }),
         }
     }
+}
+
+/// `POST /inboxes/{id}/messages` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessage {
+    /// 1–50 recipient addresses.
+    to: Option<Vec<String>>,
+    /// Up to 50.
+    cc: Option<Vec<String>>,
+    /// Up to 50; they get the message but are not listed in its headers.
+    bcc: Option<Vec<String>>,
+    /// 1–998 characters.
+    subject: Option<String>,
+    /// At most 256,000 characters.
+    body_text: Option<String>,
+    /// At most 256,000 characters.
+    body_html: Option<String>,
+    /// Reply in this thread of the inbox (sets In-Reply-To and References).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    thread_id: Option<ThreadId>,
+    /// Up to 10 attachments of the account, 25 MB in all.
+    #[schema(value_type = Option<Vec<String>>)]
+    attachment_ids: Option<Vec<AttachmentId>>,
+}
+
+/// Send a message from an inbox. Answers at once with the message `queued`; delivery follows
+/// in the background (`message.sent`, `message.delivered` webhooks).
+#[utoipa::path(post, path = "/inboxes/{id}/messages", tag = "Messages",
+    params(super::IdParam), request_body = SendMessage,
+    responses(
+        (status = 202, description = "Accepted and queued", body = MessageDto),
+        (status = 400, description = "Invalid field, THREAD_INBOX_MISMATCH or ATTACHMENTS_TOO_LARGE", body = ErrorBody),
+        (status = 403, description = "INBOX_SUSPENDED", body = ErrorBody),
+        (status = 404, description = "No such inbox, thread or attachment", body = ErrorBody),
+        (status = 429, description = "DAILY_SEND_LIMIT_REACHED (no Retry-After)", body = ErrorBody),
+    ))]
+pub async fn send(
+    auth: Authenticated,
+    state: Data<AppState>,
+    inbox: Path<InboxId>,
+    body: ApiJson<SendMessage>,
+) -> Result<impl Responder, ApiError> {
+    let b = body.into_inner();
+    let request = SendRequest::parse(SendFields {
+        to: b.to,
+        cc: b.cc,
+        bcc: b.bcc,
+        subject: b.subject,
+        body_text: b.body_text,
+        body_html: b.body_html,
+        thread_id: b.thread_id,
+        attachment_ids: b.attachment_ids,
+    })?;
+    let message = send::submit(&state, &auth.0, inbox.into_inner(), request).await?;
+    Ok(HttpResponse::Accepted().json(MessageDto::from(message)))
 }
 
 /// List an inbox's messages, newest first.

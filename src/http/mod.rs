@@ -55,7 +55,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     ))
     .service(resource(
         "/inboxes/{id}/messages",
-        [(M::GET, web::route().to(messages::list))],
+        [
+            (M::POST, web::route().to(messages::send)),
+            (M::GET, web::route().to(messages::list)),
+        ],
     ))
     .service(resource(
         "/messages/{id}",

@@ -18,7 +18,7 @@ use super::{account, attachments, error, health, inboxes, messages, threads, web
     paths(
         health::health,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
-        messages::list, messages::get, messages::raw, messages::delete,
+        messages::send, messages::list, messages::get, messages::raw, messages::delete,
         threads::list, threads::get, threads::messages,
         attachments::content,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,

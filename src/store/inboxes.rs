@@ -265,3 +265,20 @@ pub fn still_receiving(conn: &Connection, inbox_id: InboxId) -> Result<bool, Sto
         )?
         .query_row([inbox_id], |r| r.get(0))?)
 }
+
+/// SPEC §3.2's auto-suspension: once an inbox has sent at least 100 messages, a bounce rate
+/// above 5 % or a complaint rate above 0.1 % suspends it. Returns whether it was suspended now.
+pub fn suspend_if_over_limits(
+    tx: &Tx<'_>,
+    inbox_id: InboxId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE inboxes SET status = 'suspended', updated_at = ?2
+             WHERE id = ?1 AND status = 'active' AND total_sent >= 100
+               AND (bounce_count * 100 > total_sent * 5 OR complaint_count * 1000 > total_sent)",
+        )?
+        .execute(params![inbox_id, now])?
+        > 0)
+}

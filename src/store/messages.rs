@@ -569,11 +569,6 @@ pub fn mark_reported(
         &format!("UPDATE inboxes SET {counter} = {counter} + 1, updated_at = ?2 WHERE id = ?1"),
         params![message.inbox_id, now],
     )?;
-    let suspended = tx.execute(
-        "UPDATE inboxes SET status = 'suspended', updated_at = ?2
-         WHERE id = ?1 AND status = 'active' AND total_sent >= 100
-           AND (bounce_count * 100 > total_sent * 5 OR complaint_count * 1000 > total_sent)",
-        params![message.inbox_id, now],
-    )? > 0;
+    let suspended = inboxes::suspend_if_over_limits(tx, message.inbox_id, now)?;
     Ok(Reported { changed, suspended })
 }

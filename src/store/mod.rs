@@ -7,8 +7,10 @@ pub mod accounts;
 pub mod domains;
 pub mod idempotency;
 pub mod inboxes;
+pub mod jobs;
 pub mod maintenance;
 pub mod messages;
+pub mod outbound;
 pub mod rate_limits;
 mod sql;
 pub mod webhooks;
@@ -77,6 +79,18 @@ pub enum StoreError {
     /// The custom domain is not verified for sending.
     #[error("domain not verified")]
     DomainNotVerified,
+    /// The inbox is suspended and may not send.
+    #[error("inbox suspended")]
+    InboxSuspended,
+    /// The thread belongs to another inbox.
+    #[error("thread of another inbox")]
+    ThreadInboxMismatch,
+    /// The inbox or the account has sent its daily quota.
+    #[error("daily send limit reached")]
+    DailySendLimitReached,
+    /// The attachments of a send are too large together.
+    #[error("attachments too large")]
+    AttachmentsTooLarge,
     /// A value breaks a rule that depends on stored state (e.g. a limit above the account's).
     #[error("invalid: {}", .0.summary())]
     Invalid(ValidationErrors),
@@ -334,12 +348,15 @@ fn in_write_tx<T>(
 pub enum Worker {
     /// The webhook delivery worker.
     Webhooks,
+    /// The worker sending outgoing mail.
+    Sends,
 }
 
 /// Which workers to wake after a commit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct WakeSet {
     webhooks: bool,
+    sends: bool,
 }
 
 /// The background workers' wake-up signals. A worker waits on its `Notify`; a write that
@@ -349,12 +366,17 @@ struct WakeSet {
 pub struct Wakers {
     /// New webhook deliveries.
     pub webhooks: Notify,
+    /// New outgoing mail.
+    pub sends: Notify,
 }
 
 impl Wakers {
     fn notify(&self, set: WakeSet) {
         if set.webhooks {
             self.webhooks.notify_one();
+        }
+        if set.sends {
+            self.sends.notify_one();
         }
     }
 }
@@ -372,6 +394,7 @@ impl Tx<'_> {
         let mut set = self.wake.get();
         match worker {
             Worker::Webhooks => set.webhooks = true,
+            Worker::Sends => set.sends = true,
         }
         self.wake.set(set);
     }

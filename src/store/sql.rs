@@ -3,8 +3,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, MessageId, ThreadId,
-    Timestamp, WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, MessageId,
+    ThreadId, Timestamp, WebhookId,
 };
 
 macro_rules! id_sql {
@@ -32,7 +32,8 @@ id_sql!(
     DeliveryId,
     MessageId,
     ThreadId,
-    AttachmentId
+    AttachmentId,
+    JobId
 );
 
 impl ToSql for Timestamp {

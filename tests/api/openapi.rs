@@ -10,6 +10,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/inboxes/{id}"),
     ("patch", "/inboxes/{id}"),
     ("delete", "/inboxes/{id}"),
+    ("post", "/inboxes/{id}/messages"),
     ("get", "/inboxes/{id}/messages"),
     ("get", "/messages/{id}"),
     ("get", "/messages/{id}/raw"),

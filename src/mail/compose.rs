@@ -1,0 +1,150 @@
+//! Outgoing MIME (SPEC §3.2) with mail-builder: From with display name, To, Cc (Bcc only in
+//! the envelope), Subject (RFC 2047 when not ASCII), Date, Message-ID, In-Reply-To and
+//! References for replies; text/plain, text/html or multipart/alternative, inside
+//! multipart/mixed with base64 attachments (RFC 2231 filenames). CRLF line ends throughout.
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address;
+
+use crate::domain::{EmailAddress, Timestamp};
+
+/// One attachment.
+#[derive(Debug, Clone, Copy)]
+pub struct Part<'a> {
+    /// Filename.
+    pub filename: &'a str,
+    /// MIME type.
+    pub content_type: &'a str,
+    /// Bytes.
+    pub content: &'a [u8],
+}
+
+/// What a message is made of.
+#[derive(Debug, Clone)]
+pub struct Composition<'a> {
+    /// Sender's display name.
+    pub from_name: Option<&'a str>,
+    /// Sender's address.
+    pub from: &'a str,
+    /// `To`.
+    pub to: &'a [EmailAddress],
+    /// `Cc`.
+    pub cc: &'a [EmailAddress],
+    /// Subject (already checked for line breaks).
+    pub subject: &'a str,
+    /// Text body.
+    pub text: Option<&'a str>,
+    /// HTML body.
+    pub html: Option<&'a str>,
+    /// Message-ID, without brackets.
+    pub message_id: &'a str,
+    /// In-Reply-To, without brackets.
+    pub in_reply_to: Option<&'a str>,
+    /// References, oldest first, without brackets.
+    pub references: &'a [String],
+    /// Attachments.
+    pub attachments: &'a [Part<'a>],
+    /// The Date header.
+    pub date: Timestamp,
+}
+
+fn address_list(list: &[EmailAddress]) -> Address<'_> {
+    Address::new_list(list.iter().map(|a| Address::from(a.as_str())).collect())
+}
+
+/// Builds the bytes. They end with CRLF.
+pub fn compose(c: &Composition<'_>) -> std::io::Result<Vec<u8>> {
+    let from = match c.from_name {
+        Some(name) => Address::from((name, c.from)),
+        None => Address::from(c.from),
+    };
+    let mut builder = MessageBuilder::new()
+        .from(from)
+        .to(address_list(c.to))
+        .subject(c.subject)
+        .date(c.date.as_secs())
+        .message_id(c.message_id);
+    if !c.cc.is_empty() {
+        builder = builder.cc(address_list(c.cc));
+    }
+    if let Some(parent) = c.in_reply_to {
+        builder = builder.in_reply_to(parent);
+    }
+    if !c.references.is_empty() {
+        builder = builder.references(c.references);
+    }
+    match (c.text, c.html) {
+        (text, Some(html)) => {
+            builder = builder.html_body(html);
+            if let Some(text) = text {
+                builder = builder.text_body(text);
+            }
+        }
+        (text, None) => builder = builder.text_body(text.unwrap_or("")),
+    }
+    for part in c.attachments {
+        builder = builder.attachment(part.content_type.to_owned(), part.filename, part.content);
+    }
+    let mut raw = builder.write_to_vec()?;
+    if !raw.ends_with(b"\r\n") {
+        raw.extend_from_slice(b"\r\n");
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_reply_with_an_attachment_has_the_headers_and_parts_it_should() {
+        let to = [addr("bob@example.com")];
+        let cc = [addr("carol@example.com")];
+        let refs = ["a@x".to_owned(), "b@x".to_owned()];
+        let parts = [Part {
+            filename: "résumé.pdf",
+            content_type: "application/pdf",
+            content: b"%PDF-1.4",
+        }];
+        let raw = compose(&Composition {
+            from_name: Some("Agent Ü"),
+            from: "agent@agentsend.localhost",
+            to: &to,
+            cc: &cc,
+            subject: "Grüße",
+            text: Some("hello"),
+            html: Some("<p>hello</p>"),
+            message_id: "m1@agentsend.localhost",
+            in_reply_to: Some("b@x"),
+            references: &refs,
+            attachments: &parts,
+            date: Timestamp::from_millis(1_700_000_000_000),
+        })
+        .unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&raw[..])
+            .unwrap();
+        assert_eq!(parsed.subject(), Some("Grüße"));
+        assert_eq!(parsed.message_id(), Some("m1@agentsend.localhost"));
+        assert_eq!(parsed.in_reply_to().as_text(), Some("b@x"));
+        assert_eq!(
+            parsed.from().unwrap().first().unwrap().name(),
+            Some("Agent Ü")
+        );
+        assert_eq!(parsed.body_text(0).as_deref(), Some("hello"));
+        assert_eq!(parsed.attachments().count(), 1);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(!text.contains("Bcc"));
+        assert!(text.lines().all(|l| l.len() <= 998));
+        assert!(
+            raw.windows(2)
+                .filter(|w| w[1] == b'\n')
+                .all(|w| w[0] == b'\r'),
+            "CRLF only"
+        );
+    }
+}

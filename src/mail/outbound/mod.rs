@@ -1,0 +1,466 @@
+//! The send worker: takes queued sends from SQLite (claimed with a lease, so a send whose
+//! worker died is taken up again), delivers each recipient (an inbox here through
+//! [`crate::mail::ingest`], others by the configured transport), and records the outcome with
+//! the message's status, counters and events (SPEC §3.2). [`SendWorker::run_once`] is one unit
+//! of work; [`SendWorker::run`] is the loop, woken as soon as a send is queued.
+
+pub mod transport;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use self::transport::{Outcome, Transport};
+use crate::domain::message::MessageStatus;
+use crate::domain::outbound::{RecipientStatus, summarize};
+use crate::domain::{JobId, MessageId, Timestamp};
+use crate::mail::ingest::{self, Envelope, Origin, Recipient};
+use crate::state::AppState;
+use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
+use crate::store::{StoreError, Tx, inboxes, jobs};
+use crate::webhooks::events::{MessageBounced, MessageDelivered, MessageSent};
+use crate::webhooks::{self, Event};
+
+/// Longest sleep when nothing is due (queued sends wake the worker at once).
+const IDLE_POLL: Duration = Duration::from_secs(60);
+/// On shutdown, sends under way get this long before they are handed back.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The worker; clones share the transport and the slots.
+#[derive(Clone)]
+pub struct SendWorker {
+    state: AppState,
+    transport: Arc<Transport>,
+    slots: Arc<Semaphore>,
+    claimed: Arc<Mutex<HashSet<JobId>>>,
+}
+
+impl SendWorker {
+    /// Builds the configured transport.
+    pub fn new(state: AppState) -> anyhow::Result<Self> {
+        let transport = Arc::new(Transport::new(&state.config.outbound)?);
+        let slots = Arc::new(Semaphore::new(state.config.outbound.concurrency));
+        Ok(Self {
+            state,
+            transport,
+            slots,
+            claimed: Arc::default(),
+        })
+    }
+
+    /// One pass: claims every due send there is a slot for and processes them all.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let claimed = self.claim().await?;
+        let count = claimed.len();
+        let mut tasks = JoinSet::new();
+        for (job, slot) in claimed {
+            tasks.spawn(self.clone().process(job, slot));
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Runs passes until nothing is due now.
+    pub async fn drain(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            match self.run_once().await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    /// The loop.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let wakers = self.state.store.wakers().clone();
+        let mut in_flight: JoinSet<()> = JoinSet::new();
+        loop {
+            let free = self.slots.available_permits();
+            let claimed = self.claim().await.unwrap_or_else(|e| {
+                log::error!("claiming sends failed: {e}");
+                Vec::new()
+            });
+            let maybe_more = free > 0 && claimed.len() == free;
+            for (job, slot) in claimed {
+                in_flight.spawn(self.clone().process(job, slot));
+            }
+            if maybe_more {
+                continue;
+            }
+            let wait = self.until_next_due().await;
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                () = wakers.sends.notified() => {}
+                Some(_) = in_flight.join_next() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+        tokio::pin!(grace);
+        while !in_flight.is_empty() {
+            tokio::select! {
+                _ = in_flight.join_next() => {}
+                () = &mut grace => break,
+            }
+        }
+        in_flight.abort_all();
+        let ids: Vec<JobId> = self
+            .claimed
+            .lock()
+            .map(|mut c| c.drain().collect())
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            let now = self.state.now();
+            if let Err(e) = self
+                .state
+                .store
+                .write(move |tx| jobs::release(tx, &ids, now))
+                .await
+            {
+                log::warn!("handing back sends failed ({e}); their leases will expire");
+            }
+        }
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        let now = self.state.now();
+        match self
+            .state
+            .store
+            .read(move |c| jobs::next_due(c, SEND_JOB, now))
+            .await
+        {
+            Ok(Some(due)) => Duration::from_millis(
+                u64::try_from(due.as_millis() - now.as_millis())
+                    .unwrap_or(0)
+                    .max(1),
+            )
+            .min(IDLE_POLL),
+            Ok(None) => IDLE_POLL,
+            Err(e) => {
+                log::error!("reading the send schedule failed: {e}");
+                Duration::from_secs(1)
+            }
+        }
+    }
+
+    async fn claim(&self) -> Result<Vec<(jobs::Job, OwnedSemaphorePermit)>, StoreError> {
+        let mut slots = Vec::new();
+        while let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            slots.push(slot);
+        }
+        if slots.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.state.now();
+        let lease_until = now.plus(Duration::from_secs(self.state.config.outbound.lease_secs));
+        let max = slots.len();
+        let claimed = self
+            .state
+            .store
+            .write(move |tx| jobs::claim(tx, SEND_JOB, now, max, lease_until))
+            .await?;
+        if let Ok(mut set) = self.claimed.lock() {
+            set.extend(claimed.iter().map(|j| j.id));
+        }
+        Ok(claimed.into_iter().zip(slots).collect())
+    }
+
+    async fn process(self, job: jobs::Job, _slot: OwnedSemaphorePermit) {
+        let id = job.id;
+        if let Err(e) = self.attempt(job).await {
+            // The lease runs out and the send is attempted again.
+            log::error!("send job {id} failed: {e}");
+        }
+        if let Ok(mut set) = self.claimed.lock() {
+            set.remove(&id);
+        }
+    }
+
+    async fn attempt(&self, job: jobs::Job) -> Result<(), StoreError> {
+        let message_id: MessageId = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .ok()
+            .and_then(|v| v["messageId"].as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| StoreError::Corrupt(format!("send job {}: bad payload", job.id)))?;
+        let unit = self
+            .state
+            .store
+            .read(move |c| store::load_send(c, message_id))
+            .await?;
+        let Some(unit) = unit else {
+            // Deleted meanwhile: nothing to send.
+            let (id, now) = (job.id, self.state.now());
+            return self
+                .state
+                .store
+                .write(move |tx| jobs::complete(tx, id, now))
+                .await;
+        };
+        if unit.message.status == MessageStatus::Queued {
+            let now = self.state.now();
+            self.state
+                .store
+                .write(move |tx| {
+                    store::set_status(tx, message_id, MessageStatus::Sending, None, None, now)
+                })
+                .await?;
+        }
+        let outcomes = self.deliver(&unit).await;
+        let now = self.state.now();
+        let schedule = self.state.config.outbound.retry_schedule_ms.clone();
+        self.state
+            .store
+            .write(move |tx| record(tx, &unit, &job, &outcomes, &schedule, now))
+            .await
+    }
+
+    /// Delivers every pending recipient: inboxes here locally, the rest by the transport.
+    async fn deliver(&self, unit: &SendUnit) -> Vec<(String, Outcome)> {
+        let pending = unit.pending.clone();
+        let found = self
+            .state
+            .store
+            .read(move |c| {
+                pending
+                    .into_iter()
+                    .map(|address| {
+                        let inbox = inboxes::find_receiving_inbox(c, &address.to_lowercase())?;
+                        Ok((address, inbox))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await;
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                let outcome = Outcome::Retry(format!("looking up recipients: {e}"));
+                return unit
+                    .pending
+                    .iter()
+                    .map(|r| (r.clone(), outcome.clone()))
+                    .collect();
+            }
+        };
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
+        for (address, inbox) in found {
+            match inbox {
+                Some((inbox_id, account_id)) => local.push(Recipient {
+                    address,
+                    inbox_id,
+                    account_id,
+                }),
+                None => remote.push(address),
+            }
+        }
+        let mut outcomes = Vec::new();
+        if !local.is_empty() {
+            outcomes.extend(self.deliver_locally(unit, local).await);
+        }
+        if !remote.is_empty() {
+            outcomes.extend(
+                self.transport
+                    .send(&unit.mail_from, &remote, &unit.raw)
+                    .await,
+            );
+        }
+        outcomes
+    }
+
+    async fn deliver_locally(
+        &self,
+        unit: &SendUnit,
+        local: Vec<Recipient>,
+    ) -> Vec<(String, Outcome)> {
+        let envelope = Envelope {
+            mail_from: unit.mail_from.clone(),
+            recipients: local.clone(),
+            origin: Origin {
+                helo: self.state.config.smtp.hostname.clone(),
+                peer: None,
+                protocol: "local",
+            },
+        };
+        match ingest::ingest(&self.state, envelope, unit.raw.clone()).await {
+            Ok(copies) => local
+                .into_iter()
+                .map(|r| {
+                    let outcome = if copies.iter().any(|c| c.inbox_id == r.inbox_id) {
+                        Outcome::Delivered("local")
+                    } else {
+                        Outcome::Bounced("550 5.1.1 mailbox unavailable".to_owned())
+                    };
+                    (r.address, outcome)
+                })
+                .collect(),
+            Err(e) => {
+                let outcome = Outcome::Retry(format!("local delivery: {e}"));
+                local
+                    .into_iter()
+                    .map(|r| (r.address, outcome.clone()))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Records one attempt: each recipient's outcome, the message's status, `delivery` and error,
+/// the counters and events, and the job's next run (or its end). One transaction.
+fn record(
+    tx: &Tx<'_>,
+    unit: &SendUnit,
+    job: &jobs::Job,
+    outcomes: &[(String, Outcome)],
+    schedule: &[u64],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let message = &unit.message;
+    let mut retry_errors = Vec::new();
+    let mut bounced = Vec::new();
+    for (address, outcome) in outcomes {
+        let (status, route, error) = match outcome {
+            Outcome::Delivered(route) => (RecipientStatus::Delivered, Some(*route), None),
+            Outcome::Sent(route) => (RecipientStatus::Sent, Some(*route), None),
+            Outcome::Bounced(e) => {
+                bounced.push(address.clone());
+                (RecipientStatus::Bounced, None, Some(e.as_str()))
+            }
+            Outcome::Retry(e) => {
+                retry_errors.push(format!("{address}: {e}"));
+                (RecipientStatus::Pending, None, Some(e.as_str()))
+            }
+        };
+        store::set_recipient(tx, message.id, address, status, route, error, now)?;
+    }
+    let retries_left = usize::try_from(job.attempt).unwrap_or(usize::MAX) <= schedule.len();
+    if !retry_errors.is_empty() {
+        if retries_left {
+            let wait = schedule[usize::try_from(job.attempt).unwrap_or(1).saturating_sub(1)];
+            jobs::retry_at(
+                tx,
+                job.id,
+                now.plus(Duration::from_millis(wait)),
+                &retry_errors.join("; "),
+                now,
+            )?;
+        } else {
+            for (address, outcome) in outcomes {
+                if let Outcome::Retry(e) = outcome {
+                    let error = format!("gave up after {} attempts: {e}", job.attempt);
+                    store::set_recipient(
+                        tx,
+                        message.id,
+                        address,
+                        RecipientStatus::Failed,
+                        None,
+                        Some(&error),
+                        now,
+                    )?;
+                }
+            }
+        }
+    }
+    if retry_errors.is_empty() || !retries_left {
+        jobs::complete(tx, job.id, now)?;
+    }
+
+    let recipients = store::recipients(tx, message.id)?;
+    let statuses: Vec<RecipientStatus> = recipients.iter().map(|(_, s, _)| *s).collect();
+    let status = summarize(&statuses);
+    let routes: Vec<&str> = recipients
+        .iter()
+        .filter_map(|(_, _, r)| r.as_deref())
+        .collect();
+    let delivery = if routes.contains(&"email") {
+        Some("email")
+    } else if routes.contains(&"dry-run") {
+        Some("dry-run")
+    } else if !routes.is_empty() && routes.iter().all(|r| *r == "local") {
+        Some("local")
+    } else {
+        None
+    };
+    let problems: Vec<String> = recipients
+        .iter()
+        .filter(|(_, s, _)| matches!(s, RecipientStatus::Bounced | RecipientStatus::Failed))
+        .map(|(a, s, _)| format!("{a} {}", s.as_str()))
+        .collect();
+    let error = match status {
+        MessageStatus::Failed
+        | MessageStatus::Bounced
+        | MessageStatus::Delivered
+        | MessageStatus::Sent
+            if !problems.is_empty() =>
+        {
+            let details: Vec<String> = outcomes
+                .iter()
+                .filter_map(|(a, o)| match o {
+                    Outcome::Bounced(e) | Outcome::Retry(e) => Some(format!("{a}: {e}")),
+                    _ => None,
+                })
+                .collect();
+            Some(if details.is_empty() {
+                problems.join(", ")
+            } else {
+                details.join("; ")
+            })
+        }
+        _ => None,
+    };
+    store::set_status(tx, message.id, status, delivery, error.as_deref(), now)?;
+
+    let handed_off = statuses
+        .iter()
+        .any(|s| matches!(s, RecipientStatus::Sent | RecipientStatus::Delivered));
+    if handed_off && store::mark_handed_off(tx, message, now)? {
+        let event = Event::MessageSent(MessageSent {
+            message_id: message.id,
+            inbox_id: message.inbox_id,
+            thread_id: message.thread_id,
+            to: message.to_addresses.clone(),
+            cc: message.cc_addresses.clone(),
+            bcc: message.bcc_addresses.clone(),
+            subject: message.subject.clone(),
+            sent_at: now,
+        });
+        webhooks::emit(tx, message.account_id, &event, now)?;
+    }
+    if !bounced.is_empty() {
+        // A message's bounce counts once on its inbox, however many recipients bounce.
+        let bounced_before = recipients
+            .iter()
+            .any(|(a, s, _)| *s == RecipientStatus::Bounced && !bounced.contains(a));
+        if !bounced_before && store::count_bounce(tx, message, now)? {
+            log::warn!(
+                "inbox {} suspended: its bounce rate is over the limit",
+                message.inbox_id
+            );
+        }
+        let event = Event::MessageBounced(MessageBounced {
+            message_id: message.id,
+            inbox_id: message.inbox_id,
+            thread_id: message.thread_id,
+            bounce_type: "Permanent".to_owned(),
+            bounced_recipients: bounced,
+        });
+        webhooks::emit(tx, message.account_id, &event, now)?;
+    }
+    if status == MessageStatus::Delivered && message.status != MessageStatus::Delivered {
+        let event = Event::MessageDelivered(MessageDelivered {
+            message_id: message.id,
+            inbox_id: message.inbox_id,
+            thread_id: message.thread_id,
+            recipients: recipients
+                .iter()
+                .filter(|(_, s, _)| *s == RecipientStatus::Delivered)
+                .map(|(a, _, _)| a.clone())
+                .collect(),
+        });
+        webhooks::emit(tx, message.account_id, &event, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Accepting a send (SPEC §3.2): check what needs the database, compose the message, store it
+//! with its recipients and its send job. The send worker does the rest.
+
+use crate::domain::message::{Message, normalize_subject};
+use crate::domain::outbound::SendRequest;
+use crate::domain::{Credential, InboxId, MessageId};
+use crate::mail::compose::{self, Composition, Part};
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::outbound::{self, NewOutbound};
+
+/// Accepts a send from `who`'s inbox; returns the stored message (status `queued`).
+pub async fn submit(
+    state: &AppState,
+    who: &Credential,
+    inbox_id: InboxId,
+    request: SendRequest,
+) -> Result<Message, StoreError> {
+    let now = state.now();
+    let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
+    let context = state
+        .store
+        .read_as(who, now, move |c, auth| {
+            outbound::send_context(
+                c,
+                auth.account_id,
+                inbox_id,
+                thread_id,
+                &attachment_ids,
+                now,
+            )
+        })
+        .await?;
+
+    // Composing (base64 of up to 25 MB of attachments) runs on the blocking pool, outside the
+    // writer.
+    let built = tokio::task::spawn_blocking(move || {
+        let inbox = &context.inbox;
+        let domain = inbox
+            .address
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d);
+        let message_id = format!("{}@{domain}", MessageId::new().as_uuid().simple());
+        let (in_reply_to, references) = match &context.thread {
+            Some(thread) => {
+                let mut refs = thread.last_references.clone();
+                refs.extend(thread.last_message_id.clone());
+                (thread.last_message_id.clone(), refs)
+            }
+            None => (None, Vec::new()),
+        };
+        let parts: Vec<Part<'_>> = context
+            .attachments
+            .iter()
+            .map(|(meta, bytes)| Part {
+                filename: &meta.filename,
+                content_type: &meta.content_type,
+                content: bytes,
+            })
+            .collect();
+        let raw = compose::compose(&Composition {
+            from_name: inbox.display_name.as_deref(),
+            from: &inbox.address,
+            to: &request.to,
+            cc: &request.cc,
+            subject: &request.subject,
+            text: request.body_text.as_deref(),
+            html: request.body_html.as_deref(),
+            message_id: &message_id,
+            in_reply_to: in_reply_to.as_deref(),
+            references: &references,
+            attachments: &parts,
+            date: now,
+        })
+        .map_err(|e| StoreError::Task(format!("composing a message: {e}")))?;
+        let from = match &inbox.display_name {
+            Some(name) => format!("{name} <{}>", inbox.address),
+            None => inbox.address.clone(),
+        };
+        Ok::<_, StoreError>((
+            context,
+            request,
+            raw,
+            message_id,
+            in_reply_to,
+            references,
+            from,
+        ))
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))??;
+    let (context, request, raw, message_id, in_reply_to, references, from) = built;
+
+    state
+        .store
+        .write_as(who, now, move |tx, auth| {
+            let strings = |list: &[crate::domain::EmailAddress]| {
+                list.iter()
+                    .map(|a| a.as_str().to_owned())
+                    .collect::<Vec<_>>()
+            };
+            let recipients: Vec<(String, _)> = request
+                .recipients()
+                .into_iter()
+                .map(|(a, kind)| (a.as_str().to_owned(), kind))
+                .collect();
+            let attachment_ids: Vec<_> = context.attachments.iter().map(|(m, _)| m.id).collect();
+            outbound::insert_outbound(
+                tx,
+                &NewOutbound {
+                    account_id: auth.account_id,
+                    inbox_id,
+                    thread_id: context.thread.as_ref().map(|t| t.id),
+                    thread_subject: &normalize_subject(&request.subject),
+                    from: &from,
+                    to: &strings(&request.to),
+                    cc: &strings(&request.cc),
+                    bcc: &strings(&request.bcc),
+                    subject: &request.subject,
+                    text: request.body_text.as_deref(),
+                    html: request.body_html.as_deref(),
+                    message_id: &message_id,
+                    in_reply_to: in_reply_to.as_deref(),
+                    references: &references,
+                    attachment_ids: &attachment_ids,
+                    recipients: &recipients,
+                    raw: &raw,
+                },
+                now,
+            )
+        })
+        .await
+}

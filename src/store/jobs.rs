@@ -1,0 +1,151 @@
+//! Durable background jobs: rows claimed with a lease, retried at a set time, done or failed.
+//! A job whose worker died is taken up again when its lease runs out.
+
+use rusqlite::{Connection, params};
+
+use super::{StoreError, Tx, Worker, sql::unsigned};
+use crate::domain::{JobId, Timestamp};
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Id.
+    pub id: JobId,
+    /// Its JSON payload.
+    pub payload: String,
+    /// This attempt's number, 1-based.
+    pub attempt: u32,
+}
+
+/// Queues a job of `kind`, due at `run_at`; `worker` is woken when the transaction commits.
+pub fn enqueue(
+    tx: &Tx<'_>,
+    kind: &str,
+    payload: &str,
+    run_at: Timestamp,
+    worker: Worker,
+    now: Timestamp,
+) -> Result<JobId, StoreError> {
+    let id = JobId::new();
+    tx.prepare_cached(
+        "INSERT INTO jobs (id, kind, payload, run_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?
+    .execute(params![id, kind, payload, run_at, now])?;
+    tx.wake_after_commit(worker);
+    Ok(id)
+}
+
+/// Claims up to `max` due jobs of `kind` (pending and due, or running with an expired lease).
+pub fn claim(
+    tx: &Tx<'_>,
+    kind: &str,
+    now: Timestamp,
+    max: usize,
+    lease_until: Timestamp,
+) -> Result<Vec<Job>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,
+             updated_at = ?2
+         WHERE id IN (SELECT id FROM jobs
+                      WHERE kind = ?1 AND ((status = 'pending' AND run_at <= ?2)
+                                           OR (status = 'running' AND lease_until <= ?2))
+                      ORDER BY run_at LIMIT ?4)
+         RETURNING id, payload, attempts",
+    )?;
+    let jobs = stmt
+        .query_map(
+            params![
+                kind,
+                now,
+                lease_until,
+                i64::try_from(max).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                Ok(Job {
+                    id: r.get(0)?,
+                    payload: r.get(1)?,
+                    attempt: unsigned(r, "attempts")?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(jobs)
+}
+
+/// Marks a job done.
+pub fn complete(tx: &Tx<'_>, id: JobId, now: Timestamp) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Schedules the job's next attempt.
+pub fn retry_at(
+    tx: &Tx<'_>,
+    id: JobId,
+    run_at: Timestamp,
+    error: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3,
+             updated_at = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![id, run_at, error, now])?;
+    Ok(())
+}
+
+/// Hands claimed jobs back (their work was cut short by a shutdown), due at once and without
+/// counting the attempt.
+pub fn release(tx: &Tx<'_>, ids: &[JobId], now: Timestamp) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE jobs SET status = 'pending', attempts = max(attempts - 1, 0), run_at = ?2,
+             lease_until = NULL, updated_at = ?2
+         WHERE id = ?1 AND status = 'running'",
+    )?;
+    for id in ids {
+        stmt.execute(params![id, now])?;
+    }
+    Ok(())
+}
+
+/// When a job of `kind` that is not yet due becomes due (a retry, or an expired lease).
+pub fn next_due(
+    conn: &Connection,
+    kind: &str,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT min(t) FROM (
+                 SELECT min(run_at) AS t FROM jobs
+                 WHERE kind = ?1 AND status = 'pending' AND run_at > ?2
+                 UNION ALL
+                 SELECT min(lease_until) FROM jobs
+                 WHERE kind = ?1 AND status = 'running' AND lease_until > ?2)",
+        )?
+        .query_row(params![kind, now], |r| r.get(0))?)
+}
+
+/// Jobs of `kind` due now or under way (for tests and benchmarks that wait for quiet).
+pub fn unsettled(conn: &Connection, kind: &str, now: Timestamp) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM jobs
+         WHERE kind = ?1 AND ((status = 'pending' AND run_at <= ?2) OR status = 'running')",
+        params![kind, now],
+        |r| r.get(0),
+    )?;
+    Ok(super::count(n))
+}
+
+/// Drops finished jobs older than `before`.
+pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?1",
+        [before],
+    )?)
+}

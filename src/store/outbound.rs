@@ -1,0 +1,412 @@
+//! Outgoing mail: what a send needs, storing an accepted message with its recipients and its
+//! send job, and recording how each recipient's delivery went.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Resource, StoreError, Tx, Worker, accounts, inboxes, jobs, messages};
+use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
+use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
+use crate::domain::{
+    AccountId, AttachmentId, Inbox, InboxId, InboxStatus, JobId, MessageId, ThreadId, Timestamp,
+};
+
+/// The job kind of a send.
+pub const SEND_JOB: &str = "send";
+
+/// The thread a reply joins, and what its headers need.
+#[derive(Debug, Clone)]
+pub struct ThreadRef {
+    /// The thread.
+    pub id: ThreadId,
+    /// Message-ID of its newest message that has one.
+    pub last_message_id: Option<String>,
+    /// That message's References.
+    pub last_references: Vec<String>,
+}
+
+/// What composing a message needs from the database.
+#[derive(Debug, Clone)]
+pub struct SendContext {
+    /// The sending inbox.
+    pub inbox: Inbox,
+    /// The thread replied in.
+    pub thread: Option<ThreadRef>,
+    /// Attachments with their bytes, in the order asked for.
+    pub attachments: Vec<(AttachmentMeta, Vec<u8>)>,
+}
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Refuses a send when the inbox or the account has used its quota for the UTC day, counting
+/// every message accepted today (SPEC §3.2).
+fn check_daily_limits(conn: &Connection, inbox: &Inbox, now: Timestamp) -> Result<(), StoreError> {
+    let day_start = now.utc_day() * MS_PER_DAY;
+    let (inbox_today, account_today): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 AND direction = 'outbound'
+                        AND created_at >= ?3),
+                    (SELECT count(*) FROM messages WHERE account_id = ?2
+                        AND direction = 'outbound' AND created_at >= ?3)",
+        )?
+        .query_row(params![inbox.id, inbox.account_id, day_start], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let account = accounts::get_account(conn, inbox.account_id)?;
+    if inbox_today >= i64::from(inbox.daily_send_limit)
+        || account_today >= i64::from(account.daily_send_limit)
+    {
+        return Err(StoreError::DailySendLimitReached);
+    }
+    Ok(())
+}
+
+fn sending_inbox(
+    conn: &Connection,
+    account_id: AccountId,
+    inbox_id: InboxId,
+    now: Timestamp,
+) -> Result<Inbox, StoreError> {
+    let inbox = inboxes::get_inbox(conn, account_id, inbox_id, now)?;
+    if inbox.status != InboxStatus::Active {
+        return Err(StoreError::InboxSuspended);
+    }
+    check_daily_limits(conn, &inbox, now)?;
+    Ok(inbox)
+}
+
+/// Checks what can be checked before composing (inbox, limits, thread, attachments) and loads
+/// what composing needs.
+pub fn send_context(
+    conn: &Connection,
+    account_id: AccountId,
+    inbox_id: InboxId,
+    thread_id: Option<ThreadId>,
+    attachment_ids: &[AttachmentId],
+    now: Timestamp,
+) -> Result<SendContext, StoreError> {
+    let inbox = sending_inbox(conn, account_id, inbox_id, now)?;
+    let thread = match thread_id {
+        None => None,
+        Some(id) => {
+            let thread = messages::get_thread(conn, account_id, id)?;
+            if thread.inbox_id != inbox_id {
+                return Err(StoreError::ThreadInboxMismatch);
+            }
+            let last: Option<(String, String)> = conn
+                .prepare_cached(
+                    "SELECT message_id_header, references_headers FROM messages
+                     WHERE thread_id = ?1 AND message_id_header IS NOT NULL
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                )?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (last_message_id, last_references) = match last {
+                Some((mid, refs)) => (
+                    Some(mid),
+                    serde_json::from_str(&refs)
+                        .map_err(|e| StoreError::Corrupt(format!("references: {e}")))?,
+                ),
+                None => (None, Vec::new()),
+            };
+            Some(ThreadRef {
+                id,
+                last_message_id,
+                last_references,
+            })
+        }
+    };
+    let mut total = 0u64;
+    let mut attachments = Vec::with_capacity(attachment_ids.len());
+    for id in attachment_ids {
+        let size: Option<i64> = conn
+            .prepare_cached("SELECT size FROM attachments WHERE id = ?1 AND account_id = ?2")?
+            .query_row(params![id, account_id], |r| r.get(0))
+            .optional()?;
+        total += u64::try_from(size.ok_or(StoreError::NotFound(Resource::Attachment))?)
+            .unwrap_or(u64::MAX);
+    }
+    if total > MAX_ATTACHMENTS_BYTES {
+        return Err(StoreError::AttachmentsTooLarge);
+    }
+    for id in attachment_ids {
+        attachments.push(messages::attachment_content(conn, account_id, *id)?);
+    }
+    Ok(SendContext {
+        inbox,
+        thread,
+        attachments,
+    })
+}
+
+/// A composed message, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewOutbound<'a> {
+    /// Sender account.
+    pub account_id: AccountId,
+    /// Sending inbox.
+    pub inbox_id: InboxId,
+    /// The thread replied in, or `None` for a new thread with `thread_subject`.
+    pub thread_id: Option<ThreadId>,
+    /// Subject of a new thread.
+    pub thread_subject: &'a str,
+    /// `Name <addr>` or `addr`.
+    pub from: &'a str,
+    /// `To`.
+    pub to: &'a [String],
+    /// `Cc`.
+    pub cc: &'a [String],
+    /// `Bcc` (envelope only; kept on the sender's copy).
+    pub bcc: &'a [String],
+    /// Subject.
+    pub subject: &'a str,
+    /// Text body.
+    pub text: Option<&'a str>,
+    /// HTML body.
+    pub html: Option<&'a str>,
+    /// Message-ID, without brackets.
+    pub message_id: &'a str,
+    /// In-Reply-To.
+    pub in_reply_to: Option<&'a str>,
+    /// References.
+    pub references: &'a [String],
+    /// Attachments sent with it.
+    pub attachment_ids: &'a [AttachmentId],
+    /// Envelope recipients with their field.
+    pub recipients: &'a [(String, RecipientKind)],
+    /// The exact bytes to send.
+    pub raw: &'a [u8],
+}
+
+/// Stores an accepted message (status `queued`), its recipients and its send job, in one
+/// transaction; the inbox and the daily limits are checked again here, where they cannot
+/// change underneath.
+pub fn insert_outbound(
+    tx: &Tx<'_>,
+    m: &NewOutbound<'_>,
+    now: Timestamp,
+) -> Result<Message, StoreError> {
+    sending_inbox(tx, m.account_id, m.inbox_id, now)?;
+    let thread_id = match m.thread_id {
+        Some(id) => id,
+        None => {
+            let id = ThreadId::new();
+            tx.prepare_cached(
+                "INSERT INTO threads (id, account_id, inbox_id, subject, last_message_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![id, m.account_id, m.inbox_id, m.thread_subject, now])?;
+            id
+        }
+    };
+    let id = MessageId::new();
+    let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
+    tx.prepare_cached(
+        "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
+             from_address, to_addresses, cc_addresses, bcc_addresses, subject, body_text,
+             body_html, message_id_header, in_reply_to, references_headers, created_at,
+             updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'outbound', 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+             ?14, ?15, ?15)",
+    )?
+    .execute(params![
+        id,
+        m.account_id,
+        m.inbox_id,
+        thread_id,
+        m.from,
+        list(m.to),
+        list(m.cc),
+        list(m.bcc),
+        m.subject,
+        m.text,
+        m.html,
+        m.message_id,
+        m.in_reply_to,
+        list(m.references),
+        now
+    ])?;
+    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
+        .execute(params![id, m.raw])?;
+    for (position, attachment) in m.attachment_ids.iter().enumerate() {
+        tx.prepare_cached(
+            "INSERT INTO message_attachments (message_id, attachment_id, position)
+             VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![
+            id,
+            attachment,
+            i64::try_from(position).unwrap_or(0)
+        ])?;
+    }
+    for (address, kind) in m.recipients {
+        tx.prepare_cached(
+            "INSERT INTO message_recipients (message_id, address, kind, updated_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, address, kind.as_str(), now])?;
+    }
+    tx.prepare_cached(
+        "UPDATE threads SET message_count = message_count + 1,
+             last_message_at = max(last_message_at, ?2)
+         WHERE id = ?1",
+    )?
+    .execute(params![thread_id, now])?;
+    let payload = serde_json::json!({ "messageId": id }).to_string();
+    jobs::enqueue(tx, SEND_JOB, &payload, now, Worker::Sends, now)?;
+    messages::get_message(tx, m.account_id, id)
+}
+
+/// A message to send, as the send worker needs it.
+#[derive(Debug, Clone)]
+pub struct SendUnit {
+    /// The message.
+    pub message: Message,
+    /// The sending inbox's address (the envelope sender).
+    pub mail_from: String,
+    /// The exact bytes.
+    pub raw: Vec<u8>,
+    /// Recipients not yet done.
+    pub pending: Vec<String>,
+}
+
+/// Loads a message to send; `None` when it was deleted meanwhile.
+pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<SendUnit>, StoreError> {
+    let account_id: Option<AccountId> = conn
+        .query_row(
+            "SELECT account_id FROM messages WHERE id = ?1",
+            [message_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(account_id) = account_id else {
+        return Ok(None);
+    };
+    let message = messages::get_message(conn, account_id, message_id)?;
+    let mail_from: String = conn.query_row(
+        "SELECT address FROM inboxes WHERE id = ?1",
+        [message.inbox_id],
+        |r| r.get(0),
+    )?;
+    let raw = messages::raw_message(conn, account_id, message_id)?;
+    let pending = conn
+        .prepare_cached(
+            "SELECT address FROM message_recipients WHERE message_id = ?1 AND status = 'pending'
+             ORDER BY rowid",
+        )?
+        .query_map([message_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(SendUnit {
+        message,
+        mail_from,
+        raw,
+        pending,
+    }))
+}
+
+/// Records where one recipient's delivery got.
+pub fn set_recipient(
+    tx: &Tx<'_>,
+    message_id: MessageId,
+    address: &str,
+    status: RecipientStatus,
+    route: Option<&str>,
+    error: Option<&str>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE message_recipients
+         SET status = ?3, route = coalesce(?4, route), last_error = ?5, updated_at = ?6
+         WHERE message_id = ?1 AND address = ?2",
+    )?
+    .execute(params![
+        message_id,
+        address,
+        status.as_str(),
+        route,
+        error,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Every recipient's status and route.
+pub fn recipients(
+    conn: &Connection,
+    message_id: MessageId,
+) -> Result<Vec<(String, RecipientStatus, Option<String>)>, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT address, status, route FROM message_recipients WHERE message_id = ?1",
+        )?
+        .query_map([message_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(address, status, route)| {
+            RecipientStatus::parse(&status)
+                .map(|s| (address, s, route))
+                .ok_or_else(|| StoreError::Corrupt(format!("recipient status {status:?}")))
+        })
+        .collect()
+}
+
+/// Sets a message's status, delivery and error message.
+pub fn set_status(
+    tx: &Tx<'_>,
+    message_id: MessageId,
+    status: MessageStatus,
+    delivery: Option<&str>,
+    error: Option<&str>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE messages SET status = ?2, delivery = coalesce(?3, delivery), error_message = ?4,
+             updated_at = ?5
+         WHERE id = ?1",
+    )?
+    .execute(params![message_id, status.as_str(), delivery, error, now])?;
+    Ok(())
+}
+
+/// The first hand-off of a message: sets `sent_at` and counts the send on the inbox and the
+/// account (`sendsToday` per UTC day, `totalSent`). `false` if it was handed off before.
+pub fn mark_handed_off(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, StoreError> {
+    let first = tx
+        .prepare_cached("UPDATE messages SET sent_at = ?2 WHERE id = ?1 AND sent_at IS NULL")?
+        .execute(params![message.id, now])?
+        > 0;
+    if first {
+        let day = now.utc_day();
+        // The same counting for the inbox and for the account across its inboxes.
+        const COUNT: &str =
+            "SET sends_today = CASE WHEN sends_day = ?2 THEN sends_today + 1 ELSE 1 END,
+                 sends_day = ?2, total_sent = total_sent + 1 WHERE id = ?1";
+        tx.prepare_cached(&format!("UPDATE inboxes {COUNT}"))?
+            .execute(params![message.inbox_id, day])?;
+        tx.prepare_cached(&format!("UPDATE accounts {COUNT}"))?
+            .execute(params![message.account_id, day])?;
+    }
+    Ok(first)
+}
+
+/// Counts a bounce of this message on its inbox (once per message) and applies the
+/// auto-suspension rule. Returns whether the inbox was suspended by it.
+pub fn count_bounce(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, StoreError> {
+    tx.prepare_cached(
+        "UPDATE inboxes SET bounce_count = bounce_count + 1, updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![message.inbox_id, now])?;
+    inboxes::suspend_if_over_limits(tx, message.inbox_id, now)
+}
+
+/// The send job's id for a message (for tests and the worker's bookkeeping).
+pub fn job_of(conn: &Connection, message_id: MessageId) -> Result<Option<JobId>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM jobs WHERE kind = 'send' AND json_extract(payload, '$.messageId') = ?1",
+            [message_id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
