@@ -8,6 +8,7 @@ use agentsend::app::Application;
 use agentsend::config::Config;
 use agentsend::domain::account::AccountName;
 use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock, Timestamp};
+use agentsend::mail::outbound::SendWorker;
 use agentsend::state::AppState;
 use agentsend::store::accounts::{self, NewAccount};
 use agentsend::webhooks::worker::DeliveryWorker;
@@ -35,6 +36,8 @@ pub struct TestApp {
     pub state: AppState,
     /// The webhook delivery worker, to drive it step by step.
     pub worker: DeliveryWorker,
+    /// The send worker, to drive it step by step.
+    pub sender: SendWorker,
     client: reqwest::Client,
     config: Config,
     dir: Arc<TempDir>,
@@ -97,6 +100,7 @@ impl TestApp {
         let smtp = app.smtp_addr();
         let state = app.state().clone();
         let worker = app.webhook_worker().clone();
+        let sender = app.send_worker().clone();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
             let _ = stop_rx.await;
@@ -110,6 +114,7 @@ impl TestApp {
             manual,
             state,
             worker,
+            sender,
             client: client(),
             config,
             dir,
@@ -155,6 +160,7 @@ impl TestApp {
             .expect("advance needs a manual clock")
             .advance(d);
         self.state.store.wakers().webhooks.notify_one();
+        self.state.store.wakers().sends.notify_one();
     }
 
     /// Waits until no webhook delivery is due or under way, attempting due ones itself (the
@@ -167,6 +173,22 @@ impl TestApp {
                 .state
                 .store
                 .read(move |c| agentsend::store::webhooks::unsettled(c, now))
+                .await
+                .unwrap();
+            (unsettled == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until no send is due or under way, processing due ones itself.
+    pub async fn settle_sends(&self) {
+        eventually("sends to settle", || async {
+            self.sender.drain().await.unwrap();
+            let now = self.now();
+            let unsettled = self
+                .state
+                .store
+                .read(move |c| agentsend::store::jobs::unsettled(c, "send", now))
                 .await
                 .unwrap();
             (unsettled == 0).then_some(())

@@ -7,9 +7,11 @@
 //! Integration tests: each test starts the real server on port 0 with its own temporary
 //! SQLite file and talks to it over HTTP (and runs the real binary for the CLI).
 
+mod dns;
 mod helpers;
 mod receiver;
 mod smtp_client;
+mod smtp_server;
 
 mod account;
 mod cli;
@@ -20,5 +22,6 @@ mod inboxes;
 mod mail;
 mod openapi;
 mod rate_limit;
+mod send;
 mod smtp;
 mod webhooks;
