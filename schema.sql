@@ -17,10 +17,13 @@ CREATE TABLE accounts (
     -- auto-provisioned sandbox accounts: the device that created it and the claim token
     device_id         TEXT UNIQUE,
     claim_token_hash  TEXT UNIQUE,
-    -- sends across all inboxes: today's count (for the account's daily limit) and ever
+    -- sends across all inboxes: handed off today, and ever
     sends_today       INTEGER NOT NULL DEFAULT 0,
     sends_day         INTEGER NOT NULL DEFAULT 0,   -- UTC day number sends_today refers to
     total_sent        INTEGER NOT NULL DEFAULT 0,
+    -- sends accepted today across all inboxes (what the daily limit counts)
+    accepted_today    INTEGER NOT NULL DEFAULT 0,
+    accepted_day      INTEGER NOT NULL DEFAULT 0,
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL
 );
@@ -76,6 +79,8 @@ CREATE TABLE inboxes (
     sends_today       INTEGER NOT NULL DEFAULT 0,
     sends_day         INTEGER NOT NULL DEFAULT 0,   -- UTC day number sends_today refers to
     total_sent        INTEGER NOT NULL DEFAULT 0,
+    accepted_today    INTEGER NOT NULL DEFAULT 0,   -- sends accepted today (the daily limit)
+    accepted_day      INTEGER NOT NULL DEFAULT 0,
     bounce_count      INTEGER NOT NULL DEFAULT 0,
     complaint_count   INTEGER NOT NULL DEFAULT 0,
     created_at        INTEGER NOT NULL,
@@ -125,8 +130,6 @@ CREATE INDEX messages_inbox_status ON messages (inbox_id, status, created_at);
 CREATE INDEX messages_thread ON messages (thread_id, created_at);
 CREATE INDEX messages_message_id ON messages (inbox_id, message_id_header);
 CREATE INDEX messages_outbound_message_id ON messages (message_id_header)
-    WHERE direction = 'outbound';
-CREATE INDEX messages_outbound_today ON messages (account_id, created_at)
     WHERE direction = 'outbound';
 
 -- Each recipient of an outbound message and how far its delivery got.
@@ -244,6 +247,7 @@ CREATE TABLE jobs (
     updated_at   INTEGER NOT NULL
 );
 CREATE INDEX jobs_due ON jobs (kind, status, run_at);
+CREATE INDEX jobs_lease ON jobs (kind, status, lease_until);
 
 -- Stored responses for Idempotency-Key replay; scope is the account id.
 CREATE TABLE idempotency_keys (

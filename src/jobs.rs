@@ -1,5 +1,5 @@
-//! Background work. For now the janitor: it drops idempotency records whose window has passed,
-//! rate-limit counters of finished windows and webhook deliveries past their retention. [`janitor_tick`] does one pass, so tests can
+//! The janitor: it drops idempotency records whose window has passed, rate-limit counters of
+//! finished windows, webhook deliveries past their retention and finished jobs. [`janitor_tick`] does one pass, so tests can
 //! drive it directly; [`run_janitor`] repeats it until shutdown.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::state::AppState;
-use crate::store::{StoreError, idempotency, rate_limits, webhooks};
+use crate::store::{StoreError, idempotency, jobs, rate_limits, webhooks};
 
 /// Time between janitor passes.
 pub const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
@@ -21,6 +21,8 @@ pub struct JanitorReport {
     pub rate_limit_windows: usize,
     /// Finished webhook deliveries past the retention period.
     pub webhook_deliveries: usize,
+    /// Background jobs finished more than a day ago.
+    pub jobs: usize,
 }
 
 /// One janitor pass.
@@ -38,6 +40,7 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
                 idempotency_keys: idempotency::purge(conn, now)?,
                 rate_limit_windows: rate_limits::purge(conn, current_window_start)?,
                 webhook_deliveries: webhooks::purge_finished(conn, deliveries_before)?,
+                jobs: jobs::purge_finished(conn, now.minus(Duration::from_secs(86_400)))?,
             })
         })
         .await

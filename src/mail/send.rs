@@ -18,77 +18,22 @@ pub async fn submit(
 ) -> Result<Message, StoreError> {
     let now = state.now();
     let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
-    let context = state
+    // Loading what composing needs and composing (base64 of up to 25 MB of attachments) are
+    // one trip to the blocking pool, outside the writer.
+    let built = state
         .store
         .read_as(who, now, move |c, auth| {
-            outbound::send_context(
+            let context = outbound::send_context(
                 c,
                 auth.account_id,
                 inbox_id,
                 thread_id,
                 &attachment_ids,
                 now,
-            )
+            )?;
+            compose_for(context, request, now)
         })
         .await?;
-
-    // Composing (base64 of up to 25 MB of attachments) runs on the blocking pool, outside the
-    // writer.
-    let built = tokio::task::spawn_blocking(move || {
-        let inbox = &context.inbox;
-        let domain = inbox
-            .address
-            .rsplit_once('@')
-            .map_or("localhost", |(_, d)| d);
-        let message_id = format!("{}@{domain}", MessageId::new().as_uuid().simple());
-        let (in_reply_to, references) = match &context.thread {
-            Some(thread) => {
-                let mut refs = thread.last_references.clone();
-                refs.extend(thread.last_message_id.clone());
-                (thread.last_message_id.clone(), refs)
-            }
-            None => (None, Vec::new()),
-        };
-        let parts: Vec<Part<'_>> = context
-            .attachments
-            .iter()
-            .map(|(meta, bytes)| Part {
-                filename: &meta.filename,
-                content_type: &meta.content_type,
-                content: bytes,
-            })
-            .collect();
-        let raw = compose::compose(&Composition {
-            from_name: inbox.display_name.as_deref(),
-            from: &inbox.address,
-            to: &request.to,
-            cc: &request.cc,
-            subject: &request.subject,
-            text: request.body_text.as_deref(),
-            html: request.body_html.as_deref(),
-            message_id: &message_id,
-            in_reply_to: in_reply_to.as_deref(),
-            references: &references,
-            attachments: &parts,
-            date: now,
-        })
-        .map_err(|e| StoreError::Task(format!("composing a message: {e}")))?;
-        let from = match &inbox.display_name {
-            Some(name) => format!("{name} <{}>", inbox.address),
-            None => inbox.address.clone(),
-        };
-        Ok::<_, StoreError>((
-            context,
-            request,
-            raw,
-            message_id,
-            in_reply_to,
-            references,
-            from,
-        ))
-    })
-    .await
-    .map_err(|e| StoreError::Task(e.to_string()))??;
     let (context, request, raw, message_id, in_reply_to, references, from) = built;
 
     state
@@ -130,4 +75,74 @@ pub async fn submit(
             )
         })
         .await
+}
+
+type Composed = (
+    outbound::SendContext,
+    SendRequest,
+    Vec<u8>,
+    String,
+    Option<String>,
+    Vec<String>,
+    String,
+);
+
+/// The message's bytes and headers: Message-ID on the inbox's domain, In-Reply-To and
+/// References from the thread's newest message (SPEC §3.2).
+fn compose_for(
+    context: outbound::SendContext,
+    request: SendRequest,
+    now: crate::domain::Timestamp,
+) -> Result<Composed, StoreError> {
+    let inbox = &context.inbox;
+    let domain = inbox
+        .address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
+    let message_id = format!("{}@{domain}", MessageId::new().as_uuid().simple());
+    let (in_reply_to, references) = match &context.thread {
+        Some(thread) => {
+            let mut refs = thread.last_references.clone();
+            refs.extend(thread.last_message_id.clone());
+            (thread.last_message_id.clone(), refs)
+        }
+        None => (None, Vec::new()),
+    };
+    let parts: Vec<Part<'_>> = context
+        .attachments
+        .iter()
+        .map(|(meta, bytes)| Part {
+            filename: &meta.filename,
+            content_type: &meta.content_type,
+            content: bytes,
+        })
+        .collect();
+    let raw = compose::compose(&Composition {
+        from_name: inbox.display_name.as_deref(),
+        from: &inbox.address,
+        to: &request.to,
+        cc: &request.cc,
+        subject: &request.subject,
+        text: request.body_text.as_deref(),
+        html: request.body_html.as_deref(),
+        message_id: &message_id,
+        in_reply_to: in_reply_to.as_deref(),
+        references: &references,
+        attachments: &parts,
+        date: now,
+    })
+    .map_err(|e| StoreError::Task(format!("composing a message: {e}")))?;
+    let from = match &inbox.display_name {
+        Some(name) => format!("{name} <{}>", inbox.address),
+        None => inbox.address.clone(),
+    };
+    Ok((
+        context,
+        request,
+        raw,
+        message_id,
+        in_reply_to,
+        references,
+        from,
+    ))
 }

@@ -44,13 +44,18 @@ pub fn claim(
     max: usize,
     lease_until: Timestamp,
 ) -> Result<Vec<Job>, StoreError> {
+    // Two index searches (jobs_due, jobs_lease) rather than one OR, which SQLite would answer
+    // by scanning every job of the kind ever queued.
     let mut stmt = tx.prepare_cached(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,
              updated_at = ?2
-         WHERE id IN (SELECT id FROM jobs
-                      WHERE kind = ?1 AND ((status = 'pending' AND run_at <= ?2)
-                                           OR (status = 'running' AND lease_until <= ?2))
-                      ORDER BY run_at LIMIT ?4)
+         WHERE id IN (SELECT id FROM (
+                          SELECT id, run_at AS due FROM jobs
+                          WHERE kind = ?1 AND status = 'pending' AND run_at <= ?2
+                          UNION ALL
+                          SELECT id, lease_until FROM jobs
+                          WHERE kind = ?1 AND status = 'running' AND lease_until <= ?2)
+                      ORDER BY due LIMIT ?4)
          RETURNING id, payload, attempts",
     )?;
     let jobs = stmt

@@ -3,11 +3,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Resource, StoreError, Tx, Worker, accounts, inboxes, jobs, messages};
+use super::{Resource, StoreError, Tx, Worker, inboxes, jobs, messages};
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
 use crate::domain::{
-    AccountId, AttachmentId, Inbox, InboxId, InboxStatus, JobId, MessageId, ThreadId, Timestamp,
+    AccountId, AttachmentId, Inbox, InboxId, InboxStatus, MessageId, ThreadId, Timestamp,
 };
 
 /// The job kind of a send.
@@ -35,28 +35,40 @@ pub struct SendContext {
     pub attachments: Vec<(AttachmentMeta, Vec<u8>)>,
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
-
 /// Refuses a send when the inbox or the account has used its quota for the UTC day, counting
-/// every message accepted today (SPEC §3.2).
+/// every message accepted today (SPEC §3.2), from per-day counters kept on both rows.
 fn check_daily_limits(conn: &Connection, inbox: &Inbox, now: Timestamp) -> Result<(), StoreError> {
-    let day_start = now.utc_day() * MS_PER_DAY;
-    let (inbox_today, account_today): (i64, i64) = conn
+    let (inbox_today, account_today, account_limit): (i64, i64, i64) = conn
         .prepare_cached(
-            "SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 AND direction = 'outbound'
-                        AND created_at >= ?3),
-                    (SELECT count(*) FROM messages WHERE account_id = ?2
-                        AND direction = 'outbound' AND created_at >= ?3)",
+            "SELECT CASE WHEN i.accepted_day = ?2 THEN i.accepted_today ELSE 0 END,
+                    CASE WHEN a.accepted_day = ?2 THEN a.accepted_today ELSE 0 END,
+                    a.daily_send_limit
+             FROM inboxes i JOIN accounts a ON a.id = i.account_id WHERE i.id = ?1",
         )?
-        .query_row(params![inbox.id, inbox.account_id, day_start], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+        .query_row(params![inbox.id, now.utc_day()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    let account = accounts::get_account(conn, inbox.account_id)?;
-    if inbox_today >= i64::from(inbox.daily_send_limit)
-        || account_today >= i64::from(account.daily_send_limit)
-    {
+    if inbox_today >= i64::from(inbox.daily_send_limit) || account_today >= account_limit {
         return Err(StoreError::DailySendLimitReached);
     }
+    Ok(())
+}
+
+/// Counts an accepted send on the inbox and its account for today.
+fn count_accepted(
+    tx: &Tx<'_>,
+    inbox_id: InboxId,
+    account_id: AccountId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    const COUNT: &str =
+        "SET accepted_today = CASE WHEN accepted_day = ?2 THEN accepted_today + 1 ELSE 1 END,
+             accepted_day = ?2 WHERE id = ?1";
+    let day = now.utc_day();
+    tx.prepare_cached(&format!("UPDATE inboxes {COUNT}"))?
+        .execute(params![inbox_id, day])?;
+    tx.prepare_cached(&format!("UPDATE accounts {COUNT}"))?
+        .execute(params![account_id, day])?;
     Ok(())
 }
 
@@ -186,6 +198,7 @@ pub fn insert_outbound(
     now: Timestamp,
 ) -> Result<Message, StoreError> {
     sending_inbox(tx, m.account_id, m.inbox_id, now)?;
+    count_accepted(tx, m.inbox_id, m.account_id, now)?;
     let thread_id = match m.thread_id {
         Some(id) => id,
         None => {
@@ -265,11 +278,12 @@ pub struct SendUnit {
     pub mail_from: String,
     /// The exact bytes.
     pub raw: Vec<u8>,
-    /// Recipients not yet done.
-    pub pending: Vec<String>,
+    /// Recipients not yet done, with the inbox here that receives for each (if any).
+    pub pending: Vec<(String, Option<(InboxId, AccountId)>)>,
 }
 
-/// Loads a message to send; `None` when it was deleted meanwhile.
+/// Loads a message to send, and which of its pending recipients are inboxes here; `None` when
+/// it was deleted meanwhile.
 pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<SendUnit>, StoreError> {
     let account_id: Option<AccountId> = conn
         .query_row(
@@ -288,13 +302,20 @@ pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<Send
         |r| r.get(0),
     )?;
     let raw = messages::raw_message(conn, account_id, message_id)?;
-    let pending = conn
+    let addresses: Vec<String> = conn
         .prepare_cached(
             "SELECT address FROM message_recipients WHERE message_id = ?1 AND status = 'pending'
              ORDER BY rowid",
         )?
         .query_map([message_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let pending = addresses
+        .into_iter()
+        .map(|address| {
+            let local = inboxes::find_receiving_inbox(conn, &address.to_lowercase())?;
+            Ok((address, local))
+        })
+        .collect::<Result<_, StoreError>>()?;
     Ok(Some(SendUnit {
         message,
         mail_from,
@@ -400,13 +421,21 @@ pub fn count_bounce(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bo
     inboxes::suspend_if_over_limits(tx, message.inbox_id, now)
 }
 
-/// The send job's id for a message (for tests and the worker's bookkeeping).
-pub fn job_of(conn: &Connection, message_id: MessageId) -> Result<Option<JobId>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM jobs WHERE kind = 'send' AND json_extract(payload, '$.messageId') = ?1",
-            [message_id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?)
+/// Claims up to `max` due sends and marks their messages `sending` (a message's first attempt
+/// moves it out of `queued`), in one transaction.
+pub fn claim_sends(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    max: usize,
+    lease_until: Timestamp,
+) -> Result<Vec<jobs::Job>, StoreError> {
+    let claimed = jobs::claim(tx, SEND_JOB, now, max, lease_until)?;
+    for job in &claimed {
+        tx.prepare_cached(
+            "UPDATE messages SET status = 'sending', updated_at = ?2
+             WHERE id = json_extract(?1, '$.messageId') AND status = 'queued'",
+        )?
+        .execute(params![job.payload, now])?;
+    }
+    Ok(claimed)
 }

@@ -20,7 +20,7 @@ use crate::domain::{JobId, MessageId, Timestamp};
 use crate::mail::ingest::{self, Envelope, Origin, Recipient};
 use crate::state::AppState;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
-use crate::store::{StoreError, Tx, inboxes, jobs};
+use crate::store::{StoreError, Tx, jobs};
 use crate::webhooks::events::{MessageBounced, MessageDelivered, MessageSent};
 use crate::webhooks::{self, Event};
 
@@ -162,7 +162,7 @@ impl SendWorker {
         let claimed = self
             .state
             .store
-            .write(move |tx| jobs::claim(tx, SEND_JOB, now, max, lease_until))
+            .write(move |tx| store::claim_sends(tx, now, max, lease_until))
             .await?;
         if let Ok(mut set) = self.claimed.lock() {
             set.extend(claimed.iter().map(|j| j.id));
@@ -170,18 +170,32 @@ impl SendWorker {
         Ok(claimed.into_iter().zip(slots).collect())
     }
 
-    async fn process(self, job: jobs::Job, _slot: OwnedSemaphorePermit) {
-        let id = job.id;
-        if let Err(e) = self.attempt(job).await {
-            // The lease runs out and the send is attempted again.
-            log::error!("send job {id} failed: {e}");
-        }
-        if let Ok(mut set) = self.claimed.lock() {
-            set.remove(&id);
+    /// Sends a claimed job; then, while more sends are due, takes the next one (claimed in the
+    /// same transaction that records this one) with the same slot.
+    async fn process(self, first: jobs::Job, _slot: OwnedSemaphorePermit) {
+        let mut job = first;
+        loop {
+            let id = job.id;
+            let next = self.attempt(job).await;
+            if let Ok(mut set) = self.claimed.lock() {
+                set.remove(&id);
+                if let Ok(Some(next)) = &next {
+                    set.insert(next.id);
+                }
+            }
+            match next {
+                Ok(Some(next)) => job = next,
+                Ok(None) => return,
+                Err(e) => {
+                    // The lease runs out and the send is attempted again.
+                    log::error!("send job {id} failed: {e}");
+                    return;
+                }
+            }
         }
     }
 
-    async fn attempt(&self, job: jobs::Job) -> Result<(), StoreError> {
+    async fn attempt(&self, job: jobs::Job) -> Result<Option<jobs::Job>, StoreError> {
         let message_id: MessageId = serde_json::from_str::<serde_json::Value>(&job.payload)
             .ok()
             .and_then(|v| v["messageId"].as_str().and_then(|s| s.parse().ok()))
@@ -191,70 +205,38 @@ impl SendWorker {
             .store
             .read(move |c| store::load_send(c, message_id))
             .await?;
-        let Some(unit) = unit else {
-            // Deleted meanwhile: nothing to send.
-            let (id, now) = (job.id, self.state.now());
-            return self
-                .state
-                .store
-                .write(move |tx| jobs::complete(tx, id, now))
-                .await;
+        let outcomes = match &unit {
+            Some(unit) => self.deliver(unit).await,
+            None => Vec::new(),
         };
-        if unit.message.status == MessageStatus::Queued {
-            let now = self.state.now();
-            self.state
-                .store
-                .write(move |tx| {
-                    store::set_status(tx, message_id, MessageStatus::Sending, None, None, now)
-                })
-                .await?;
-        }
-        let outcomes = self.deliver(&unit).await;
         let now = self.state.now();
         let schedule = self.state.config.outbound.retry_schedule_ms.clone();
+        let lease_until = now.plus(Duration::from_secs(self.state.config.outbound.lease_secs));
         self.state
             .store
-            .write(move |tx| record(tx, &unit, &job, &outcomes, &schedule, now))
+            .write(move |tx| {
+                match &unit {
+                    Some(unit) => record(tx, unit, &job, &outcomes, &schedule, now)?,
+                    // Deleted meanwhile: nothing to send.
+                    None => jobs::complete(tx, job.id, now)?,
+                }
+                Ok(store::claim_sends(tx, now, 1, lease_until)?.pop())
+            })
             .await
     }
 
     /// Delivers every pending recipient: inboxes here locally, the rest by the transport.
     async fn deliver(&self, unit: &SendUnit) -> Vec<(String, Outcome)> {
-        let pending = unit.pending.clone();
-        let found = self
-            .state
-            .store
-            .read(move |c| {
-                pending
-                    .into_iter()
-                    .map(|address| {
-                        let inbox = inboxes::find_receiving_inbox(c, &address.to_lowercase())?;
-                        Ok((address, inbox))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })
-            .await;
-        let found = match found {
-            Ok(found) => found,
-            Err(e) => {
-                let outcome = Outcome::Retry(format!("looking up recipients: {e}"));
-                return unit
-                    .pending
-                    .iter()
-                    .map(|r| (r.clone(), outcome.clone()))
-                    .collect();
-            }
-        };
         let mut local = Vec::new();
         let mut remote = Vec::new();
-        for (address, inbox) in found {
+        for (address, inbox) in &unit.pending {
             match inbox {
                 Some((inbox_id, account_id)) => local.push(Recipient {
-                    address,
-                    inbox_id,
-                    account_id,
+                    address: address.clone(),
+                    inbox_id: *inbox_id,
+                    account_id: *account_id,
                 }),
-                None => remote.push(address),
+                None => remote.push(address.clone()),
             }
         }
         let mut outcomes = Vec::new();
