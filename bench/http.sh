@@ -13,7 +13,9 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-PORT=${PORT:-39123}
+# Below Linux's ephemeral port range, where a load run's own client sockets in TIME_WAIT
+# could otherwise hold the port.
+PORT=${PORT:-29123}
 
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --quiet

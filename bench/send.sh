@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
-PORT=${PORT:-39127}
+# Below Linux's ephemeral port range, where a load run's own client sockets in TIME_WAIT
+# could otherwise hold the port.
+PORT=${PORT:-29127}
 for tool in wrk curl sqlite3 python3; do
     command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
 done

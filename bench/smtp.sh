@@ -15,9 +15,11 @@ ROUNDS=${ROUNDS:-3}
 MESSAGES=${MESSAGES:-10000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-5120}
-HTTP_PORT=${HTTP_PORT:-39124}
-SMTP_PORT=${SMTP_PORT:-39125}
-SINK_PORT=${SINK_PORT:-39126}
+# Below Linux's ephemeral port range, where a load run's own client sockets in TIME_WAIT
+# could otherwise hold the port.
+HTTP_PORT=${HTTP_PORT:-29124}
+SMTP_PORT=${SMTP_PORT:-29125}
+SINK_PORT=${SINK_PORT:-29126}
 PATH="$PATH:/usr/sbin"
 
 for tool in smtp-source smtp-sink sqlite3 curl; do

@@ -45,16 +45,21 @@ pub fn claim(
     lease_until: Timestamp,
 ) -> Result<Vec<Job>, StoreError> {
     // Two index searches (jobs_due, jobs_lease) rather than one OR, which SQLite would answer
-    // by scanning every job of the kind ever queued.
+    // by scanning every job of the kind ever queued; each walks its index in order and stops
+    // after `max` rows, so a claim costs the same however long the backlog is.
     let mut stmt = tx.prepare_cached(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,
              updated_at = ?2
          WHERE id IN (SELECT id FROM (
-                          SELECT id, run_at AS due FROM jobs
-                          WHERE kind = ?1 AND status = 'pending' AND run_at <= ?2
+                          SELECT * FROM (
+                              SELECT id, run_at AS due FROM jobs
+                              WHERE kind = ?1 AND status = 'pending' AND run_at <= ?2
+                              ORDER BY run_at LIMIT ?4)
                           UNION ALL
-                          SELECT id, lease_until FROM jobs
-                          WHERE kind = ?1 AND status = 'running' AND lease_until <= ?2)
+                          SELECT * FROM (
+                              SELECT id, lease_until AS due FROM jobs
+                              WHERE kind = ?1 AND status = 'running' AND lease_until <= ?2
+                              ORDER BY lease_until LIMIT ?4))
                       ORDER BY due LIMIT ?4)
          RETURNING id, payload, attempts",
     )?;

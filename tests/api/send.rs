@@ -516,6 +516,8 @@ async fn a_temporary_failure_is_retried_and_a_permanent_one_bounces() {
         json!({"to": ["x@example.com"], "subject": "retry me"}),
     )
     .await;
+    // The first attempt is recorded and the retry scheduled before the clock moves on.
+    app.settle_sends().await;
     let pending = message_in(&app, id(&retried), "sending").await;
     assert!(pending["errorMessage"].is_null());
     app.advance(Duration::from_millis(1000));
@@ -550,6 +552,7 @@ async fn a_temporary_failure_is_retried_and_a_permanent_one_bounces() {
         json!({"to": ["x@example.com"], "subject": "give up"}),
     )
     .await;
+    app.settle_sends().await;
     message_in(&app, id(&failing), "sending").await;
     app.advance(Duration::from_millis(1000));
     app.settle_sends().await;
