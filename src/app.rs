@@ -13,11 +13,14 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::domain::account::AccountName;
+use crate::domain::links::DownloadLinks;
+use crate::domain::random;
 use crate::domain::{Account, ApiKeySecret, Clock, EmailAddress, Plan, SystemClock};
 use crate::mail::outbound::SendWorker;
 use crate::mail::smtp::SmtpServer;
 use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
+use crate::store::settings;
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::webhooks::policy::NetworkPolicy;
 use crate::webhooks::worker::DeliveryWorker;
@@ -52,6 +55,35 @@ pub fn open_store(config: &Config) -> Result<Store, StoreError> {
             busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
         },
     )
+}
+
+/// The link maker for attachment downloads: the configured public URL, else the address the
+/// API is bound to (`localhost` when bound to every interface); the signing key is made once
+/// and kept in the database, so links survive restarts.
+async fn download_links(
+    store: &Store,
+    config: &Config,
+    http_addr: SocketAddr,
+) -> anyhow::Result<DownloadLinks> {
+    let base = if config.http.public_url.is_empty() {
+        if http_addr.ip().is_unspecified() {
+            format!("http://localhost:{}", http_addr.port())
+        } else {
+            format!("http://{http_addr}")
+        }
+    } else {
+        config.http.public_url.clone()
+    };
+    let candidate = random::bytes::<32>();
+    let secret = store
+        .write(move |tx| settings::get_or_insert(tx, "attachment_link_key", &candidate))
+        .await
+        .context("cannot load the attachment link key")?;
+    Ok(DownloadLinks::new(
+        &base,
+        secret,
+        Duration::from_secs(config.attachments.link_ttl_secs),
+    ))
 }
 
 impl Application {
@@ -89,11 +121,13 @@ impl Application {
         };
         let shutdown_timeout = config.http.shutdown_timeout_secs;
         let network_policy = Arc::new(NetworkPolicy::from_config(&config));
+        let links = Arc::new(download_links(&store, &config, http_addr).await?);
         let state = AppState {
             config: Arc::new(config),
             store,
             clock,
             network_policy: network_policy.clone(),
+            links,
         };
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).

@@ -30,6 +30,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Sending mail.
     pub outbound: OutboundConfig,
+    /// Uploaded attachments and download links.
+    pub attachments: AttachmentsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -51,6 +53,9 @@ pub struct HttpConfig {
     pub trust_proxy_headers: bool,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// The server's address as clients reach it (`https://mail.example.com`, behind a proxy),
+    /// used in links it hands out; empty means `http://` and the address it listens on.
+    pub public_url: String,
 }
 
 impl Default for HttpConfig {
@@ -62,6 +67,7 @@ impl Default for HttpConfig {
             multipart_body_limit: 11 * 1024 * 1024,
             trust_proxy_headers: false,
             shutdown_timeout_secs: 30,
+            public_url: String::new(),
         }
     }
 }
@@ -317,6 +323,25 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// `[attachments]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    /// Seconds a presigned download link stays valid.
+    pub link_ttl_secs: u64,
+    /// Days an uploaded attachment that no message uses is kept.
+    pub upload_retention_days: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            link_ttl_secs: 3600,
+            upload_retention_days: 7,
+        }
+    }
+}
+
 /// Whether webhook deliveries may go to loopback addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -457,6 +482,26 @@ impl Config {
         }
         if self.http.multipart_body_limit < 1024 {
             return fail("http.multipart_body_limit", "must be at least 1024 bytes");
+        }
+        if !self.http.public_url.is_empty() {
+            let ok = url::Url::parse(&self.http.public_url).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if !ok {
+                return fail(
+                    "http.public_url",
+                    "must be an http:// or https:// URL without query or fragment",
+                );
+            }
+        }
+        if self.attachments.link_ttl_secs == 0 {
+            return fail("attachments.link_ttl_secs", "must be at least 1");
+        }
+        if self.attachments.upload_retention_days == 0 {
+            return fail("attachments.upload_retention_days", "must be at least 1");
         }
         if !(1..=256).contains(&self.database.pool_size) {
             return fail("database.pool_size", "must be from 1 to 256");

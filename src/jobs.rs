@@ -1,13 +1,14 @@
 //! The janitor: it drops idempotency records whose window has passed, rate-limit counters of
-//! finished windows, webhook deliveries past their retention and finished jobs. [`janitor_tick`] does one pass, so tests can
-//! drive it directly; [`run_janitor`] repeats it until shutdown.
+//! finished windows, webhook deliveries past their retention, finished jobs and uploaded
+//! attachments no message used within their retention. [`janitor_tick`] does one pass, so
+//! tests can drive it directly; [`run_janitor`] repeats it until shutdown.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::state::AppState;
-use crate::store::{StoreError, idempotency, jobs, rate_limits, webhooks};
+use crate::store::{StoreError, attachments, idempotency, jobs, rate_limits, webhooks};
 
 /// Time between janitor passes.
 pub const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
@@ -23,6 +24,8 @@ pub struct JanitorReport {
     pub webhook_deliveries: usize,
     /// Background jobs finished more than a day ago.
     pub jobs: usize,
+    /// Uploads that no message used within their retention.
+    pub attachments: usize,
 }
 
 /// One janitor pass.
@@ -33,6 +36,13 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
     let retention =
         Duration::from_secs(state.config.webhooks.retention_days.saturating_mul(86_400));
     let deliveries_before = now.minus(retention);
+    let uploads_before = now.minus(Duration::from_secs(
+        state
+            .config
+            .attachments
+            .upload_retention_days
+            .saturating_mul(86_400),
+    ));
     state
         .store
         .write(move |conn| {
@@ -41,6 +51,7 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
                 rate_limit_windows: rate_limits::purge(conn, current_window_start)?,
                 webhook_deliveries: webhooks::purge_finished(conn, deliveries_before)?,
                 jobs: jobs::purge_finished(conn, now.minus(Duration::from_secs(86_400)))?,
+                attachments: attachments::purge_unused_uploads(conn, uploads_before)?,
             })
         })
         .await

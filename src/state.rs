@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domain::links::DownloadLinks;
 use crate::domain::{Clock, Timestamp};
 use crate::store::Store;
 use crate::webhooks::policy::NetworkPolicy;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Where webhook deliveries may go.
     pub network_policy: Arc<NetworkPolicy>,
+    /// Presigned attachment download links.
+    pub links: Arc<DownloadLinks>,
 }
 
 impl AppState {

@@ -99,6 +99,50 @@ pub struct AttachmentMeta {
     pub size: u64,
 }
 
+/// An attachment record (`GET /attachments/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Id, name, type and size.
+    pub meta: AttachmentMeta,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+    /// Stored at.
+    pub created_at: super::Timestamp,
+}
+
+/// Largest upload (SPEC §3.6: 10 MiB).
+pub const MAX_UPLOAD_SIZE: usize = 10 * 1024 * 1024;
+
+/// The content type to store for an upload: the one the client gave for the part unless it
+/// is missing or the generic `application/octet-stream`, else a guess from the filename's
+/// extension, else `application/octet-stream`. Only `type/subtype` with token characters
+/// is kept (lower-cased, parameters dropped), so the value is safe to send back as a header.
+pub fn upload_content_type(declared: Option<&str>, filename: &str) -> String {
+    const GENERIC: &str = "application/octet-stream";
+    let declared = declared
+        .and_then(|d| d.split(';').next())
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| is_media_type(d) && d != GENERIC);
+    declared
+        .or_else(|| {
+            mime_guess::from_path(filename)
+                .first_raw()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| GENERIC.to_owned())
+}
+
+fn is_media_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 127
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    s.split_once('/')
+        .is_some_and(|(t, sub)| token(t) && token(sub))
+}
+
 /// A message record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -241,6 +285,29 @@ pub fn sanitize_filename(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploads_get_the_declared_type_or_a_guess_from_the_name() {
+        for (declared, name, want) in [
+            (Some("image/PNG"), "x.bin", "image/png"),
+            (Some("text/plain; charset=utf-8"), "x", "text/plain"),
+            (
+                Some("application/octet-stream"),
+                "report.pdf",
+                "application/pdf",
+            ),
+            (None, "report.pdf", "application/pdf"),
+            (None, "notes", "application/octet-stream"),
+            (Some("text/html\r\nX-Evil: 1"), "a.txt", "text/plain"),
+            (Some("nonsense"), "a.csv", "text/csv"),
+        ] {
+            assert_eq!(
+                upload_content_type(declared, name),
+                want,
+                "{declared:?} {name}"
+            );
+        }
+    }
 
     #[test]
     fn subjects_lose_reply_and_forward_prefixes_repeatedly() {

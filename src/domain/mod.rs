@@ -6,6 +6,7 @@ pub mod address;
 pub mod idempotency;
 pub mod ids;
 pub mod inbox;
+pub mod links;
 pub mod message;
 pub mod outbound;
 pub mod paging;

@@ -1,14 +1,343 @@
-//! `/attachments/{id}/content` (SPEC §3.6): an attachment's bytes, for its account.
+//! Attachments (SPEC §3.6): upload (`multipart/form-data`, field `file`), metadata with a
+//! presigned `url`, and the bytes, with the API key (`/content`) or through the presigned link
+//! (`/download`, no key). Downloads are streamed from SQLite a piece at a time, so memory per
+//! download stays at one piece whatever the file's size.
 
+use actix_multipart::{Field, Multipart};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
-use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Responder};
+use actix_web::web::{Bytes, Data, Path, Payload, Query};
+use actix_web::{HttpRequest, HttpResponse, Responder};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::Authenticated;
-use crate::domain::AttachmentId;
+use super::extract::{Authenticated, content_length};
+use crate::domain::links::LinkError;
+use crate::domain::message::{
+    Attachment, AttachmentMeta, MAX_UPLOAD_SIZE, sanitize_filename, upload_content_type,
+};
+use crate::domain::{AttachmentId, Timestamp};
 use crate::state::AppState;
-use crate::store::messages;
+use crate::store::attachments::{self, NewUpload};
+
+/// Bytes read from the database per step of a download.
+const CHUNK: usize = 256 * 1024;
+
+/// An attachment on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentDto {
+    #[schema(value_type = String, format = Uuid)]
+    id: AttachmentId,
+    /// Sanitised: no path, no control characters, at most 200 characters.
+    filename: String,
+    #[schema(example = "application/pdf")]
+    content_type: String,
+    /// Bytes.
+    size: u64,
+    /// SHA-256 of the bytes, hex (addition).
+    sha256: String,
+    /// Presigned download link, no API key needed; valid for one hour (configurable).
+    url: String,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+}
+
+impl AttachmentDto {
+    fn new(a: Attachment, state: &AppState) -> Self {
+        Self {
+            url: state.links.url(a.meta.id, state.now()),
+            id: a.meta.id,
+            filename: a.meta.filename,
+            content_type: a.meta.content_type,
+            size: a.meta.size,
+            sha256: a.sha256,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// The upload form, for the OpenAPI document.
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the request body for the OpenAPI document only"
+)]
+pub struct UploadForm {
+    /// The file (at most 10 MiB); its filename and content type are taken from the part.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Upload an attachment to use in sends.
+#[utoipa::path(post, path = "/attachments", tag = "Attachments",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored", body = AttachmentDto),
+        (status = 400, description = "No `file` part, more than one, or over 10 MiB (`ATTACHMENT_TOO_LARGE`)", body = ErrorBody),
+        (status = 413, description = "Request body over the multipart limit", body = ErrorBody),
+        (status = 415, description = "Not `multipart/form-data`", body = ErrorBody),
+    ))]
+pub async fn upload(
+    auth: Authenticated,
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<impl Responder, ApiError> {
+    let is_form_data = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"));
+    if !is_form_data {
+        return Err(ApiError::unsupported_media_type("multipart/form-data"));
+    }
+    let body_limit = state.config.http.multipart_body_limit;
+    if content_length(req.headers()).is_some_and(|n| n > body_limit as u64) {
+        return Err(ApiError::payload_too_large(body_limit));
+    }
+    // The key is checked before the body is read: a bad key never costs 10 MiB of buffering.
+    let now = state.now();
+    state.store.read_as(&auth.0, now, |_, _| Ok(())).await?;
+
+    let file = read_file_part(Multipart::new(req.headers(), payload), body_limit).await?;
+    let attachment = state
+        .store
+        .write_as(&auth.0, now, move |tx, who| {
+            let upload = NewUpload {
+                filename: &file.filename,
+                content_type: &file.content_type,
+                content: &file.content,
+            };
+            attachments::insert_upload(tx, who.account_id, &upload, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(AttachmentDto::new(attachment, &state)))
+}
+
+struct FilePart {
+    filename: String,
+    content_type: String,
+    content: Vec<u8>,
+}
+
+/// Reads the one `file` part; other fields are skipped. Reading stops as soon as the file
+/// passes 10 MiB, the whole body passes `body_limit`, or a second `file` part starts.
+async fn read_file_part(mut form: Multipart, body_limit: usize) -> Result<FilePart, ApiError> {
+    let mut file: Option<FilePart> = None;
+    let mut total = 0usize;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(bad_form)?;
+        if field.name() != Some("file") {
+            read_field(&mut field, &mut total, body_limit, usize::MAX).await?;
+            continue;
+        }
+        if file.is_some() {
+            return Err(ApiError::invalid_field(
+                "file",
+                "send exactly one `file` part per upload",
+            ));
+        }
+        let disposition = field.content_disposition();
+        let raw_name = disposition
+            .and_then(|d| d.get_filename_ext())
+            .and_then(|ext| String::from_utf8(ext.value.clone()).ok())
+            .or_else(|| {
+                disposition
+                    .and_then(|d| d.get_filename())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let filename = sanitize_filename(&raw_name);
+        let declared = field.content_type().map(ToString::to_string);
+        let content_type = upload_content_type(declared.as_deref(), &filename);
+        let content = read_field(&mut field, &mut total, body_limit, MAX_UPLOAD_SIZE).await?;
+        file = Some(FilePart {
+            filename,
+            content_type,
+            content,
+        });
+    }
+    file.ok_or_else(|| {
+        ApiError::invalid_field(
+            "file",
+            "is required: a multipart/form-data part named `file`",
+        )
+    })
+}
+
+/// A field's bytes, refusing more than `max` (ATTACHMENT_TOO_LARGE) or a body past
+/// `body_limit` in all (PAYLOAD_TOO_LARGE) without reading further.
+async fn read_field(
+    field: &mut Field,
+    total: &mut usize,
+    body_limit: usize,
+    max: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let keep = max != usize::MAX;
+    let mut content = Vec::new();
+    while let Some(chunk) = field.try_next().await.map_err(bad_form)? {
+        *total += chunk.len();
+        if keep && content.len() + chunk.len() > max {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ATTACHMENT_TOO_LARGE",
+                format!("An attachment can be at most {max} bytes (10 MiB)."),
+            ));
+        }
+        if *total > body_limit {
+            return Err(ApiError::payload_too_large(body_limit));
+        }
+        if keep {
+            content.extend_from_slice(&chunk);
+        }
+    }
+    Ok(content)
+}
+
+fn bad_form(e: actix_multipart::MultipartError) -> ApiError {
+    ApiError::bad_request(format!("The multipart body could not be read: {e}"))
+}
+
+/// Get an attachment's metadata with a fresh presigned download link.
+#[utoipa::path(get, path = "/attachments/{id}", tag = "Attachments",
+    params(super::IdParam),
+    responses(
+        (status = 200, description = "The attachment", body = AttachmentDto),
+        (status = 404, description = "No such attachment", body = ErrorBody),
+    ))]
+pub async fn get(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<AttachmentId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let attachment = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            attachments::get(c, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(AttachmentDto::new(attachment, &state)))
+}
+
+/// Download an attachment's bytes with the API key.
+#[utoipa::path(get, path = "/attachments/{id}/content", tag = "Attachments",
+    params(super::IdParam),
+    responses(
+        (status = 200, description = "The bytes, with their content type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such attachment", body = ErrorBody),
+    ))]
+pub async fn content(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<AttachmentId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let attachment = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            attachments::get(c, who.account_id, id)
+        })
+        .await?;
+    Ok(stream_bytes(&state, attachment.meta))
+}
+
+/// The query of a presigned link.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    /// Unix seconds.
+    expires: String,
+    /// Hex HMAC-SHA256.
+    signature: String,
+}
+
+/// Download through a presigned link (the `url` of an attachment); no API key.
+#[utoipa::path(get, path = "/attachments/{id}/download", tag = "Attachments",
+    params(super::IdParam, LinkQuery),
+    security(()),
+    responses(
+        (status = 200, description = "The bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, description = "Altered link (`INVALID_SIGNATURE`)", body = ErrorBody),
+        (status = 404, description = "The attachment is gone", body = ErrorBody),
+        (status = 410, description = "Expired link (`LINK_EXPIRED`)", body = ErrorBody),
+    ))]
+pub async fn download(
+    state: Data<AppState>,
+    id: Path<AttachmentId>,
+    query: Option<Query<LinkQuery>>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let now = state.now();
+    let checked = match &query {
+        Some(q) => state.links.check(id, &q.expires, &q.signature, now),
+        None => Err(LinkError::Invalid),
+    };
+    match checked {
+        Ok(()) => {}
+        Err(LinkError::Invalid) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "INVALID_SIGNATURE",
+                "This download link is not valid; get a fresh one from GET /attachments/{id}.",
+            ));
+        }
+        Err(LinkError::Expired) => {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "LINK_EXPIRED",
+                "This download link has expired; get a fresh one from GET /attachments/{id}.",
+            ));
+        }
+    }
+    let attachment = state
+        .store
+        .read(move |c| attachments::get_unchecked(c, id))
+        .await?;
+    Ok(stream_bytes(&state, attachment.meta))
+}
+
+/// The response for a download: headers from the metadata, the body read from the database
+/// [`CHUNK`] bytes at a time as the client takes it.
+fn stream_bytes(state: &AppState, meta: AttachmentMeta) -> HttpResponse {
+    let content_type = HeaderValue::from_str(&meta.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let disposition = HeaderValue::from_str(&content_disposition(&meta.filename))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    let store = state.store.clone();
+    let (id, size) = (meta.id, meta.size);
+    let body = stream::try_unfold(0u64, move |offset| {
+        let store = store.clone();
+        async move {
+            if offset >= size {
+                return Ok(None);
+            }
+            let chunk = store
+                .read(move |c| attachments::read_chunk(c, id, offset, CHUNK))
+                .await?;
+            if chunk.is_empty() {
+                // Shorter than its recorded size (it cannot be): end the response as broken
+                // rather than loop.
+                return Err(crate::store::StoreError::Task(format!(
+                    "attachment {id} ended at {offset} of {size} bytes"
+                )));
+            }
+            let next = offset + chunk.len() as u64;
+            Ok(Some((Bytes::from(chunk), next)))
+        }
+    });
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, content_type))
+        .insert_header((CONTENT_DISPOSITION, disposition))
+        // An HTML attachment must be downloaded, never rendered as this server's page.
+        .insert_header(("x-content-type-options", "nosniff"))
+        .no_chunking(size)
+        .streaming(body)
+}
 
 /// `attachment; filename="..."; filename*=UTF-8''...` (RFC 6266 with an RFC 8187 encoded
 /// name): browsers and tools save the file under its real name, and nothing in the name can
@@ -33,37 +362,6 @@ pub fn content_disposition(filename: &str) -> String {
         }
     }
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
-}
-
-/// Download an attachment's bytes with the API key.
-#[utoipa::path(get, path = "/attachments/{id}/content", tag = "Attachments",
-    params(super::IdParam),
-    responses(
-        (status = 200, description = "The bytes, with their content type", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, description = "No such attachment", body = ErrorBody),
-    ))]
-pub async fn content(
-    auth: Authenticated,
-    state: Data<AppState>,
-    id: Path<AttachmentId>,
-) -> Result<impl Responder, ApiError> {
-    let id = id.into_inner();
-    let (meta, bytes) = state
-        .store
-        .read_as(&auth.0, state.now(), move |c, who| {
-            messages::attachment_content(c, who.account_id, id)
-        })
-        .await?;
-    let content_type = HeaderValue::from_str(&meta.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&content_disposition(&meta.filename))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, content_type))
-        .insert_header((CONTENT_DISPOSITION, disposition))
-        // An HTML attachment must be downloaded, never rendered as this server's page.
-        .insert_header(("x-content-type-options", "nosniff"))
-        .body(bytes))
 }
 
 #[cfg(test)]

@@ -107,8 +107,20 @@ fn routes(cfg: &mut web::ServiceConfig) {
         [(M::POST, web::route().to(webhooks::test))],
     ))
     .service(resource(
+        "/attachments",
+        [(M::POST, web::route().to(attachments::upload))],
+    ))
+    .service(resource(
+        "/attachments/{id}",
+        [(M::GET, web::route().to(attachments::get))],
+    ))
+    .service(resource(
         "/attachments/{id}/content",
         [(M::GET, web::route().to(attachments::content))],
+    ))
+    .service(resource(
+        "/attachments/{id}/download",
+        [(M::GET, web::route().to(attachments::download))],
     ))
     .service(resource(
         "/account",

@@ -20,7 +20,7 @@ use super::{account, attachments, error, health, inboxes, messages, threads, web
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
         messages::send, messages::list, messages::get, messages::raw, messages::delete,
         threads::list, threads::get, threads::messages,
-        attachments::content,
+        attachments::upload, attachments::get, attachments::content, attachments::download,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::test,
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
@@ -32,7 +32,7 @@ use super::{account, attachments, error, health, inboxes, messages, threads, web
         (name = "Inboxes", description = "Addresses that send and receive mail"),
         (name = "Messages", description = "Mail received into and sent from inboxes"),
         (name = "Threads", description = "Conversations within an inbox"),
-        (name = "Attachments", description = "Files attached to messages"),
+        (name = "Attachments", description = "Files to attach to sends, and those of received mail; downloads with the key or through presigned links"),
         (name = "Webhooks", description = "Signed event deliveries: X-AgentSend-Signature (hex \
             HMAC-SHA256 of the body keyed with the secret) and Standard Webhooks headers"),
         (name = "Account", description = "The account and its API keys"),

@@ -472,31 +472,6 @@ pub fn thread_messages(
     })
 }
 
-/// An attachment's metadata and bytes.
-pub fn attachment_content(
-    conn: &Connection,
-    account_id: AccountId,
-    id: AttachmentId,
-) -> Result<(AttachmentMeta, Vec<u8>), StoreError> {
-    conn.prepare_cached(
-        "SELECT id, filename, content_type, size, content FROM attachments
-         WHERE id = ?1 AND account_id = ?2",
-    )?
-    .query_row(params![id, account_id], |r| {
-        Ok((
-            AttachmentMeta {
-                id: r.get(0)?,
-                filename: r.get(1)?,
-                content_type: r.get(2)?,
-                size: unsigned(r, "size")?,
-            },
-            r.get(4)?,
-        ))
-    })
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Attachment))
-}
-
 /// The outbound message of `inbox` that a report received by that inbox is about, found by
 /// its Message-ID. Reports go back to the sending address, so only the inbox that sent a
 /// message can receive reports about it: another inbox cannot mark its mail.

@@ -4,6 +4,7 @@
 //! blocking pool.
 
 pub mod accounts;
+pub mod attachments;
 pub mod domains;
 pub mod idempotency;
 pub mod inboxes;
@@ -12,6 +13,7 @@ pub mod maintenance;
 pub mod messages;
 pub mod outbound;
 pub mod rate_limits;
+pub mod settings;
 mod sql;
 pub mod webhooks;
 mod writer;

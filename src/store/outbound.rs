@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Resource, StoreError, Tx, Worker, inboxes, jobs, messages};
+use super::{Resource, StoreError, Tx, Worker, attachments, inboxes, jobs, messages};
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
 use crate::domain::{
@@ -141,7 +141,7 @@ pub fn send_context(
         return Err(StoreError::AttachmentsTooLarge);
     }
     for id in attachment_ids {
-        attachments.push(messages::attachment_content(conn, account_id, *id)?);
+        attachments.push(attachments::with_content(conn, account_id, *id)?);
     }
     Ok(SendContext {
         inbox,

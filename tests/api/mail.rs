@@ -6,7 +6,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, json, random_uuid};
+use crate::helpers::{TestApp, assert_error, client, json, random_uuid};
 use crate::receiver::{Receiver, Reply};
 use crate::smtp_client::{crlf, send_mail};
 
@@ -119,6 +119,18 @@ async fn every_corpus_message_is_stored_and_reads_back_as_a_careful_parser_sees_
                 res.bytes().await.unwrap().as_ref(),
                 want.contents(),
                 "{name}: content"
+            );
+            // And through its presigned link, without the key.
+            let (_, meta) = json(app.get(&format!("/attachments/{}", id(got))).await).await;
+            let res = client()
+                .get(meta["url"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.bytes().await.unwrap().as_ref(),
+                want.contents(),
+                "{name}: content by link"
             );
         }
         let thread = page(

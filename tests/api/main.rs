@@ -14,6 +14,7 @@ mod smtp_client;
 mod smtp_server;
 
 mod account;
+mod attachments;
 mod cli;
 mod errors;
 mod health;

@@ -1,0 +1,163 @@
+//! Presigned attachment download links (SPEC §3.6): `{base}/attachments/{id}/download?
+//! expires={unix seconds}&signature={hex}`, where the signature is an HMAC-SHA256 over the id
+//! and the expiry with a server secret. Anyone holding the link can download until it
+//! expires; changing any part of it invalidates the signature.
+
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::{AttachmentId, Timestamp};
+
+/// Why a link is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkError {
+    /// The signature does not match the id and expiry (altered, or made for another id or
+    /// by another server).
+    Invalid,
+    /// Correctly signed, but past its expiry.
+    Expired,
+}
+
+/// Makes and checks download links.
+#[derive(Clone)]
+pub struct DownloadLinks {
+    base_url: String,
+    secret: Vec<u8>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for DownloadLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("DownloadLinks")
+            .field("base_url", &self.base_url)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DownloadLinks {
+    /// Links under `base_url` (scheme, host, optional port and path prefix; a trailing slash is
+    /// ignored), signed with `secret`, valid for `ttl`.
+    pub fn new(base_url: &str, secret: Vec<u8>, ttl: Duration) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            secret,
+            ttl,
+        }
+    }
+
+    /// A fresh link to `id`, valid from `now` for the configured time.
+    pub fn url(&self, id: AttachmentId, now: Timestamp) -> String {
+        let expires = now.plus(self.ttl).as_secs();
+        format!(
+            "{}/attachments/{id}/download?expires={expires}&signature={}",
+            self.base_url,
+            hex::encode(self.mac(id, expires).finalize().into_bytes())
+        )
+    }
+
+    /// Checks a link's query values for `id` at `now`. A bad signature is reported before an
+    /// expiry, so an altered expiry can never pass for a merely expired link.
+    pub fn check(
+        &self,
+        id: AttachmentId,
+        expires: &str,
+        signature: &str,
+        now: Timestamp,
+    ) -> Result<(), LinkError> {
+        // Only the canonical form that `url` produces is signed: no sign, no leading zeros.
+        let expires_secs = match expires.parse::<i64>() {
+            Ok(n) if expires.bytes().all(|b| b.is_ascii_digit()) && n.to_string() == expires => n,
+            _ => return Err(LinkError::Invalid),
+        };
+        let signature = hex::decode(signature).map_err(|_| LinkError::Invalid)?;
+        // Constant-time comparison.
+        self.mac(id, expires_secs)
+            .verify_slice(&signature)
+            .map_err(|_| LinkError::Invalid)?;
+        if now.as_secs() >= expires_secs {
+            return Err(LinkError::Expired);
+        }
+        Ok(())
+    }
+
+    fn mac(&self, id: AttachmentId, expires: i64) -> Hmac<Sha256> {
+        // HMAC takes keys of any length; the secret is 32 random bytes.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(format!("agentsend attachment download\n{id}\n{expires}").as_bytes());
+        mac
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(url: &str) -> (String, String) {
+        let q = url.split_once('?').unwrap().1;
+        let mut expires = String::new();
+        let mut signature = String::new();
+        for pair in q.split('&') {
+            let (k, v) = pair.split_once('=').unwrap();
+            match k {
+                "expires" => expires = v.to_owned(),
+                "signature" => signature = v.to_owned(),
+                _ => panic!("unexpected parameter {k}"),
+            }
+        }
+        (expires, signature)
+    }
+
+    #[test]
+    fn a_link_is_valid_until_it_expires_and_only_for_its_id() {
+        let links = DownloadLinks::new(
+            "http://127.0.0.1:3000/",
+            vec![7; 32],
+            Duration::from_secs(3600),
+        );
+        let id = AttachmentId::new();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let url = links.url(id, now);
+        assert!(url.starts_with(&format!("http://127.0.0.1:3000/attachments/{id}/download?")));
+        let (expires, signature) = query(&url);
+        assert_eq!(expires, "1800003600");
+        assert_eq!(links.check(id, &expires, &signature, now), Ok(()));
+        let later = now.plus(Duration::from_secs(3599));
+        assert_eq!(links.check(id, &expires, &signature, later), Ok(()));
+        let expired = now.plus(Duration::from_secs(3600));
+        assert_eq!(
+            links.check(id, &expires, &signature, expired),
+            Err(LinkError::Expired)
+        );
+        // Another id, a moved expiry (also only in form), another secret, a mangled signature.
+        for (id, expires, signature, links) in [
+            (
+                AttachmentId::new(),
+                expires.clone(),
+                signature.clone(),
+                &links,
+            ),
+            (id, "1900000000".to_owned(), signature.clone(), &links),
+            (id, format!("0{expires}"), signature.clone(), &links),
+            (id, format!("+{expires}"), signature.clone(), &links),
+            (id, expires.clone(), signature[..62].to_owned(), &links),
+            (id, expires.clone(), "zz".repeat(32), &links),
+            (
+                id,
+                expires.clone(),
+                signature.clone(),
+                &DownloadLinks::new("http://x", vec![8; 32], Duration::from_secs(1)),
+            ),
+        ] {
+            assert_eq!(
+                links.check(id, &expires, &signature, now),
+                Err(LinkError::Invalid),
+                "{expires} {signature}"
+            );
+        }
+    }
+}
