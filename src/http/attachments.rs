@@ -20,10 +20,8 @@ use crate::domain::message::{
 };
 use crate::domain::{AttachmentId, Timestamp};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::attachments::{self, NewUpload};
-
-/// Bytes read from the database per step of a download.
-const CHUNK: usize = 256 * 1024;
 
 /// An attachment on the wire.
 #[derive(Debug, Serialize, ToSchema)]
@@ -302,7 +300,7 @@ pub async fn download(
 }
 
 /// The response for a download: headers from the metadata, the body read from the database
-/// [`CHUNK`] bytes at a time as the client takes it.
+/// one stored piece (256 KiB) at a time as the client takes it.
 fn stream_bytes(state: &AppState, meta: AttachmentMeta) -> HttpResponse {
     let content_type = HeaderValue::from_str(&meta.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
@@ -310,24 +308,25 @@ fn stream_bytes(state: &AppState, meta: AttachmentMeta) -> HttpResponse {
         .unwrap_or(HeaderValue::from_static("attachment"));
     let store = state.store.clone();
     let (id, size) = (meta.id, meta.size);
-    let body = stream::try_unfold(0u64, move |offset| {
+    let body = stream::try_unfold((0u64, 0u64), move |(seq, sent)| {
         let store = store.clone();
         async move {
-            if offset >= size {
+            if sent >= size {
                 return Ok(None);
             }
-            let chunk = store
-                .read(move |c| attachments::read_chunk(c, id, offset, CHUNK))
+            let piece = store
+                .read(move |c| attachments::read_piece(c, id, seq))
                 .await?;
-            if chunk.is_empty() {
-                // Shorter than its recorded size (it cannot be): end the response as broken
-                // rather than loop.
-                return Err(crate::store::StoreError::Task(format!(
-                    "attachment {id} ended at {offset} of {size} bytes"
-                )));
+            match piece {
+                Some(piece) if !piece.is_empty() => {
+                    let sent = sent + piece.len() as u64;
+                    Ok(Some((Bytes::from(piece), (seq + 1, sent))))
+                }
+                // Deleted meanwhile: end the response as broken rather than short.
+                _ => Err(StoreError::Task(format!(
+                    "attachment {id} ended at {sent} of {size} bytes"
+                ))),
             }
-            let next = offset + chunk.len() as u64;
-            Ok(Some((Bytes::from(chunk), next)))
         }
     });
     HttpResponse::Ok()

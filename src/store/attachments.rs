@@ -32,8 +32,8 @@ pub fn insert_upload(
     let sha256 = hex::encode(Sha256::digest(upload.content));
     tx.prepare_cached(
         "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256, origin,
-             created_at, content)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'upload', ?7, ?8)",
+             created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'upload', ?7)",
     )?
     .execute(params![
         id,
@@ -42,9 +42,9 @@ pub fn insert_upload(
         upload.content_type,
         i64::try_from(upload.content.len()).unwrap_or(i64::MAX),
         sha256,
-        now,
-        upload.content
+        now
     ])?;
+    insert_pieces(tx, id, upload.content)?;
     Ok(Attachment {
         meta: AttachmentMeta {
             id,
@@ -55,6 +55,24 @@ pub fn insert_upload(
         sha256,
         created_at: now,
     })
+}
+
+/// Bytes per stored piece of an attachment (fixed: migration 2 cut existing ones to it).
+pub const PIECE: usize = 256 * 1024;
+
+/// Stores an attachment's bytes, [`PIECE`] at a time (after its `attachments` row).
+pub(super) fn insert_pieces(
+    tx: &Tx<'_>,
+    id: AttachmentId,
+    content: &[u8],
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)",
+    )?;
+    for (seq, piece) in content.chunks(PIECE).enumerate() {
+        stmt.execute(params![id, i64::try_from(seq).unwrap_or(i64::MAX), piece])?;
+    }
+    Ok(())
 }
 
 const COLUMNS: &str = "id, filename, content_type, size, sha256, created_at";
@@ -100,44 +118,47 @@ pub fn with_content(
     account_id: AccountId,
     id: AttachmentId,
 ) -> Result<(AttachmentMeta, Vec<u8>), StoreError> {
-    conn.prepare_cached(
-        "SELECT id, filename, content_type, size, content FROM attachments
-         WHERE id = ?1 AND account_id = ?2",
-    )?
-    .query_row(params![id, account_id], |r| {
-        Ok((
-            AttachmentMeta {
-                id: r.get(0)?,
-                filename: r.get(1)?,
-                content_type: r.get(2)?,
-                size: unsigned(r, "size")?,
-            },
-            r.get(4)?,
-        ))
-    })
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Attachment))
+    let meta = get(conn, account_id, id)?.meta;
+    let mut content = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM attachment_pieces WHERE attachment_id = ?1 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([id])?;
+    while let Some(row) = rows.next()? {
+        let piece: Vec<u8> = row.get(0)?;
+        content.extend_from_slice(&piece);
+    }
+    Ok((meta, content))
 }
 
-/// Up to `max` bytes of an attachment's content from `offset` (fewer at the end; none past
-/// it), read through an incremental blob handle so that only those pages are loaded.
-pub fn read_chunk(
+/// Piece `seq` of an attachment's bytes (see [`PIECE`]), read with incremental blob I/O
+/// straight into the returned buffer; `None` past the end.
+pub fn read_piece(
     conn: &Connection,
     id: AttachmentId,
-    offset: u64,
-    max: usize,
-) -> Result<Vec<u8>, StoreError> {
-    let rowid: i64 = conn
-        .prepare_cached("SELECT rowid FROM attachments WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?
-        .ok_or(StoreError::NotFound(Resource::Attachment))?;
-    let blob = conn.blob_open(rusqlite::MAIN_DB, c"attachments", c"content", rowid, true)?;
-    let size = blob.len();
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(size);
-    let mut buf = vec![0; max.min(size - start)];
-    blob.read_at_exact(&mut buf, start)?;
-    Ok(buf)
+    seq: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let rowid: Option<i64> = conn
+        .prepare_cached(
+            "SELECT rowid FROM attachment_pieces WHERE attachment_id = ?1 AND seq = ?2",
+        )?
+        .query_row(params![id, i64::try_from(seq).unwrap_or(i64::MAX)], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(rowid) = rowid else {
+        return Ok(None);
+    };
+    let blob = conn.blob_open(
+        rusqlite::MAIN_DB,
+        c"attachment_pieces",
+        c"data",
+        rowid,
+        true,
+    )?;
+    let mut buf = vec![0; blob.len()];
+    blob.read_at_exact(&mut buf, 0)?;
+    Ok(Some(buf))
 }
 
 /// Deletes uploads created before `before` that no message uses; returns how many.

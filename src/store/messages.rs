@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use super::sql::unsigned;
-use super::{Resource, StoreError, Tx, count, inboxes};
+use super::{Resource, StoreError, Tx, attachments, count, inboxes};
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
 use crate::domain::{
     AccountId, AttachmentId, InboxId, MessageId, Page, Paging, ThreadId, Timestamp,
@@ -142,8 +142,8 @@ pub fn insert_inbound(
         let id = AttachmentId::new();
         tx.prepare_cached(
             "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256,
-                 content_id, origin, created_at, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'inbound', ?8, ?9)",
+                 content_id, origin, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'inbound', ?8)",
         )?
         .execute(params![
             id,
@@ -153,9 +153,9 @@ pub fn insert_inbound(
             i64::try_from(a.content.len()).unwrap_or(i64::MAX),
             hex::encode(Sha256::digest(a.content)),
             a.content_id,
-            now,
-            a.content
+            now
         ])?;
+        attachments::insert_pieces(tx, id, a.content)?;
         tx.prepare_cached(
             "INSERT INTO message_attachments (message_id, attachment_id, position)
              VALUES (?1, ?2, ?3)",

@@ -37,7 +37,10 @@ use tokio::sync::{Semaphore, oneshot};
 use crate::domain::{AuthContext, Credential, Timestamp, ValidationErrors};
 
 /// The schema and its numbered migrations: entry `i` brings a database to `user_version` i+1.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("../../migrations/0002_attachment_pieces.sql"),
+];
 
 /// Which kind of resource was not found (each maps to its own API error code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -538,6 +541,67 @@ mod tests {
         );
         // The writer survived the panic.
         insert("c").await.unwrap();
+    }
+
+    #[test]
+    fn version_1_attachments_are_cut_into_pieces_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let sizes = [0, 1, attachments::PIECE, attachments::PIECE + 1, 600_000];
+        let contents: Vec<Vec<u8>> = sizes
+            .iter()
+            .map(|&n| (0..n).map(|i| (i * 7 % 253) as u8).collect())
+            .collect();
+        let ids: Vec<crate::domain::AttachmentId> = sizes
+            .iter()
+            .map(|_| crate::domain::AttachmentId::new())
+            .collect();
+        let account = crate::domain::AccountId::new();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO accounts (id, name, email, plan, daily_send_limit, created_at,
+                     updated_at)
+                 VALUES (?1, 'A', 'a@example.com', 'free', 10, 0, 0)",
+                [account],
+            )
+            .unwrap();
+            for (id, content) in ids.iter().zip(&contents) {
+                conn.execute(
+                    "INSERT INTO attachments (id, account_id, filename, content_type, size,
+                         sha256, created_at, content)
+                     VALUES (?1, ?2, 'f', 'x/y', ?3, '', 0, ?4)",
+                    rusqlite::params![id, account, content.len() as i64, content],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(
+            &path,
+            &StoreOptions {
+                pool_size: 1,
+                busy_timeout: Duration::from_millis(1000),
+            },
+        )
+        .unwrap();
+        for (id, content) in ids.into_iter().zip(contents) {
+            let (pieces, whole) = store
+                .read_blocking(move |c| {
+                    let mut pieces = Vec::new();
+                    let mut seq = 0;
+                    while let Some(p) = attachments::read_piece(c, id, seq)? {
+                        pieces.push(p.len());
+                        seq += 1;
+                    }
+                    Ok((pieces, attachments::with_content(c, account, id)?.1))
+                })
+                .unwrap();
+            assert!(whole == content, "{} bytes", content.len());
+            assert_eq!(pieces.iter().sum::<usize>(), content.len());
+            assert!(pieces.iter().all(|&n| n > 0 && n <= attachments::PIECE));
+        }
     }
 
     #[test]

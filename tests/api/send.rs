@@ -304,8 +304,8 @@ async fn bad_sends_are_refused_and_nothing_is_queued() {
     let now = app.now().as_millis();
     app.state.store.write(move |tx| {
         tx.execute(
-            "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256, created_at, content)
-             VALUES (?1, ?2, 'big.bin', 'application/octet-stream', 26214401, '', ?3, x'00')",
+            "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256, created_at)
+             VALUES (?1, ?2, 'big.bin', 'application/octet-stream', 26214401, '', ?3)",
             rusqlite::params![big, account, now],
         )?;
         Ok(())
