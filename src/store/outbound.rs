@@ -241,15 +241,21 @@ pub fn insert_outbound(
     tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
         .execute(params![id, m.raw])?;
     for (position, attachment) in m.attachment_ids.iter().enumerate() {
-        tx.prepare_cached(
-            "INSERT INTO message_attachments (message_id, attachment_id, position)
-             VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![
-            id,
-            attachment,
-            i64::try_from(position).unwrap_or(0)
-        ])?;
+        // Checked again here: an unused upload may have expired since the message was composed.
+        let linked = tx
+            .prepare_cached(
+                "INSERT INTO message_attachments (message_id, attachment_id, position)
+                 SELECT ?1, id, ?3 FROM attachments WHERE id = ?2 AND account_id = ?4",
+            )?
+            .execute(params![
+                id,
+                attachment,
+                i64::try_from(position).unwrap_or(0),
+                m.account_id
+            ])?;
+        if linked == 0 {
+            return Err(StoreError::NotFound(Resource::Attachment));
+        }
     }
     for (address, kind) in m.recipients {
         tx.prepare_cached(

@@ -585,3 +585,65 @@ async fn links_use_the_configured_public_url() {
     let res = client().get(&local).send().await.unwrap();
     assert_error(res, StatusCode::GONE, "LINK_EXPIRED").await;
 }
+
+#[tokio::test]
+async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
+    use agentsend::domain::outbound::RecipientKind;
+    use agentsend::domain::{AccountId, AttachmentId, InboxId};
+    use agentsend::store::StoreError;
+    use agentsend::store::outbound::{NewOutbound, insert_outbound};
+
+    // What the writer sees when the janitor removed an upload between composing a message and
+    // storing it: the send fails as a missing attachment and leaves nothing behind.
+    let app = TestApp::spawn().await;
+    let alice = app.create_inbox(json!({"address": "alice"})).await;
+    let account: AccountId = app.account_id.parse().unwrap();
+    let inbox: InboxId = id(&alice).parse().unwrap();
+    let now = app.now();
+    let result = app
+        .state
+        .store
+        .write(move |tx| {
+            let to = vec!["x@example.com".to_owned()];
+            let recipients = vec![("x@example.com".to_owned(), RecipientKind::To)];
+            insert_outbound(
+                tx,
+                &NewOutbound {
+                    account_id: account,
+                    inbox_id: inbox,
+                    thread_id: None,
+                    thread_subject: "s",
+                    from: "alice@agentsend.localhost",
+                    to: &to,
+                    cc: &[],
+                    bcc: &[],
+                    subject: "s",
+                    text: Some("t"),
+                    html: None,
+                    message_id: "m@agentsend.localhost",
+                    in_reply_to: None,
+                    references: &[],
+                    attachment_ids: &[AttachmentId::new()],
+                    recipients: &recipients,
+                    raw: b"Subject: s\r\n\r\nt\r\n",
+                },
+                now,
+            )
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    let left = app
+        .state
+        .store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM threads)
+                      + (SELECT count(*) FROM jobs)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
