@@ -163,8 +163,8 @@ CREATE TABLE attachments (
     -- 'inbound': a part of received mail, lives and dies with its message
     origin        TEXT NOT NULL DEFAULT 'upload' CHECK (origin IN ('upload', 'inbound')),
     created_at    INTEGER NOT NULL,
-    -- last column, so that reading the metadata never touches the blob's overflow pages
-    -- (dropped by migration 2, which keeps the bytes in attachment_pieces)
+    -- last column so that reading the metadata never touches the blob's overflow pages
+    -- (dropped by migration 2 which keeps the bytes in attachment_pieces)
     content       BLOB NOT NULL
 );
 CREATE INDEX attachments_account ON attachments (account_id, created_at);

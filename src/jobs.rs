@@ -1,6 +1,6 @@
 //! The janitor: it drops idempotency records whose window has passed, rate-limit counters of
-//! finished windows, webhook deliveries past their retention, finished jobs and uploaded
-//! attachments no message used within their retention. [`janitor_tick`] does one pass, so
+//! finished windows, webhook deliveries past their retention, finished jobs and
+//! attachments no message uses (uploads never sent) once past their retention. [`janitor_tick`] does one pass, so
 //! tests can drive it directly; [`run_janitor`] repeats it until shutdown.
 
 use std::time::Duration;
@@ -24,7 +24,7 @@ pub struct JanitorReport {
     pub webhook_deliveries: usize,
     /// Background jobs finished more than a day ago.
     pub jobs: usize,
-    /// Uploads that no message used within their retention.
+    /// Attachments no message used within their retention.
     pub attachments: usize,
 }
 
@@ -51,7 +51,7 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
                 rate_limit_windows: rate_limits::purge(conn, current_window_start)?,
                 webhook_deliveries: webhooks::purge_finished(conn, deliveries_before)?,
                 jobs: jobs::purge_finished(conn, now.minus(Duration::from_secs(86_400)))?,
-                attachments: attachments::purge_unused_uploads(conn, uploads_before)?,
+                attachments: attachments::purge_unused(conn, uploads_before)?,
             })
         })
         .await

@@ -3,7 +3,9 @@
 //! (`/download`, no key). Downloads are streamed from SQLite a piece at a time, so memory per
 //! download stays at one piece whatever the file's size.
 
-use actix_multipart::{Field, Multipart};
+use actix_multipart::{Field, Multipart, MultipartError};
+use actix_web::body::SizedStream;
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 use actix_web::web::{Bytes, Data, Path, Payload, Query};
@@ -21,7 +23,7 @@ use crate::domain::message::{
 use crate::domain::{AttachmentId, Timestamp};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::attachments::{self, NewUpload};
+use crate::store::attachments::{self, NewAttachment, Origin};
 
 /// An attachment on the wire.
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,18 +101,29 @@ pub async fn upload(
     }
     // The key is checked before the body is read: a bad key never costs 10 MiB of buffering.
     let now = state.now();
-    state.store.read_as(&auth.0, now, |_, _| Ok(())).await?;
+    let who = state.store.read_as(&auth.0, now, |_, who| Ok(who)).await?;
 
-    let file = read_file_part(Multipart::new(req.headers(), payload), body_limit).await?;
+    // Every byte of the body counts against the limit, part headers and skipped fields too.
+    let mut read = 0usize;
+    let body = payload.map(move |chunk| {
+        let chunk = chunk?;
+        read += chunk.len();
+        if read > body_limit {
+            return Err(PayloadError::Overflow);
+        }
+        Ok(chunk)
+    });
+    let file = read_file_part(Multipart::new(req.headers(), body), body_limit).await?;
     let attachment = state
         .store
-        .write_as(&auth.0, now, move |tx, who| {
-            let upload = NewUpload {
-                filename: &file.filename,
+        .write(move |tx| {
+            let new = NewAttachment {
+                filename: file.filename,
                 content_type: &file.content_type,
                 content: &file.content,
+                content_id: None,
             };
-            attachments::insert_upload(tx, who.account_id, &upload, now)
+            attachments::insert(tx, who.account_id, &new, Origin::Upload, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(AttachmentDto::new(attachment, &state)))
@@ -123,14 +136,13 @@ struct FilePart {
 }
 
 /// Reads the one `file` part; other fields are skipped. Reading stops as soon as the file
-/// passes 10 MiB, the whole body passes `body_limit`, or a second `file` part starts.
+/// passes 10 MiB, the body passes `body_limit`, or a second `file` part starts.
 async fn read_file_part(mut form: Multipart, body_limit: usize) -> Result<FilePart, ApiError> {
     let mut file: Option<FilePart> = None;
-    let mut total = 0usize;
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(bad_form)?;
+        let mut field = field.map_err(|e| bad_form(e, body_limit))?;
         if field.name() != Some("file") {
-            read_field(&mut field, &mut total, body_limit, usize::MAX).await?;
+            read_field(&mut field, None, body_limit).await?;
             continue;
         }
         if file.is_some() {
@@ -152,7 +164,7 @@ async fn read_file_part(mut form: Multipart, body_limit: usize) -> Result<FilePa
         let filename = sanitize_filename(&raw_name);
         let declared = field.content_type().map(ToString::to_string);
         let content_type = upload_content_type(declared.as_deref(), &filename);
-        let content = read_field(&mut field, &mut total, body_limit, MAX_UPLOAD_SIZE).await?;
+        let content = read_field(&mut field, Some(MAX_UPLOAD_SIZE), body_limit).await?;
         file = Some(FilePart {
             filename,
             content_type,
@@ -167,37 +179,37 @@ async fn read_file_part(mut form: Multipart, body_limit: usize) -> Result<FilePa
     })
 }
 
-/// A field's bytes, refusing more than `max` (ATTACHMENT_TOO_LARGE) or a body past
-/// `body_limit` in all (PAYLOAD_TOO_LARGE) without reading further.
+/// A field's bytes when `keep` gives a maximum (more is ATTACHMENT_TOO_LARGE, refused without
+/// reading further); without it the field is read and dropped.
 async fn read_field(
     field: &mut Field,
-    total: &mut usize,
+    keep: Option<usize>,
     body_limit: usize,
-    max: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    let keep = max != usize::MAX;
     let mut content = Vec::new();
-    while let Some(chunk) = field.try_next().await.map_err(bad_form)? {
-        *total += chunk.len();
-        if keep && content.len() + chunk.len() > max {
+    while let Some(chunk) = field
+        .try_next()
+        .await
+        .map_err(|e| bad_form(e, body_limit))?
+    {
+        let Some(max) = keep else { continue };
+        if content.len() + chunk.len() > max {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "ATTACHMENT_TOO_LARGE",
                 format!("An attachment can be at most {max} bytes (10 MiB)."),
             ));
         }
-        if *total > body_limit {
-            return Err(ApiError::payload_too_large(body_limit));
-        }
-        if keep {
-            content.extend_from_slice(&chunk);
-        }
+        content.extend_from_slice(&chunk);
     }
     Ok(content)
 }
 
-fn bad_form(e: actix_multipart::MultipartError) -> ApiError {
-    ApiError::bad_request(format!("The multipart body could not be read: {e}"))
+fn bad_form(e: MultipartError, body_limit: usize) -> ApiError {
+    match e {
+        MultipartError::Payload(PayloadError::Overflow) => ApiError::payload_too_large(body_limit),
+        e => ApiError::bad_request(format!("The multipart body could not be read: {e}")),
+    }
 }
 
 /// Get an attachment's metadata with a fresh presigned download link.
@@ -318,13 +330,14 @@ fn stream_bytes(state: &AppState, meta: AttachmentMeta) -> HttpResponse {
                 .read(move |c| attachments::read_piece(c, id, seq))
                 .await?;
             match piece {
-                Some(piece) if !piece.is_empty() => {
+                Some(piece) if !piece.is_empty() && sent + piece.len() as u64 <= size => {
                     let sent = sent + piece.len() as u64;
                     Ok(Some((Bytes::from(piece), (seq + 1, sent))))
                 }
-                // Deleted meanwhile: end the response as broken rather than short.
+                // Deleted meanwhile (or not the size recorded): end the response as broken
+                // rather than short or long.
                 _ => Err(StoreError::Task(format!(
-                    "attachment {id} ended at {sent} of {size} bytes"
+                    "attachment {id}: piece {seq} does not continue {sent} of {size} bytes"
                 ))),
             }
         }
@@ -334,8 +347,7 @@ fn stream_bytes(state: &AppState, meta: AttachmentMeta) -> HttpResponse {
         .insert_header((CONTENT_DISPOSITION, disposition))
         // An HTML attachment must be downloaded, never rendered as this server's page.
         .insert_header(("x-content-type-options", "nosniff"))
-        .no_chunking(size)
-        .streaming(body)
+        .body(SizedStream::new(size, body))
 }
 
 /// `attachment; filename="..."; filename*=UTF-8''...` (RFC 6266 with an RFC 8187 encoded

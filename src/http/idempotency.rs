@@ -64,6 +64,26 @@ pub async fn idempotency(
     let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
         return Ok(fail(req, ApiError::internal("application state missing")));
     };
+    // The key is verified before the body is read, so that a made-up key cannot make the
+    // server buffer a body (up to the multipart limit) just to be told it is a 401.
+    let credential = match credential {
+        Credential::Verified(_) => credential,
+        presented => match state
+            .store
+            .read_as(&presented, state.now(), |_, who| Ok(who))
+            .await
+        {
+            Ok(who) => {
+                req.extensions_mut().insert(Credential::Verified(who));
+                Credential::Verified(who)
+            }
+            // The handler answers 401.
+            Err(StoreError::Unauthorized) => {
+                return Ok(next.call(req).await?.map_into_boxed_body());
+            }
+            Err(e) => return Ok(fail(req, e.into())),
+        },
+    };
 
     let limit = body_limit(req.request());
     let declared = content_length(req.headers());

@@ -1,6 +1,5 @@
-//! Attachments (SPEC §3.6): uploads, lookups, the bytes read piece by piece with SQLite's
-//! incremental blob I/O, and retention of uploads no message uses. Inbound attachments are
-//! stored by [`super::messages::insert_inbound`] and served by the same functions.
+//! Attachments (SPEC §3.6): uploads and parts of received mail, lookups, the bytes kept and
+//! read in pieces of [`PIECE`] bytes, and retention of attachments no message uses.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
@@ -10,70 +9,84 @@ use super::{Resource, StoreError, Tx};
 use crate::domain::message::{Attachment, AttachmentMeta};
 use crate::domain::{AccountId, AttachmentId, Timestamp};
 
-/// An upload, ready to store.
-#[derive(Debug, Clone, Copy)]
-pub struct NewUpload<'a> {
+/// An attachment ready to store.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
     /// Sanitised filename.
-    pub filename: &'a str,
-    /// MIME type (see [`crate::domain::message::upload_content_type`]).
+    pub filename: String,
+    /// MIME type.
     pub content_type: &'a str,
     /// The bytes.
     pub content: &'a [u8],
+    /// `Content-ID` (inline parts of received mail).
+    pub content_id: Option<&'a str>,
 }
 
-/// Stores an upload.
-pub fn insert_upload(
+/// Where an attachment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `POST /attachments`.
+    Upload,
+    /// A part of received mail.
+    Inbound,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Upload => "upload",
+            Origin::Inbound => "inbound",
+        }
+    }
+}
+
+/// Stores an attachment and its bytes.
+pub fn insert(
     tx: &Tx<'_>,
     account_id: AccountId,
-    upload: &NewUpload<'_>,
+    a: &NewAttachment<'_>,
+    origin: Origin,
     now: Timestamp,
 ) -> Result<Attachment, StoreError> {
     let id = AttachmentId::new();
-    let sha256 = hex::encode(Sha256::digest(upload.content));
+    let sha256 = hex::encode(Sha256::digest(a.content));
     tx.prepare_cached(
-        "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256, origin,
-             created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'upload', ?7)",
+        "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256,
+             content_id, origin, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         id,
         account_id,
-        upload.filename,
-        upload.content_type,
-        i64::try_from(upload.content.len()).unwrap_or(i64::MAX),
+        a.filename,
+        a.content_type,
+        i64::try_from(a.content.len()).unwrap_or(i64::MAX),
         sha256,
+        a.content_id,
+        origin.as_str(),
         now
     ])?;
-    insert_pieces(tx, id, upload.content)?;
+    let mut piece_stmt = tx.prepare_cached(
+        "INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)",
+    )?;
+    for (seq, piece) in a.content.chunks(PIECE).enumerate() {
+        piece_stmt.execute(params![id, i64::try_from(seq).unwrap_or(i64::MAX), piece])?;
+    }
     Ok(Attachment {
         meta: AttachmentMeta {
             id,
-            filename: upload.filename.to_owned(),
-            content_type: upload.content_type.to_owned(),
-            size: upload.content.len() as u64,
+            filename: a.filename.clone(),
+            content_type: a.content_type.to_owned(),
+            size: a.content.len() as u64,
         },
         sha256,
         created_at: now,
     })
 }
 
-/// Bytes per stored piece of an attachment (fixed: migration 2 cut existing ones to it).
+/// Bytes per stored piece of an attachment. Fixed: a download finds byte `n` in piece
+/// `n / PIECE`, and migration 2 cut the attachments of older databases to this size.
 pub const PIECE: usize = 256 * 1024;
-
-/// Stores an attachment's bytes, [`PIECE`] at a time (after its `attachments` row).
-pub(super) fn insert_pieces(
-    tx: &Tx<'_>,
-    id: AttachmentId,
-    content: &[u8],
-) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)",
-    )?;
-    for (seq, piece) in content.chunks(PIECE).enumerate() {
-        stmt.execute(params![id, i64::try_from(seq).unwrap_or(i64::MAX), piece])?;
-    }
-    Ok(())
-}
 
 const COLUMNS: &str = "id, filename, content_type, size, sha256, created_at";
 
@@ -131,42 +144,57 @@ pub fn with_content(
     Ok((meta, content))
 }
 
-/// Piece `seq` of an attachment's bytes (see [`PIECE`]), read with incremental blob I/O
-/// straight into the returned buffer; `None` past the end.
+/// Piece `seq` of an attachment's bytes; `None` past the end (or when it was deleted).
 pub fn read_piece(
     conn: &Connection,
     id: AttachmentId,
     seq: u64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
-    let rowid: Option<i64> = conn
-        .prepare_cached(
-            "SELECT rowid FROM attachment_pieces WHERE attachment_id = ?1 AND seq = ?2",
-        )?
+    Ok(conn
+        .prepare_cached("SELECT data FROM attachment_pieces WHERE attachment_id = ?1 AND seq = ?2")?
         .query_row(params![id, i64::try_from(seq).unwrap_or(i64::MAX)], |r| {
             r.get(0)
         })
-        .optional()?;
-    let Some(rowid) = rowid else {
-        return Ok(None);
-    };
-    let blob = conn.blob_open(
-        rusqlite::MAIN_DB,
-        c"attachment_pieces",
-        c"data",
-        rowid,
-        true,
-    )?;
-    let mut buf = vec![0; blob.len()];
-    blob.read_at_exact(&mut buf, 0)?;
-    Ok(Some(buf))
+        .optional()?)
 }
 
-/// Deletes uploads created before `before` that no message uses; returns how many.
-pub fn purge_unused_uploads(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+/// Attachments deleted per janitor pass at most, so that one pass never holds the writer long.
+const PURGE_BATCH: i64 = 1000;
+
+/// Deletes attachments created before `before` that no message uses: uploads never sent (a
+/// part of received mail goes with the last message using it; should one be left over, it is
+/// taken here too). Returns how many.
+pub fn purge_unused(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
     Ok(tx.execute(
-        "DELETE FROM attachments
-         WHERE origin = 'upload' AND created_at < ?1
-           AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.attachment_id = attachments.id)",
-        [before],
+        "DELETE FROM attachments WHERE id IN (
+             SELECT a.id FROM attachments a
+             WHERE a.created_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.attachment_id = a.id)
+             LIMIT ?2)",
+        params![before, PURGE_BATCH],
     )?)
+}
+
+/// Migration 2, after its SQL created `attachment_pieces`: moves each attachment's bytes from
+/// the old one-blob column into pieces, reading the old blob with incremental blob I/O (one
+/// piece in memory at a time, each byte read once), then drops the old column.
+pub(super) fn move_blobs_into_pieces(tx: &Tx<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(i64, AttachmentId)> = tx
+        .prepare("SELECT rowid, id FROM attachments")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut insert =
+        tx.prepare("INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)")?;
+    let mut buf = vec![0; PIECE];
+    for (rowid, id) in rows {
+        let blob = tx.blob_open(rusqlite::MAIN_DB, c"attachments", c"content", rowid, true)?;
+        let len = blob.len();
+        for (seq, start) in (0..len).step_by(PIECE).enumerate() {
+            let piece = &mut buf[..PIECE.min(len - start)];
+            blob.read_at_exact(piece, start)?;
+            insert.execute(params![id, i64::try_from(seq).unwrap_or(i64::MAX), &*piece])?;
+        }
+    }
+    tx.execute_batch("ALTER TABLE attachments DROP COLUMN content")?;
+    Ok(())
 }

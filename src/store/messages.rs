@@ -1,27 +1,14 @@
 //! Messages, their raw bytes and attachments, and threads.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use sha2::{Digest, Sha256};
 
+use super::attachments::{self, NewAttachment, Origin};
 use super::sql::unsigned;
-use super::{Resource, StoreError, Tx, attachments, count, inboxes};
+use super::{Resource, StoreError, Tx, count, inboxes};
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
 use crate::domain::{
     AccountId, AttachmentId, InboxId, MessageId, Page, Paging, ThreadId, Timestamp,
 };
-
-/// An attachment of an inbound message, ready to store.
-#[derive(Debug, Clone)]
-pub struct NewAttachment<'a> {
-    /// Sanitised filename.
-    pub filename: String,
-    /// MIME type.
-    pub content_type: &'a str,
-    /// Bytes.
-    pub content: &'a [u8],
-    /// `Content-ID`.
-    pub content_id: Option<&'a str>,
-}
 
 /// An inbound message for one inbox, ready to store.
 #[derive(Debug, Clone)]
@@ -139,23 +126,9 @@ pub fn insert_inbound(
     tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
         .execute(params![message_id, m.raw])?;
     for (position, a) in m.attachments.iter().enumerate() {
-        let id = AttachmentId::new();
-        tx.prepare_cached(
-            "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256,
-                 content_id, origin, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'inbound', ?8)",
-        )?
-        .execute(params![
-            id,
-            m.account_id,
-            a.filename,
-            a.content_type,
-            i64::try_from(a.content.len()).unwrap_or(i64::MAX),
-            hex::encode(Sha256::digest(a.content)),
-            a.content_id,
-            now
-        ])?;
-        attachments::insert_pieces(tx, id, a.content)?;
+        let id = attachments::insert(tx, m.account_id, a, Origin::Inbound, now)?
+            .meta
+            .id;
         tx.prepare_cached(
             "INSERT INTO message_attachments (message_id, attachment_id, position)
              VALUES (?1, ?2, ?3)",

@@ -36,10 +36,26 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::{AuthContext, Credential, Timestamp, ValidationErrors};
 
+/// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
+/// the same transaction.
+struct Migration {
+    sql: &'static str,
+    then: Option<MigrationStep>,
+}
+
+/// A migration's Rust step.
+type MigrationStep = fn(&Tx<'_>) -> Result<(), StoreError>;
+
 /// The schema and its numbered migrations: entry `i` brings a database to `user_version` i+1.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../schema.sql"),
-    include_str!("../../migrations/0002_attachment_pieces.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("../../schema.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0002_attachment_pieces.sql"),
+        then: Some(attachments::move_blobs_into_pieces),
+    },
 ];
 
 /// Which kind of resource was not found (each maps to its own API error code).
@@ -442,11 +458,14 @@ fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
             supported,
         });
     }
-    for (version, sql) in (1..)
+    for (version, migration) in (1..)
         .zip(MIGRATIONS)
         .skip(usize::try_from(current).unwrap_or(0))
     {
-        tx.execute_batch(sql)?;
+        tx.execute_batch(migration.sql)?;
+        if let Some(step) = migration.then {
+            step(tx)?;
+        }
         tx.pragma_update(None, "user_version", version)?;
         log::info!("database schema migrated to version {version}");
     }
@@ -559,7 +578,7 @@ mod tests {
         let account = crate::domain::AccountId::new();
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[0].sql).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             conn.execute(
                 "INSERT INTO accounts (id, name, email, plan, daily_send_limit, created_at,

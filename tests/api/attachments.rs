@@ -452,31 +452,65 @@ async fn ten_mebibytes_is_the_limit_and_the_server_stops_reading_past_it() {
 
     // An upload that never ends gets its answer while the client is still sending: the
     // server reads no further than the limit instead of buffering the upload.
+    let file_head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
+    );
+    let status = endless_upload(&app, &key, "", file_head.as_bytes(), &[b'z'; 64 * 1024]).await;
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    // Nor do endless small fields around no file at all pass the body limit.
+    let field = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\ny\r\n");
+    let status = endless_upload(&app, &key, "", b"", field.repeat(1000).as_bytes()).await;
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+    // A made-up key is refused before any of the body is read, also with an Idempotency-Key
+    // (whose handling reads the body to fingerprint the request).
+    let fake = format!("ask_{}", "x".repeat(40));
+    let idempotent = "Idempotency-Key: upload-1\r\n";
+    let status = endless_upload(
+        &app,
+        &fake,
+        idempotent,
+        file_head.as_bytes(),
+        &[b'z'; 65536],
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+}
+
+/// POSTs an upload over a raw connection: `first`, then `repeat` again and again (up to 1 GiB,
+/// chunked), and returns the response's status line, which must come while the client is still
+/// sending: a server that read (or buffered) the whole body would never answer.
+async fn endless_upload(
+    app: &TestApp,
+    key: &str,
+    extra_headers: &str,
+    first: &[u8],
+    repeat: &[u8],
+) -> String {
     let addr = app.base.strip_prefix("http://").unwrap().to_owned();
     let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     let head = format!(
         "POST /attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
-         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{extra_headers}\
          Transfer-Encoding: chunked\r\n\r\n"
     );
-    let part_head = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
-    );
+    let (first, repeat) = (first.to_vec(), repeat.to_vec());
     let writer = tokio::spawn(async move {
         write.write_all(head.as_bytes()).await?;
-        let first = format!("{:x}\r\n{part_head}\r\n", part_head.len());
-        write.write_all(first.as_bytes()).await?;
-        let chunk = [b'z'; 64 * 1024];
         let mut sent = 0usize;
-        // Far more than the server may read; stops when the server closes the connection.
-        while sent < 1024 * MIB {
+        for chunk in std::iter::once(&first).chain(std::iter::repeat(&repeat)) {
+            if chunk.is_empty() {
+                continue;
+            }
             write
                 .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
                 .await?;
-            write.write_all(&chunk).await?;
+            write.write_all(chunk).await?;
             write.write_all(b"\r\n").await?;
             sent += chunk.len();
+            if sent > 1024 * MIB {
+                break;
+            }
         }
         Ok::<usize, std::io::Error>(sent)
     });
@@ -494,7 +528,6 @@ async fn ten_mebibytes_is_the_limit_and_the_server_stops_reading_past_it() {
     })
     .await
     .expect("the server answered an endless upload");
-    assert_eq!(status_line, "HTTP/1.1 400 Bad Request");
     if writer.is_finished() {
         assert!(
             writer.await.unwrap().is_err(),
@@ -503,6 +536,7 @@ async fn ten_mebibytes_is_the_limit_and_the_server_stops_reading_past_it() {
     } else {
         writer.abort();
     }
+    status_line
 }
 
 #[tokio::test]
@@ -646,4 +680,53 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
         .await
         .unwrap();
     assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_received_part_used_in_a_send_lives_until_both_messages_are_gone() {
+    let app = TestApp::spawn().await;
+    let bob = app.create_inbox(json!({"address": "bob"})).await;
+    let mail = b"From: ada@example.com\r\nTo: bob@agentsend.localhost\r\nSubject: doc\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename=doc.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+JVBERi0xLjQK\r\n--b--\r\n";
+    let (code, _) = crate::smtp_client::send_mail(
+        app.smtp,
+        "ada@example.com",
+        &["bob@agentsend.localhost"],
+        mail,
+    )
+    .await;
+    assert_eq!(code, 250);
+    let (_, page) = json(app.get(&format!("/inboxes/{}/messages", id(&bob))).await).await;
+    let received = page["data"][0].clone();
+    let part = id(&received["attachments"][0]).to_owned();
+
+    let (status, sent) = json(
+        app.post(
+            &format!("/inboxes/{}/messages", id(&bob)),
+            &json!({"to": ["x@example.com"], "subject": "fwd", "bodyText": "fyi",
+                    "attachmentIds": [part]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    app.settle_sends().await;
+
+    // The received message goes; the part stays for the send that uses it.
+    let res = app.delete(&format!("/messages/{}", id(&received))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.advance(Duration::from_secs(8 * 86_400));
+    let report = agentsend::jobs::janitor_tick(&app.state).await.unwrap();
+    assert_eq!(report.attachments, 0);
+    let res = app.get(&format!("/attachments/{part}/content")).await;
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"%PDF-1.4\n");
+
+    // Once the send is deleted too, nothing uses it: it goes with the last message using it.
+    let res = app.delete(&format!("/messages/{}", id(&sent))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.get(&format!("/attachments/{part}")).await;
+    assert_error(res, StatusCode::NOT_FOUND, "ATTACHMENT_NOT_FOUND").await;
 }
