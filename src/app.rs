@@ -13,8 +13,9 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::domain::account::AccountName;
-use crate::domain::links::DownloadLinks;
+use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::random;
+use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Account, ApiKeySecret, Clock, EmailAddress, Plan, SystemClock};
 use crate::mail::outbound::SendWorker;
 use crate::mail::smtp::SmtpServer;
@@ -57,14 +58,14 @@ pub fn open_store(config: &Config) -> Result<Store, StoreError> {
     )
 }
 
-/// The link maker for attachment downloads: the configured public URL, else the address the
-/// API is bound to (`localhost` when bound to every interface); the signing key is made once
-/// and kept in the database, so links survive restarts.
-async fn download_links(
+/// The makers of the links this server hands out: under the configured public URL, else the
+/// address the API is bound to (`localhost` when bound to every interface). Their keys are made
+/// once and kept in the database, so links survive restarts.
+async fn links(
     store: &Store,
     config: &Config,
     http_addr: SocketAddr,
-) -> anyhow::Result<DownloadLinks> {
+) -> anyhow::Result<(DownloadLinks, ClaimLinks)> {
     let base = if config.http.public_url.is_empty() {
         if http_addr.ip().is_unspecified() {
             format!("http://localhost:{}", http_addr.port())
@@ -74,15 +75,23 @@ async fn download_links(
     } else {
         config.http.public_url.clone()
     };
-    let candidate = random::bytes::<32>();
-    let secret = store
-        .write(move |tx| settings::get_or_insert(tx, "attachment_link_key", &candidate))
+    let candidates = (random::bytes::<32>(), random::bytes::<32>());
+    let (download_key, claim_key) = store
+        .write(move |tx| {
+            Ok((
+                settings::get_or_insert(tx, "attachment_link_key", &candidates.0)?,
+                settings::get_or_insert(tx, "claim_link_key", &candidates.1)?,
+            ))
+        })
         .await
-        .context("cannot load the attachment link key")?;
-    Ok(DownloadLinks::new(
-        &base,
-        secret,
-        Duration::from_secs(config.attachments.link_ttl_secs),
+        .context("cannot load the link keys")?;
+    Ok((
+        DownloadLinks::new(
+            &base,
+            download_key,
+            Duration::from_secs(config.attachments.link_ttl_secs),
+        ),
+        ClaimLinks::new(&base, claim_key),
     ))
 }
 
@@ -121,13 +130,20 @@ impl Application {
         };
         let shutdown_timeout = config.http.shutdown_timeout_secs;
         let network_policy = Arc::new(NetworkPolicy::from_config(&config));
-        let links = Arc::new(download_links(&store, &config, http_addr).await?);
+        let (links, claims) = links(&store, &config, http_addr).await?;
+        let claims = Arc::new(claims);
+        let sandbox = Arc::new(SandboxPolicy {
+            limits: config.sandbox.limits(),
+            claims: claims.clone(),
+        });
         let state = AppState {
             config: Arc::new(config),
             store,
             clock,
             network_policy: network_policy.clone(),
-            links,
+            links: Arc::new(links),
+            claims,
+            sandbox,
         };
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).

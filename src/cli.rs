@@ -15,7 +15,7 @@ use crate::domain::account::AccountName;
 use crate::domain::{
     AccountId, ApiKeyId, Clock, EmailAddress, KeyName, Plan, SystemClock, Timestamp,
 };
-use crate::store::accounts::{self, NewAccount};
+use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount};
 
 /// AgentSend: an email API for AI agents, in one binary and one SQLite file.
 #[derive(Debug, Parser)]
@@ -84,6 +84,18 @@ pub enum AccountsCommand {
     },
     /// List accounts.
     List,
+    /// Claim a sandbox account on someone's behalf (as its claim page does): plan `free` with
+    /// limits.account_daily_send_limit; its keys keep working.
+    Claim {
+        /// The account's id.
+        id: AccountId,
+        /// The owner's email address.
+        #[arg(long)]
+        email: String,
+        /// The owner's name (default: keep the current one).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// `agentsend keys ...`
@@ -240,6 +252,38 @@ fn accounts_command(config: &Config, cmd: AccountsCommand) -> anyhow::Result<()>
                 "create its first API key with: agentsend keys create --account {}",
                 account.id
             );
+        }
+        AccountsCommand::Claim { id, email, name } => {
+            let email = EmailAddress::parse(email.trim()).context("--email")?;
+            let name = name
+                .map(|n| AccountName::parse(&n))
+                .transpose()
+                .context("--name")?;
+            let limit = config.limits.account_daily_send_limit;
+            let claimed = store.write_blocking(move |tx| {
+                Ok(accounts::claim(
+                    tx,
+                    ClaimOf::Account(id),
+                    name.as_ref(),
+                    &email,
+                    limit,
+                    now,
+                ))
+            })?;
+            match claimed {
+                Ok(account) => println!(
+                    "claimed account {} for {} (plan {}, daily send limit {})",
+                    account.id,
+                    account.email,
+                    account.plan.as_str(),
+                    account.daily_send_limit
+                ),
+                Err(ClaimError::AlreadyClaimed) => {
+                    anyhow::bail!("account {id} is not a sandbox account (already claimed?)")
+                }
+                Err(ClaimError::Unknown) => anyhow::bail!("no account {id}"),
+                Err(ClaimError::Store(e)) => return Err(e.into()),
+            }
         }
         AccountsCommand::List => {
             let list = store.read_blocking(accounts::list_accounts)?;

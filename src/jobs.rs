@@ -32,7 +32,11 @@ pub struct JanitorReport {
 pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError> {
     let now = state.now();
     let window = i64::try_from(state.config.limits.rate_limit_window_secs).unwrap_or(i64::MAX);
-    let current_window_start = now.as_secs() - now.as_secs().rem_euclid(window.max(1));
+    let provision_window =
+        i64::try_from(state.config.sandbox.provision_window_secs).unwrap_or(i64::MAX);
+    let window_start = |len: i64| now.as_secs() - now.as_secs().rem_euclid(len.max(1));
+    let (current_window_start, current_provision_start) =
+        (window_start(window), window_start(provision_window));
     let retention =
         Duration::from_secs(state.config.webhooks.retention_days.saturating_mul(86_400));
     let deliveries_before = now.minus(retention);
@@ -48,7 +52,11 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
         .write(move |conn| {
             Ok(JanitorReport {
                 idempotency_keys: idempotency::purge(conn, now)?,
-                rate_limit_windows: rate_limits::purge(conn, current_window_start)?,
+                rate_limit_windows: rate_limits::purge(
+                    conn,
+                    current_window_start,
+                    current_provision_start,
+                )?,
                 webhook_deliveries: webhooks::purge_finished(conn, deliveries_before)?,
                 jobs: jobs::purge_finished(conn, now.minus(Duration::from_secs(86_400)))?,
                 attachments: attachments::purge_unused(conn, uploads_before)?,

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::domain::links::DownloadLinks;
+use crate::domain::links::{ClaimLinks, DownloadLinks};
+use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Clock, Timestamp};
 use crate::store::Store;
 use crate::webhooks::policy::NetworkPolicy;
@@ -22,6 +23,10 @@ pub struct AppState {
     pub network_policy: Arc<NetworkPolicy>,
     /// Presigned attachment download links.
     pub links: Arc<DownloadLinks>,
+    /// Claim links of sandbox accounts.
+    pub claims: Arc<ClaimLinks>,
+    /// What sandbox accounts may do.
+    pub sandbox: Arc<SandboxPolicy>,
 }
 
 impl AppState {

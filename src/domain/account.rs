@@ -91,6 +91,36 @@ impl AccountName {
 /// An account owner's email: any valid mailbox.
 pub type AccountEmail = EmailAddress;
 
+/// The `deviceId` an agent provisions its sandbox account with: 8–128 characters from
+/// `[A-Za-z0-9._:-]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceId(String);
+
+/// Why a device id is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 8 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'")]
+pub struct InvalidDeviceId;
+
+impl DeviceId {
+    /// Validates (no trimming: the id is an opaque token).
+    pub fn parse(raw: &str) -> Result<Self, InvalidDeviceId> {
+        let ok = (8..=128).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidDeviceId)
+        }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An API key's label: 1–255 characters, no line breaks or NUL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyName(String);
@@ -196,6 +226,24 @@ pub struct AuthContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_ids_are_short_safe_tokens() {
+        for ok in ["abcdefgh", "device-1:host.local_x", &"a".repeat(128)] {
+            assert!(DeviceId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(129),
+            "has space1",
+            "newline\nxx",
+            "ünïcödé1",
+            "a/b/c/d/e",
+        ] {
+            assert!(DeviceId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn generated_keys_have_the_documented_format_and_parse_back() {

@@ -1,14 +1,19 @@
-//! Presigned attachment download links (SPEC §3.6): `{base}/attachments/{id}/download?
-//! expires={unix seconds}&signature={hex}`, where the signature is an HMAC-SHA256 over the id
-//! and the expiry with a server secret. Anyone holding the link can download until it
-//! expires; changing any part of it invalidates the signature.
+//! Links the server hands out. Presigned attachment download links (SPEC §3.6):
+//! `{base}/attachments/{id}/download?expires={unix seconds}&signature={hex}`, where the
+//! signature is an HMAC-SHA256 over the id and the expiry with a server secret: anyone holding
+//! the link can download until it expires, and changing any part of it invalidates it. Claim
+//! links of sandbox accounts (SPEC §3.7): `{base}/claim/{token}`, the token an HMAC of the
+//! account id, so the same link can be handed out again without storing it (only its hash is
+//! stored, to find the account).
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
-use super::{AttachmentId, Timestamp};
+use super::{AccountId, AttachmentId, Timestamp};
 
 /// Why a link is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +98,50 @@ impl DownloadLinks {
     }
 }
 
+/// Makes claim links and finds their accounts' token hashes.
+#[derive(Clone)]
+pub struct ClaimLinks {
+    base_url: String,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClaimLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimLinks")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClaimLinks {
+    /// Links under `base_url`, tokens made with `secret`.
+    pub fn new(base_url: &str, secret: Vec<u8>) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            secret,
+        }
+    }
+
+    /// The account's claim token (43 URL-safe characters).
+    pub fn token(&self, account_id: AccountId) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(format!("agentsend account claim\n{account_id}").as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The account's claim link.
+    pub fn url(&self, account_id: AccountId) -> String {
+        format!("{}/claim/{}", self.base_url, self.token(account_id))
+    }
+
+    /// What is stored to find the account of a token (SHA-256 hex; the token itself is not
+    /// stored).
+    pub fn hash(token: &str) -> String {
+        hex::encode(Sha256::digest(token.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +159,24 @@ mod tests {
             }
         }
         (expires, signature)
+    }
+
+    #[test]
+    fn claim_tokens_are_stable_per_account_and_secret() {
+        let links = ClaimLinks::new("http://localhost:3000/", vec![1; 32]);
+        let a = AccountId::new();
+        assert_eq!(links.token(a), links.token(a));
+        assert_eq!(links.token(a).len(), 43);
+        assert_ne!(links.token(a), links.token(AccountId::new()));
+        assert_ne!(
+            links.token(a),
+            ClaimLinks::new("http://x", vec![2; 32]).token(a)
+        );
+        assert_eq!(
+            links.url(a),
+            format!("http://localhost:3000/claim/{}", links.token(a))
+        );
+        assert_eq!(ClaimLinks::hash("abc").len(), 64);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod message;
 pub mod outbound;
 pub mod paging;
 pub mod random;
+pub mod sandbox;
 pub mod time;
 pub mod validation;
 pub mod webhook;

@@ -10,7 +10,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
 use crate::domain::account::AccountName;
 use crate::domain::{
-    Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, EmailAddress, KeyName, Timestamp,
+    Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, EmailAddress, KeyName, Plan, Timestamp,
     ValidationErrors,
 };
 use crate::state::AppState;
@@ -32,11 +32,19 @@ pub struct AccountDto {
     is_verified: bool,
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
+    /// Sandbox accounts: where a person claims the account (addition; null otherwise).
+    claim_url: Option<String>,
+    /// Sandbox accounts: when the sandbox stops accepting new inboxes and sends (addition).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    sandbox_expires_at: Option<Timestamp>,
 }
 
-impl From<Account> for AccountDto {
-    fn from(a: Account) -> Self {
+impl AccountDto {
+    fn new(a: Account, state: &AppState) -> Self {
+        let sandbox = a.plan == Plan::Sandbox;
         Self {
+            claim_url: sandbox.then(|| state.claims.url(a.id)),
+            sandbox_expires_at: sandbox.then(|| state.sandbox.limits.expires_at(a.created_at)),
             id: a.id,
             name: a.name,
             email: a.email,
@@ -116,7 +124,7 @@ pub async fn get(auth: Authenticated, state: Data<AppState>) -> Result<impl Resp
             accounts::get_account(c, who.account_id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(AccountDto::from(account)))
+    Ok(HttpResponse::Ok().json(AccountDto::new(account, &state)))
 }
 
 /// Change the account's name or email.
@@ -146,7 +154,7 @@ pub async fn update(
             accounts::update_account(tx, who.account_id, name.as_ref(), email.as_ref(), now)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(AccountDto::from(account)))
+    Ok(HttpResponse::Ok().json(AccountDto::new(account, &state)))
 }
 
 /// Create an API key for the account. The key is in this response only.

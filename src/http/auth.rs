@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{ConnectionInfo, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::middleware::Next;
 use actix_web::web::Data;
@@ -44,8 +44,9 @@ fn presented_key(headers: &HeaderMap) -> Option<ApiKeySecret> {
     ApiKeySecret::parse(raw)
 }
 
-fn client_ip(req: &ServiceRequest, trust_proxy_headers: bool) -> String {
-    let info = req.connection_info();
+/// The client's address (from proxy headers only when configured to trust them), which keys
+/// the rate limits of unauthenticated requests.
+pub fn client_ip(info: &ConnectionInfo, trust_proxy_headers: bool) -> String {
     let addr = if trust_proxy_headers {
         info.realip_remote_addr()
     } else {
@@ -75,7 +76,10 @@ pub async fn gate(
     let limit = state.config.limits.rate_limit;
     let now = state.now();
     let window = Window::containing(now, state.config.limits.rate_limit_window_secs);
-    let ip = client_ip(&req, state.config.http.trust_proxy_headers);
+    let ip = client_ip(
+        &req.connection_info(),
+        state.config.http.trust_proxy_headers,
+    );
 
     let (credential, standing) = if limit == 0 {
         (key.map(Credential::Presented), None)

@@ -21,6 +21,7 @@ pub struct ApiError {
     message: Cow<'static, str>,
     details: Option<ValidationErrors>,
     retry_after: Option<u64>,
+    claim_url: Option<String>,
 }
 
 /// The error envelope.
@@ -44,6 +45,9 @@ pub struct ErrorObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     details: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// For `402 CLAIM_REQUIRED`: where a person claims the sandbox account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim_url: Option<String>,
 }
 
 impl ApiError {
@@ -59,6 +63,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after: None,
+            claim_url: None,
         }
     }
 
@@ -157,6 +162,7 @@ impl ApiError {
                 message: self.message.to_string(),
                 status: self.status.as_u16(),
                 details: self.details.as_ref().map(|d| d.fields().clone()),
+                claim_url: self.claim_url.clone(),
             },
         }
     }
@@ -241,6 +247,11 @@ impl From<StoreError> for ApiError {
                 "THREAD_INBOX_MISMATCH",
                 "The thread belongs to another inbox.",
             ),
+            StoreError::ClaimRequired(refusal) => {
+                let mut e = Self::new(S::PAYMENT_REQUIRED, "CLAIM_REQUIRED", refusal.to_string());
+                e.claim_url = Some(refusal.claim_url);
+                e
+            }
             // No Retry-After: the reset is hours away, and SDKs sleep for whatever it says.
             StoreError::DailySendLimitReached => Self::new(
                 S::TOO_MANY_REQUESTS,

@@ -196,10 +196,11 @@ pub async fn create(
 ) -> Result<impl Responder, ApiError> {
     let new = body.into_inner().into_new_inbox(&state.config)?;
     let now = state.now();
+    let sandbox = state.sandbox.clone();
     let inbox = state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            inboxes::create_inbox(tx, who.account_id, &new, now)
+            inboxes::create_inbox(tx, who.account_id, &new, &sandbox, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(InboxDto::from(inbox)))

@@ -13,6 +13,7 @@ pub mod log;
 pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
+pub mod sandbox;
 pub mod threads;
 pub mod webhooks;
 
@@ -121,6 +122,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/attachments/{id}/download",
         [(M::GET, web::route().to(attachments::download))],
+    ))
+    .service(resource(
+        "/auth/auto-provision",
+        [(M::POST, web::route().to(sandbox::provision))],
+    ))
+    .service(resource(
+        "/claim/{token}",
+        [
+            (M::GET, web::route().to(sandbox::claim_page)),
+            (M::POST, web::route().to(sandbox::claim_submit)),
+        ],
     ))
     .service(resource(
         "/account",

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, attachments, error, health, inboxes, messages, threads, webhooks};
+use super::{account, attachments, error, health, inboxes, messages, sandbox, threads, webhooks};
 
 /// The document.
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use super::{account, attachments, error, health, inboxes, messages, threads, web
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::test,
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
+        sandbox::provision, sandbox::claim_page, sandbox::claim_submit,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

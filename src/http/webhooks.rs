@@ -214,11 +214,12 @@ pub async fn create(
         secret: WebhookSecret::generate(),
     };
     let now = state.now();
+    let sandbox = state.sandbox.clone();
     let (webhook, secret) = state
         .store
         .write_as(&auth.0, now, move |tx, who| {
             Ok((
-                store::create_webhook(tx, who.account_id, &new, now)?,
+                store::create_webhook(tx, who.account_id, &new, &sandbox, now)?,
                 new.secret,
             ))
         })

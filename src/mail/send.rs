@@ -36,6 +36,7 @@ pub async fn submit(
         .await?;
     let (context, request, raw, message_id, in_reply_to, references, from) = built;
 
+    let sandbox = state.sandbox.clone();
     state
         .store
         .write_as(who, now, move |tx, auth| {
@@ -71,6 +72,7 @@ pub async fn submit(
                     recipients: &recipients,
                     raw: &raw,
                 },
+                &sandbox,
                 now,
             )
         })

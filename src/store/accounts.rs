@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, count};
-use crate::domain::account::AccountName;
+use crate::domain::account::{AccountName, DeviceId};
 use crate::domain::{
     Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, Credential, EmailAddress,
     KeyName, Page, Paging, Plan, Timestamp,
@@ -142,6 +142,145 @@ pub fn bootstrap(
     let name = KeyName::parse("default").ok();
     let (_, secret) = insert_api_key(tx, account.id, name.as_ref(), None, now)?;
     Ok(Some((account, secret)))
+}
+
+/// A sandbox account handed to a device (SPEC §3.7).
+#[derive(Debug)]
+pub struct Provisioned {
+    /// The account.
+    pub account: Account,
+    /// A new key for it (shown once).
+    pub key: ApiKeySecret,
+    /// Whether the account was created by this call.
+    pub is_new: bool,
+}
+
+/// The account of `device`, with a fresh key; a new sandbox account (`new`, its claim token
+/// hash from `claim_hash`) when the device has none. Keys handed out earlier keep working.
+pub fn provision(
+    tx: &Tx<'_>,
+    device: &DeviceId,
+    new: &NewAccount,
+    claim_hash: impl FnOnce(AccountId) -> String,
+    now: Timestamp,
+) -> Result<Provisioned, StoreError> {
+    let existing: Option<AccountId> = tx
+        .prepare_cached("SELECT id FROM accounts WHERE device_id = ?1")?
+        .query_row([device.as_str()], |r| r.get(0))
+        .optional()?;
+    let (id, is_new) = match existing {
+        Some(id) => (id, false),
+        None => {
+            let id = AccountId::new();
+            tx.prepare_cached(
+                "INSERT INTO accounts (id, name, email, plan, daily_send_limit, device_id,
+                     claim_token_hash, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            )?
+            .execute(params![
+                id,
+                new.name.as_str(),
+                new.email.as_str(),
+                new.plan.as_str(),
+                new.daily_send_limit,
+                device.as_str(),
+                claim_hash(id),
+                now
+            ])?;
+            (id, true)
+        }
+    };
+    let name = KeyName::parse("auto-provisioned").ok();
+    let (_, key) = insert_api_key(tx, id, name.as_ref(), None, now)?;
+    Ok(Provisioned {
+        account: get_account(tx, id)?,
+        key,
+        is_new,
+    })
+}
+
+/// Which sandbox account a claim is for.
+#[derive(Debug, Clone, Copy)]
+pub enum ClaimOf<'a> {
+    /// The account whose claim token has this hash (the claim page).
+    TokenHash(&'a str),
+    /// The account with this id (the operator's CLI).
+    Account(AccountId),
+}
+
+/// Why a claim did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// No account has that token or id.
+    #[error("no such account")]
+    Unknown,
+    /// The account is not a sandbox (any more).
+    #[error("the account is already claimed")]
+    AlreadyClaimed,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ClaimError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// The sandbox account a claim token is for (claimed or not), if any.
+pub fn find_by_claim_token(
+    conn: &Connection,
+    token_hash: &str,
+) -> Result<Option<Account>, StoreError> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE claim_token_hash = ?1"
+        ))?
+        .query_row([token_hash], account_from_row)
+        .optional()?)
+}
+
+/// Claims a sandbox account for a person: plan `free` with `daily_send_limit`, their name (if
+/// given) and email, not verified. Its keys keep working; its claim link stops working.
+pub fn claim(
+    tx: &Tx<'_>,
+    of: ClaimOf<'_>,
+    name: Option<&AccountName>,
+    email: &EmailAddress,
+    daily_send_limit: u32,
+    now: Timestamp,
+) -> Result<Account, ClaimError> {
+    let id: AccountId = match of {
+        ClaimOf::TokenHash(hash) => {
+            find_by_claim_token(tx, hash)?
+                .ok_or(ClaimError::Unknown)?
+                .id
+        }
+        ClaimOf::Account(id) => id,
+    };
+    let changed = tx.execute(
+        "UPDATE accounts SET plan = 'free', name = coalesce(?2, name), email = ?3,
+             daily_send_limit = ?4, is_verified = 0, updated_at = ?5
+         WHERE id = ?1 AND plan = 'sandbox'",
+        params![
+            id,
+            name.map(AccountName::as_str),
+            email.as_str(),
+            daily_send_limit,
+            now
+        ],
+    )?;
+    if changed == 0 {
+        return Err(match get_account(tx, id) {
+            Ok(_) => ClaimError::AlreadyClaimed,
+            Err(StoreError::NotFound(_)) => ClaimError::Unknown,
+            Err(e) => ClaimError::Store(e),
+        });
+    }
+    Ok(get_account(tx, id)?)
 }
 
 /// The columns `key_from_row` reads.

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, accounts, count, domains};
 use crate::domain::inbox::{AddressRequest, InboxDomain};
+use crate::domain::sandbox::{Attempt, SandboxPolicy};
 use crate::domain::{
     AccountId, DailySendLimit, DisplayName, EmailAddress, Inbox, InboxId, InboxStatus, Page,
     Paging, Timestamp, ValidationErrors,
@@ -91,9 +92,22 @@ pub fn create_inbox(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewInbox,
+    sandbox: &SandboxPolicy,
     now: Timestamp,
 ) -> Result<Inbox, StoreError> {
     let account = accounts::get_account(tx, account_id)?;
+    let existing: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM inboxes WHERE account_id = ?1 AND status != 'deleted'",
+        )?
+        .query_row([account_id], |r| r.get(0))?;
+    sandbox.check(
+        &account,
+        now,
+        Attempt::CreateInbox {
+            existing: super::count(existing),
+        },
+    )?;
     let (domain, domain_id) = match &new.domain {
         InboxDomain::Shared(name) => (name.clone(), None),
         InboxDomain::Custom(id) => (

@@ -56,6 +56,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0002_attachment_pieces.sql"),
         then: Some(attachments::move_blobs_into_pieces),
     },
+    Migration {
+        sql: include_str!("../../migrations/0003_accepted_total.sql"),
+        then: None,
+    },
 ];
 
 /// Which kind of resource was not found (each maps to its own API error code).
@@ -107,6 +111,9 @@ pub enum StoreError {
     /// The thread belongs to another inbox.
     #[error("thread of another inbox")]
     ThreadInboxMismatch,
+    /// A sandbox account reached one of its limits.
+    #[error(transparent)]
+    ClaimRequired(#[from] crate::domain::sandbox::ClaimRequired),
     /// The inbox or the account has sent its daily quota.
     #[error("daily send limit reached")]
     DailySendLimitReached,

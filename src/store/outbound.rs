@@ -3,9 +3,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Resource, StoreError, Tx, Worker, attachments, inboxes, jobs, messages};
+use super::{Resource, StoreError, Tx, Worker, accounts, attachments, inboxes, jobs, messages};
+use crate::domain::Plan;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
+use crate::domain::sandbox::{Attempt, SandboxPolicy};
 use crate::domain::{
     AccountId, AttachmentId, Inbox, InboxId, InboxStatus, MessageId, ThreadId, Timestamp,
 };
@@ -61,14 +63,16 @@ fn count_accepted(
     account_id: AccountId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    const COUNT: &str =
-        "SET accepted_today = CASE WHEN accepted_day = ?2 THEN accepted_today + 1 ELSE 1 END,
+    const TODAY: &str =
+        "accepted_today = CASE WHEN accepted_day = ?2 THEN accepted_today + 1 ELSE 1 END,
              accepted_day = ?2 WHERE id = ?1";
     let day = now.utc_day();
-    tx.prepare_cached(&format!("UPDATE inboxes {COUNT}"))?
+    tx.prepare_cached(&format!("UPDATE inboxes SET {TODAY}"))?
         .execute(params![inbox_id, day])?;
-    tx.prepare_cached(&format!("UPDATE accounts {COUNT}"))?
-        .execute(params![account_id, day])?;
+    tx.prepare_cached(&format!(
+        "UPDATE accounts SET total_accepted = total_accepted + 1, {TODAY}"
+    ))?
+    .execute(params![account_id, day])?;
     Ok(())
 }
 
@@ -195,9 +199,31 @@ pub struct NewOutbound<'a> {
 pub fn insert_outbound(
     tx: &Tx<'_>,
     m: &NewOutbound<'_>,
+    sandbox: &SandboxPolicy,
     now: Timestamp,
 ) -> Result<Message, StoreError> {
     sending_inbox(tx, m.account_id, m.inbox_id, now)?;
+    let account = accounts::get_account(tx, m.account_id)?;
+    if account.plan == Plan::Sandbox {
+        let sent: i64 = tx
+            .prepare_cached("SELECT total_accepted FROM accounts WHERE id = ?1")?
+            .query_row([m.account_id], |r| r.get(0))?;
+        let mut external = None;
+        for (address, _) in m.recipients {
+            if inboxes::find_receiving_inbox(tx, address)?.is_none() {
+                external = Some(address.as_str());
+                break;
+            }
+        }
+        sandbox.check(
+            &account,
+            now,
+            Attempt::Send {
+                sent: super::count(sent),
+                external,
+            },
+        )?;
+    }
     count_accepted(tx, m.inbox_id, m.account_id, now)?;
     let thread_id = match m.thread_id {
         Some(id) => id,

@@ -22,10 +22,17 @@ pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreErr
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
-/// Drops counters of windows that started before `before` (unix seconds).
-pub fn purge(tx: &Tx<'_>, before: i64) -> Result<usize, StoreError> {
+/// Drops counters of windows that started before `before` (unix seconds), and provisioning
+/// counters of windows that started before `provisioning_before`.
+pub fn purge(tx: &Tx<'_>, before: i64, provisioning_before: i64) -> Result<usize, StoreError> {
     Ok(tx.execute(
-        "DELETE FROM rate_limit_windows WHERE window_start < ?1",
-        [before],
+        "DELETE FROM rate_limit_windows
+         WHERE window_start < CASE WHEN bucket LIKE 'provision:%' THEN ?2 ELSE ?1 END",
+        [before, provisioning_before],
     )?)
+}
+
+/// The bucket of sandbox provisioning calls from `ip` (its window is its own, longer one).
+pub fn provisioning_bucket(ip: &str) -> String {
+    format!("provision:{ip}")
 }

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, Worker, count};
+use crate::domain::sandbox::{self, SandboxPolicy};
 use crate::domain::webhook::{
     Attempt, Delivery, DeliveryStatus, EventFilter, EventName, Webhook, WebhookDescription,
     WebhookSecret, WebhookUrl,
@@ -72,8 +73,11 @@ pub fn create_webhook(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewWebhook,
+    sandbox: &SandboxPolicy,
     now: Timestamp,
 ) -> Result<Webhook, StoreError> {
+    let account = super::accounts::get_account(tx, account_id)?;
+    sandbox.check(&account, now, sandbox::Attempt::CreateWebhook)?;
     let id = WebhookId::new();
     tx.execute(
         "INSERT INTO webhooks (id, account_id, url, description, events, secret, created_at,

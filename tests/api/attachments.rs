@@ -634,6 +634,7 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
     let account: AccountId = app.account_id.parse().unwrap();
     let inbox: InboxId = id(&alice).parse().unwrap();
     let now = app.now();
+    let sandbox = app.state.sandbox.clone();
     let result = app
         .state
         .store
@@ -661,6 +662,7 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
                     recipients: &recipients,
                     raw: b"Subject: s\r\n\r\nt\r\n",
                 },
+                &sandbox,
                 now,
             )
         })
