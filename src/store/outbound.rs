@@ -210,7 +210,7 @@ pub fn insert_outbound(
             .query_row([m.account_id], |r| r.get(0))?;
         let mut external = None;
         for (address, _) in m.recipients {
-            if inboxes::find_receiving_inbox(tx, address)?.is_none() {
+            if inboxes::find_receiving_inbox(tx, &address.to_lowercase())?.is_none() {
                 external = Some(address.as_str());
                 break;
             }
@@ -312,6 +312,8 @@ pub struct SendUnit {
     pub raw: Vec<u8>,
     /// Recipients not yet done, with the inbox here that receives for each (if any).
     pub pending: Vec<(String, Option<(InboxId, AccountId)>)>,
+    /// The sending account's plan (a sandbox may be limited to inboxes here).
+    pub plan: Plan,
 }
 
 /// Loads a message to send, and which of its pending recipients are inboxes here; `None` when
@@ -327,6 +329,7 @@ pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<Send
     let Some(account_id) = account_id else {
         return Ok(None);
     };
+    let plan = accounts::get_account(conn, account_id)?.plan;
     let message = messages::get_message(conn, account_id, message_id)?;
     let mail_from: String = conn.query_row(
         "SELECT address FROM inboxes WHERE id = ?1",
@@ -353,6 +356,7 @@ pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<Send
         mail_from,
         raw,
         pending,
+        plan,
     }))
 }
 

@@ -19,11 +19,11 @@ fn agentsend(cwd: &Path) -> Command {
     cmd
 }
 
-fn run(cwd: &Path, args: &[&str]) -> Output {
+pub fn run(cwd: &Path, args: &[&str]) -> Output {
     agentsend(cwd).args(args).output().unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub fn stdout(o: &Output) -> String {
     assert!(
         o.status.success(),
         "failed: {}",

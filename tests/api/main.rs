@@ -23,6 +23,7 @@ mod inboxes;
 mod mail;
 mod openapi;
 mod rate_limit;
+mod sandbox;
 mod send;
 mod smtp;
 mod webhooks;

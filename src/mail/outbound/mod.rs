@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use self::transport::{Outcome, Transport};
 use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
-use crate::domain::{JobId, MessageId, Timestamp};
+use crate::domain::{JobId, MessageId, Plan, Timestamp};
 use crate::mail::ingest::{self, Envelope, Origin, Recipient};
 use crate::state::AppState;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
@@ -243,13 +243,24 @@ impl SendWorker {
         if !local.is_empty() {
             outcomes.extend(self.deliver_locally(unit, local).await);
         }
-        if !remote.is_empty() {
-            outcomes.extend(
-                self.transport
-                    .send(&unit.mail_from, &remote, &unit.raw)
-                    .await,
-            );
+        if remote.is_empty() {
+            return outcomes;
         }
+        // Accepted while the address was an inbox here, which it no longer is.
+        if unit.plan == Plan::Sandbox && !self.state.sandbox.limits.external_recipients {
+            let refusal = "550 5.7.1 sandbox accounts can only send to inboxes on this server;                            claim the account to send elsewhere";
+            outcomes.extend(
+                remote
+                    .into_iter()
+                    .map(|a| (a, Outcome::Bounced(refusal.to_owned()))),
+            );
+            return outcomes;
+        }
+        outcomes.extend(
+            self.transport
+                .send(&unit.mail_from, &remote, &unit.raw)
+                .await,
+        );
         outcomes
     }
 
