@@ -348,14 +348,14 @@ impl Default for AttachmentsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
-    /// `POST /auth/auto-provision`: `auto` (on when the API listens on loopback), `enabled`,
-    /// `disabled`.
+    /// `POST /auth/auto-provision`: `auto` (on when the API listens on loopback and is not
+    /// behind a proxy), `enabled`, `disabled`.
     pub auto_provision: AutoProvision,
     /// Provisioning calls per client IP per window; 0 means no limit of its own.
     pub provision_limit: u32,
     /// The provisioning window in seconds.
     pub provision_window_secs: u64,
-    /// Inboxes a sandbox account may have.
+    /// Inboxes a sandbox account may create (deleted ones count).
     pub max_inboxes: u32,
     /// Messages a sandbox account may send in total.
     pub max_sends: u32,
@@ -367,8 +367,6 @@ pub struct SandboxConfig {
     pub external_recipients: bool,
     /// Whether sandbox accounts may create webhooks.
     pub webhooks: bool,
-    /// Whether sandbox accounts may add custom domains.
-    pub domains: bool,
 }
 
 impl Default for SandboxConfig {
@@ -383,7 +381,6 @@ impl Default for SandboxConfig {
             daily_send_limit: 50,
             external_recipients: false,
             webhooks: false,
-            domains: false,
         }
     }
 }
@@ -397,7 +394,6 @@ impl SandboxConfig {
             lifetime: std::time::Duration::from_secs(self.lifetime_days.saturating_mul(86_400)),
             external_recipients: self.external_recipients,
             webhooks: self.webhooks,
-            domains: self.domains,
         }
     }
 }

@@ -9,10 +9,10 @@ use super::account::{Account, Plan};
 use super::links::ClaimLinks;
 
 /// The limits of a sandbox account (configurable; SPEC defaults: 1 inbox, 50 sends in total,
-/// 7 days, recipients only inboxes on this server, no webhooks, no custom domains).
+/// 7 days, recipients only inboxes on this server, no webhooks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxLimits {
-    /// Inboxes it may have at once.
+    /// Inboxes it may create.
     pub max_inboxes: u64,
     /// Messages it may send, ever.
     pub max_sends: u64,
@@ -22,16 +22,15 @@ pub struct SandboxLimits {
     pub external_recipients: bool,
     /// Whether it may create webhooks.
     pub webhooks: bool,
-    /// Whether it may add custom domains.
-    pub domains: bool,
 }
 
 /// What a sandbox account tries to do, with what the check needs to know.
 #[derive(Debug, Clone, Copy)]
 pub enum Attempt<'a> {
-    /// Create an inbox, having `existing` (not deleted) already.
+    /// Create an inbox, having created `existing` before (deleted ones count: a sandbox does
+    /// not get a new address by deleting its inbox).
     CreateInbox {
-        /// Inboxes it has.
+        /// Inboxes it created.
         existing: u64,
     },
     /// Send a message, having sent `sent` before; `external` is a recipient that is not an
@@ -44,14 +43,12 @@ pub enum Attempt<'a> {
     },
     /// Create a webhook.
     CreateWebhook,
-    /// Add a custom domain.
-    CreateDomain,
 }
 
 /// A refusal: `402 CLAIM_REQUIRED`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{reason} Claim the account (open claim_url) to lift the sandbox limits: any number of inboxes and sends within the daily limit, any recipient, webhooks and custom domains."
+    "{reason} Claim the account (open claim_url) to lift the sandbox limits: any number of inboxes and sends within the daily limit, any recipient, and webhooks."
 )]
 pub struct ClaimRequired {
     /// Which limit was reached.
@@ -131,9 +128,6 @@ impl SandboxLimits {
             Attempt::CreateWebhook if !self.webhooks => {
                 refuse("A sandbox account cannot have webhooks.".to_owned())
             }
-            Attempt::CreateDomain if !self.domains => {
-                refuse("A sandbox account cannot add custom domains.".to_owned())
-            }
             _ => Ok(()),
         }
     }
@@ -150,7 +144,6 @@ mod tests {
             lifetime: Duration::from_secs(7 * 86_400),
             external_recipients: false,
             webhooks: false,
-            domains: false,
         }
     }
 
@@ -187,7 +180,6 @@ mod tests {
             external: Some("x@example.com")
         }));
         assert!(!ok(Attempt::CreateWebhook));
-        assert!(!ok(Attempt::CreateDomain));
         let week = Timestamp::from_millis(7 * 86_400_000);
         let policy = SandboxPolicy {
             limits: l.clone(),
@@ -208,7 +200,6 @@ mod tests {
                 external: Some("x@example.com"),
             },
             Attempt::CreateWebhook,
-            Attempt::CreateDomain,
         ] {
             assert!(l.check(&free, week, attempt).is_ok());
         }

@@ -4,8 +4,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, ContentType};
-use actix_web::web::{Bytes, Data, Path};
-use actix_web::{HttpRequest, HttpResponse, Responder};
+use actix_web::web::{Bytes, Data, Path, Payload};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,7 +26,12 @@ pub fn provisioning_enabled(state: &AppState) -> bool {
     match state.config.sandbox.auto_provision {
         AutoProvision::Enabled => true,
         AutoProvision::Disabled => false,
-        AutoProvision::Auto => state.config.http.listen.ip().is_loopback(),
+        // On a developer's machine; a loopback listener behind a reverse proxy is public.
+        AutoProvision::Auto => {
+            state.config.http.listen.ip().is_loopback()
+                && state.config.http.public_url.is_empty()
+                && !state.config.http.trust_proxy_headers
+        }
     }
 }
 
@@ -35,8 +40,8 @@ pub fn provisioning_enabled(state: &AppState) -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct ProvisionRequest {
     /// 8–128 characters from `[A-Za-z0-9._:-]`, stable per agent installation.
-    #[schema(value_type = String, example = "my-agent-laptop-01")]
-    device_id: Option<serde_json::Value>,
+    #[schema(example = "my-agent-laptop-01")]
+    device_id: Option<String>,
 }
 
 /// The account as provisioning shows it.
@@ -75,19 +80,18 @@ pub struct ProvisionResponse {
 pub async fn provision(
     state: Data<AppState>,
     req: HttpRequest,
-    body: ApiJson<ProvisionRequest>,
+    payload: Payload,
 ) -> Result<impl Responder, ApiError> {
+    // Switched off, the route answers like any unknown one, whatever the body.
     if !provisioning_enabled(&state) {
         return Err(ApiError::route_not_found());
     }
+    let body = ApiJson::<ProvisionRequest>::from_request(&req, &mut payload.into_inner()).await?;
     let device = body
         .into_inner()
         .device_id
-        .as_ref()
-        .and_then(serde_json::Value::as_str)
-        .ok_or(())
-        .and_then(|raw| DeviceId::parse(raw).map_err(|_| ()))
-        .map_err(|()| {
+        .and_then(|raw| DeviceId::parse(&raw).ok())
+        .ok_or_else(|| {
             ApiError::invalid_field(
                 "deviceId",
                 "is required: 8 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'",

@@ -244,7 +244,8 @@ pub fn find_by_claim_token(
 }
 
 /// Claims a sandbox account for a person: plan `free` with `daily_send_limit`, their name (if
-/// given) and email, not verified. Its keys keep working; its claim link stops working.
+/// given) and email, not verified. Its keys keep working; its claim link stops working, and its
+/// device id no longer leads to it (anyone who knows a device id could provision with it).
 pub fn claim(
     tx: &Tx<'_>,
     of: ClaimOf<'_>,
@@ -263,7 +264,7 @@ pub fn claim(
     };
     let changed = tx.execute(
         "UPDATE accounts SET plan = 'free', name = coalesce(?2, name), email = ?3,
-             daily_send_limit = ?4, is_verified = 0, updated_at = ?5
+             daily_send_limit = ?4, is_verified = 0, device_id = NULL, updated_at = ?5
          WHERE id = ?1 AND plan = 'sandbox'",
         params![
             id,

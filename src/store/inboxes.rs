@@ -97,9 +97,7 @@ pub fn create_inbox(
 ) -> Result<Inbox, StoreError> {
     let account = accounts::get_account(tx, account_id)?;
     let existing: i64 = tx
-        .prepare_cached(
-            "SELECT count(*) FROM inboxes WHERE account_id = ?1 AND status != 'deleted'",
-        )?
+        .prepare_cached("SELECT count(*) FROM inboxes WHERE account_id = ?1")?
         .query_row([account_id], |r| r.get(0))?;
     sandbox.check(
         &account,

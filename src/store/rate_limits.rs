@@ -26,13 +26,53 @@ pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreErr
 /// counters of windows that started before `provisioning_before`.
 pub fn purge(tx: &Tx<'_>, before: i64, provisioning_before: i64) -> Result<usize, StoreError> {
     Ok(tx.execute(
-        "DELETE FROM rate_limit_windows
-         WHERE window_start < CASE WHEN bucket LIKE 'provision:%' THEN ?2 ELSE ?1 END",
+        &format!(
+            "DELETE FROM rate_limit_windows
+             WHERE window_start < CASE WHEN bucket LIKE '{PROVISIONING}%' THEN ?2 ELSE ?1 END"
+        ),
         [before, provisioning_before],
     )?)
 }
 
-/// The bucket of sandbox provisioning calls from `ip` (its window is its own, longer one).
+/// Prefix of the buckets of sandbox provisioning calls.
+const PROVISIONING: &str = "provision:";
+
+/// The bucket of sandbox provisioning calls from `ip` (its window is its own, longer one); an
+/// IPv6 client is counted by its /64, which one host can usually draw addresses from freely.
 pub fn provisioning_bucket(ip: &str) -> String {
-    format!("provision:{ip}")
+    let client = match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_owned(),
+    };
+    format!("{PROVISIONING}{client}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provisioning_counts_ipv6_clients_by_their_slash_64() {
+        assert_eq!(provisioning_bucket("203.0.113.7"), "provision:203.0.113.7");
+        assert_eq!(
+            provisioning_bucket("2001:db8:1:2:aaaa::1"),
+            provisioning_bucket("2001:db8:1:2:bbbb:cccc:dddd:eeee")
+        );
+        assert_eq!(
+            provisioning_bucket("2001:db8:1:2::9"),
+            "provision:2001:db8:1:2::/64"
+        );
+        assert_ne!(
+            provisioning_bucket("2001:db8:1:2::1"),
+            provisioning_bucket("2001:db8:1:3::1")
+        );
+        assert_eq!(
+            provisioning_bucket("::ffff:1.2.3.4"),
+            "provision:::ffff:1.2.3.4"
+        );
+        assert_eq!(provisioning_bucket("unknown"), "provision:unknown");
+    }
 }

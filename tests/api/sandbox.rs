@@ -135,10 +135,37 @@ async fn bad_provisioning_requests_are_refused_and_create_nothing() {
 
 #[tokio::test]
 async fn provisioning_can_be_disabled_and_is_limited_per_address() {
-    let off = TestApp::spawn_with(|c| c.sandbox.auto_provision = AutoProvision::Disabled).await;
-    let (status, body) = provision(&off, "agent-laptop-01").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert_eq!(body["error"]["code"], "NOT_FOUND");
+    // Off when so configured, and by default behind a proxy (a public server), whatever the
+    // body says.
+    for off in [
+        TestApp::spawn_with(|c| c.sandbox.auto_provision = AutoProvision::Disabled).await,
+        TestApp::spawn_with(|c| c.http.public_url = "https://mail.example.com".to_owned()).await,
+        TestApp::spawn_with(|c| c.http.trust_proxy_headers = true).await,
+    ] {
+        let (status, body) = provision(&off, "agent-laptop-01").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(body["error"]["code"], "NOT_FOUND");
+        let res = off
+            .anonymous(Method::POST, "/auth/auto-provision")
+            .json(&json!(["not an object"]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    let on = TestApp::spawn_with(|c| {
+        c.http.public_url = "https://mail.example.com".to_owned();
+        c.sandbox.auto_provision = AutoProvision::Enabled;
+    })
+    .await;
+    let (status, body) = provision(&on, "agent-laptop-01").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(
+        body["claimUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://mail.example.com/claim/")
+    );
 
     let app = TestApp::spawn_with(|c| c.sandbox.provision_limit = 3).await;
     for n in 0..3 {
@@ -192,6 +219,16 @@ async fn each_sandbox_limit_is_a_402_with_the_claim_link_and_changes_nothing() {
     .await;
     assert_claim_required(res, &claim_url, "1 inbox").await;
     assert_eq!(count(&app, "SELECT count(*) FROM inboxes").await, 2);
+    // Deleting it does not make room for another address.
+    let (_, spare) = provision(&app, "agent-laptop-02").await;
+    let scratch = spare["apiKey"].as_str().unwrap();
+    let (_, first) =
+        json(as_key(&app, scratch, Method::POST, "/inboxes", Some(json!({}))).await).await;
+    let path = format!("/inboxes/{}", first["id"].as_str().unwrap());
+    let res = as_key(&app, scratch, Method::DELETE, &path, None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = as_key(&app, scratch, Method::POST, "/inboxes", Some(json!({}))).await;
+    assert_error(res, StatusCode::PAYMENT_REQUIRED, "CLAIM_REQUIRED").await;
 
     let res = as_key(
         &app,
@@ -429,11 +466,12 @@ async fn a_person_claims_the_account_through_the_html_form() {
     assert_eq!(res.status(), StatusCode::GONE);
     let (_, account) = json(as_key(&app, &key, Method::GET, "/account", None).await).await;
     assert_eq!(account["email"], "ada@example.com");
-    // Provisioning again from the device: the claimed account, no claim link.
+    // The device id no longer leads to the claimed account (anyone may know a device id):
+    // provisioning with it again starts a new sandbox.
     let (status, again) = provision(&app, "agent-laptop-01").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(again["account"]["plan"], "free");
-    assert!(again["claimUrl"].is_null());
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["account"]["plan"], "sandbox");
+    assert_ne!(again["account"]["id"], account["id"]);
 }
 
 #[tokio::test]

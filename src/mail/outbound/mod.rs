@@ -248,7 +248,8 @@ impl SendWorker {
         }
         // Accepted while the address was an inbox here, which it no longer is.
         if unit.plan == Plan::Sandbox && !self.state.sandbox.limits.external_recipients {
-            let refusal = "550 5.7.1 sandbox accounts can only send to inboxes on this server;                            claim the account to send elsewhere";
+            let refusal = "550 5.7.1 sandbox accounts can only send to inboxes on this server; \
+                           claim the account to send elsewhere";
             outcomes.extend(
                 remote
                     .into_iter()
