@@ -11,6 +11,7 @@ use actix_web::HttpServer;
 use anyhow::Context;
 use tokio::sync::watch;
 
+use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::domain::account::AccountName;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
@@ -132,6 +133,7 @@ impl Application {
         let network_policy = Arc::new(NetworkPolicy::from_config(&config));
         let (links, claims) = links(&store, &config, http_addr).await?;
         let claims = Arc::new(claims);
+        let memory = MemoryBudget::new(config.limits.max_buffered_bytes);
         let sandbox = Arc::new(SandboxPolicy {
             limits: config.sandbox.limits(),
             claims: claims.clone(),
@@ -144,6 +146,7 @@ impl Application {
             links: Arc::new(links),
             claims,
             sandbox,
+            memory,
         };
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).

@@ -130,6 +130,9 @@ pub struct LimitsConfig {
     pub inbox_daily_send_limit: u32,
     /// `dailySendLimit` of accounts created by the operator.
     pub account_daily_send_limit: u32,
+    /// Bytes of incoming messages (SMTP) and uploads held in memory at once, across all
+    /// clients; past it clients are asked to retry later.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -139,6 +142,7 @@ impl Default for LimitsConfig {
             rate_limit_window_secs: 60,
             inbox_daily_send_limit: 100,
             account_daily_send_limit: 1000,
+            max_buffered_bytes: 128 * 1024 * 1024,
         }
     }
 }
@@ -564,6 +568,14 @@ impl Config {
                     "must be an http:// or https:// URL without query or fragment",
                 );
             }
+        }
+        if self.limits.max_buffered_bytes < self.smtp.max_message_size
+            || self.limits.max_buffered_bytes < crate::domain::message::MAX_UPLOAD_SIZE
+        {
+            return fail(
+                "limits.max_buffered_bytes",
+                "must hold at least one message of smtp.max_message_size and one 10 MiB upload",
+            );
         }
         if self.attachments.link_ttl_secs == 0 {
             return fail("attachments.link_ttl_secs", "must be at least 1");

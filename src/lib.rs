@@ -2,6 +2,7 @@
 //! See `README.md` for running it and `../shared/DESIGN.md` for how it is put together.
 
 pub mod app;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub claims: Arc<ClaimLinks>,
     /// What sandbox accounts may do.
     pub sandbox: Arc<SandboxPolicy>,
+    /// Bytes of incoming messages and uploads held in memory.
+    pub memory: MemoryBudget,
 }
 
 impl AppState {

@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Authenticated, content_length};
+use crate::budget::Reservation;
 use crate::domain::links::LinkError;
 use crate::domain::message::{
     Attachment, AttachmentMeta, MAX_UPLOAD_SIZE, sanitize_filename, upload_content_type,
@@ -113,7 +114,13 @@ pub async fn upload(
         }
         Ok(chunk)
     });
-    let file = read_file_part(Multipart::new(req.headers(), body), body_limit).await?;
+    let mut reserved = state.memory.reservation();
+    let file = read_file_part(
+        Multipart::new(req.headers(), body),
+        body_limit,
+        &mut reserved,
+    )
+    .await?;
     let attachment = state
         .store
         .write(move |tx| {
@@ -126,6 +133,7 @@ pub async fn upload(
             attachments::insert(tx, who.account_id, &new, Origin::Upload, now)
         })
         .await?;
+    drop(reserved);
     Ok(HttpResponse::Created().json(AttachmentDto::new(attachment, &state)))
 }
 
@@ -136,13 +144,18 @@ struct FilePart {
 }
 
 /// Reads the one `file` part; other fields are skipped. Reading stops as soon as the file
-/// passes 10 MiB, the body passes `body_limit`, or a second `file` part starts.
-async fn read_file_part(mut form: Multipart, body_limit: usize) -> Result<FilePart, ApiError> {
+/// passes 10 MiB, the body passes `body_limit`, the file would go past the server's memory
+/// budget (`reserved` grows with it), or a second `file` part starts.
+async fn read_file_part(
+    mut form: Multipart,
+    body_limit: usize,
+    reserved: &mut Reservation,
+) -> Result<FilePart, ApiError> {
     let mut file: Option<FilePart> = None;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| bad_form(e, body_limit))?;
         if field.name() != Some("file") {
-            read_field(&mut field, None, body_limit).await?;
+            read_field(&mut field, None, body_limit, reserved).await?;
             continue;
         }
         if file.is_some() {
@@ -164,7 +177,7 @@ async fn read_file_part(mut form: Multipart, body_limit: usize) -> Result<FilePa
         let filename = sanitize_filename(&raw_name);
         let declared = field.content_type().map(ToString::to_string);
         let content_type = upload_content_type(declared.as_deref(), &filename);
-        let content = read_field(&mut field, Some(MAX_UPLOAD_SIZE), body_limit).await?;
+        let content = read_field(&mut field, Some(MAX_UPLOAD_SIZE), body_limit, reserved).await?;
         file = Some(FilePart {
             filename,
             content_type,
@@ -185,6 +198,7 @@ async fn read_field(
     field: &mut Field,
     keep: Option<usize>,
     body_limit: usize,
+    reserved: &mut Reservation,
 ) -> Result<Vec<u8>, ApiError> {
     let mut content = Vec::new();
     while let Some(chunk) = field
@@ -199,6 +213,9 @@ async fn read_field(
                 "ATTACHMENT_TOO_LARGE",
                 format!("An attachment can be at most {max} bytes (10 MiB)."),
             ));
+        }
+        if !reserved.grow_to(content.len() + chunk.len()) {
+            return Err(ApiError::busy());
         }
         content.extend_from_slice(&chunk);
     }

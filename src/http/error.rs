@@ -140,6 +140,18 @@ impl ApiError {
         e
     }
 
+    /// `503 SERVER_BUSY` with `Retry-After`: too much data arriving at once for the memory
+    /// budget (`limits.max_buffered_bytes`).
+    pub fn busy() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVER_BUSY",
+            "The server is receiving too much data at once; retry in a few seconds.",
+        );
+        e.retry_after = Some(5);
+        e
+    }
+
     /// `500 INTERNAL_ERROR`. The cause is logged here and never sent to the client.
     pub fn internal(cause: impl fmt::Display) -> Self {
         log::error!("internal error: {cause}");

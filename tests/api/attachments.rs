@@ -732,3 +732,50 @@ JVBERi0xLjQK\r\n--b--\r\n";
     let res = app.get(&format!("/attachments/{part}")).await;
     assert_error(res, StatusCode::NOT_FOUND, "ATTACHMENT_NOT_FOUND").await;
 }
+
+#[tokio::test]
+async fn uploads_and_received_mail_share_a_memory_budget() {
+    let app = TestApp::spawn_with(|c| {
+        c.smtp.max_message_size = MIB;
+        c.limits.max_buffered_bytes = 10 * MIB;
+    })
+    .await;
+    let bob = app.create_inbox(json!({"address": "bob"})).await;
+    // Other clients' data in flight fill most of the budget.
+    let mut others = app.state.memory.reservation();
+    assert!(others.grow_to(10 * MIB - 512 * 1024));
+
+    let data = pattern(MIB);
+    let res = post_form(
+        &app,
+        &app.key,
+        form(&[file("big.bin", "application/octet-stream", &data)]),
+    )
+    .await;
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY").await;
+    let mail = format!("Subject: big\r\n\r\n{}\r\n", "z".repeat(700_000));
+    let (code, text) = crate::smtp_client::send_mail(
+        app.smtp,
+        "ada@example.com",
+        &["bob@agentsend.localhost"],
+        mail.as_bytes(),
+    )
+    .await;
+    assert_eq!(code, 452, "{text}");
+    assert_eq!(app.state.memory.in_use(), 10 * MIB - 512 * 1024);
+
+    drop(others);
+    upload(&app, file("big.bin", "application/octet-stream", &data)).await;
+    let (code, text) = crate::smtp_client::send_mail(
+        app.smtp,
+        "ada@example.com",
+        &["bob@agentsend.localhost"],
+        mail.as_bytes(),
+    )
+    .await;
+    assert_eq!(code, 250, "{text}");
+    let (_, page) = json(app.get(&format!("/inboxes/{}/messages", id(&bob))).await).await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(app.state.memory.in_use(), 0, "everything was given back");
+}

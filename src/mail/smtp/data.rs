@@ -127,6 +127,22 @@ impl DataReceiver {
         self.overflow
     }
 
+    /// Bytes kept so far.
+    pub fn len(&self) -> usize {
+        self.message.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.message.is_empty()
+    }
+
+    /// Drops what was kept and keeps nothing more; the end of the data is still found.
+    pub fn discard(&mut self) {
+        self.limit = 0;
+        self.message = Vec::new();
+    }
+
     /// The message, dot-stuffing undone, ending with the CRLF before the final dot.
     pub fn into_message(self) -> Vec<u8> {
         self.message

@@ -140,6 +140,7 @@ impl SmtpServer {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             data_timeout: Duration::from_secs(config.data_timeout_secs),
             starttls: tls.is_some(),
+            memory: state.memory.clone(),
         };
         Ok(Self {
             listener,

@@ -5,6 +5,8 @@
 pub const TOO_BIG: &str = "Message size exceeds the fixed limit";
 /// The store failed; the client should try again later.
 pub const TEMPORARY_FAILURE: &str = "Temporary failure, try again later";
+/// Too much mail arriving at once for the memory budget (`452 4.3.1`).
+pub const BUSY: &str = "Insufficient system resources, try again later";
 /// The server is stopping.
 pub const SHUTTING_DOWN: &str = "Service shutting down, try again later";
 /// The client said nothing for too long.

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::data::DataReceiver;
 use super::replies as r;
+use crate::budget::MemoryBudget;
 use crate::mail::ingest::{Envelope, Origin, Recipient, StoredCopy};
 use crate::store::StoreError;
 
@@ -50,6 +51,8 @@ pub struct SessionConfig {
     pub data_timeout: Duration,
     /// Whether STARTTLS can be offered (a certificate is configured).
     pub starttls: bool,
+    /// Bytes all sessions (and uploads) may hold in memory at once.
+    pub memory: MemoryBudget,
 }
 
 /// How a session ended.
@@ -410,10 +413,19 @@ where
     /// Receives the data and stores the message. `false` when the session must end.
     async fn data(&mut self) -> std::io::Result<bool> {
         let mut receiver = DataReceiver::new(self.config.max_message_size);
+        // What the message holds in memory counts against the shared budget; past it the rest
+        // is read and dropped, and the client is told to retry later.
+        let mut reserved = self.config.memory.reservation();
+        let mut out_of_memory = false;
         // The whole DATA phase has a deadline (RFC 5321 §4.5.3.2.6), each read the idle one.
         let deadline = Instant::now() + self.config.data_timeout;
         loop {
-            if let Some(used) = receiver.feed(&self.input) {
+            let end = receiver.feed(&self.input);
+            if !out_of_memory && !reserved.grow_to(receiver.len()) {
+                out_of_memory = true;
+                receiver.discard();
+            }
+            if let Some(used) = end {
                 self.input.drain(..used);
                 break;
             }
@@ -429,6 +441,11 @@ where
             }
         }
         let tx = std::mem::take(&mut self.tx);
+        // (A discarded message also counts as overflowed: this check comes first.)
+        if out_of_memory {
+            self.reply(452, "4.3.1", r::BUSY);
+            return Ok(true);
+        }
         if receiver.overflowed() {
             self.reply(552, "5.3.4", r::TOO_BIG);
             return Ok(true);
@@ -466,6 +483,8 @@ where
                 self.reply(451, "4.3.0", r::TEMPORARY_FAILURE);
             }
         }
+        // Stored (or not): the bytes are no longer held.
+        drop(reserved);
         Ok(true)
     }
 }
@@ -527,6 +546,7 @@ mod tests {
             idle_timeout: idle,
             data_timeout: Duration::from_secs(10),
             starttls,
+            memory: MemoryBudget::new(4 << 20),
         }
     }
 
@@ -577,6 +597,40 @@ mod tests {
 
     fn leak<T>(t: T) -> &'static T {
         Box::leak(Box::new(t))
+    }
+
+    #[tokio::test]
+    async fn a_message_past_the_memory_budget_is_refused_for_now_and_the_session_goes_on() {
+        let backend = leak(Fake::default());
+        let mut cfg = config(false, Duration::from_secs(5));
+        cfg.memory = MemoryBudget::new(128 * 1024);
+        let cfg = leak(cfg);
+        // Another session holds most of the budget.
+        let mut other = cfg.memory.reservation();
+        assert!(other.grow_to(100 * 1024));
+        let (mut c, _task) = start(backend, cfg, 1 << 16);
+        assert_eq!(c.code().await, 220);
+        assert_eq!(c.cmd("EHLO a").await, 250);
+        async fn transaction(c: &mut Client) -> u16 {
+            let body = format!("Subject: x\r\n\r\n{}\r\n.\r\n", "y".repeat(50_000));
+            assert_eq!(c.cmd("MAIL FROM:<a@b.test>").await, 250);
+            assert_eq!(c.cmd("RCPT TO:<bob@x.test>").await, 250);
+            assert_eq!(c.cmd("DATA").await, 354);
+            c.send(body.as_bytes()).await;
+            c.code().await
+        }
+        assert_eq!(transaction(&mut c).await, 452);
+        assert!(backend.delivered.lock().unwrap().is_empty());
+        assert_eq!(
+            cfg.memory.in_use(),
+            128 * 1024,
+            "the refused message holds nothing"
+        );
+        // Once the other message is stored, the retry goes through.
+        drop(other);
+        assert_eq!(transaction(&mut c).await, 250);
+        assert_eq!(backend.delivered.lock().unwrap().len(), 1);
+        assert_eq!(cfg.memory.in_use(), 0);
     }
 
     #[tokio::test]

@@ -1,0 +1,99 @@
+//! A process-wide budget for bytes held in memory on behalf of clients: messages arriving by
+//! SMTP and uploads arriving over HTTP. Each is buffered whole before it is stored, so without
+//! a budget a hundred SMTP sessions each sending a 25 MiB message could hold gigabytes at once.
+//! A client that would go past the budget is told to come back later (SMTP `452`, HTTP `503`);
+//! nothing already accepted is affected.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Granularity of the accounting (and of each reservation step).
+const UNIT: usize = 64 * 1024;
+
+/// The budget (cheap to clone; clones share it).
+#[derive(Debug, Clone)]
+pub struct MemoryBudget {
+    units: Arc<Semaphore>,
+    total: usize,
+}
+
+impl MemoryBudget {
+    /// A budget of `bytes` (rounded up to 64 KiB).
+    pub fn new(bytes: usize) -> Self {
+        let total = bytes.div_ceil(UNIT);
+        Self {
+            units: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// An empty reservation, to grow as data arrives.
+    pub fn reservation(&self) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            held: None,
+            units: 0,
+        }
+    }
+
+    /// Bytes reserved right now (for tests and diagnostics).
+    pub fn in_use(&self) -> usize {
+        (self.total - self.units.available_permits()) * UNIT
+    }
+}
+
+/// Bytes reserved for one message or upload; given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: MemoryBudget,
+    held: Option<OwnedSemaphorePermit>,
+    units: usize,
+}
+
+impl Reservation {
+    /// Makes the reservation cover `bytes`; `false` (and no change) when the budget cannot.
+    pub fn grow_to(&mut self, bytes: usize) -> bool {
+        let needed = bytes.div_ceil(UNIT);
+        if needed <= self.units {
+            return true;
+        }
+        let Ok(more) = u32::try_from(needed - self.units) else {
+            return false;
+        };
+        match self.budget.units.clone().try_acquire_many_owned(more) {
+            Ok(permit) => {
+                match &mut self.held {
+                    Some(held) => held.merge(permit),
+                    None => self.held = Some(permit),
+                }
+                self.units = needed;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_share_the_budget_and_give_it_back() {
+        let budget = MemoryBudget::new(4 * UNIT);
+        let mut a = budget.reservation();
+        assert!(a.grow_to(1));
+        assert_eq!(budget.in_use(), UNIT);
+        assert!(a.grow_to(3 * UNIT));
+        let mut b = budget.reservation();
+        assert!(b.grow_to(UNIT));
+        assert!(!b.grow_to(UNIT + 1), "past the budget");
+        assert_eq!(budget.in_use(), 4 * UNIT);
+        drop(a);
+        assert_eq!(budget.in_use(), UNIT);
+        assert!(b.grow_to(4 * UNIT));
+        drop(b);
+        assert_eq!(budget.in_use(), 0);
+    }
+}
