@@ -18,6 +18,7 @@ use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::random;
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Account, ApiKeySecret, Clock, EmailAddress, Plan, SystemClock};
+use crate::mail::dkim::DkimKey;
 use crate::mail::outbound::SendWorker;
 use crate::mail::smtp::SmtpServer;
 use crate::state::AppState;
@@ -96,6 +97,28 @@ async fn links(
     ))
 }
 
+/// The shared domain's DKIM key, if one is configured; its DNS record is logged.
+fn shared_domain_dkim(config: &Config) -> anyhow::Result<Option<DkimKey>> {
+    let path = &config.mail.dkim_private_key;
+    if path.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let pem = std::fs::read(path)
+        .with_context(|| format!("cannot read mail.dkim_private_key {}", path.display()))?;
+    let key = DkimKey::from_pem(
+        &pem,
+        config.mail.shared_domain.as_str(),
+        &config.mail.dkim_selector,
+    )
+    .map_err(|e| anyhow::anyhow!("mail.dkim_private_key {}: {e}", path.display()))?;
+    let (name, value) = key.dns_record();
+    log::info!(
+        "DKIM signing mail from {}; publish: {name} TXT \"{value}\"",
+        key.domain()
+    );
+    Ok(Some(key))
+}
+
 impl Application {
     /// Builds with the system clock.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -134,6 +157,7 @@ impl Application {
         let (links, claims) = links(&store, &config, http_addr).await?;
         let claims = Arc::new(claims);
         let memory = MemoryBudget::new(config.limits.max_buffered_bytes);
+        let dkim = shared_domain_dkim(&config)?.map(Arc::new);
         let sandbox = Arc::new(SandboxPolicy {
             limits: config.sandbox.limits(),
             claims: claims.clone(),
@@ -147,6 +171,7 @@ impl Application {
             claims,
             sandbox,
             memory,
+            dkim,
         };
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).

@@ -106,6 +106,11 @@ pub struct MailConfig {
         deserialize_with = "deserialize_domain"
     )]
     pub shared_domain: DomainName,
+    /// PEM private key (RSA or Ed25519) that signs mail from the shared domain with DKIM;
+    /// empty: not signed.
+    pub dkim_private_key: PathBuf,
+    /// DKIM selector of that key (`<selector>._domainkey.<shared_domain>`).
+    pub dkim_selector: String,
 }
 
 impl Default for MailConfig {
@@ -114,6 +119,8 @@ impl Default for MailConfig {
             // RFC 6761 reserves .localhost: addresses on it can never leak onto the internet.
             shared_domain: DomainName::parse("agentsend.localhost")
                 .unwrap_or_else(|e| unreachable!("default shared domain is valid: {e}")),
+            dkim_private_key: PathBuf::new(),
+            dkim_selector: "agentsend".to_owned(),
         }
     }
 }
@@ -579,6 +586,18 @@ impl Config {
         }
         if self.attachments.link_ttl_secs == 0 {
             return fail("attachments.link_ttl_secs", "must be at least 1");
+        }
+        let selector = &self.mail.dkim_selector;
+        if selector.is_empty()
+            || selector.len() > 63
+            || !selector
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return fail(
+                "mail.dkim_selector",
+                "must be a DNS label: 1 to 63 letters, digits and hyphens",
+            );
         }
         if self.sandbox.provision_window_secs == 0 {
             return fail("sandbox.provision_window_secs", "must be at least 1");

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Clock, Timestamp};
+use crate::mail::dkim::DkimKey;
 use crate::store::Store;
 use crate::webhooks::policy::NetworkPolicy;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub sandbox: Arc<SandboxPolicy>,
     /// Bytes of incoming messages and uploads held in memory.
     pub memory: MemoryBudget,
+    /// The DKIM key of the shared domain, when configured.
+    pub dkim: Option<Arc<DkimKey>>,
 }
 
 impl AppState {

@@ -2,6 +2,7 @@
 //! the SMTP listener.
 
 pub mod compose;
+pub mod dkim;
 pub mod ingest;
 pub mod outbound;
 pub mod parse;

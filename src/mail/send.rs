@@ -5,6 +5,7 @@ use crate::domain::message::{Message, normalize_subject};
 use crate::domain::outbound::SendRequest;
 use crate::domain::{Credential, InboxId, MessageId};
 use crate::mail::compose::{self, Composition, Part};
+use crate::mail::dkim::DkimKey;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::outbound::{self, NewOutbound};
@@ -18,6 +19,7 @@ pub async fn submit(
 ) -> Result<Message, StoreError> {
     let now = state.now();
     let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
+    let dkim = state.dkim.clone();
     // Loading what composing needs and composing (base64 of up to 25 MB of attachments) are
     // one trip to the blocking pool, outside the writer.
     let built = state
@@ -31,7 +33,7 @@ pub async fn submit(
                 &attachment_ids,
                 now,
             )?;
-            compose_for(context, request, now)
+            compose_for(context, request, dkim.as_deref(), now)
         })
         .await?;
     let (context, request, raw, message_id, in_reply_to, references, from) = built;
@@ -94,6 +96,7 @@ type Composed = (
 fn compose_for(
     context: outbound::SendContext,
     request: SendRequest,
+    dkim: Option<&DkimKey>,
     now: crate::domain::Timestamp,
 ) -> Result<Composed, StoreError> {
     let inbox = &context.inbox;
@@ -134,6 +137,13 @@ fn compose_for(
         date: now,
     })
     .map_err(|e| StoreError::Task(format!("composing a message: {e}")))?;
+    // Signed here, so that the stored bytes are the ones sent.
+    let raw = match dkim {
+        Some(key) if key.domain().eq_ignore_ascii_case(domain) => {
+            key.sign(&raw).map_err(StoreError::Task)?
+        }
+        _ => raw,
+    };
     let from = match &inbox.display_name {
         Some(name) => format!("{name} <{}>", inbox.address),
         None => inbox.address.clone(),

@@ -16,6 +16,7 @@ mod smtp_server;
 mod account;
 mod attachments;
 mod cli;
+mod dkim;
 mod errors;
 mod health;
 mod idempotency;
