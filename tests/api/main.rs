@@ -25,6 +25,6 @@ mod mail;
 mod openapi;
 mod rate_limit;
 mod sandbox;
-mod send;
+pub mod send;
 mod smtp;
 mod webhooks;

@@ -531,3 +531,77 @@ async fn the_operator_claims_and_lists_accounts_with_the_cli() {
     );
     assert!(!bad.status.success());
 }
+
+#[tokio::test]
+async fn a_recipient_that_stops_being_an_inbox_here_is_not_mailed_from_a_sandbox() {
+    // One send slot, and a relay that accepts connections but never answers: the first send
+    // holds the slot until the test closes the connection.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = relay.local_addr().unwrap().port();
+    let app = TestApp::spawn_with(|c| {
+        crate::send::relay_to(port)(c);
+        c.outbound.concurrency = 1;
+        c.outbound.timeout_secs = 60;
+    })
+    .await;
+    let desk = app.create_inbox(json!({"address": "helpdesk"})).await;
+    let outside = app.create_inbox(json!({"address": "alice"})).await;
+    let res = app
+        .post(
+            &format!("/inboxes/{}/messages", outside["id"].as_str().unwrap()),
+            &json!({"to": ["x@example.com"], "subject": "holds the slot", "bodyText": "x"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let (held, _) = relay.accept().await.unwrap();
+
+    let (key, _) = sandbox(&app, "agent-laptop-01").await;
+    let (_, inbox) =
+        json(as_key(&app, &key, Method::POST, "/inboxes", Some(json!({}))).await).await;
+    let (status, queued) = json(
+        as_key(
+            &app,
+            &key,
+            Method::POST,
+            &format!("/inboxes/{}/messages", inbox["id"].as_str().unwrap()),
+            Some(json!({"to": ["helpdesk@agentsend.localhost"], "subject": "hi", "bodyText": "x"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    // While it waits, the helpdesk inbox goes away: the address now belongs to no inbox here.
+    let res = app
+        .delete(&format!("/inboxes/{}", desk["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    drop(held);
+
+    let bounced = crate::helpers::eventually("the sandbox send to settle", || async {
+        let (_, m) = json(
+            as_key(
+                &app,
+                &key,
+                Method::GET,
+                &format!("/messages/{}", queued["id"].as_str().unwrap()),
+                None,
+            )
+            .await,
+        )
+        .await;
+        (m["status"] == "bounced").then_some(m)
+    })
+    .await;
+    let error = bounced["errorMessage"].as_str().unwrap();
+    assert!(
+        error.contains("5.7.1") && error.contains("sandbox"),
+        "{error}"
+    );
+    // It never reached the relay: the only connection made was the first send's. (Delivery
+    // comes before the outcome is recorded, so an attempt would already be waiting here.)
+    use futures_util::FutureExt;
+    assert!(
+        relay.accept().now_or_never().is_none(),
+        "the sandbox's mail went to the relay"
+    );
+}

@@ -416,7 +416,7 @@ async fn an_idempotent_retry_sends_once() {
     assert_eq!(messages_of(&app, &bob).await.len(), 1);
 }
 
-fn relay_to(port: u16) -> impl FnOnce(&mut agentsend::config::Config) {
+pub fn relay_to(port: u16) -> impl FnOnce(&mut agentsend::config::Config) {
     move |c| {
         c.outbound.mode = OutboundMode::Relay;
         c.outbound.relay_host = "127.0.0.1".to_owned();
