@@ -113,8 +113,9 @@ fn shared_domain_dkim(config: &Config) -> anyhow::Result<Option<DkimKey>> {
     .map_err(|e| anyhow::anyhow!("mail.dkim_private_key {}: {e}", path.display()))?;
     let (name, value) = key.dns_record();
     log::info!(
-        "DKIM signing mail from {}; publish: {name} TXT \"{value}\"",
-        key.domain()
+        "DKIM signing mail from {}; publish: {name}. IN TXT {}",
+        key.domain(),
+        crate::mail::dkim::zone_txt(&value)
     );
     Ok(Some(key))
 }

@@ -75,9 +75,43 @@ impl Reservation {
     }
 }
 
+/// Makes room for `more` bytes in `buf`, doubling as usual but never past `max` bytes in all,
+/// so that a buffer the budget allows `max` for never needs more (plain doubling would take a
+/// 10 MiB upload to a 16 MiB allocation).
+pub fn reserve_up_to(buf: &mut Vec<u8>, more: usize, max: usize) {
+    let needed = buf.len() + more;
+    if needed > buf.capacity() {
+        let target = needed
+            .max(buf.capacity().saturating_mul(2))
+            .min(max.max(needed));
+        buf.reserve_exact(target - buf.len());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buffers_double_but_stop_at_their_maximum() {
+        let mut buf = Vec::new();
+        let mut sizes = Vec::new();
+        for _ in 0..10 {
+            reserve_up_to(&mut buf, 1000, 5000);
+            buf.extend_from_slice(&[0; 1000][..1000.min(5000 - buf.len())]);
+            sizes.push(buf.capacity());
+            if buf.len() == 5000 {
+                break;
+            }
+        }
+        assert!(buf.capacity() <= 5000, "{sizes:?}");
+        assert_eq!(buf.len(), 5000);
+        // Doubling, not one step per write.
+        assert!(
+            sizes.len() <= 5 && sizes.windows(2).all(|w| w[1] >= w[0]),
+            "{sizes:?}"
+        );
+    }
 
     #[test]
     fn reservations_share_the_budget_and_give_it_back() {

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Authenticated, content_length};
-use crate::budget::Reservation;
+use crate::budget::{Reservation, reserve_up_to};
 use crate::domain::links::LinkError;
 use crate::domain::message::{
     Attachment, AttachmentMeta, MAX_UPLOAD_SIZE, sanitize_filename, upload_content_type,
@@ -114,6 +114,7 @@ pub async fn upload(
         }
         Ok(chunk)
     });
+    // Held until the upload is stored.
     let mut reserved = state.memory.reservation();
     let file = read_file_part(
         Multipart::new(req.headers(), body),
@@ -133,7 +134,6 @@ pub async fn upload(
             attachments::insert(tx, who.account_id, &new, Origin::Upload, now)
         })
         .await?;
-    drop(reserved);
     Ok(HttpResponse::Created().json(AttachmentDto::new(attachment, &state)))
 }
 
@@ -155,7 +155,7 @@ async fn read_file_part(
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| bad_form(e, body_limit))?;
         if field.name() != Some("file") {
-            read_field(&mut field, None, body_limit, reserved).await?;
+            read_field(&mut field, None, body_limit).await?;
             continue;
         }
         if file.is_some() {
@@ -177,7 +177,12 @@ async fn read_file_part(
         let filename = sanitize_filename(&raw_name);
         let declared = field.content_type().map(ToString::to_string);
         let content_type = upload_content_type(declared.as_deref(), &filename);
-        let content = read_field(&mut field, Some(MAX_UPLOAD_SIZE), body_limit, reserved).await?;
+        let content = read_field(
+            &mut field,
+            Some((MAX_UPLOAD_SIZE, &mut *reserved)),
+            body_limit,
+        )
+        .await?;
         file = Some(FilePart {
             filename,
             content_type,
@@ -192,13 +197,13 @@ async fn read_file_part(
     })
 }
 
-/// A field's bytes when `keep` gives a maximum (more is ATTACHMENT_TOO_LARGE, refused without
-/// reading further); without it the field is read and dropped.
+/// A field's bytes, when `keep` gives a maximum (more is ATTACHMENT_TOO_LARGE, refused without
+/// reading further) and the reservation the memory they take must fit in (past the budget:
+/// SERVER_BUSY); without it the field is read and dropped.
 async fn read_field(
     field: &mut Field,
-    keep: Option<usize>,
+    mut keep: Option<(usize, &mut Reservation)>,
     body_limit: usize,
-    reserved: &mut Reservation,
 ) -> Result<Vec<u8>, ApiError> {
     let mut content = Vec::new();
     while let Some(chunk) = field
@@ -206,7 +211,10 @@ async fn read_field(
         .await
         .map_err(|e| bad_form(e, body_limit))?
     {
-        let Some(max) = keep else { continue };
+        let Some((max, reserved)) = keep.as_mut() else {
+            continue;
+        };
+        let max = *max;
         if content.len() + chunk.len() > max {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -214,7 +222,8 @@ async fn read_field(
                 format!("An attachment can be at most {max} bytes (10 MiB)."),
             ));
         }
-        if !reserved.grow_to(content.len() + chunk.len()) {
+        reserve_up_to(&mut content, chunk.len(), max);
+        if !reserved.grow_to(content.capacity()) {
             return Err(ApiError::busy());
         }
         content.extend_from_slice(&chunk);

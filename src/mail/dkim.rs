@@ -3,13 +3,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::crypto::{self, Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::{Canonicalization, DkimSigner};
+use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 
-/// The headers signed when present (RFC 6376 §5.4.1's list, narrowed to what we write).
+/// The headers signed when present (RFC 6376 §5.4.1's list, narrowed to what we write). Those
+/// absent are signed too, as absent: nobody can add them later.
 const SIGNED_HEADERS: [&str; 10] = [
     "From",
     "To",
@@ -23,17 +24,13 @@ const SIGNED_HEADERS: [&str; 10] = [
     "Content-Type",
 ];
 
-enum Key {
-    Rsa(RsaKey<Sha256>),
-    Ed25519(Ed25519Key),
-}
-
 /// A signing key for a domain and selector.
 pub struct DkimKey {
     domain: String,
     selector: String,
-    key: Key,
+    algorithm: &'static str,
     public_key: Vec<u8>,
+    signer: DkimSigner<crypto::DkimKey, Done>,
 }
 
 impl std::fmt::Debug for DkimKey {
@@ -42,38 +39,48 @@ impl std::fmt::Debug for DkimKey {
         f.debug_struct("DkimKey")
             .field("domain", &self.domain)
             .field("selector", &self.selector)
+            .field("algorithm", &self.algorithm)
             .finish_non_exhaustive()
     }
 }
 
 impl DkimKey {
-    /// A key from PEM: `PRIVATE KEY` (PKCS#8, RSA or Ed25519) or `RSA PRIVATE KEY` (PKCS#1).
+    /// A key from PEM: `PRIVATE KEY` (PKCS#8: RSA of 2048 to 8192 bits, or Ed25519) or
+    /// `RSA PRIVATE KEY` (PKCS#1).
     pub fn from_pem(pem: &[u8], domain: &str, selector: &str) -> Result<Self, String> {
+        const NEEDED: &str = "an RSA key of 2048 to 8192 bits or an Ed25519 key is needed \
+                              (EC keys are not supported)";
         let der = PrivateKeyDer::from_pem_slice(pem)
-            .map_err(|e| format!("not a PEM private key: {e}"))?;
-        let (key, public_key) = match RsaKey::<Sha256>::from_key_der(der.clone_key()) {
+            .map_err(|e| format!("not a PEM private key ({e}); {NEEDED}"))?;
+        let (key, algorithm, public_key) = match RsaKey::<Sha256>::from_key_der(der.clone_key()) {
             Ok(rsa) => {
                 let public = rsa_spki(&rsa.public_key());
-                (Key::Rsa(rsa), public)
+                (crypto::DkimKey::Rsa(rsa), "rsa", public)
             }
-            Err(rsa_error) => match &der {
-                PrivateKeyDer::Pkcs8(pkcs8) => {
-                    // OpenSSL writes PKCS#8 v1 (no public key), which ring accepts only this way.
-                    let ed = Ed25519Key::from_pkcs8_maybe_unchecked_der(pkcs8.secret_pkcs8_der())
-                        .map_err(|e| {
-                        format!("neither an RSA key ({rsa_error}) nor an Ed25519 key ({e})")
-                    })?;
-                    let public = ed.public_key();
-                    (Key::Ed25519(ed), public)
-                }
-                _ => return Err(format!("not a usable RSA key: {rsa_error}")),
-            },
+            Err(rsa_error) => {
+                let PrivateKeyDer::Pkcs8(pkcs8) = &der else {
+                    return Err(format!("{NEEDED} (RSA: {rsa_error})"));
+                };
+                // OpenSSL writes PKCS#8 v1 (no public key), which ring accepts only this way.
+                let ed = Ed25519Key::from_pkcs8_maybe_unchecked_der(pkcs8.secret_pkcs8_der())
+                    .map_err(|e| format!("{NEEDED} (RSA: {rsa_error}; Ed25519: {e})"))?;
+                let public = ed.public_key();
+                (crypto::DkimKey::Ed25519(ed), "ed25519", public)
+            }
         };
+        let domain = domain.to_ascii_lowercase();
+        let signer = DkimSigner::from_key(key)
+            .domain(domain.as_str())
+            .selector(selector)
+            .headers(SIGNED_HEADERS)
+            .header_canonicalization(Canonicalization::Relaxed)
+            .body_canonicalization(Canonicalization::Relaxed);
         Ok(Self {
-            domain: domain.to_ascii_lowercase(),
+            domain,
             selector: selector.to_owned(),
-            key,
+            algorithm,
             public_key,
+            signer,
         })
     }
 
@@ -84,61 +91,39 @@ impl DkimKey {
 
     /// The TXT record to publish: its name and value.
     pub fn dns_record(&self) -> (String, String) {
-        let k = match self.key {
-            Key::Rsa(_) => "rsa",
-            Key::Ed25519(_) => "ed25519",
-        };
         (
             format!("{}._domainkey.{}", self.selector, self.domain),
-            format!("v=DKIM1; k={k}; p={}", STANDARD.encode(&self.public_key)),
+            format!(
+                "v=DKIM1; k={}; p={}",
+                self.algorithm,
+                STANDARD.encode(&self.public_key)
+            ),
         )
     }
 
     /// The message with a `DKIM-Signature` header in front (relaxed/relaxed).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
-        let header = match &self.key {
-            Key::Rsa(key) => self.signer(key, message),
-            Key::Ed25519(key) => self.signer(key, message),
-        }?;
+        let header = self
+            .signer
+            .sign(message)
+            .map_err(|e| format!("DKIM signing failed: {e}"))?
+            .to_header();
         let mut signed = Vec::with_capacity(header.len() + message.len());
         signed.extend_from_slice(header.as_bytes());
         signed.extend_from_slice(message);
         Ok(signed)
     }
-
-    fn signer<K: mail_auth::common::crypto::SigningKey<Hasher = Sha256>>(
-        &self,
-        key: &K,
-        message: &[u8],
-    ) -> Result<String, String> {
-        // mail-auth's signer owns its key; a borrowed one signs the same.
-        DkimSigner::from_key(BorrowedKey(key))
-            .domain(self.domain.as_str())
-            .selector(self.selector.as_str())
-            .headers(SIGNED_HEADERS)
-            .header_canonicalization(Canonicalization::Relaxed)
-            .body_canonicalization(Canonicalization::Relaxed)
-            .sign(message)
-            .map(|signature| signature.to_header())
-            .map_err(|e| format!("DKIM signing failed: {e}"))
-    }
 }
 
-/// A reference to a signing key, itself a signing key.
-struct BorrowedKey<'a, K>(&'a K);
-
-impl<K: mail_auth::common::crypto::SigningKey> mail_auth::common::crypto::SigningKey
-    for BorrowedKey<'_, K>
-{
-    type Hasher = K::Hasher;
-
-    fn sign(&self, input: impl mail_auth::common::headers::Writable) -> mail_auth::Result<Vec<u8>> {
-        self.0.sign(input)
-    }
-
-    fn algorithm(&self) -> mail_auth::common::crypto::Algorithm {
-        self.0.algorithm()
-    }
+/// A TXT value as quoted strings of at most 255 bytes each (RFC 1035 §3.3.14), as a zone file
+/// needs it.
+pub fn zone_txt(value: &str) -> String {
+    value
+        .as_bytes()
+        .chunks(255)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An RSA public key (PKCS#1 `RSAPublicKey` DER) as a `SubjectPublicKeyInfo`, the form DKIM
@@ -207,6 +192,11 @@ mod tests {
             assert!(text.ends_with(std::str::from_utf8(MESSAGE).unwrap()));
         }
         assert!(DkimKey::from_pem(b"not a key", "example.com", "s").is_err());
+        let long = "x".repeat(300);
+        assert_eq!(
+            zone_txt(&long),
+            format!("\"{}\" \"{}\"", "x".repeat(255), "x".repeat(45))
+        );
     }
 
     #[test]

@@ -118,6 +118,8 @@ impl DataReceiver {
             self.overflow = true;
             self.message = Vec::new();
         } else {
+            // What is allocated is what the memory budget counts.
+            crate::budget::reserve_up_to(&mut self.message, bytes.len(), self.limit);
             self.message.extend_from_slice(bytes);
         }
     }
@@ -130,6 +132,11 @@ impl DataReceiver {
     /// Bytes kept so far.
     pub fn len(&self) -> usize {
         self.message.len()
+    }
+
+    /// Bytes of memory holding them (a growing buffer has room to spare).
+    pub fn allocated(&self) -> usize {
+        self.message.capacity()
     }
 
     /// Whether nothing is kept.

@@ -413,17 +413,22 @@ where
     /// Receives the data and stores the message. `false` when the session must end.
     async fn data(&mut self) -> std::io::Result<bool> {
         let mut receiver = DataReceiver::new(self.config.max_message_size);
-        // What the message holds in memory counts against the shared budget; past it the rest
-        // is read and dropped, and the client is told to retry later.
+        // What the message holds in memory counts against the shared budget (held until it is
+        // stored); past it the rest is read and dropped, and the client is told to retry later.
         let mut reserved = self.config.memory.reservation();
         let mut out_of_memory = false;
         // The whole DATA phase has a deadline (RFC 5321 §4.5.3.2.6), each read the idle one.
         let deadline = Instant::now() + self.config.data_timeout;
         loop {
             let end = receiver.feed(&self.input);
-            if !out_of_memory && !reserved.grow_to(receiver.len()) {
+            if !out_of_memory && !receiver.overflowed() && !reserved.grow_to(receiver.allocated()) {
                 out_of_memory = true;
                 receiver.discard();
+            }
+            if out_of_memory || receiver.overflowed() {
+                // Nothing is kept any more: the budget is free for others while the rest of
+                // the data is read.
+                reserved = self.config.memory.reservation();
             }
             if let Some(used) = end {
                 self.input.drain(..used);
@@ -483,8 +488,6 @@ where
                 self.reply(451, "4.3.0", r::TEMPORARY_FAILURE);
             }
         }
-        // Stored (or not): the bytes are no longer held.
-        drop(reserved);
         Ok(true)
     }
 }
@@ -620,6 +623,7 @@ mod tests {
             c.code().await
         }
         assert_eq!(transaction(&mut c).await, 452);
+
         assert!(backend.delivered.lock().unwrap().is_empty());
         assert_eq!(
             cfg.memory.in_use(),
@@ -631,6 +635,33 @@ mod tests {
         assert_eq!(transaction(&mut c).await, 250);
         assert_eq!(backend.delivered.lock().unwrap().len(), 1);
         assert_eq!(cfg.memory.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_size_limit_holds_no_budget_while_the_rest_is_read() {
+        let backend = leak(Fake::default());
+        let cfg = leak(config(false, Duration::from_secs(5)));
+        let (mut c, _task) = start(backend, cfg, 1 << 16);
+        assert_eq!(c.code().await, 220);
+        assert_eq!(c.cmd("EHLO a").await, 250);
+        assert_eq!(c.cmd("MAIL FROM:<a@b.test>").await, 250);
+        assert_eq!(c.cmd("RCPT TO:<bob@x.test>").await, 250);
+        assert_eq!(c.cmd("DATA").await, 354);
+        let line = [b'z'; 998];
+        for _ in 0..1100 {
+            c.send(&line).await;
+            c.send(b"\r\n").await;
+        }
+        // The pipe holds 64 KiB, so the session has read past the 1 MiB limit by now.
+        tokio::task::yield_now().await;
+        assert_eq!(
+            cfg.memory.in_use(),
+            0,
+            "an overflowed message holds nothing"
+        );
+        c.send(b".\r\n").await;
+        assert_eq!(c.code().await, 552);
+        assert!(backend.delivered.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
