@@ -16,6 +16,7 @@ use super::rate_limit::Window;
 use crate::config::AutoProvision;
 use crate::domain::account::{AccountName, DeviceId};
 use crate::domain::links::ClaimLinks;
+use crate::domain::sandbox::SandboxLimits;
 use crate::domain::{AccountId, EmailAddress, Plan, random};
 use crate::state::AppState;
 use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount};
@@ -169,7 +170,7 @@ pub async fn claim_page(state: Data<AppState>, token: Path<String>) -> HttpRespo
         .await;
     match found {
         Ok(Some(account)) if account.plan == Plan::Sandbox => {
-            page(StatusCode::OK, &form("", "", None))
+            page(StatusCode::OK, &form(&state.sandbox.limits, "", "", None))
         }
         Ok(Some(_)) => already_claimed(),
         Ok(None) => unknown_link(),
@@ -236,7 +237,12 @@ pub async fn claim_submit(
             }
             return page(
                 StatusCode::BAD_REQUEST,
-                &form(&raw_name, &raw_email, Some(&problems)),
+                &form(
+                    &state.sandbox.limits,
+                    &raw_name,
+                    &raw_email,
+                    Some(&problems),
+                ),
             );
         }
     };
@@ -274,22 +280,33 @@ pub async fn claim_submit(
     }
 }
 
-fn form(name: &str, email: &str, problems: Option<&[&str]>) -> String {
+fn form(limits: &SandboxLimits, name: &str, email: &str, problems: Option<&[&str]>) -> String {
     let problems = problems.map_or_else(String::new, |list| {
         let items: String = list.iter().map(|p| format!("<li>{p}</li>")).collect();
         format!("<ul class=\"problems\" role=\"alert\">{items}</ul>")
     });
+    let mut lifted = vec![
+        format!("{} inbox(es)", limits.max_inboxes),
+        format!("{} messages in all", limits.max_sends),
+        format!("{} days", limits.lifetime.as_secs() / 86_400),
+    ];
+    if !limits.external_recipients {
+        lifted.push("mail only to inboxes on this server".to_owned());
+    }
+    if !limits.webhooks {
+        lifted.push("no webhooks".to_owned());
+    }
     format!(
         "<h1>Claim this AgentSend account</h1>\
          <p>An AI agent created this sandbox account. Claiming it lifts the sandbox limits \
-         (one inbox, 50 messages, seven days, mail only to inboxes on this server) and keeps \
-         the agent's API key working.</p>{problems}\
+         ({}) and keeps the agent's API key working.</p>{problems}\
          <form method=\"post\">\
          <p><label for=\"name\">Your name</label><br>\
          <input id=\"name\" name=\"name\" required maxlength=\"255\" value=\"{}\"></p>\
          <p><label for=\"email\">Your email</label><br>\
          <input id=\"email\" name=\"email\" type=\"email\" required value=\"{}\"></p>\
          <p><button type=\"submit\">Claim account</button></p></form>",
+        lifted.join(", "),
         escape(name),
         escape(email)
     )

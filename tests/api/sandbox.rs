@@ -365,6 +365,13 @@ async fn a_person_claims_the_account_through_the_html_form() {
     );
     let html = res.text().await.unwrap();
     assert!(html.contains("<form method=\"post\">"), "{html}");
+    // The limits it lifts, as configured.
+    assert!(
+        html.contains(
+            "1 inbox(es), 50 messages in all, 7 days, mail only to inboxes on this server"
+        ),
+        "{html}"
+    );
     assert!(html.contains("name=\"name\"") && html.contains("name=\"email\""));
     assert!(!html.contains("<script"), "works without JavaScript");
 
