@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Authenticated, content_length};
+use super::extract::{Authenticated, content_length, media_type_is};
 use crate::budget::{Reservation, reserve_up_to};
 use crate::domain::links::LinkError;
 use crate::domain::message::{
@@ -87,13 +87,7 @@ pub async fn upload(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<impl Responder, ApiError> {
-    let is_form_data = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"));
-    if !is_form_data {
+    if !media_type_is(req.headers(), "multipart/form-data") {
         return Err(ApiError::unsupported_media_type("multipart/form-data"));
     }
     let body_limit = state.config.http.multipart_body_limit;
@@ -250,13 +244,7 @@ pub async fn get(
     state: Data<AppState>,
     id: Path<AttachmentId>,
 ) -> Result<impl Responder, ApiError> {
-    let id = id.into_inner();
-    let attachment = state
-        .store
-        .read_as(&auth.0, state.now(), move |c, who| {
-            attachments::get(c, who.account_id, id)
-        })
-        .await?;
+    let attachment = of_account(&state, &auth, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(AttachmentDto::new(attachment, &state)))
 }
 
@@ -272,14 +260,22 @@ pub async fn content(
     state: Data<AppState>,
     id: Path<AttachmentId>,
 ) -> Result<impl Responder, ApiError> {
-    let id = id.into_inner();
-    let attachment = state
+    let attachment = of_account(&state, &auth, id.into_inner()).await?;
+    Ok(stream_bytes(&state, attachment.meta))
+}
+
+/// The caller's attachment `id`.
+async fn of_account(
+    state: &AppState,
+    auth: &Authenticated,
+    id: AttachmentId,
+) -> Result<Attachment, ApiError> {
+    Ok(state
         .store
         .read_as(&auth.0, state.now(), move |c, who| {
             attachments::get(c, who.account_id, id)
         })
-        .await?;
-    Ok(stream_bytes(&state, attachment.meta))
+        .await?)
 }
 
 /// The query of a presigned link.

@@ -73,20 +73,25 @@ fn parse_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiE
     })
 }
 
-/// `application/json` or any `+json` type, parameters ignored.
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers
+/// The declared content type without parameters, lower-cased (`""` when there is none).
+fn media_type(headers: &HeaderMap) -> String {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = ct
-        .split(';')
-        .next()
+        .and_then(|v| v.split(';').next())
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Whether the declared content type is `essence` (lower-case), parameters ignored.
+pub fn media_type_is(headers: &HeaderMap, essence: &str) -> bool {
+    media_type(headers) == essence
+}
+
+/// `application/json` or any `+json` type, parameters ignored.
+fn is_json(headers: &HeaderMap) -> bool {
+    let essence = media_type(headers);
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

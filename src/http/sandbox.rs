@@ -3,7 +3,7 @@
 //! lets a person claim it.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, ContentType};
+use actix_web::http::header::ContentType;
 use actix_web::web::{Bytes, Data, Path, Payload};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::auth::client_ip;
 use super::error::{ApiError, ErrorBody};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, media_type_is};
 use super::rate_limit::Window;
 use crate::config::AutoProvision;
 use crate::domain::account::{AccountName, DeviceId};
@@ -203,16 +203,7 @@ pub async fn claim_submit(
     token: Path<String>,
     body: Bytes,
 ) -> HttpResponse {
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !media_type_is(req.headers(), "application/x-www-form-urlencoded") {
         return page(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "<h1>Unsupported form</h1><p>Send the form from the claim page.</p>",

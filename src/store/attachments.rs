@@ -138,8 +138,8 @@ pub fn with_content(
     )?;
     let mut rows = stmt.query([id])?;
     while let Some(row) = rows.next()? {
-        let piece: Vec<u8> = row.get(0)?;
-        content.extend_from_slice(&piece);
+        let piece = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+        content.extend_from_slice(piece);
     }
     Ok((meta, content))
 }

@@ -134,12 +134,7 @@ pub fn send_context(
     let mut total = 0u64;
     let mut attachments = Vec::with_capacity(attachment_ids.len());
     for id in attachment_ids {
-        let size: Option<i64> = conn
-            .prepare_cached("SELECT size FROM attachments WHERE id = ?1 AND account_id = ?2")?
-            .query_row(params![id, account_id], |r| r.get(0))
-            .optional()?;
-        total += u64::try_from(size.ok_or(StoreError::NotFound(Resource::Attachment))?)
-            .unwrap_or(u64::MAX);
+        total = total.saturating_add(attachments::get(conn, account_id, *id)?.meta.size);
     }
     if total > MAX_ATTACHMENTS_BYTES {
         return Err(StoreError::AttachmentsTooLarge);

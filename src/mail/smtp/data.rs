@@ -129,19 +129,9 @@ impl DataReceiver {
         self.overflow
     }
 
-    /// Bytes kept so far.
-    pub fn len(&self) -> usize {
-        self.message.len()
-    }
-
     /// Bytes of memory holding them (a growing buffer has room to spare).
     pub fn allocated(&self) -> usize {
         self.message.capacity()
-    }
-
-    /// Whether nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.message.is_empty()
     }
 
     /// Drops what was kept and keeps nothing more; the end of the data is still found.
