@@ -49,7 +49,7 @@ CREATE TABLE domains (
     verification_token     TEXT NOT NULL,
     dkim_selector          TEXT NOT NULL,
     dkim_algorithm         TEXT NOT NULL,           -- 'rsa' | 'ed25519'
-    dkim_private_key       BLOB NOT NULL,           -- PKCS#8 DER
+    dkim_private_key       BLOB NOT NULL,           -- rsa: PKCS#1 DER; ed25519: PKCS#8 DER
     dkim_public_key        TEXT NOT NULL,           -- base64, as published in DNS
     sending_status         TEXT NOT NULL DEFAULT 'pending'
         CHECK (sending_status IN ('pending', 'pending_dkim', 'verified', 'failed')),

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::budget::MemoryBudget;
 use crate::config::Config;
+use crate::dns::Dns;
 use crate::domain::account::AccountName;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::random;
@@ -115,7 +116,7 @@ fn shared_domain_dkim(config: &Config) -> anyhow::Result<Option<DkimKey>> {
     log::info!(
         "DKIM signing mail from {}; publish: {name}. IN TXT {}",
         key.domain(),
-        crate::mail::dkim::zone_txt(&value)
+        crate::domain::custom_domain::txt_strings(&value)
     );
     Ok(Some(key))
 }
@@ -159,6 +160,8 @@ impl Application {
         let claims = Arc::new(claims);
         let memory = MemoryBudget::new(config.limits.max_buffered_bytes);
         let dkim = shared_domain_dkim(&config)?.map(Arc::new);
+        let dns = Dns::from_config(&config.dns)?;
+        let dns_setup = Arc::new(config.dns_setup().map_err(anyhow::Error::msg)?);
         let sandbox = Arc::new(SandboxPolicy {
             limits: config.sandbox.limits(),
             claims: claims.clone(),
@@ -173,6 +176,8 @@ impl Application {
             sandbox,
             memory,
             dkim,
+            dns,
+            dns_setup,
         };
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).
@@ -254,6 +259,8 @@ impl Application {
         let handle = server.handle();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let janitor = tokio::spawn(jobs::run_janitor(state.clone(), shutdown_rx.clone()));
+        let domain_checks =
+            tokio::spawn(jobs::run_domain_checks(state.clone(), shutdown_rx.clone()));
         let webhooks = tokio::spawn(webhook_worker.run(shutdown_rx.clone()));
         let sends = tokio::spawn(send_worker.run(shutdown_rx.clone()));
         let smtp = tokio::spawn(smtp.run(shutdown_rx));
@@ -274,6 +281,9 @@ impl Application {
         let _ = shutdown_tx.send(true);
         if let Err(e) = janitor.await {
             log::error!("janitor task failed: {e}");
+        }
+        if let Err(e) = domain_checks.await {
+            log::error!("domain check task failed: {e}");
         }
         if let Err(e) = webhooks.await {
             log::error!("webhook worker failed: {e}");

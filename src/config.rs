@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::domain::DomainName;
+use crate::domain::custom_domain::{DkimAlgorithm, DnsSetup};
 
 /// The whole configuration; every field has a default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -34,6 +35,10 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     /// Auto-provisioned sandbox accounts and their limits.
     pub sandbox: SandboxConfig,
+    /// The DNS resolver (MX lookups, domain verification).
+    pub dns: DnsConfig,
+    /// Custom domains: the records they publish and how they are verified.
+    pub domains: DomainsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -246,8 +251,6 @@ pub struct OutboundConfig {
     pub relay_password: String,
     /// `direct`: the port MX hosts are contacted on (25; tests use another).
     pub direct_port: u16,
-    /// `direct`: DNS servers as `ip:port`; empty means the system's resolver.
-    pub direct_nameservers: Vec<SocketAddr>,
 }
 
 impl Default for OutboundConfig {
@@ -265,7 +268,6 @@ impl Default for OutboundConfig {
             relay_username: String::new(),
             relay_password: String::new(),
             direct_port: 25,
-            direct_nameservers: Vec::new(),
         }
     }
 }
@@ -378,6 +380,8 @@ pub struct SandboxConfig {
     pub external_recipients: bool,
     /// Whether sandbox accounts may create webhooks.
     pub webhooks: bool,
+    /// Whether sandbox accounts may add custom domains.
+    pub custom_domains: bool,
 }
 
 impl Default for SandboxConfig {
@@ -392,6 +396,7 @@ impl Default for SandboxConfig {
             daily_send_limit: 50,
             external_recipients: false,
             webhooks: false,
+            custom_domains: false,
         }
     }
 }
@@ -405,6 +410,59 @@ impl SandboxConfig {
             lifetime: std::time::Duration::from_secs(self.lifetime_days.saturating_mul(86_400)),
             external_recipients: self.external_recipients,
             webhooks: self.webhooks,
+            custom_domains: self.custom_domains,
+        }
+    }
+}
+
+/// `[dns]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// DNS servers as `ip:port`; empty means the system's resolver (`/etc/resolv.conf`).
+    pub nameservers: Vec<SocketAddr>,
+    /// Seconds to wait for one answer.
+    pub timeout_secs: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout_secs: 5,
+        }
+    }
+}
+
+/// `[domains]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DomainsConfig {
+    /// The host custom domains point their MX record at; empty means `smtp.hostname`.
+    pub mail_host: String,
+    /// Where their mail leaves from, for the SPF record: `ip4:`/`ip6:`/`a:`/`mx:`/`include:`
+    /// mechanisms, bare IP addresses or host names; empty means `a:<outbound.ehlo_hostname>`
+    /// (right for `direct` mode; with a relay, list what its provider says to include).
+    pub spf_senders: Vec<String>,
+    /// The DKIM selector of keys made for custom domains.
+    pub dkim_selector: String,
+    /// `rsa` (2048 bits, the widely supported choice) or `ed25519`.
+    pub dkim_algorithm: DkimAlgorithm,
+    /// Hours a domain has to publish its records before its pending status turns `failed`.
+    pub verification_hours: u64,
+    /// Seconds between automatic re-checks of pending domains.
+    pub recheck_interval_secs: u64,
+}
+
+impl Default for DomainsConfig {
+    fn default() -> Self {
+        Self {
+            mail_host: String::new(),
+            spf_senders: Vec::new(),
+            dkim_selector: "agentsend".to_owned(),
+            dkim_algorithm: DkimAlgorithm::Rsa,
+            verification_hours: 72,
+            recheck_interval_secs: 600,
         }
     }
 }
@@ -587,17 +645,33 @@ impl Config {
         if self.attachments.link_ttl_secs == 0 {
             return fail("attachments.link_ttl_secs", "must be at least 1");
         }
-        let selector = &self.mail.dkim_selector;
-        if selector.is_empty()
-            || selector.len() > 63
-            || !selector
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        for (key, selector) in [
+            ("mail.dkim_selector", &self.mail.dkim_selector),
+            ("domains.dkim_selector", &self.domains.dkim_selector),
+        ] {
+            if selector.is_empty()
+                || selector.len() > 63
+                || !selector
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return fail(
+                    key,
+                    "must be a DNS label: 1 to 63 letters, digits and hyphens",
+                );
+            }
+        }
+        if self.dns.timeout_secs == 0 {
+            return fail("dns.timeout_secs", "must be at least 1");
+        }
+        if self.domains.verification_hours == 0 || self.domains.recheck_interval_secs == 0 {
             return fail(
-                "mail.dkim_selector",
-                "must be a DNS label: 1 to 63 letters, digits and hyphens",
+                "domains",
+                "verification_hours and recheck_interval_secs must be at least 1",
             );
+        }
+        if let Err(why) = self.dns_setup() {
+            return fail("domains", &why);
         }
         if self.sandbox.provision_window_secs == 0 {
             return fail("sandbox.provision_window_secs", "must be at least 1");
@@ -688,6 +762,25 @@ impl Config {
             );
         }
         validate_log_filter(&self.log.level).or_else(|why| fail("log.level", &why))
+    }
+
+    /// What custom domains publish: their MX target and SPF value (`[domains]`, defaulting to
+    /// `smtp.hostname` and `outbound.ehlo_hostname`).
+    pub fn dns_setup(&self) -> Result<DnsSetup, String> {
+        let host = if self.domains.mail_host.is_empty() {
+            &self.smtp.hostname
+        } else {
+            &self.domains.mail_host
+        };
+        let mail_host = DomainName::parse(host)
+            .map_err(|e| format!("mail_host {host:?} is not a host name: {e}"))?;
+        let spf = if self.domains.spf_senders.is_empty() {
+            DnsSetup::spf_for(std::slice::from_ref(&self.outbound.ehlo_hostname))
+        } else {
+            DnsSetup::spf_for(&self.domains.spf_senders)
+        }
+        .map_err(|e| format!("spf_senders: {e}"))?;
+        Ok(DnsSetup { mail_host, spf })
     }
 
     /// The effective configuration as TOML, with secret values replaced.

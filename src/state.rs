@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use crate::budget::MemoryBudget;
 use crate::config::Config;
+use crate::dns::Dns;
+use crate::domain::custom_domain::DnsSetup;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Clock, Timestamp};
@@ -33,6 +35,10 @@ pub struct AppState {
     pub memory: MemoryBudget,
     /// The DKIM key of the shared domain, when configured.
     pub dkim: Option<Arc<DkimKey>>,
+    /// The DNS resolver.
+    pub dns: Dns,
+    /// What custom domains publish (MX target, SPF).
+    pub dns_setup: Arc<DnsSetup>,
 }
 
 impl AppState {

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod address;
+pub mod custom_domain;
 pub mod idempotency;
 pub mod ids;
 pub mod inbox;

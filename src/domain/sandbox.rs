@@ -22,6 +22,8 @@ pub struct SandboxLimits {
     pub external_recipients: bool,
     /// Whether it may create webhooks.
     pub webhooks: bool,
+    /// Whether it may add custom domains.
+    pub custom_domains: bool,
 }
 
 /// What a sandbox account tries to do, with what the check needs to know.
@@ -43,12 +45,14 @@ pub enum Attempt<'a> {
     },
     /// Create a webhook.
     CreateWebhook,
+    /// Add a custom domain.
+    CreateDomain,
 }
 
 /// A refusal: `402 CLAIM_REQUIRED`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{reason} Claim the account (open claim_url) to lift the sandbox limits: any number of inboxes and sends within the daily limit, any recipient, and webhooks."
+    "{reason} Claim the account (open claim_url) to lift the sandbox limits: any number of inboxes and sends within the daily limit, any recipient, webhooks and custom domains."
 )]
 pub struct ClaimRequired {
     /// Which limit was reached.
@@ -128,6 +132,9 @@ impl SandboxLimits {
             Attempt::CreateWebhook if !self.webhooks => {
                 refuse("A sandbox account cannot have webhooks.".to_owned())
             }
+            Attempt::CreateDomain if !self.custom_domains => {
+                refuse("A sandbox account cannot add custom domains.".to_owned())
+            }
             _ => Ok(()),
         }
     }
@@ -144,6 +151,7 @@ mod tests {
             lifetime: Duration::from_secs(7 * 86_400),
             external_recipients: false,
             webhooks: false,
+            custom_domains: false,
         }
     }
 
@@ -180,6 +188,7 @@ mod tests {
             external: Some("x@example.com")
         }));
         assert!(!ok(Attempt::CreateWebhook));
+        assert!(!ok(Attempt::CreateDomain));
         let week = Timestamp::from_millis(7 * 86_400_000);
         let policy = SandboxPolicy {
             limits: l.clone(),
@@ -200,6 +209,7 @@ mod tests {
                 external: Some("x@example.com"),
             },
             Attempt::CreateWebhook,
+            Attempt::CreateDomain,
         ] {
             assert!(l.check(&free, week, attempt).is_ok());
         }

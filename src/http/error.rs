@@ -248,6 +248,26 @@ impl From<StoreError> for ApiError {
                 "DOMAIN_NOT_VERIFIED",
                 "The domain must be verified for sending before inboxes can use it.",
             ),
+            StoreError::DomainExists { elsewhere: false } => Self::new(
+                S::CONFLICT,
+                "DOMAIN_EXISTS",
+                "This account already has that domain.",
+            ),
+            StoreError::DomainExists { elsewhere: true } => Self::new(
+                S::CONFLICT,
+                "DOMAIN_EXISTS",
+                "That domain is verified by another account.",
+            ),
+            StoreError::DomainInUse { inboxes } => Self::new(
+                S::CONFLICT,
+                "DOMAIN_IN_USE",
+                format!(
+                    "{inboxes} inbox{} still use{} this domain; delete {} first.",
+                    if inboxes == 1 { "" } else { "es" },
+                    if inboxes == 1 { "s" } else { "" },
+                    if inboxes == 1 { "it" } else { "them" }
+                ),
+            ),
             StoreError::Invalid(errors) => Self::validation(errors),
             StoreError::InboxSuspended => Self::new(
                 S::FORBIDDEN,

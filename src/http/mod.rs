@@ -4,6 +4,7 @@
 pub mod account;
 pub mod attachments;
 pub mod auth;
+pub mod domains;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -106,6 +107,24 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/webhooks/{id}/test",
         [(M::POST, web::route().to(webhooks::test))],
+    ))
+    .service(resource(
+        "/domains",
+        [
+            (M::POST, web::route().to(domains::create)),
+            (M::GET, web::route().to(domains::list)),
+        ],
+    ))
+    .service(resource(
+        "/domains/{id}",
+        [
+            (M::GET, web::route().to(domains::get)),
+            (M::DELETE, web::route().to(domains::delete)),
+        ],
+    ))
+    .service(resource(
+        "/domains/{id}/verify",
+        [(M::POST, web::route().to(domains::verify))],
     ))
     .service(resource(
         "/attachments",

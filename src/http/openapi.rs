@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, attachments, error, health, inboxes, messages, sandbox, threads, webhooks};
+use super::{
+    account, attachments, domains, error, health, inboxes, messages, sandbox, threads, webhooks,
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -23,6 +25,7 @@ use super::{account, attachments, error, health, inboxes, messages, sandbox, thr
         attachments::upload, attachments::get, attachments::content, attachments::download,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::test,
+        domains::create, domains::list, domains::get, domains::verify, domains::delete,
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
         sandbox::provision, sandbox::claim_page, sandbox::claim_submit,
     ),
@@ -36,6 +39,8 @@ use super::{account, attachments, error, health, inboxes, messages, sandbox, thr
         (name = "Attachments", description = "Files to attach to sends, and those of received mail; downloads with the key or through presigned links"),
         (name = "Webhooks", description = "Signed event deliveries: X-AgentSend-Signature (hex \
             HMAC-SHA256 of the body keyed with the secret) and Standard Webhooks headers"),
+        (name = "Domains", description = "Custom domains: the DNS records to publish, their \
+            verification, DKIM signing with the domain's own key and receiving on it"),
         (name = "Account", description = "The account and its API keys"),
         (name = "System", description = "Health"),
     )

@@ -5,9 +5,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mail_auth::common::crypto::{self, Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::generate::DkimKeyPair;
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
+
+use crate::domain::custom_domain::DkimAlgorithm;
 
 /// The headers signed when present (RFC 6376 §5.4.1's list, narrowed to what we write). Those
 /// absent are signed too, as absent: nobody can add them later.
@@ -23,6 +26,9 @@ const SIGNED_HEADERS: [&str; 10] = [
     "MIME-Version",
     "Content-Type",
 ];
+
+const NEEDED: &str =
+    "an RSA key of 2048 to 8192 bits or an Ed25519 key is needed (EC keys are not supported)";
 
 /// A signing key for a domain and selector.
 pub struct DkimKey {
@@ -48,10 +54,44 @@ impl DkimKey {
     /// A key from PEM: `PRIVATE KEY` (PKCS#8: RSA of 2048 to 8192 bits, or Ed25519) or
     /// `RSA PRIVATE KEY` (PKCS#1).
     pub fn from_pem(pem: &[u8], domain: &str, selector: &str) -> Result<Self, String> {
-        const NEEDED: &str = "an RSA key of 2048 to 8192 bits or an Ed25519 key is needed \
-                              (EC keys are not supported)";
         let der = PrivateKeyDer::from_pem_slice(pem)
             .map_err(|e| format!("not a PEM private key ({e}); {NEEDED}"))?;
+        Self::from_der(der, domain, selector)
+    }
+
+    /// A new key of `algorithm`, with its private key as [`DkimKey::from_stored`] takes it
+    /// back (RSA: PKCS#1 DER, 2048 bits; Ed25519: PKCS#8 DER). RSA generation takes a good
+    /// fraction of a second: call it off the async threads.
+    pub fn generate(
+        algorithm: DkimAlgorithm,
+        domain: &str,
+        selector: &str,
+    ) -> Result<(Self, Vec<u8>), String> {
+        let pair = match algorithm {
+            DkimAlgorithm::Rsa => DkimKeyPair::generate_rsa(2048),
+            DkimAlgorithm::Ed25519 => DkimKeyPair::generate_ed25519(),
+        }
+        .map_err(|e| format!("cannot generate a DKIM key: {e}"))?;
+        let (private, _) = pair.into_inner();
+        let key = Self::from_stored(algorithm, &private, domain, selector)?;
+        Ok((key, private))
+    }
+
+    /// A key as [`DkimKey::generate`] returned it.
+    pub fn from_stored(
+        algorithm: DkimAlgorithm,
+        private: &[u8],
+        domain: &str,
+        selector: &str,
+    ) -> Result<Self, String> {
+        let der = match algorithm {
+            DkimAlgorithm::Rsa => PrivateKeyDer::Pkcs1(private.to_vec().into()),
+            DkimAlgorithm::Ed25519 => PrivateKeyDer::Pkcs8(private.to_vec().into()),
+        };
+        Self::from_der(der, domain, selector)
+    }
+
+    fn from_der(der: PrivateKeyDer<'_>, domain: &str, selector: &str) -> Result<Self, String> {
         let (key, algorithm, public_key) = match RsaKey::<Sha256>::from_key_der(der.clone_key()) {
             Ok(rsa) => {
                 let public = rsa_spki(&rsa.public_key());
@@ -89,6 +129,11 @@ impl DkimKey {
         &self.domain
     }
 
+    /// The public key as the DKIM record's `p=` carries it (base64).
+    pub fn public_key_base64(&self) -> String {
+        STANDARD.encode(&self.public_key)
+    }
+
     /// The TXT record to publish: its name and value.
     pub fn dns_record(&self) -> (String, String) {
         (
@@ -96,7 +141,7 @@ impl DkimKey {
             format!(
                 "v=DKIM1; k={}; p={}",
                 self.algorithm,
-                STANDARD.encode(&self.public_key)
+                self.public_key_base64()
             ),
         )
     }
@@ -113,17 +158,6 @@ impl DkimKey {
         signed.extend_from_slice(message);
         Ok(signed)
     }
-}
-
-/// A TXT value as quoted strings of at most 255 bytes each (RFC 1035 §3.3.14), as a zone file
-/// needs it.
-pub fn zone_txt(value: &str) -> String {
-    value
-        .as_bytes()
-        .chunks(255)
-        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// An RSA public key (PKCS#1 `RSAPublicKey` DER) as a `SubjectPublicKeyInfo`, the form DKIM
@@ -192,11 +226,6 @@ mod tests {
             assert!(text.ends_with(std::str::from_utf8(MESSAGE).unwrap()));
         }
         assert!(DkimKey::from_pem(b"not a key", "example.com", "s").is_err());
-        let long = "x".repeat(300);
-        assert_eq!(
-            zone_txt(&long),
-            format!("\"{}\" \"{}\"", "x".repeat(255), "x".repeat(45))
-        );
     }
 
     #[test]

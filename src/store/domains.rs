@@ -1,9 +1,291 @@
-//! Custom domains (only what other resources need of them so far).
+//! Custom domains: their keys, statuses and DNS check results.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Resource, StoreError};
-use crate::domain::{AccountId, DomainId, DomainName};
+use super::{Resource, StoreError, Tx, count};
+use crate::domain::custom_domain::{
+    CheckOutcome, DkimAlgorithm, Domain, ReceivingStatus, SendingStatus,
+};
+use crate::domain::sandbox::{Attempt, SandboxPolicy};
+use crate::domain::{AccountId, DomainId, DomainName, Page, Paging, Timestamp};
+
+/// What a domain is created with.
+#[derive(Debug, Clone)]
+pub struct NewDomain {
+    /// The name.
+    pub name: DomainName,
+    /// The verification TXT value's token.
+    pub verification_token: String,
+    /// DKIM selector.
+    pub dkim_selector: String,
+    /// Key type.
+    pub dkim_algorithm: DkimAlgorithm,
+    /// The private key as `DkimKey::from_stored` takes it.
+    pub dkim_private_key: Vec<u8>,
+    /// The public key as published (`p=`).
+    pub dkim_public_key: String,
+}
+
+/// A verified domain's signing key, as stored.
+#[derive(Clone)]
+pub struct StoredKey {
+    /// The domain (`d=`).
+    pub domain: String,
+    /// Selector (`s=`).
+    pub selector: String,
+    /// Key type.
+    pub algorithm: DkimAlgorithm,
+    /// The private key.
+    pub private_key: Vec<u8>,
+}
+
+macro_rules! domain_columns {
+    () => {
+        "id, account_id, domain, verification_token, dkim_selector, dkim_algorithm, \
+         dkim_public_key, sending_status, receiving_status, sending_verified_at, \
+         receiving_verified_at, last_checked_at, last_check_error, created_at, updated_at"
+    };
+}
+
+fn corrupt(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
+}
+
+fn domain_from_row(row: &Row<'_>) -> rusqlite::Result<Domain> {
+    let name: String = row.get("domain")?;
+    let algorithm: String = row.get("dkim_algorithm")?;
+    let sending: String = row.get("sending_status")?;
+    let receiving: String = row.get("receiving_status")?;
+    Ok(Domain {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        name: DomainName::parse(&name).map_err(|e| corrupt(2, format!("domain {name:?}: {e}")))?,
+        verification_token: row.get("verification_token")?,
+        dkim_selector: row.get("dkim_selector")?,
+        dkim_algorithm: DkimAlgorithm::parse(&algorithm)
+            .ok_or_else(|| corrupt(5, format!("DKIM algorithm {algorithm:?}")))?,
+        dkim_public_key: row.get("dkim_public_key")?,
+        sending_status: SendingStatus::parse(&sending)
+            .ok_or_else(|| corrupt(7, format!("sending status {sending:?}")))?,
+        receiving_status: ReceivingStatus::parse(&receiving)
+            .ok_or_else(|| corrupt(8, format!("receiving status {receiving:?}")))?,
+        sending_verified_at: row.get("sending_verified_at")?,
+        receiving_verified_at: row.get("receiving_verified_at")?,
+        last_checked_at: row.get("last_checked_at")?,
+        last_check_error: row.get("last_check_error")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+/// Adds a domain to the account. `409 DOMAIN_EXISTS` if the account has it already, or if
+/// another account has it verified (a domain receives and signs for one account only).
+pub fn create_domain(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    new: &NewDomain,
+    sandbox: &SandboxPolicy,
+    now: Timestamp,
+) -> Result<Domain, StoreError> {
+    let account = super::accounts::get_account(tx, account_id)?;
+    sandbox.check(&account, now, Attempt::CreateDomain)?;
+    let holders: Vec<(AccountId, bool)> = tx
+        .prepare_cached(
+            "SELECT account_id,
+                    sending_status = 'verified' OR receiving_status = 'verified'
+             FROM domains WHERE domain = ?1",
+        )?
+        .query_map([new.name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if holders.iter().any(|(holder, _)| *holder == account_id) {
+        return Err(StoreError::DomainExists { elsewhere: false });
+    }
+    if holders.iter().any(|(_, verified)| *verified) {
+        return Err(StoreError::DomainExists { elsewhere: true });
+    }
+    let id = DomainId::new();
+    tx.prepare_cached(
+        "INSERT INTO domains (id, account_id, domain, verification_token, dkim_selector,
+             dkim_algorithm, dkim_private_key, dkim_public_key, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    )?
+    .execute(params![
+        id,
+        account_id,
+        new.name.as_str(),
+        new.verification_token,
+        new.dkim_selector,
+        new.dkim_algorithm.as_str(),
+        new.dkim_private_key,
+        new.dkim_public_key,
+        now
+    ])?;
+    get_domain(tx, account_id, id)
+}
+
+/// One of the account's domains.
+pub fn get_domain(
+    conn: &Connection,
+    account_id: AccountId,
+    id: DomainId,
+) -> Result<Domain, StoreError> {
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        domain_columns!(),
+        " FROM domains WHERE id = ?1 AND account_id = ?2"
+    ))?
+    .query_row(params![id, account_id], domain_from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound(Resource::Domain))
+}
+
+/// The account's domains, newest first.
+pub fn list_domains(
+    conn: &Connection,
+    account_id: AccountId,
+    paging: Paging,
+) -> Result<Page<Domain>, StoreError> {
+    let total: i64 = conn.query_row(
+        "SELECT count(*) FROM domains WHERE account_id = ?1",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    let data = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            domain_columns!(),
+            " FROM domains WHERE account_id = ?1
+              ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+        ))?
+        .query_map(
+            params![account_id, paging.limit(), paging.offset()],
+            domain_from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        data,
+        total: count(total),
+    })
+}
+
+/// Deletes a domain and its key. `409 DOMAIN_IN_USE` while inboxes that are not deleted use
+/// it; deleted inboxes keep their (reserved) addresses but lose the link to the domain.
+pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result<(), StoreError> {
+    get_domain(tx, account_id, id)?;
+    let in_use: i64 = tx.query_row(
+        "SELECT count(*) FROM inboxes WHERE domain_id = ?1 AND status != 'deleted'",
+        [id],
+        |r| r.get(0),
+    )?;
+    if in_use > 0 {
+        return Err(StoreError::DomainInUse {
+            inboxes: count(in_use),
+        });
+    }
+    tx.execute(
+        "UPDATE inboxes SET domain_id = NULL WHERE domain_id = ?1",
+        [id],
+    )?;
+    tx.execute(
+        "DELETE FROM domains WHERE id = ?1 AND account_id = ?2",
+        params![id, account_id],
+    )?;
+    Ok(())
+}
+
+/// Whether an account other than the domain's own already receives mail for its name.
+pub fn received_elsewhere(conn: &Connection, domain: &Domain) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM domains
+             WHERE domain = ?1 AND account_id != ?2 AND receiving_status = 'verified' LIMIT 1",
+        )?
+        .query_row(params![domain.name.as_str(), domain.account_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Stores the outcome of a DNS check of `before` (as read in this transaction): statuses,
+/// when each side became verified, when it was checked and what it found missing.
+pub fn record_check(
+    tx: &Tx<'_>,
+    before: &Domain,
+    outcome: &CheckOutcome,
+    now: Timestamp,
+) -> Result<Domain, StoreError> {
+    let became = |was: bool, is: bool| (!was && is).then_some(now);
+    let sending_verified_at = before.sending_verified_at.or(became(
+        before.sending_status == SendingStatus::Verified,
+        outcome.sending == SendingStatus::Verified,
+    ));
+    let receiving_verified_at = before.receiving_verified_at.or(became(
+        before.receiving_status == ReceivingStatus::Verified,
+        outcome.receiving == ReceivingStatus::Verified,
+    ));
+    tx.prepare_cached(
+        "UPDATE domains SET sending_status = ?2, receiving_status = ?3, sending_verified_at = ?4,
+             receiving_verified_at = ?5, last_checked_at = ?6, last_check_error = ?7,
+             updated_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        before.id,
+        outcome.sending.as_str(),
+        outcome.receiving.as_str(),
+        sending_verified_at,
+        receiving_verified_at,
+        now,
+        outcome.problems
+    ])?;
+    get_domain(tx, before.account_id, before.id)
+}
+
+/// Domains with a side still pending that were not checked since `checked_before`, oldest
+/// check first, at most `max`.
+pub fn due_for_check(
+    conn: &Connection,
+    checked_before: Timestamp,
+    max: usize,
+) -> Result<Vec<(AccountId, DomainId)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT account_id, id FROM domains
+             WHERE (sending_status IN ('pending', 'pending_dkim') OR receiving_status = 'pending')
+               AND coalesce(last_checked_at, created_at) < ?1
+             ORDER BY coalesce(last_checked_at, created_at) LIMIT ?2",
+        )?
+        .query_map(
+            params![checked_before, i64::try_from(max).unwrap_or(i64::MAX)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The signing key of the custom domain `domain_id`, if it is verified for sending.
+pub fn signing_key(
+    conn: &Connection,
+    domain_id: DomainId,
+) -> Result<Option<StoredKey>, StoreError> {
+    let row: Option<(String, String, String, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT domain, dkim_selector, dkim_algorithm, dkim_private_key FROM domains
+             WHERE id = ?1 AND sending_status = 'verified'",
+        )?
+        .query_row([domain_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    row.map(|(domain, selector, algorithm, private_key)| {
+        Ok(StoredKey {
+            algorithm: DkimAlgorithm::parse(&algorithm)
+                .ok_or_else(|| StoreError::Corrupt(format!("DKIM algorithm {algorithm:?}")))?,
+            domain,
+            selector,
+            private_key,
+        })
+    })
+    .transpose()
+}
 
 /// The name of one of the account's domains, provided it is verified for sending: the
 /// precondition for creating an inbox on it (SPEC §3.1).
@@ -12,16 +294,9 @@ pub fn verified_sending_domain(
     account_id: AccountId,
     domain_id: DomainId,
 ) -> Result<DomainName, StoreError> {
-    let row: Option<(String, String)> = conn
-        .query_row(
-            "SELECT domain, sending_status FROM domains WHERE id = ?1 AND account_id = ?2",
-            params![domain_id, account_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (name, status) = row.ok_or(StoreError::NotFound(Resource::Domain))?;
-    if status != "verified" {
+    let domain = get_domain(conn, account_id, domain_id)?;
+    if domain.sending_status != SendingStatus::Verified {
         return Err(StoreError::DomainNotVerified);
     }
-    DomainName::parse(&name).map_err(|e| StoreError::Corrupt(format!("domain {name:?}: {e}")))
+    Ok(domain.name)
 }

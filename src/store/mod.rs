@@ -102,6 +102,18 @@ pub enum StoreError {
     /// The API key is unknown, revoked or expired.
     #[error("invalid or missing API key")]
     Unauthorized,
+    /// The account has this domain already, or another account has it verified.
+    #[error("domain exists")]
+    DomainExists {
+        /// Another account holds it.
+        elsewhere: bool,
+    },
+    /// Inboxes still use the domain.
+    #[error("domain in use by {inboxes} inboxes")]
+    DomainInUse {
+        /// How many.
+        inboxes: u64,
+    },
     /// The custom domain is not verified for sending.
     #[error("domain not verified")]
     DomainNotVerified,

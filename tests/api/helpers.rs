@@ -18,6 +18,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::dns::TestDns;
+
 /// A running server and a client for it.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
@@ -38,6 +40,9 @@ pub struct TestApp {
     pub worker: DeliveryWorker,
     /// The send worker, to drive it step by step.
     pub sender: SendWorker,
+    /// The DNS server the app resolves with (unless the test configured another): tests
+    /// publish records in it.
+    pub dns: TestDns,
     client: reqwest::Client,
     config: Config,
     dir: Arc<TempDir>,
@@ -57,6 +62,14 @@ pub fn test_config(dir: &Path) -> Config {
     config
 }
 
+/// `config` resolving with a fresh [`TestDns`] of its own, so that no test depends on the
+/// machine's DNS.
+async fn with_dns(mut config: Config) -> (Config, TestDns) {
+    let dns = TestDns::start().await;
+    config.dns.nameservers = vec![dns.addr];
+    (config, dns)
+}
+
 impl TestApp {
     /// A server with the test configuration.
     pub async fn spawn() -> Self {
@@ -66,23 +79,24 @@ impl TestApp {
     /// A server with the test configuration changed by `f`.
     pub async fn spawn_with(f: impl FnOnce(&mut Config)) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        let mut config = test_config(dir.path());
+        let (mut config, dns) = with_dns(test_config(dir.path())).await;
         f(&mut config);
         let manual = Arc::new(ManualClock::new(SystemClock.now()));
-        Self::start(config, dir, manual.clone(), Some(manual), None).await
+        Self::start(config, dir, dns, manual.clone(), Some(manual), None).await
     }
 
     /// A server on the system clock, for tests of real timing (retry schedules, timeouts).
     pub async fn spawn_with_real_clock(f: impl FnOnce(&mut Config)) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        let mut config = test_config(dir.path());
+        let (mut config, dns) = with_dns(test_config(dir.path())).await;
         f(&mut config);
-        Self::start(config, dir, Arc::new(SystemClock), None, None).await
+        Self::start(config, dir, dns, Arc::new(SystemClock), None, None).await
     }
 
     async fn start(
         config: Config,
         dir: Arc<TempDir>,
+        dns: TestDns,
         clock: Arc<dyn Clock>,
         manual: Option<Arc<ManualClock>>,
         known: Option<(String, String)>,
@@ -115,6 +129,7 @@ impl TestApp {
             state,
             worker,
             sender,
+            dns,
             client: client(),
             config,
             dir,
@@ -130,6 +145,7 @@ impl TestApp {
         Self::start(
             self.config.clone(),
             self.dir.clone(),
+            self.dns.clone(),
             self.clock.clone(),
             self.manual.clone(),
             known,

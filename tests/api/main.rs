@@ -17,6 +17,7 @@ mod account;
 mod attachments;
 mod cli;
 mod dkim;
+mod domains;
 mod errors;
 mod health;
 mod idempotency;

@@ -632,7 +632,7 @@ async fn direct_mode_finds_the_mx_in_dns_and_delivers_there() {
     let app = TestApp::spawn_with(move |c| {
         c.outbound.mode = OutboundMode::Direct;
         c.outbound.direct_port = far.smtp.port();
-        c.outbound.direct_nameservers = vec![dns.addr];
+        c.dns.nameservers = vec![dns.addr];
         c.outbound.timeout_secs = 5;
     })
     .await;

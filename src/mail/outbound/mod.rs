@@ -41,7 +41,7 @@ pub struct SendWorker {
 impl SendWorker {
     /// Builds the configured transport.
     pub fn new(state: AppState) -> anyhow::Result<Self> {
-        let transport = Arc::new(Transport::new(&state.config.outbound)?);
+        let transport = Arc::new(Transport::new(&state.config.outbound, &state.dns)?);
         let slots = Arc::new(Semaphore::new(state.config.outbound.concurrency));
         Ok(Self {
             state,

@@ -5,9 +5,6 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
@@ -17,6 +14,7 @@ use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
 use lettre::{Address, AsyncTransport, Tokio1Executor};
 
 use crate::config::{OutboundConfig, OutboundMode, RelaySecurity};
+use crate::dns::Dns;
 
 /// What became of one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +40,8 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Builds the transport of `config.mode`.
-    pub fn new(config: &OutboundConfig) -> anyhow::Result<Self> {
+    /// Builds the transport of `config.mode`; `direct` looks MX hosts up with `dns`.
+    pub fn new(config: &OutboundConfig, dns: &Dns) -> anyhow::Result<Self> {
         let timeout = Duration::from_secs(config.timeout_secs);
         let hello = ClientId::Domain(config.ehlo_hostname.clone());
         Ok(match config.mode {
@@ -74,9 +72,12 @@ impl Transport {
                 }
                 Transport::Relay(builder.build())
             }
-            OutboundMode::Direct => {
-                Transport::Direct(Box::new(Direct::new(config, hello, timeout)?))
-            }
+            OutboundMode::Direct => Transport::Direct(Box::new(Direct {
+                dns: dns.clone(),
+                port: config.direct_port,
+                hello,
+                timeout,
+            })),
         })
     }
 
@@ -174,42 +175,13 @@ async fn one_by_one(
 
 /// Delivery to each recipient domain's MX hosts.
 pub struct Direct {
-    resolver: TokioResolver,
+    dns: Dns,
     port: u16,
     hello: ClientId,
     timeout: Duration,
 }
 
 impl Direct {
-    fn new(config: &OutboundConfig, hello: ClientId, timeout: Duration) -> anyhow::Result<Self> {
-        let resolver = if config.direct_nameservers.is_empty() {
-            TokioResolver::builder_tokio()?.build()?
-        } else {
-            let servers = config
-                .direct_nameservers
-                .iter()
-                .map(|addr| {
-                    let mut server = NameServerConfig::udp_and_tcp(addr.ip());
-                    for connection in &mut server.connections {
-                        connection.port = addr.port();
-                    }
-                    server
-                })
-                .collect();
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_name_servers(servers),
-                TokioRuntimeProvider::default(),
-            )
-            .build()?
-        };
-        Ok(Self {
-            resolver,
-            port: config.direct_port,
-            hello,
-            timeout,
-        })
-    }
-
     async fn send(&self, from: &str, recipients: &[String], raw: &[u8]) -> Vec<(String, Outcome)> {
         let mut by_domain: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in recipients {
@@ -232,7 +204,7 @@ impl Direct {
         if let Some(literal) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
             return Ok(vec![literal.trim_start_matches("IPv6:").to_owned()]);
         }
-        match self.resolver.mx_lookup(domain).await {
+        match self.dns.resolver().mx_lookup(domain).await {
             Ok(lookup) => {
                 let mut mx: Vec<(u16, String)> = lookup
                     .answers()
@@ -271,7 +243,7 @@ impl Direct {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return vec![ip];
         }
-        match self.resolver.lookup_ip(host).await {
+        match self.dns.resolver().lookup_ip(host).await {
             Ok(ips) => ips.iter().collect(),
             Err(_) => Vec::new(),
         }

@@ -1,0 +1,158 @@
+//! The DNS resolver everything uses (`[dns]`): the configured nameservers (`ip:port`, so tests
+//! can run their own) or the system's. Built once at start-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
+use mail_auth::MessageAuthenticator;
+
+use crate::config::DnsConfig;
+use crate::domain::custom_domain::Lookup;
+
+/// The resolver, twice: a caching one for mail (MX lookups, SPF/DKIM/DMARC checks of incoming
+/// mail) and one that never caches, for domain verification, where a user who has just
+/// published a record expects it to be seen.
+#[derive(Clone)]
+pub struct Dns {
+    cached: Arc<MessageAuthenticator>,
+    fresh: TokioResolver,
+    timeout: Duration,
+}
+
+impl Dns {
+    /// Builds both resolvers from `[dns]`.
+    pub fn from_config(config: &DnsConfig) -> anyhow::Result<Self> {
+        let (servers, mut options) = if config.nameservers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .context("cannot read the system's DNS configuration (/etc/resolv.conf); set dns.nameservers")?
+        } else {
+            let servers = config
+                .nameservers
+                .iter()
+                .map(|addr| {
+                    let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+                    for connection in &mut server.connections {
+                        connection.port = addr.port();
+                    }
+                    server
+                })
+                .collect();
+            (
+                ResolverConfig::from_name_servers(servers),
+                ResolverOpts::default(),
+            )
+        };
+        let timeout = Duration::from_secs(config.timeout_secs);
+        options.timeout = timeout;
+        options.attempts = 2;
+        let cached = MessageAuthenticator::new(servers.clone(), options.clone())
+            .context("cannot build the DNS resolver")?;
+        options.cache_size = 0;
+        options.positive_max_ttl = Some(Duration::ZERO);
+        options.negative_max_ttl = Some(Duration::ZERO);
+        let fresh = TokioResolver::builder_with_config(servers, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()
+            .context("cannot build the DNS resolver")?;
+        Ok(Self {
+            cached: Arc::new(cached),
+            fresh,
+            timeout,
+        })
+    }
+
+    /// The caching resolver.
+    pub fn resolver(&self) -> &TokioResolver {
+        self.cached.resolver()
+    }
+
+    /// mail-auth's verifier over the caching resolver.
+    pub fn authenticator(&self) -> &MessageAuthenticator {
+        &self.cached
+    }
+
+    /// How long one lookup may take before it counts as failed.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The TXT records at `name` now (each record's strings joined); none if the name or the
+    /// records do not exist; `Err` says why DNS could not answer.
+    pub async fn txt_now(&self, name: &str) -> Lookup<String> {
+        let lookup = self.fresh.txt_lookup(fqdn(name));
+        match self.bounded(lookup).await {
+            Ok(Ok(found)) => Ok(found
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::TXT(txt) => Some(
+                        txt.txt_data
+                            .iter()
+                            .map(|s| String::from_utf8_lossy(s))
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                })
+                .collect()),
+            Ok(Err(e)) => none_or_failure(e),
+            Err(timeout) => Err(timeout),
+        }
+    }
+
+    /// The MX hosts of `name` now (lower case, without the trailing dot).
+    pub async fn mx_now(&self, name: &str) -> Lookup<String> {
+        let lookup = self.fresh.mx_lookup(fqdn(name));
+        match self.bounded(lookup).await {
+            Ok(Ok(found)) => Ok(found
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(mx) => Some(
+                        mx.exchange
+                            .to_ascii()
+                            .trim_end_matches('.')
+                            .to_ascii_lowercase(),
+                    ),
+                    _ => None,
+                })
+                .collect()),
+            Ok(Err(e)) => none_or_failure(e),
+            Err(timeout) => Err(timeout),
+        }
+    }
+
+    /// Runs a lookup with an overall limit (the resolver's own timeout applies per attempt
+    /// and per server).
+    async fn bounded<T>(&self, lookup: impl Future<Output = T>) -> Result<T, String> {
+        // Two attempts per server, and a little for the rest.
+        let limit = self.timeout * 2 + Duration::from_millis(500);
+        tokio::time::timeout(limit, lookup)
+            .await
+            .map_err(|_| format!("DNS timed out after {} s", limit.as_secs_f32().round()))
+    }
+}
+
+/// An absolute name, so that no search domain is appended.
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// "No such name" and "no such records" are answers (nothing published); anything else is a
+/// failure to get one.
+fn none_or_failure<T>(e: NetError) -> Lookup<T> {
+    if e.is_no_records_found() || e.is_nx_domain() {
+        Ok(Vec::new())
+    } else {
+        Err(format!("DNS failed: {e}"))
+    }
+}
