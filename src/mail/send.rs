@@ -1,14 +1,18 @@
 //! Accepting a send (SPEC §3.2): check what needs the database, compose the message, store it
 //! with its recipients and its send job. The send worker does the rest.
 
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
 use crate::domain::message::{Message, normalize_subject};
 use crate::domain::outbound::SendRequest;
-use crate::domain::{Credential, InboxId, MessageId};
+use crate::domain::{Credential, DomainId, InboxId, MessageId};
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
 use crate::state::AppState;
-use crate::store::StoreError;
 use crate::store::outbound::{self, NewOutbound};
+use crate::store::{StoreError, domains};
 
 /// Accepts a send from `who`'s inbox; returns the stored message (status `queued`).
 pub async fn submit(
@@ -19,7 +23,7 @@ pub async fn submit(
 ) -> Result<Message, StoreError> {
     let now = state.now();
     let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
-    let dkim = state.dkim.clone();
+    let shared_key = state.dkim.clone();
     // Loading what composing needs and composing (base64 of up to 25 MB of attachments) are
     // one trip to the blocking pool, outside the writer.
     let built = state
@@ -33,7 +37,11 @@ pub async fn submit(
                 &attachment_ids,
                 now,
             )?;
-            compose_for(context, request, dkim.as_deref(), now)
+            let key = match context.inbox.domain_id {
+                Some(domain_id) => domain_key(c, domain_id)?.map(Arc::new),
+                None => shared_key,
+            };
+            compose_for(context, request, key.as_deref(), now)
         })
         .await?;
     let (context, request, raw, message_id, in_reply_to, references, from) = built;
@@ -81,6 +89,16 @@ pub async fn submit(
         .await
 }
 
+/// The signing key of a custom domain verified for sending.
+fn domain_key(c: &Connection, domain_id: DomainId) -> Result<Option<DkimKey>, StoreError> {
+    domains::signing_key(c, domain_id)?
+        .map(|k| {
+            DkimKey::from_stored(k.algorithm, &k.private_key, &k.domain, &k.selector)
+                .map_err(|e| StoreError::Corrupt(format!("DKIM key of domain {domain_id}: {e}")))
+        })
+        .transpose()
+}
+
 type Composed = (
     outbound::SendContext,
     SendRequest,
@@ -92,7 +110,8 @@ type Composed = (
 );
 
 /// The message's bytes and headers: Message-ID on the inbox's domain, In-Reply-To and
-/// References from the thread's newest message (SPEC §3.2).
+/// References from the thread's newest message (SPEC §3.2); DKIM-signed with `dkim` when it
+/// is the inbox domain's key.
 fn compose_for(
     context: outbound::SendContext,
     request: SendRequest,

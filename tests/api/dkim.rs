@@ -127,3 +127,74 @@ async fn a_bad_key_file_stops_start_up_with_its_path() {
         );
     }
 }
+
+/// Whether mail-auth finds a passing DKIM signature, resolving with `dns`.
+async fn mail_auth_verifies(message: &[u8], dns: &crate::dns::TestDns) -> bool {
+    let resolver = agentsend::dns::Dns::from_config(&agentsend::config::DnsConfig {
+        nameservers: vec![dns.addr],
+        ..Default::default()
+    })
+    .unwrap();
+    let parsed = mail_auth::AuthenticatedMessage::parse(message).unwrap();
+    let outputs = resolver.authenticator().verify_dkim(&parsed).await;
+    !outputs.is_empty()
+        && outputs
+            .iter()
+            .all(|o| *o.result() == mail_auth::DkimResult::Pass)
+}
+
+#[tokio::test]
+async fn mail_from_a_verified_custom_domain_is_signed_with_its_own_key() {
+    use crate::domains::{add, id, publish, record, verify};
+    // RSA, the default.
+    let app = TestApp::spawn().await;
+    let d = add(&app, "signed.example").await;
+    for purpose in ["verification", "dkim"] {
+        publish(&app, &d, purpose).await;
+    }
+    assert_eq!(verify(&app, &d).await["sendingStatus"], "verified");
+    let inbox = app
+        .create_inbox(json!({"address": "agent", "domainId": d["id"]}))
+        .await;
+    let (status, message) = json(
+        app.post(
+            &format!("/inboxes/{}/messages", id(&inbox)),
+            &json!({"to": ["someone@example.com"], "subject": "From my own domain",
+                    "bodyText": "Signed with the domain's key."}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{message}");
+    assert!(
+        message["messageIdHeader"]
+            .as_str()
+            .unwrap()
+            .ends_with("@signed.example>"),
+        "{message}"
+    );
+    let raw = raw_of(&app, &message).await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(text.starts_with("DKIM-Signature: "), "{text}");
+    assert!(
+        text.contains("d=signed.example") && text.contains("s=agentsend"),
+        "{text}"
+    );
+
+    // Two independent verifiers accept it with the published record.
+    assert!(mail_auth_verifies(&raw, &app.dns).await);
+    let dkim = record(&d, "dkim");
+    let (name, value) = (
+        dkim["name"].as_str().unwrap(),
+        dkim["value"].as_str().unwrap(),
+    );
+    assert!(dkimpy_verifies(&raw, name, value));
+    // A changed body fails both.
+    let forged = text.replacen("Signed with", "Sighed with", 1);
+    assert!(!mail_auth_verifies(forged.as_bytes(), &app.dns).await);
+    assert!(!dkimpy_verifies(forged.as_bytes(), name, value));
+
+    // An inbox on the shared domain is not signed with the custom domain's key.
+    let raw = sent_raw(&app, "someone@example.com").await;
+    assert!(!String::from_utf8_lossy(&raw).contains("DKIM-Signature"));
+}

@@ -18,19 +18,19 @@ const MAIL_HOST: &str = "mx.agentsend.test";
 
 /// Ed25519 keys: RSA generation would cost each test a fraction of a second (one test below
 /// covers the RSA default).
-fn domain_config(c: &mut Config) {
+pub fn domain_config(c: &mut Config) {
     c.domains.mail_host = MAIL_HOST.to_owned();
     c.domains.dkim_algorithm = DkimAlgorithm::Ed25519;
     c.domains.spf_senders = vec!["203.0.113.5".to_owned(), "mail.agentsend.test".to_owned()];
 }
 
-async fn add(app: &TestApp, domain: &str) -> Value {
+pub async fn add(app: &TestApp, domain: &str) -> Value {
     let (status, body) = json(app.post("/domains", &json!({ "domain": domain })).await).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body
 }
 
-async fn verify(app: &TestApp, domain: &Value) -> Value {
+pub async fn verify(app: &TestApp, domain: &Value) -> Value {
     let (status, body) = json(
         app.post(&format!("/domains/{}/verify", id(domain)), &json!({}))
             .await,
@@ -40,12 +40,12 @@ async fn verify(app: &TestApp, domain: &Value) -> Value {
     body
 }
 
-fn id(v: &Value) -> &str {
+pub fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
 }
 
 /// The record of `purpose` in a domain's `dnsRecords`.
-fn record<'a>(domain: &'a Value, purpose: &str) -> &'a Value {
+pub fn record<'a>(domain: &'a Value, purpose: &str) -> &'a Value {
     domain["dnsRecords"]
         .as_array()
         .unwrap()
@@ -55,7 +55,7 @@ fn record<'a>(domain: &'a Value, purpose: &str) -> &'a Value {
 }
 
 /// Publishes the domain's record of `purpose` in the app's DNS.
-async fn publish(app: &TestApp, domain: &Value, purpose: &str) {
+pub async fn publish(app: &TestApp, domain: &Value, purpose: &str) {
     let r = record(domain, purpose);
     let (name, value) = (r["name"].as_str().unwrap(), r["value"].as_str().unwrap());
     match r["type"].as_str().unwrap() {

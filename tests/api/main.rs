@@ -17,7 +17,7 @@ mod account;
 mod attachments;
 mod cli;
 mod dkim;
-mod domains;
+pub mod domains;
 mod errors;
 mod health;
 mod idempotency;
