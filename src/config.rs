@@ -35,7 +35,7 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     /// Auto-provisioned sandbox accounts and their limits.
     pub sandbox: SandboxConfig,
-    /// The DNS resolver (MX lookups, domain verification).
+    /// The DNS resolver (MX lookups, domain verification, SPF/DKIM/DMARC checks).
     pub dns: DnsConfig,
     /// Custom domains: the records they publish and how they are verified.
     pub domains: DomainsConfig,
@@ -423,6 +423,9 @@ pub struct DnsConfig {
     pub nameservers: Vec<SocketAddr>,
     /// Seconds to wait for one answer.
     pub timeout_secs: u64,
+    /// Check SPF, DKIM and DMARC of mail received over SMTP and record the results on the
+    /// message (`authResults`); a few (cached) DNS lookups per message.
+    pub check_inbound: bool,
 }
 
 impl Default for DnsConfig {
@@ -430,6 +433,7 @@ impl Default for DnsConfig {
         Self {
             nameservers: Vec::new(),
             timeout_secs: 5,
+            check_inbound: true,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Messages and threads (SPEC §2), and the pure rules of receiving mail: thread subjects and
 //! attachment filenames.
 
+use super::auth_results::AuthResults;
 use super::ids::{AccountId, InboxId, MessageId, ThreadId};
 use super::time::Timestamp;
 
@@ -182,6 +183,8 @@ pub struct Message {
     pub references: Vec<String>,
     /// Why sending failed.
     pub error_message: Option<String>,
+    /// SPF/DKIM/DMARC results of mail received over SMTP.
+    pub auth_results: Option<AuthResults>,
     /// Attachments, in message order.
     pub attachments: Vec<AttachmentMeta>,
     /// Stored at.

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod address;
+pub mod auth_results;
 pub mod custom_domain;
 pub mod idempotency;
 pub mod ids;

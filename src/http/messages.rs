@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::List;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
+use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{SendFields, SendRequest};
 use crate::domain::{AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
@@ -72,6 +73,13 @@ pub struct MessageDto {
     in_reply_to: Option<String>,
     references_headers: Vec<String>,
     error_message: Option<String>,
+    /// Inbound mail received over SMTP: what the SPF, DKIM and DMARC checks found, as
+    /// `{"spf": {"result", "domain"}, "dkim": [{"result", "domain", "selector", "reason"?}],
+    /// "dmarc": {"result", "domain", "policy"}}`; `null` for outbound mail, local deliveries
+    /// and when the checks are off. Results: `pass`, `fail`, `softfail` (SPF), `neutral`,
+    /// `none`, `temperror`, `permerror`.
+    #[schema(value_type = Option<Object>)]
+    auth_results: Option<AuthResults>,
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -103,6 +111,7 @@ impl From<Message> for MessageDto {
             in_reply_to: m.in_reply_to.map(bracketed),
             references_headers: m.references.into_iter().map(bracketed).collect(),
             error_message: m.error_message,
+            auth_results: m.auth_results,
             created_at: m.created_at,
             sent_at: m.sent_at,
         }

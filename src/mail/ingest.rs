@@ -5,7 +5,9 @@
 
 use std::net::IpAddr;
 
+use super::auth;
 use super::parse::{self, ParsedMail, Report};
+use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{normalize_subject, sanitize_filename};
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::state::AppState;
@@ -69,6 +71,18 @@ pub async fn ingest(
     raw: Vec<u8>,
 ) -> Result<Vec<StoredCopy>, StoreError> {
     let hostname = state.config.smtp.hostname.clone();
+    // Mail from the internet is checked; local deliveries are our own.
+    let auth = match envelope.origin.peer {
+        Some(ip) if state.config.dns.check_inbound => {
+            let sender = auth::Sender {
+                ip,
+                helo: &envelope.origin.helo,
+                mail_from: &envelope.mail_from,
+            };
+            Some(auth::check(&state.dns, &hostname, sender, &raw).await)
+        }
+        _ => None,
+    };
     let now = state.now();
     let prepared = tokio::task::spawn_blocking(move || {
         let parsed = parse::parse(&raw, &envelope.mail_from);
@@ -79,7 +93,7 @@ pub async fn ingest(
     let (envelope, raw, parsed) = prepared;
     state
         .store
-        .write(move |tx| store_copies(tx, &hostname, &envelope, &raw, &parsed, now))
+        .write(move |tx| store_copies(tx, &hostname, &envelope, &raw, &parsed, auth.as_ref(), now))
         .await
 }
 
@@ -89,6 +103,7 @@ fn store_copies(
     envelope: &Envelope,
     raw: &[u8],
     parsed: &ParsedMail,
+    auth_results: Option<&AuthResults>,
     now: Timestamp,
 ) -> Result<Vec<StoredCopy>, StoreError> {
     let attachments: Vec<NewAttachment<'_>> = parsed
@@ -126,6 +141,7 @@ fn store_copies(
                 attachments: &attachments,
                 raw: &stored_raw,
                 thread_subject: &thread_subject,
+                auth_results,
             },
             now,
         )?;
@@ -138,6 +154,7 @@ fn store_copies(
             subject: parsed.subject.clone(),
             direction: "inbound",
             received_at: now,
+            auth_results: auth_results.cloned(),
         });
         webhooks::emit(tx, rcpt.account_id, &event, now)?;
         copies.push(StoredCopy {

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::attachments::{self, NewAttachment, Origin};
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, count, inboxes};
+use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
 use crate::domain::{
     AccountId, AttachmentId, InboxId, MessageId, Page, Paging, ThreadId, Timestamp,
@@ -41,6 +42,8 @@ pub struct NewInbound<'a> {
     pub raw: &'a [u8],
     /// The subject a new thread gets.
     pub thread_subject: &'a str,
+    /// SPF/DKIM/DMARC results, when checked.
+    pub auth_results: Option<&'a AuthResults>,
 }
 
 /// Where a received message was stored.
@@ -103,9 +106,10 @@ pub fn insert_inbound(
     tx.prepare_cached(
         "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
              from_address, to_addresses, cc_addresses, subject, body_text, body_html,
-             message_id_header, in_reply_to, references_headers, created_at, updated_at)
+             message_id_header, in_reply_to, references_headers, auth_results, created_at,
+             updated_at)
          VALUES (?1, ?2, ?3, ?4, 'inbound', 'received', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-             ?14, ?14)",
+             ?14, ?15, ?15)",
     )?
     .execute(params![
         message_id,
@@ -121,6 +125,10 @@ pub fn insert_inbound(
         m.message_id,
         m.in_reply_to,
         json_list(m.references),
+        m.auth_results
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("auth_results: {e}")))?,
         now
     ])?;
     tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
@@ -155,7 +163,8 @@ macro_rules! message_columns {
     () => {
         "id, account_id, inbox_id, thread_id, direction, status, delivery, from_address,
          to_addresses, cc_addresses, bcc_addresses, subject, body_text, body_html,
-         message_id_header, in_reply_to, references_headers, error_message, created_at, sent_at"
+         message_id_header, in_reply_to, references_headers, error_message, auth_results,
+         created_at, sent_at"
     };
 }
 
@@ -192,6 +201,11 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         in_reply_to: row.get("in_reply_to")?,
         references: list_column(row, "references_headers")?,
         error_message: row.get("error_message")?,
+        auth_results: row
+            .get::<_, Option<String>>("auth_results")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| conversion(18, format!("auth_results: {e}")))?,
         attachments: Vec::new(),
         created_at: row.get("created_at")?,
         sent_at: row.get("sent_at")?,

@@ -60,6 +60,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0003_accepted_total.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0004_auth_results.sql"),
+        then: None,
+    },
 ];
 
 /// Which kind of resource was not found (each maps to its own API error code).

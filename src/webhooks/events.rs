@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::domain::auth_results::AuthResults;
 use crate::domain::webhook::EventName;
 use crate::domain::{DomainId, InboxId, MessageId, ThreadId, Timestamp, WebhookId};
 use crate::store::StoreError;
@@ -26,6 +27,8 @@ pub struct MessageReceived {
     pub direction: &'static str,
     /// When it was stored.
     pub received_at: Timestamp,
+    /// SPF/DKIM/DMARC results (mail received over SMTP), else `null`.
+    pub auth_results: Option<AuthResults>,
 }
 
 /// `message.sent`

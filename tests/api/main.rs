@@ -15,6 +15,7 @@ mod smtp_server;
 
 mod account;
 mod attachments;
+mod auth_results;
 mod cli;
 mod dkim;
 pub mod domains;

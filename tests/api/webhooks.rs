@@ -92,6 +92,7 @@ fn message_received() -> Event {
         subject: "Hi".to_owned(),
         direction: "inbound",
         received_at: agentsend::domain::Timestamp::from_millis(0),
+        auth_results: None,
     })
 }
 

@@ -1,0 +1,148 @@
+//! SPF, DKIM and DMARC checks of mail received over SMTP (mail-auth, over the configured
+//! resolver), so that an agent can tell a forged sender from a real one.
+
+use std::net::IpAddr;
+
+use mail_auth::dkim::DkimError;
+use mail_auth::dmarc::Policy;
+use mail_auth::spf::verify::SpfParameters;
+use mail_auth::{
+    AuthenticatedMessage, DkimOutput, DkimResult, DmarcResult, Error, SpfOutput, SpfResult,
+    dmarc::verify::DmarcParameters,
+};
+
+use crate::dns::Dns;
+use crate::domain::auth_results::{AuthResults, DkimCheck, DmarcCheck, SpfCheck};
+
+/// What the SMTP session knows about the sender.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    /// The client's address.
+    pub ip: IpAddr,
+    /// Its EHLO/HELO name.
+    pub helo: &'a str,
+    /// `MAIL FROM` (empty for the null sender).
+    pub mail_from: &'a str,
+}
+
+/// Checks `raw` as received from `sender` by `hostname`. Bounded in time: lookups that do not
+/// finish within a few DNS timeouts give `temperror` results instead of holding the message.
+pub async fn check(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u8]) -> AuthResults {
+    let limit = dns.timeout() * 3;
+    match tokio::time::timeout(limit, check_unbounded(dns, hostname, sender, raw)).await {
+        Ok(results) => results,
+        Err(_) => AuthResults {
+            spf: SpfCheck {
+                result: "temperror".to_owned(),
+                domain: spf_domain(sender).to_owned(),
+            },
+            dkim: Vec::new(),
+            dmarc: DmarcCheck {
+                result: "temperror".to_owned(),
+                domain: String::new(),
+                policy: "none".to_owned(),
+            },
+        },
+    }
+}
+
+/// The domain SPF is checked for: that of `MAIL FROM`, or the HELO name for the null sender.
+fn spf_domain(sender: Sender<'_>) -> &str {
+    match sender.mail_from.rsplit_once('@') {
+        Some((_, domain)) if !domain.is_empty() => domain,
+        _ => sender.helo,
+    }
+}
+
+async fn check_unbounded(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u8]) -> AuthResults {
+    let verifier = dns.authenticator();
+    let spf_params = if sender.mail_from.is_empty() {
+        SpfParameters::verify_ehlo(sender.ip, sender.helo, hostname)
+    } else {
+        SpfParameters::verify_mail_from(sender.ip, sender.helo, hostname, sender.mail_from)
+    };
+    let spf = verifier.verify_spf(spf_params).await;
+    let spf_check = SpfCheck {
+        result: spf_result(&spf).to_owned(),
+        domain: spf.domain().to_owned(),
+    };
+    let Some(message) = AuthenticatedMessage::parse(raw) else {
+        // Not even headers to check: nothing signed, no From domain.
+        return AuthResults {
+            spf: spf_check,
+            dkim: Vec::new(),
+            dmarc: DmarcCheck {
+                result: "permerror".to_owned(),
+                domain: String::new(),
+                policy: "none".to_owned(),
+            },
+        };
+    };
+    let dkim = verifier.verify_dkim(&message).await;
+    let dmarc = verifier
+        .verify_dmarc(DmarcParameters::new(
+            &message,
+            &dkim,
+            spf_domain(sender),
+            &spf,
+        ))
+        .await;
+    AuthResults {
+        spf: spf_check,
+        dkim: dkim.iter().map(dkim_check).collect(),
+        dmarc: DmarcCheck {
+            result: dmarc_result(&dmarc.result()).to_owned(),
+            domain: dmarc.domain().to_owned(),
+            policy: match dmarc.policy() {
+                Policy::Quarantine => "quarantine",
+                Policy::Reject => "reject",
+                Policy::None | Policy::Unspecified => "none",
+            }
+            .to_owned(),
+        },
+    }
+}
+
+fn spf_result(spf: &SpfOutput) -> &'static str {
+    match spf.result() {
+        SpfResult::Pass => "pass",
+        SpfResult::Fail => "fail",
+        SpfResult::SoftFail => "softfail",
+        SpfResult::Neutral => "neutral",
+        SpfResult::TempError => "temperror",
+        SpfResult::PermError => "permerror",
+        SpfResult::None => "none",
+    }
+}
+
+fn dkim_check(output: &DkimOutput<'_>) -> DkimCheck {
+    let (result, reason) = match output.result() {
+        DkimResult::Pass => ("pass", None),
+        // mail-auth calls a body changed in transit "neutral"; RFC 6376 §6.1.3 and RFC 8601
+        // call it a failure, which is what it tells an agent.
+        DkimResult::Neutral(e @ Error::Dkim(DkimError::FailedBodyHashMatch)) => {
+            ("fail", Some(e.to_string()))
+        }
+        DkimResult::Neutral(e) => ("neutral", Some(e.to_string())),
+        DkimResult::Fail(e) => ("fail", Some(e.to_string())),
+        DkimResult::PermError(e) => ("permerror", Some(e.to_string())),
+        DkimResult::TempError(e) => ("temperror", Some(e.to_string())),
+        DkimResult::None => ("none", None),
+    };
+    DkimCheck {
+        result: result.to_owned(),
+        domain: output.signature().map(|s| s.d.clone()),
+        selector: output.signature().map(|s| s.s.clone()),
+        reason,
+    }
+}
+
+fn dmarc_result(result: &DmarcResult) -> &'static str {
+    match result {
+        DmarcResult::Pass => "pass",
+        DmarcResult::Fail(_) => "fail",
+        DmarcResult::TempError(_) => "temperror",
+        DmarcResult::PermError(_) => "permerror",
+        DmarcResult::None => "none",
+    }
+}

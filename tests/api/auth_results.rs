@@ -1,0 +1,174 @@
+//! SPF, DKIM and DMARC results of mail received over SMTP, checked against the test's own DNS
+//! server.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, json};
+use crate::smtp_client::send_mail;
+
+/// Delivers `data` over SMTP from 127.0.0.1 and returns the stored message.
+async fn receive(app: &TestApp, inbox: &Value, mail_from: &str, data: &[u8]) -> Value {
+    let to = inbox["address"].as_str().unwrap();
+    let (code, text) = send_mail(app.smtp, mail_from, &[to], data).await;
+    assert_eq!(code, 250, "{text}");
+    let (_, list) = json(
+        app.get(&format!(
+            "/inboxes/{}/messages?limit=1",
+            inbox["id"].as_str().unwrap()
+        ))
+        .await,
+    )
+    .await;
+    list["data"][0].clone()
+}
+
+fn message(from: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: agent@agentsend.localhost\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@example>\r\nDate: Sun, 29 Nov 2026 10:00:00 +0000\r\n\r\nHello.\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
+    let app = TestApp::spawn().await;
+    let inbox = app.create_inbox(json!({"address": "agent"})).await;
+
+    // sender.example: SPF allows 127.0.0.1, a DKIM key, DMARC p=reject.
+    let key = agentsend::mail::dkim::DkimKey::from_pem(
+        include_bytes!("../fixtures/dkim-rsa.pem"),
+        "sender.example",
+        "s1",
+    )
+    .unwrap();
+    let (name, record) = key.dns_record();
+    app.dns.set_txt(&name, &[&record]).await;
+    app.dns
+        .set_txt("sender.example", &["v=spf1 ip4:127.0.0.1 -all"])
+        .await;
+    app.dns
+        .set_txt("_dmarc.sender.example", &["v=DMARC1; p=reject"])
+        .await;
+    let signed = key
+        .sign(&message("Bob <bob@sender.example>", "genuine"))
+        .unwrap();
+    let got = receive(&app, &inbox, "bob@sender.example", &signed).await;
+    assert_eq!(got["subject"], "genuine");
+    let auth = &got["authResults"];
+    assert_eq!(
+        auth["spf"],
+        json!({"result": "pass", "domain": "sender.example"})
+    );
+    assert_eq!(
+        auth["dkim"],
+        json!([{"result": "pass", "domain": "sender.example", "selector": "s1"}])
+    );
+    assert_eq!(
+        auth["dmarc"],
+        json!({"result": "pass", "domain": "sender.example", "policy": "reject"})
+    );
+
+    // bank.example sends only from 192.0.2.1 and signs everything: unsigned mail in its name
+    // from here is a forgery.
+    app.dns
+        .set_txt("bank.example", &["v=spf1 ip4:192.0.2.1 -all"])
+        .await;
+    app.dns
+        .set_txt("_dmarc.bank.example", &["v=DMARC1; p=reject"])
+        .await;
+    let forged = message("Bank <ceo@bank.example>", "forged");
+    let got = receive(&app, &inbox, "ceo@bank.example", &forged).await;
+    let auth = &got["authResults"];
+    assert_eq!(
+        auth["spf"],
+        json!({"result": "fail", "domain": "bank.example"})
+    );
+    assert_eq!(auth["dkim"], json!([]));
+    assert_eq!(
+        auth["dmarc"],
+        json!({"result": "fail", "domain": "bank.example", "policy": "reject"})
+    );
+
+    // A signed message altered on the way: DKIM fails, with a reason.
+    let text = String::from_utf8(key.sign(&message("bob@sender.example", "altered")).unwrap())
+        .unwrap()
+        .replace("Hello.", "Hello!");
+    let got = receive(&app, &inbox, "bob@sender.example", text.as_bytes()).await;
+    let dkim = &got["authResults"]["dkim"][0];
+    assert_eq!(dkim["result"], "fail", "{dkim}");
+    assert!(dkim["reason"].is_string(), "{dkim}");
+
+    // A domain that publishes nothing.
+    let got = receive(
+        &app,
+        &inbox,
+        "someone@quiet.example",
+        &message("someone@quiet.example", "unknown"),
+    )
+    .await;
+    let auth = &got["authResults"];
+    assert_eq!(
+        auth["spf"],
+        json!({"result": "none", "domain": "quiet.example"})
+    );
+    assert_eq!(auth["dmarc"]["result"], "none");
+    assert_eq!(auth["dmarc"]["policy"], "none");
+}
+
+#[tokio::test]
+async fn no_results_for_local_deliveries_or_with_the_checks_off() {
+    let app = TestApp::spawn_with(|c| c.dns.check_inbound = false).await;
+    let inbox = app.create_inbox(json!({"address": "agent"})).await;
+    let got = receive(
+        &app,
+        &inbox,
+        "bob@sender.example",
+        &message("bob@sender.example", "unchecked"),
+    )
+    .await;
+    assert!(got["authResults"].is_null(), "{got}");
+
+    let app = TestApp::spawn().await;
+    let from = app.create_inbox(json!({"address": "from"})).await;
+    let to = app.create_inbox(json!({"address": "agent"})).await;
+    let (status, sent) = json(
+        app.post(
+            &format!("/inboxes/{}/messages", from["id"].as_str().unwrap()),
+            &json!({"to": ["agent@agentsend.localhost"], "subject": "local", "bodyText": "hi"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 202, "{sent}");
+    assert!(sent["authResults"].is_null());
+    app.settle_sends().await;
+    let (_, list) = json(
+        app.get(&format!("/inboxes/{}/messages", to["id"].as_str().unwrap()))
+            .await,
+    )
+    .await;
+    assert_eq!(list["data"][0]["subject"], "local");
+    assert!(list["data"][0]["authResults"].is_null());
+}
+
+#[tokio::test]
+async fn a_dns_server_that_does_not_answer_gives_temperror_and_the_mail_is_still_taken() {
+    let (silent, _socket) = crate::dns::silent_dns().await;
+    let app = TestApp::spawn_with(|c| {
+        c.dns.nameservers = vec![silent];
+        c.dns.timeout_secs = 1;
+    })
+    .await;
+    let inbox = app.create_inbox(json!({"address": "agent"})).await;
+    let got = receive(
+        &app,
+        &inbox,
+        "bob@sender.example",
+        &message("bob@sender.example", "slow"),
+    )
+    .await;
+    assert_eq!(got["subject"], "slow");
+    assert_eq!(got["authResults"]["spf"]["result"], "temperror", "{got}");
+    assert_eq!(got["authResults"]["dmarc"]["result"], "temperror", "{got}");
+}
