@@ -424,8 +424,21 @@ pub struct DnsConfig {
     /// Seconds to wait for one answer.
     pub timeout_secs: u64,
     /// Check SPF, DKIM and DMARC of mail received over SMTP and record the results on the
-    /// message (`authResults`); a few (cached) DNS lookups per message.
-    pub check_inbound: bool,
+    /// message (`authResults`): a few (cached) DNS lookups per message. `auto`: only when the
+    /// SMTP listener is not on loopback (mail from the internet, not from local tools).
+    pub check_inbound: CheckInbound,
+}
+
+/// Whether mail received over SMTP is checked (SPF, DKIM, DMARC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckInbound {
+    /// When the SMTP listener is not bound to a loopback address.
+    Auto,
+    /// Always.
+    Enabled,
+    /// Never.
+    Disabled,
 }
 
 impl Default for DnsConfig {
@@ -433,7 +446,7 @@ impl Default for DnsConfig {
         Self {
             nameservers: Vec::new(),
             timeout_secs: 5,
-            check_inbound: true,
+            check_inbound: CheckInbound::Auto,
         }
     }
 }
@@ -768,6 +781,15 @@ impl Config {
         validate_log_filter(&self.log.level).or_else(|why| fail("log.level", &why))
     }
 
+    /// Whether mail received over SMTP gets SPF/DKIM/DMARC results (`dns.check_inbound`).
+    pub fn checks_inbound_mail(&self) -> bool {
+        match self.dns.check_inbound {
+            CheckInbound::Enabled => true,
+            CheckInbound::Disabled => false,
+            CheckInbound::Auto => !self.smtp.listen.ip().is_loopback(),
+        }
+    }
+
     /// What custom domains publish: their MX target and SPF value (`[domains]`, defaulting to
     /// `smtp.hostname` and `outbound.ehlo_hostname`).
     pub fn dns_setup(&self) -> Result<DnsSetup, String> {
@@ -948,6 +970,27 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn inbound_checks_are_automatic_off_loopback_and_custom_domain_records_follow_the_hosts() {
+        let mut c = Config::default();
+        assert!(!c.checks_inbound_mail());
+        c.smtp.listen = "0.0.0.0:25".parse().unwrap();
+        assert!(c.checks_inbound_mail());
+        c.dns.check_inbound = CheckInbound::Disabled;
+        assert!(!c.checks_inbound_mail());
+        c.smtp.listen = "127.0.0.1:2525".parse().unwrap();
+        c.dns.check_inbound = CheckInbound::Enabled;
+        assert!(c.checks_inbound_mail());
+
+        c.smtp.hostname = "mx.example.net".to_owned();
+        c.outbound.ehlo_hostname = "out.example.net".to_owned();
+        let setup = c.dns_setup().unwrap();
+        assert_eq!(setup.mail_host.as_str(), "mx.example.net");
+        assert_eq!(setup.spf, "v=spf1 a:out.example.net ~all");
+        c.domains.spf_senders = vec!["not a host".to_owned()];
+        assert!(c.validate().unwrap_err().to_string().contains("domains"));
     }
 
     fn load_text(text: &str, vars: &[(&str, &str)], o: &Overrides) -> Result<Loaded, ConfigError> {

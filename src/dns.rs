@@ -29,8 +29,18 @@ impl Dns {
     /// Builds both resolvers from `[dns]`.
     pub fn from_config(config: &DnsConfig) -> anyhow::Result<Self> {
         let (servers, mut options) = if config.nameservers.is_empty() {
-            hickory_resolver::system_conf::read_system_conf()
-                .context("cannot read the system's DNS configuration (/etc/resolv.conf); set dns.nameservers")?
+            // A machine without resolv.conf (a bare container) still runs; every lookup fails
+            // and says so, which only matters for the features that need DNS.
+            hickory_resolver::system_conf::read_system_conf().unwrap_or_else(|e| {
+                log::warn!(
+                    "cannot read the system's DNS configuration ({e}); DNS lookups will fail \
+                     until dns.nameservers is set"
+                );
+                (
+                    ResolverConfig::from_name_servers(Vec::new()),
+                    ResolverOpts::default(),
+                )
+            })
         } else {
             let servers = config
                 .nameservers

@@ -21,6 +21,14 @@ pub async fn add(
     who: &Credential,
     name: DomainName,
 ) -> Result<Domain, StoreError> {
+    // Refused requests do not cost a key generation.
+    let (sandbox, now, checked) = (state.sandbox.clone(), state.now(), name.clone());
+    state
+        .store
+        .read_as(who, now, move |c, auth| {
+            store::may_add(c, auth.account_id, &checked, &sandbox, now)
+        })
+        .await?;
     let config = &state.config.domains;
     let (algorithm, selector) = (config.dkim_algorithm, config.dkim_selector.clone());
     let for_key = (name.to_string(), selector.clone());
@@ -38,7 +46,7 @@ pub async fn add(
         dkim_private_key: private,
         dkim_public_key: key.public_key_base64(),
     };
-    let (sandbox, now) = (state.sandbox.clone(), state.now());
+    let sandbox = state.sandbox.clone();
     state
         .store
         .write_as(who, now, move |tx, auth| {

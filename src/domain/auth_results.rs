@@ -48,3 +48,85 @@ pub struct DmarcCheck {
     /// without a record).
     pub policy: String,
 }
+
+impl AuthResults {
+    /// The results as an `Authentication-Results` header (RFC 8601) by `authserv_id` (this
+    /// server's host name), CRLF-terminated and folded per method.
+    pub fn header(&self, authserv_id: &str) -> String {
+        let mut methods = vec![format!(
+            "spf={} smtp.mailfrom={}",
+            self.spf.result,
+            token(&self.spf.domain)
+        )];
+        if self.dkim.is_empty() {
+            methods.push("dkim=none".to_owned());
+        }
+        for d in &self.dkim {
+            let mut m = format!("dkim={}", d.result);
+            if let Some(domain) = &d.domain {
+                m.push_str(&format!(" header.d={}", token(domain)));
+            }
+            if let Some(selector) = &d.selector {
+                m.push_str(&format!(" header.s={}", token(selector)));
+            }
+            methods.push(m);
+        }
+        methods.push(format!(
+            "dmarc={} header.from={}",
+            self.dmarc.result,
+            token(&self.dmarc.domain)
+        ));
+        format!(
+            "Authentication-Results: {};\r\n\t{}\r\n",
+            token(authserv_id),
+            methods.join(";\r\n\t")
+        )
+    }
+}
+
+/// A value as an RFC 8601 property value: what came from the network is cut down to the
+/// characters a domain or selector can have, so it cannot break the header.
+fn token(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(255)
+        .collect();
+    if t.is_empty() {
+        "unknown".to_owned()
+    } else {
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_every_method_and_cannot_be_broken_by_its_values() {
+        let results = AuthResults {
+            spf: SpfCheck {
+                result: "pass".to_owned(),
+                domain: "sender.example".to_owned(),
+            },
+            dkim: vec![DkimCheck {
+                result: "fail".to_owned(),
+                domain: Some("sender.example\r\nX-Evil: 1".to_owned()),
+                selector: Some("s1".to_owned()),
+                reason: Some("body hash".to_owned()),
+            }],
+            dmarc: DmarcCheck {
+                result: "fail".to_owned(),
+                domain: "sender.example".to_owned(),
+                policy: "reject".to_owned(),
+            },
+        };
+        assert_eq!(
+            results.header("mx.example.net"),
+            "Authentication-Results: mx.example.net;\r\n\tspf=pass smtp.mailfrom=sender.example;\r\n\
+             \tdkim=fail header.d=sender.exampleX-Evil1 header.s=s1;\r\n\
+             \tdmarc=fail header.from=sender.example\r\n"
+        );
+    }
+}

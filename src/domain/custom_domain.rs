@@ -337,7 +337,8 @@ impl DnsSetup {
             txt(domain.name.to_string(), self.spf.clone(), "spf", false),
             txt(
                 format!("_dmarc.{}", domain.name),
-                format!("v=DMARC1; p=none; rua=mailto:dmarc-reports@{}", domain.name),
+                // Monitoring only: a stricter policy is the owner's call once mail passes.
+                "v=DMARC1; p=none".to_owned(),
                 "dmarc",
                 false,
             ),
@@ -511,21 +512,20 @@ pub fn evaluate(
     let receiving = match &answers.mx {
         _ if domain.receiving_status == ReceivingStatus::Verified => ReceivingStatus::Verified,
         Ok(hosts) => {
-            if !hosts.iter().any(|h| h == mail_host.as_str()) {
-                problems.push(format!("MX {} -> {} not found", domain.name, mail_host));
+            let points_here = hosts.iter().any(|h| h == mail_host.as_str());
+            if points_here && !receiving_claimed {
+                ReceivingStatus::Verified
+            } else {
+                problems.push(if points_here {
+                    format!("another account already receives mail for {}", domain.name)
+                } else {
+                    format!("MX {} -> {} not found", domain.name, mail_host)
+                });
                 if expired || domain.receiving_status == ReceivingStatus::Failed {
                     ReceivingStatus::Failed
                 } else {
                     ReceivingStatus::Pending
                 }
-            } else if receiving_claimed {
-                problems.push(format!(
-                    "another account already receives mail for {}",
-                    domain.name
-                ));
-                domain.receiving_status
-            } else {
-                ReceivingStatus::Verified
             }
         }
         Err(e) => {

@@ -61,12 +61,19 @@ async fn check_unbounded(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u
     } else {
         SpfParameters::verify_mail_from(sender.ip, sender.helo, hostname, sender.mail_from)
     };
-    let spf = verifier.verify_spf(spf_params).await;
+    let message = AuthenticatedMessage::parse(raw);
+    // SPF and DKIM at once; DMARC needs both.
+    let (spf, dkim) = tokio::join!(verifier.verify_spf(spf_params), async {
+        match &message {
+            Some(message) => verifier.verify_dkim(message).await,
+            None => Vec::new(),
+        }
+    });
     let spf_check = SpfCheck {
         result: spf_result(&spf).to_owned(),
         domain: spf.domain().to_owned(),
     };
-    let Some(message) = AuthenticatedMessage::parse(raw) else {
+    let Some(message) = &message else {
         // Not even headers to check: nothing signed, no From domain.
         return AuthResults {
             spf: spf_check,
@@ -78,10 +85,9 @@ async fn check_unbounded(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u
             },
         };
     };
-    let dkim = verifier.verify_dkim(&message).await;
     let dmarc = verifier
         .verify_dmarc(DmarcParameters::new(
-            &message,
+            message,
             &dkim,
             spf_domain(sender),
             &spf,

@@ -1,6 +1,7 @@
 //! THE ingestion path from raw bytes and an envelope to stored messages, used by the SMTP
 //! listener and by local delivery of outgoing mail: one stored copy per recipient inbox (with a
-//! `Received` header prepended), threading, thread counters, attachments, bounce and complaint
+//! `Received` header and, for mail from the internet, an `Authentication-Results` header
+//! prepended), threading, thread counters, attachments, bounce and complaint
 //! handling, and the `message.received` event, all in one transaction.
 
 use std::net::IpAddr;
@@ -73,7 +74,7 @@ pub async fn ingest(
     let hostname = state.config.smtp.hostname.clone();
     // Mail from the internet is checked; local deliveries are our own.
     let auth = match envelope.origin.peer {
-        Some(ip) if state.config.dns.check_inbound => {
+        Some(ip) if state.config.checks_inbound_mail() => {
             let sender = auth::Sender {
                 ip,
                 helo: &envelope.origin.helo,
@@ -123,6 +124,9 @@ fn store_copies(
             continue;
         }
         let mut stored_raw = received_header(hostname, &envelope.origin, &rcpt.address, now);
+        if let Some(results) = auth_results {
+            stored_raw.extend_from_slice(results.header(hostname).as_bytes());
+        }
         stored_raw.extend_from_slice(raw);
         let stored = messages::insert_inbound(
             tx,

@@ -78,24 +78,26 @@ fn domain_from_row(row: &Row<'_>) -> rusqlite::Result<Domain> {
     })
 }
 
-/// Adds a domain to the account. `409 DOMAIN_EXISTS` if the account has it already, or if
-/// another account has it verified (a domain receives and signs for one account only).
-pub fn create_domain(
-    tx: &Tx<'_>,
+/// Whether the account may add `name`: not a sandbox (`402`), not its own duplicate, not
+/// verified by another account (`409 DOMAIN_EXISTS`: a domain receives and signs for one
+/// account only). [`create_domain`] checks again in its transaction; this is for refusing
+/// before the work of making a key.
+pub fn may_add(
+    conn: &Connection,
     account_id: AccountId,
-    new: &NewDomain,
+    name: &DomainName,
     sandbox: &SandboxPolicy,
     now: Timestamp,
-) -> Result<Domain, StoreError> {
-    let account = super::accounts::get_account(tx, account_id)?;
+) -> Result<(), StoreError> {
+    let account = super::accounts::get_account(conn, account_id)?;
     sandbox.check(&account, now, Attempt::CreateDomain)?;
-    let holders: Vec<(AccountId, bool)> = tx
+    let holders: Vec<(AccountId, bool)> = conn
         .prepare_cached(
             "SELECT account_id,
                     sending_status = 'verified' OR receiving_status = 'verified'
              FROM domains WHERE domain = ?1",
         )?
-        .query_map([new.name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     if holders.iter().any(|(holder, _)| *holder == account_id) {
         return Err(StoreError::DomainExists { elsewhere: false });
@@ -103,6 +105,18 @@ pub fn create_domain(
     if holders.iter().any(|(_, verified)| *verified) {
         return Err(StoreError::DomainExists { elsewhere: true });
     }
+    Ok(())
+}
+
+/// Adds a domain to the account, after the checks of [`may_add`].
+pub fn create_domain(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    new: &NewDomain,
+    sandbox: &SandboxPolicy,
+    now: Timestamp,
+) -> Result<Domain, StoreError> {
+    may_add(tx, account_id, &new.name, sandbox, now)?;
     let id = DomainId::new();
     tx.prepare_cached(
         "INSERT INTO domains (id, account_id, domain, verification_token, dkim_selector,

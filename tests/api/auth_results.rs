@@ -1,10 +1,16 @@
 //! SPF, DKIM and DMARC results of mail received over SMTP, checked against the test's own DNS
 //! server.
 
+use agentsend::config::{CheckInbound, Config};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, json};
 use crate::smtp_client::send_mail;
+
+/// The checks are `auto` by default, which is off for a listener on loopback.
+fn checks_on(c: &mut Config) {
+    c.dns.check_inbound = CheckInbound::Enabled;
+}
 
 /// Delivers `data` over SMTP from 127.0.0.1 and returns the stored message.
 async fn receive(app: &TestApp, inbox: &Value, mail_from: &str, data: &[u8]) -> Value {
@@ -32,7 +38,7 @@ fn message(from: &str, subject: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(checks_on).await;
     let inbox = app.create_inbox(json!({"address": "agent"})).await;
 
     // sender.example: SPF allows 127.0.0.1, a DKIM key, DMARC p=reject.
@@ -67,6 +73,20 @@ async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
     assert_eq!(
         auth["dmarc"],
         json!({"result": "pass", "domain": "sender.example", "policy": "reject"})
+    );
+    // The stored message says the same in an Authentication-Results header under Received.
+    let raw = app
+        .get(&format!("/messages/{}/raw", got["id"].as_str().unwrap()))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let received_at = raw.find("Received: ").unwrap();
+    let results_at = raw.find("Authentication-Results: localhost;").unwrap();
+    assert!(received_at < results_at && results_at < raw.find("DKIM-Signature").unwrap());
+    assert!(
+        raw.contains("spf=pass smtp.mailfrom=sender.example;\r\n\tdkim=pass header.d=sender.example header.s=s1;\r\n\tdmarc=pass header.from=sender.example\r\n"),
+        "{raw}"
     );
 
     // bank.example sends only from 192.0.2.1 and signs everything: unsigned mail in its name
@@ -118,18 +138,32 @@ async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
 
 #[tokio::test]
 async fn no_results_for_local_deliveries_or_with_the_checks_off() {
-    let app = TestApp::spawn_with(|c| c.dns.check_inbound = false).await;
-    let inbox = app.create_inbox(json!({"address": "agent"})).await;
-    let got = receive(
-        &app,
-        &inbox,
-        "bob@sender.example",
-        &message("bob@sender.example", "unchecked"),
-    )
-    .await;
-    assert!(got["authResults"].is_null(), "{got}");
+    // Off, and "auto" with the listener on loopback, as in tests.
+    for setting in [CheckInbound::Disabled, CheckInbound::Auto] {
+        let app = TestApp::spawn_with(|c| c.dns.check_inbound = setting).await;
+        let inbox = app.create_inbox(json!({"address": "agent"})).await;
+        let got = receive(
+            &app,
+            &inbox,
+            "bob@sender.example",
+            &message("bob@sender.example", "unchecked"),
+        )
+        .await;
+        assert!(got["authResults"].is_null(), "{setting:?}: {got}");
+        let raw = app
+            .get(&format!("/messages/{}/raw", got["id"].as_str().unwrap()))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!raw.contains("Authentication-Results"), "{raw}");
+    }
 
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|c| {
+        checks_on(c);
+        assert!(c.smtp.listen.ip().is_loopback());
+    })
+    .await;
     let from = app.create_inbox(json!({"address": "from"})).await;
     let to = app.create_inbox(json!({"address": "agent"})).await;
     let (status, sent) = json(
@@ -156,6 +190,7 @@ async fn no_results_for_local_deliveries_or_with_the_checks_off() {
 async fn a_dns_server_that_does_not_answer_gives_temperror_and_the_mail_is_still_taken() {
     let (silent, _socket) = crate::dns::silent_dns().await;
     let app = TestApp::spawn_with(|c| {
+        checks_on(c);
         c.dns.nameservers = vec![silent];
         c.dns.timeout_secs = 1;
     })

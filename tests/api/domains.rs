@@ -569,3 +569,49 @@ async fn sandbox_accounts_cannot_add_domains() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn only_one_account_receives_mail_for_a_domain() {
+    let app = TestApp::spawn_with(domain_config).await;
+    // Both add it while it is pending; the DNS owner publishes both accounts' records.
+    let mine = add(&app, "shared.example").await;
+    let (_, other) = app.other_account().await;
+    let res = app
+        .request_as(&other, Method::POST, "/domains")
+        .json(&json!({"domain": "shared.example"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, theirs) = json(res).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for purpose in ["verification", "dkim"] {
+        let (a, b) = (record(&mine, purpose), record(&theirs, purpose));
+        assert_eq!(a["name"], b["name"]);
+        let values = [a["value"].as_str().unwrap(), b["value"].as_str().unwrap()];
+        app.dns.set_txt(a["name"].as_str().unwrap(), &values).await;
+    }
+    publish(&app, &mine, "mx").await;
+    assert_eq!(
+        statuses(&verify(&app, &mine).await),
+        ("verified", "verified", "verified")
+    );
+    let res = app
+        .request_as(
+            &other,
+            Method::POST,
+            &format!("/domains/{}/verify", id(&theirs)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, theirs) = json(res).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(statuses(&theirs), ("verified", "verified", "pending"));
+    assert!(
+        theirs["lastCheckError"]
+            .as_str()
+            .unwrap()
+            .contains("another account"),
+        "{theirs}"
+    );
+}
