@@ -61,7 +61,11 @@ impl Dns {
         let timeout = Duration::from_secs(config.timeout_secs);
         options.timeout = timeout;
         options.attempts = 2;
-        let cached = MessageAuthenticator::new(servers.clone(), options.clone())
+        // "No such name" without an SOA record says nothing about how long it holds, and
+        // would not be cached at all: every message from the same sender would ask again.
+        let mut cached_options = options.clone();
+        cached_options.negative_min_ttl = Some(Duration::from_secs(60));
+        let cached = MessageAuthenticator::new(servers.clone(), cached_options)
             .context("cannot build the DNS resolver")?;
         options.cache_size = 0;
         options.positive_max_ttl = Some(Duration::ZERO);

@@ -28,21 +28,12 @@ pub struct Sender<'a> {
 /// Checks `raw` as received from `sender` by `hostname`. Bounded in time: lookups that do not
 /// finish within a few DNS timeouts give `temperror` results instead of holding the message.
 pub async fn check(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u8]) -> AuthResults {
+    let message = AuthenticatedMessage::parse(raw);
     let limit = dns.timeout() * 3;
-    match tokio::time::timeout(limit, check_unbounded(dns, hostname, sender, raw)).await {
+    let checks = checks(dns, hostname, sender, message.as_ref());
+    match tokio::time::timeout(limit, checks).await {
         Ok(results) => results,
-        Err(_) => AuthResults {
-            spf: SpfCheck {
-                result: "temperror".to_owned(),
-                domain: spf_domain(sender).to_owned(),
-            },
-            dkim: Vec::new(),
-            dmarc: DmarcCheck {
-                result: "temperror".to_owned(),
-                domain: String::new(),
-                policy: "none".to_owned(),
-            },
-        },
+        Err(_) => timed_out(sender, message.as_ref()),
     }
 }
 
@@ -54,17 +45,21 @@ fn spf_domain(sender: Sender<'_>) -> &str {
     }
 }
 
-async fn check_unbounded(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u8]) -> AuthResults {
+async fn checks(
+    dns: &Dns,
+    hostname: &str,
+    sender: Sender<'_>,
+    message: Option<&AuthenticatedMessage<'_>>,
+) -> AuthResults {
     let verifier = dns.authenticator();
     let spf_params = if sender.mail_from.is_empty() {
         SpfParameters::verify_ehlo(sender.ip, sender.helo, hostname)
     } else {
         SpfParameters::verify_mail_from(sender.ip, sender.helo, hostname, sender.mail_from)
     };
-    let message = AuthenticatedMessage::parse(raw);
     // SPF and DKIM at once; DMARC needs both.
     let (spf, dkim) = tokio::join!(verifier.verify_spf(spf_params), async {
-        match &message {
+        match message {
             Some(message) => verifier.verify_dkim(message).await,
             None => Vec::new(),
         }
@@ -73,7 +68,7 @@ async fn check_unbounded(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u
         result: spf_result(&spf).to_owned(),
         domain: spf.domain().to_owned(),
     };
-    let Some(message) = &message else {
+    let Some(message) = message else {
         // Not even headers to check: nothing signed, no From domain.
         return AuthResults {
             spf: spf_check,
@@ -105,6 +100,38 @@ async fn check_unbounded(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u
                 Policy::None | Policy::Unspecified => "none",
             }
             .to_owned(),
+        },
+    }
+}
+
+/// Results when DNS did not answer in time: `temperror` for SPF, DMARC and each signature.
+fn timed_out(sender: Sender<'_>, message: Option<&AuthenticatedMessage<'_>>) -> AuthResults {
+    let temperror = "temperror".to_owned();
+    AuthResults {
+        spf: SpfCheck {
+            result: temperror.clone(),
+            domain: spf_domain(sender).to_owned(),
+        },
+        dkim: message
+            .map(|m| {
+                m.dkim_headers
+                    .iter()
+                    .map(|h| DkimCheck {
+                        result: temperror.clone(),
+                        domain: Some(h.header.d.clone()),
+                        selector: Some(h.header.s.clone()),
+                        reason: Some("DNS did not answer in time".to_owned()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        dmarc: DmarcCheck {
+            result: temperror,
+            domain: message
+                .and_then(|m| m.from().rsplit_once('@'))
+                .map(|(_, domain)| domain.to_ascii_lowercase())
+                .unwrap_or_default(),
+            policy: "none".to_owned(),
         },
     }
 }

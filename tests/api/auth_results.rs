@@ -206,4 +206,9 @@ async fn a_dns_server_that_does_not_answer_gives_temperror_and_the_mail_is_still
     assert_eq!(got["subject"], "slow");
     assert_eq!(got["authResults"]["spf"]["result"], "temperror", "{got}");
     assert_eq!(got["authResults"]["dmarc"]["result"], "temperror", "{got}");
+    assert_eq!(
+        got["authResults"]["dmarc"]["domain"], "sender.example",
+        "{got}"
+    );
+    assert_eq!(got["authResults"]["dkim"], json!([]), "{got}");
 }
