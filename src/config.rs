@@ -461,7 +461,8 @@ pub struct DomainsConfig {
     /// mechanisms, bare IP addresses or host names; empty means `a:<outbound.ehlo_hostname>`
     /// (right for `direct` mode; with a relay, list what its provider says to include).
     pub spf_senders: Vec<String>,
-    /// The DKIM selector of keys made for custom domains.
+    /// The start of the DKIM selectors of custom domains: each gets
+    /// `<dkim_selector>-<6 random characters>`.
     pub dkim_selector: String,
     /// `rsa` (2048 bits, the widely supported choice) or `ed25519`.
     pub dkim_algorithm: DkimAlgorithm,

@@ -30,7 +30,10 @@ pub async fn add(
         })
         .await?;
     let config = &state.config.domains;
-    let (algorithm, selector) = (config.dkim_algorithm, config.dkim_selector.clone());
+    // A selector of its own per domain: two accounts (or a re-added domain) never publish
+    // different keys under one name, and a key can later be replaced without a gap.
+    let selector = format!("{}-{}", config.dkim_selector, random::lower_alnum(6));
+    let algorithm = config.dkim_algorithm;
     let for_key = (name.to_string(), selector.clone());
     // RSA key generation takes a good fraction of a second: not on an async thread.
     let (key, private) =

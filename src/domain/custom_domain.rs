@@ -166,21 +166,13 @@ impl Domain {
 
     /// The DKIM TXT record's value.
     pub fn dkim_value(&self) -> String {
-        format!(
-            "v=DKIM1; k={}; p={}",
-            self.dkim_algorithm.as_str(),
-            self.dkim_public_key
-        )
+        dkim_record_value(self.dkim_algorithm.as_str(), &self.dkim_public_key)
     }
+}
 
-    /// Whether sending and receiving are both settled (verified or failed), so that nothing
-    /// re-checks the domain by itself any more.
-    pub fn settled(&self) -> bool {
-        !matches!(
-            self.sending_status,
-            SendingStatus::Pending | SendingStatus::PendingDkim
-        ) && self.receiving_status != ReceivingStatus::Pending
-    }
+/// A DKIM key record's value (RFC 6376 §3.6.1): `v=DKIM1; k=<rsa|ed25519>; p=<base64 key>`.
+pub fn dkim_record_value(algorithm: &str, public_key_base64: &str) -> String {
+    format!("v=DKIM1; k={algorithm}; p={public_key_base64}")
 }
 
 /// Validates a domain a client wants to add: 3–255 characters as written, a host name of at
@@ -501,31 +493,48 @@ pub fn evaluate(
     let sending = match (domain.sending_status, found_token, found_dkim) {
         (SendingStatus::Verified, ..) => SendingStatus::Verified,
         (_, Some(true), Some(true)) => SendingStatus::Verified,
-        // DNS failed for part of it: no step back and no failure on a lookup that did not work.
-        (current, None, _) | (current, Some(true), None) => current,
+        // The DKIM lookup failed: the token is enough for the first step, never for failing.
+        (_, Some(true), None) => SendingStatus::PendingDkim,
+        // The token lookup failed: no step back, and no failure on a lookup that did not work.
+        (current, None, _) => current,
         (SendingStatus::Failed, ..) => SendingStatus::Failed,
         (_, Some(false), _) | (_, Some(true), Some(false)) if expired => SendingStatus::Failed,
         (_, Some(true), Some(false)) => SendingStatus::PendingDkim,
         (_, Some(false), _) => SendingStatus::Pending,
     };
 
+    // An MX record says nothing about whose domain it is: the verification record proves it,
+    // now or in an earlier check. Without that proof, any account that added the domain could
+    // take over its mail.
+    let owner = match found_token {
+        Some(found) => Some(found),
+        None => matches!(
+            domain.sending_status,
+            SendingStatus::PendingDkim | SendingStatus::Verified
+        )
+        .then_some(true),
+    };
     let receiving = match &answers.mx {
-        _ if domain.receiving_status == ReceivingStatus::Verified => ReceivingStatus::Verified,
         Ok(hosts) => {
             let points_here = hosts.iter().any(|h| h == mail_host.as_str());
-            if points_here && !receiving_claimed {
-                ReceivingStatus::Verified
-            } else {
-                problems.push(if points_here {
-                    format!("another account already receives mail for {}", domain.name)
-                } else {
-                    format!("MX {} -> {} not found", domain.name, mail_host)
-                });
-                if expired || domain.receiving_status == ReceivingStatus::Failed {
+            if !points_here {
+                problems.push(format!("MX {} -> {} not found", domain.name, mail_host));
+            } else if receiving_claimed {
+                problems.push(format!(
+                    "another account already receives mail for {}",
+                    domain.name
+                ));
+            }
+            match (domain.receiving_status, owner) {
+                // A record gone missing later is reported above, not acted on.
+                (ReceivingStatus::Verified, _) => ReceivingStatus::Verified,
+                (_, Some(true)) if points_here && !receiving_claimed => ReceivingStatus::Verified,
+                // Ownership unknown (the token lookup failed): no change.
+                (current, None) => current,
+                (current, _) if expired || current == ReceivingStatus::Failed => {
                     ReceivingStatus::Failed
-                } else {
-                    ReceivingStatus::Pending
                 }
+                _ => ReceivingStatus::Pending,
             }
         }
         Err(e) => {

@@ -25,10 +25,22 @@ pub struct Sender<'a> {
     pub mail_from: &'a str,
 }
 
-/// Checks `raw` as received from `sender` by `hostname`. Bounded in time: lookups that do not
-/// finish within a few DNS timeouts give `temperror` results instead of holding the message.
+/// Signatures checked per message, at most (each costs a hash of the signed headers, and a
+/// sender could add thousands).
+pub const MAX_SIGNATURES: usize = 5;
+
+/// The name an `Authentication-Results` field claiming this server's results is renamed to.
+pub const UNTRUSTED_RESULTS: &str = "X-Untrusted-Authentication-Results";
+
+/// Checks `raw` as received from `sender` by `hostname`, the first [`MAX_SIGNATURES`]
+/// signatures only. Bounded in time: lookups that do not finish within a few DNS timeouts give
+/// `temperror` results instead of holding the message. CPU-bound for large messages (the body
+/// hash): call it off the async threads.
 pub async fn check(dns: &Dns, hostname: &str, sender: Sender<'_>, raw: &[u8]) -> AuthResults {
-    let message = AuthenticatedMessage::parse(raw);
+    let mut message = AuthenticatedMessage::parse(raw);
+    if let Some(message) = &mut message {
+        message.dkim_headers.truncate(MAX_SIGNATURES);
+    }
     let limit = dns.timeout() * 3;
     let checks = checks(dns, hostname, sender, message.as_ref());
     match tokio::time::timeout(limit, checks).await {
@@ -136,6 +148,47 @@ fn timed_out(sender: Sender<'_>, message: Option<&AuthenticatedMessage<'_>>) -> 
     }
 }
 
+/// Renames the `Authentication-Results` fields of the header that claim to come from
+/// `authserv_id` (this server) to [`UNTRUSTED_RESULTS`]: the sender wrote them, and an agent
+/// reading the raw message must not mistake them for ours (RFC 8601 §5).
+pub fn rename_forged_results(raw: Vec<u8>, authserv_id: &str) -> Vec<u8> {
+    const NAME: &[u8] = b"authentication-results:";
+    let header_end = memchr::memmem::find(&raw, b"\r\n\r\n")
+        .or_else(|| memchr::memmem::find(&raw, b"\n\n"))
+        .unwrap_or(raw.len());
+    let mut forged = Vec::new();
+    let mut start = 0;
+    while start < header_end {
+        let end = memchr::memchr(b'\n', &raw[start..]).map_or(raw.len(), |i| start + i + 1);
+        let line = &raw[start..end];
+        if line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+            // The authserv-id: the value's first word, before any ';' or comment.
+            let value = String::from_utf8_lossy(&line[NAME.len()..]);
+            let id = value
+                .trim_start()
+                .split(|c: char| c == ';' || c == '(' || c.is_whitespace())
+                .next()
+                .unwrap_or("");
+            if id.eq_ignore_ascii_case(authserv_id) {
+                forged.push(start);
+            }
+        }
+        start = end;
+    }
+    if forged.is_empty() {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len() + forged.len() * 12);
+    let mut copied = 0;
+    for at in forged {
+        out.extend_from_slice(&raw[copied..at]);
+        out.extend_from_slice(UNTRUSTED_RESULTS.as_bytes());
+        copied = at + NAME.len() - 1; // keep the colon
+    }
+    out.extend_from_slice(&raw[copied..]);
+    out
+}
+
 fn spf_result(spf: &SpfOutput) -> &'static str {
     match spf.result() {
         SpfResult::Pass => "pass",
@@ -177,5 +230,36 @@ fn dmarc_result(result: &DmarcResult) -> &'static str {
         DmarcResult::TempError(_) => "temperror",
         DmarcResult::PermError(_) => "permerror",
         DmarcResult::None => "none",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_claiming_to_be_ours_are_renamed_and_others_kept() {
+        let raw = b"Received: from x\r\n\
+AUTHENTICATION-RESULTS: MX.Example.NET;\r\n\tdkim=pass header.d=bank.example\r\n\
+Authentication-Results: mx.google.com; spf=pass\r\n\
+Authentication-Results:mx.example.net (forged); dmarc=pass\r\n\
+Subject: hi\r\n\r\n\
+Authentication-Results: mx.example.net; in the body\r\n";
+        let renamed =
+            String::from_utf8(rename_forged_results(raw.to_vec(), "mx.example.net")).unwrap();
+        assert_eq!(
+            renamed,
+            "Received: from x\r\n\
+X-Untrusted-Authentication-Results: MX.Example.NET;\r\n\tdkim=pass header.d=bank.example\r\n\
+Authentication-Results: mx.google.com; spf=pass\r\n\
+X-Untrusted-Authentication-Results:mx.example.net (forged); dmarc=pass\r\n\
+Subject: hi\r\n\r\n\
+Authentication-Results: mx.example.net; in the body\r\n"
+        );
+        let clean = b"Subject: hi\r\n\r\nbody".to_vec();
+        assert_eq!(
+            rename_forged_results(clean.clone(), "mx.example.net"),
+            clean
+        );
     }
 }

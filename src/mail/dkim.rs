@@ -10,7 +10,7 @@ use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::domain::custom_domain::DkimAlgorithm;
+use crate::domain::custom_domain::{DkimAlgorithm, dkim_record_value};
 
 /// The headers signed when present (RFC 6376 §5.4.1's list, narrowed to what we write). Those
 /// absent are signed too, as absent: nobody can add them later.
@@ -138,11 +138,7 @@ impl DkimKey {
     pub fn dns_record(&self) -> (String, String) {
         (
             format!("{}._domainkey.{}", self.selector, self.domain),
-            format!(
-                "v=DKIM1; k={}; p={}",
-                self.algorithm,
-                self.public_key_base64()
-            ),
+            dkim_record_value(self.algorithm, &self.public_key_base64()),
         )
     }
 

@@ -72,26 +72,32 @@ pub async fn ingest(
     raw: Vec<u8>,
 ) -> Result<Vec<StoredCopy>, StoreError> {
     let hostname = state.config.smtp.hostname.clone();
-    // Mail from the internet is checked; local deliveries are our own.
-    let auth = match envelope.origin.peer {
-        Some(ip) if state.config.checks_inbound_mail() => {
-            let sender = auth::Sender {
-                ip,
-                helo: &envelope.origin.helo,
-                mail_from: &envelope.mail_from,
-            };
-            Some(auth::check(&state.dns, &hostname, sender, &raw).await)
-        }
-        _ => None,
-    };
-    let now = state.now();
+    let checks = state
+        .config
+        .checks_inbound_mail()
+        .then(|| (state.dns.clone(), tokio::runtime::Handle::current()));
     let prepared = tokio::task::spawn_blocking(move || {
+        let raw = auth::rename_forged_results(raw, &hostname);
+        // Mail from the internet is checked; local deliveries are our own. The checks hash the
+        // whole message, so they run here too, waiting for DNS on this blocking thread.
+        let auth = match (checks, envelope.origin.peer) {
+            (Some((dns, runtime)), Some(ip)) => {
+                let sender = auth::Sender {
+                    ip,
+                    helo: &envelope.origin.helo,
+                    mail_from: &envelope.mail_from,
+                };
+                Some(runtime.block_on(auth::check(&dns, &hostname, sender, &raw)))
+            }
+            _ => None,
+        };
         let parsed = parse::parse(&raw, &envelope.mail_from);
-        (envelope, raw, parsed)
+        (envelope, raw, parsed, auth, hostname)
     })
     .await
     .map_err(|e| StoreError::Task(e.to_string()))?;
-    let (envelope, raw, parsed) = prepared;
+    let (envelope, raw, parsed, auth, hostname) = prepared;
+    let now = state.now();
     state
         .store
         .write(move |tx| store_copies(tx, &hostname, &envelope, &raw, &parsed, auth.as_ref(), now))

@@ -9,8 +9,8 @@ use crate::domain::custom_domain::{
 use crate::domain::sandbox::{Attempt, SandboxPolicy};
 use crate::domain::{AccountId, DomainId, DomainName, Page, Paging, Timestamp};
 
-/// What a domain is created with.
-#[derive(Debug, Clone)]
+/// What a domain is created with (no `Debug`: it holds the private key).
+#[derive(Clone)]
 pub struct NewDomain {
     /// The name.
     pub name: DomainName,

@@ -212,3 +212,33 @@ async fn a_dns_server_that_does_not_answer_gives_temperror_and_the_mail_is_still
     );
     assert_eq!(got["authResults"]["dkim"], json!([]), "{got}");
 }
+
+#[tokio::test]
+async fn results_a_sender_wrote_in_this_servers_name_are_renamed() {
+    for setting in [CheckInbound::Enabled, CheckInbound::Disabled] {
+        let app = TestApp::spawn_with(|c| c.dns.check_inbound = setting).await;
+        let inbox = app.create_inbox(json!({"address": "agent"})).await;
+        let forged =
+            b"Authentication-Results: localhost; dkim=pass header.d=bank.example; dmarc=pass\r\n\
+Authentication-Results: mx.elsewhere.example; spf=pass\r\n\
+From: ceo@bank.example\r\nSubject: trust me\r\n\r\nPay now.\r\n";
+        let got = receive(&app, &inbox, "ceo@bank.example", forged).await;
+        let raw = app
+            .get(&format!("/messages/{}/raw", got["id"].as_str().unwrap()))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            raw.contains("\r\nX-Untrusted-Authentication-Results: localhost; dkim=pass"),
+            "{raw}"
+        );
+        assert!(raw.contains("\r\nAuthentication-Results: mx.elsewhere.example; spf=pass"));
+        // Only the server's own results (when it checks) claim to be the server's.
+        let ours = raw
+            .matches("\r\nAuthentication-Results: localhost;")
+            .count();
+        let expected = usize::from(setting == CheckInbound::Enabled);
+        assert_eq!(ours, expected, "{setting:?}: {raw}");
+    }
+}
