@@ -160,7 +160,7 @@ impl Application {
         let claims = Arc::new(claims);
         let memory = MemoryBudget::new(config.limits.max_buffered_bytes);
         let dkim = shared_domain_dkim(&config)?.map(Arc::new);
-        let dns = Dns::from_config(&config.dns)?;
+        let dns = Dns::from_config(&config)?;
         let dns_setup = Arc::new(config.dns_setup().map_err(anyhow::Error::msg)?);
         let sandbox = Arc::new(SandboxPolicy {
             limits: config.sandbox.limits(),

@@ -470,6 +470,8 @@ pub struct DomainsConfig {
     pub verification_hours: u64,
     /// Seconds between automatic re-checks of pending domains.
     pub recheck_interval_secs: u64,
+    /// Domains one account may have.
+    pub max_per_account: u32,
 }
 
 impl Default for DomainsConfig {
@@ -481,6 +483,7 @@ impl Default for DomainsConfig {
             dkim_algorithm: DkimAlgorithm::Rsa,
             verification_hours: 72,
             recheck_interval_secs: 600,
+            max_per_account: 50,
         }
     }
 }

@@ -12,7 +12,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use mail_auth::MessageAuthenticator;
 
-use crate::config::DnsConfig;
+use crate::config::{Config, OutboundMode};
 use crate::domain::custom_domain::Lookup;
 
 /// The resolver, twice: a caching one for mail (MX lookups, SPF/DKIM/DMARC checks of incoming
@@ -26,21 +26,32 @@ pub struct Dns {
 }
 
 impl Dns {
-    /// Builds both resolvers from `[dns]`.
-    pub fn from_config(config: &DnsConfig) -> anyhow::Result<Self> {
+    /// Builds both resolvers from `[dns]`. Without `dns.nameservers` and without a readable
+    /// system configuration, start-up fails if mail needs DNS (`direct` mode, inbound checks);
+    /// otherwise only domain verification does, and its checks report the failure.
+    pub fn from_config(full: &Config) -> anyhow::Result<Self> {
+        let config = &full.dns;
         let (servers, mut options) = if config.nameservers.is_empty() {
-            // A machine without resolv.conf (a bare container) still runs; every lookup fails
-            // and says so, which only matters for the features that need DNS.
-            hickory_resolver::system_conf::read_system_conf().unwrap_or_else(|e| {
-                log::warn!(
-                    "cannot read the system's DNS configuration ({e}); DNS lookups will fail \
-                     until dns.nameservers is set"
-                );
-                (
-                    ResolverConfig::from_name_servers(Vec::new()),
-                    ResolverOpts::default(),
-                )
-            })
+            match hickory_resolver::system_conf::read_system_conf() {
+                Ok(system) => system,
+                Err(e)
+                    if full.outbound.mode == OutboundMode::Direct || full.checks_inbound_mail() =>
+                {
+                    return Err(anyhow::anyhow!(
+                        "cannot read the system's DNS configuration ({e}); set dns.nameservers"
+                    ));
+                }
+                Err(e) => {
+                    log::warn!(
+                        "cannot read the system's DNS configuration ({e}); domain verification \
+                         will fail until dns.nameservers is set"
+                    );
+                    (
+                        ResolverConfig::from_name_servers(Vec::new()),
+                        ResolverOpts::default(),
+                    )
+                }
+            }
         } else {
             let servers = config
                 .nameservers

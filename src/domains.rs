@@ -3,17 +3,21 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use crate::dns::Dns;
 use crate::domain::custom_domain::{DnsAnswers, Domain, SendingStatus, evaluate};
 use crate::domain::{AccountId, Credential, DomainId, DomainName, random};
 use crate::mail::dkim::DkimKey;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::domains::{self as store, NewDomain};
+use crate::store::domains::{self as store, DomainLimits, NewDomain};
 use crate::webhooks::{self, Event, events::DomainVerified};
 
 /// Domains re-checked per background pass at most.
 const RECHECK_BATCH: usize = 50;
+/// Domains checked at once in a background pass.
+const RECHECK_CONCURRENCY: usize = 8;
 
 /// Adds `name` to `who`'s account with a new verification token and DKIM key.
 pub async fn add(
@@ -23,10 +27,15 @@ pub async fn add(
 ) -> Result<Domain, StoreError> {
     // Refused requests do not cost a key generation.
     let (sandbox, now, checked) = (state.sandbox.clone(), state.now(), name.clone());
+    let max_per_account = state.config.domains.max_per_account;
     state
         .store
         .read_as(who, now, move |c, auth| {
-            store::may_add(c, auth.account_id, &checked, &sandbox, now)
+            let limits = DomainLimits {
+                sandbox: &sandbox,
+                max_per_account,
+            };
+            store::may_add(c, auth.account_id, &checked, &limits, now)
         })
         .await?;
     let config = &state.config.domains;
@@ -53,7 +62,11 @@ pub async fn add(
     state
         .store
         .write_as(who, now, move |tx, auth| {
-            store::create_domain(tx, auth.account_id, &new, &sandbox, now)
+            let limits = DomainLimits {
+                sandbox: &sandbox,
+                max_per_account,
+            };
+            store::create_domain(tx, auth.account_id, &new, &limits, now)
         })
         .await
 }
@@ -73,18 +86,31 @@ pub async fn verify(
     check(state, domain).await
 }
 
-/// Re-checks domains still pending whose last check is older than the configured interval.
-/// Returns how many were checked; one failing does not stop the others.
+/// Re-checks domains still pending whose last check is older than the configured interval,
+/// until a day after their verification period (past it, only DNS failures keep a domain
+/// pending, and a manual check still works). A few at a time; returns how many were checked.
 pub async fn recheck_due(state: &AppState) -> Result<usize, StoreError> {
-    let interval = Duration::from_secs(state.config.domains.recheck_interval_secs);
-    let before = state.now().minus(interval);
+    let config = &state.config.domains;
+    let now = state.now();
+    let checked_before = now.minus(Duration::from_secs(config.recheck_interval_secs));
+    let created_after = now.minus(Duration::from_secs(
+        config
+            .verification_hours
+            .saturating_add(24)
+            .saturating_mul(3600),
+    ));
     let due = state
         .store
-        .read(move |c| store::due_for_check(c, before, RECHECK_BATCH))
+        .read(move |c| store::due_for_check(c, created_after, checked_before, RECHECK_BATCH))
         .await?;
+    let outcomes: Vec<_> = futures_util::stream::iter(due)
+        .map(|(account_id, id)| async move { (id, recheck(state, account_id, id).await) })
+        .buffer_unordered(RECHECK_CONCURRENCY)
+        .collect()
+        .await;
     let mut checked = 0;
-    for (account_id, id) in due {
-        match recheck(state, account_id, id).await {
+    for (id, outcome) in outcomes {
+        match outcome {
             Ok(_) => checked += 1,
             // Deleted meanwhile.
             Err(StoreError::NotFound(_)) => {}

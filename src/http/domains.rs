@@ -89,10 +89,10 @@ pub struct DomainDto {
 
 impl DomainDto {
     fn new(d: Domain, setup: &DnsSetup) -> Self {
-        let dtos = |records: Vec<DnsRecord>| records.into_iter().map(Into::into).collect();
-        let sending = dtos(setup.sending_records(&d));
-        let receiving = dtos(setup.receiving_records(&d));
-        let all = dtos(setup.records(&d));
+        let (sending, receiving) = (setup.sending_records(&d), setup.receiving_records(&d));
+        let dtos = |records: &[DnsRecord]| records.iter().cloned().map(Into::into).collect();
+        let all = dtos(&[sending.as_slice(), receiving.as_slice()].concat());
+        let (sending, receiving) = (dtos(&sending), dtos(&receiving));
         Self {
             id: d.id,
             domain: d.name.to_string(),

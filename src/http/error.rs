@@ -258,6 +258,11 @@ impl From<StoreError> for ApiError {
                 "DOMAIN_EXISTS",
                 "That domain is verified by another account.",
             ),
+            StoreError::DomainLimitReached { limit } => Self::new(
+                S::FORBIDDEN,
+                "DOMAIN_LIMIT_REACHED",
+                format!("An account can have {limit} domains; delete one first."),
+            ),
             StoreError::DomainInUse { inboxes } => Self::new(
                 S::CONFLICT,
                 "DOMAIN_IN_USE",

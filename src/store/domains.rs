@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::sql::bad_text;
 use super::{Resource, StoreError, Tx, count};
 use crate::domain::custom_domain::{
     CheckOutcome, DkimAlgorithm, Domain, ReceivingStatus, SendingStatus,
@@ -47,10 +48,6 @@ macro_rules! domain_columns {
     };
 }
 
-fn corrupt(column: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
-}
-
 fn domain_from_row(row: &Row<'_>) -> rusqlite::Result<Domain> {
     let name: String = row.get("domain")?;
     let algorithm: String = row.get("dkim_algorithm")?;
@@ -59,16 +56,16 @@ fn domain_from_row(row: &Row<'_>) -> rusqlite::Result<Domain> {
     Ok(Domain {
         id: row.get("id")?,
         account_id: row.get("account_id")?,
-        name: DomainName::parse(&name).map_err(|e| corrupt(2, format!("domain {name:?}: {e}")))?,
+        name: DomainName::parse(&name).map_err(|e| bad_text(2, format!("domain {name:?}: {e}")))?,
         verification_token: row.get("verification_token")?,
         dkim_selector: row.get("dkim_selector")?,
         dkim_algorithm: DkimAlgorithm::parse(&algorithm)
-            .ok_or_else(|| corrupt(5, format!("DKIM algorithm {algorithm:?}")))?,
+            .ok_or_else(|| bad_text(5, format!("DKIM algorithm {algorithm:?}")))?,
         dkim_public_key: row.get("dkim_public_key")?,
         sending_status: SendingStatus::parse(&sending)
-            .ok_or_else(|| corrupt(7, format!("sending status {sending:?}")))?,
+            .ok_or_else(|| bad_text(7, format!("sending status {sending:?}")))?,
         receiving_status: ReceivingStatus::parse(&receiving)
-            .ok_or_else(|| corrupt(8, format!("receiving status {receiving:?}")))?,
+            .ok_or_else(|| bad_text(8, format!("receiving status {receiving:?}")))?,
         sending_verified_at: row.get("sending_verified_at")?,
         receiving_verified_at: row.get("receiving_verified_at")?,
         last_checked_at: row.get("last_checked_at")?,
@@ -78,7 +75,16 @@ fn domain_from_row(row: &Row<'_>) -> rusqlite::Result<Domain> {
     })
 }
 
-/// Whether the account may add `name`: not a sandbox (`402`), not its own duplicate, not
+/// What limits adding a domain.
+#[derive(Debug, Clone, Copy)]
+pub struct DomainLimits<'a> {
+    /// What sandbox accounts may do.
+    pub sandbox: &'a SandboxPolicy,
+    /// Domains per account.
+    pub max_per_account: u32,
+}
+
+/// Whether the account may add `name`: under its limit, not a sandbox (`402`), not its own duplicate, not
 /// verified by another account (`409 DOMAIN_EXISTS`: a domain receives and signs for one
 /// account only). [`create_domain`] checks again in its transaction; this is for refusing
 /// before the work of making a key.
@@ -86,11 +92,19 @@ pub fn may_add(
     conn: &Connection,
     account_id: AccountId,
     name: &DomainName,
-    sandbox: &SandboxPolicy,
+    limits: &DomainLimits<'_>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let account = super::accounts::get_account(conn, account_id)?;
-    sandbox.check(&account, now, Attempt::CreateDomain)?;
+    limits.sandbox.check(&account, now, Attempt::CreateDomain)?;
+    let owned: i64 = conn
+        .prepare_cached("SELECT count(*) FROM domains WHERE account_id = ?1")?
+        .query_row([account_id], |r| r.get(0))?;
+    if count(owned) >= u64::from(limits.max_per_account) {
+        return Err(StoreError::DomainLimitReached {
+            limit: limits.max_per_account,
+        });
+    }
     let holders: Vec<(AccountId, bool)> = conn
         .prepare_cached(
             "SELECT account_id,
@@ -113,10 +127,10 @@ pub fn create_domain(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewDomain,
-    sandbox: &SandboxPolicy,
+    limits: &DomainLimits<'_>,
     now: Timestamp,
 ) -> Result<Domain, StoreError> {
-    may_add(tx, account_id, &new.name, sandbox, now)?;
+    may_add(tx, account_id, &new.name, limits, now)?;
     let id = DomainId::new();
     tx.prepare_cached(
         "INSERT INTO domains (id, account_id, domain, verification_token, dkim_selector,
@@ -254,10 +268,11 @@ pub fn record_check(
     get_domain(tx, before.account_id, before.id)
 }
 
-/// Domains with a side still pending that were not checked since `checked_before`, oldest
-/// check first, at most `max`.
+/// Domains created after `created_after` with a side still pending that were not checked
+/// since `checked_before`, oldest check first, at most `max`.
 pub fn due_for_check(
     conn: &Connection,
+    created_after: Timestamp,
     checked_before: Timestamp,
     max: usize,
 ) -> Result<Vec<(AccountId, DomainId)>, StoreError> {
@@ -265,11 +280,15 @@ pub fn due_for_check(
         .prepare_cached(
             "SELECT account_id, id FROM domains
              WHERE (sending_status IN ('pending', 'pending_dkim') OR receiving_status = 'pending')
-               AND coalesce(last_checked_at, created_at) < ?1
-             ORDER BY coalesce(last_checked_at, created_at) LIMIT ?2",
+               AND created_at > ?1 AND coalesce(last_checked_at, created_at) < ?2
+             ORDER BY coalesce(last_checked_at, created_at) LIMIT ?3",
         )?
         .query_map(
-            params![checked_before, i64::try_from(max).unwrap_or(i64::MAX)],
+            params![
+                created_after,
+                checked_before,
+                i64::try_from(max).unwrap_or(i64::MAX)
+            ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?
         .collect::<Result<_, _>>()?)

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::attachments::{self, NewAttachment, Origin};
-use super::sql::unsigned;
+use super::sql::{bad_text, unsigned};
 use super::{Resource, StoreError, Tx, count, inboxes};
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
@@ -168,13 +168,9 @@ macro_rules! message_columns {
     };
 }
 
-fn conversion(column: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
-}
-
 fn list_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Vec<String>> {
     let text: String = row.get(name)?;
-    serde_json::from_str(&text).map_err(|e| conversion(0, format!("{name}: {e}")))
+    serde_json::from_str(&text).map_err(|e| bad_text(0, format!("{name}: {e}")))
 }
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -186,9 +182,9 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         inbox_id: row.get("inbox_id")?,
         thread_id: row.get("thread_id")?,
         direction: Direction::parse(&direction)
-            .ok_or_else(|| conversion(4, format!("direction {direction:?}")))?,
+            .ok_or_else(|| bad_text(4, format!("direction {direction:?}")))?,
         status: MessageStatus::parse(&status)
-            .ok_or_else(|| conversion(5, format!("status {status:?}")))?,
+            .ok_or_else(|| bad_text(5, format!("status {status:?}")))?,
         delivery: row.get("delivery")?,
         from_address: row.get("from_address")?,
         to_addresses: list_column(row, "to_addresses")?,
@@ -205,7 +201,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
             .get::<_, Option<String>>("auth_results")?
             .map(|json| serde_json::from_str(&json))
             .transpose()
-            .map_err(|e| conversion(18, format!("auth_results: {e}")))?,
+            .map_err(|e| bad_text(18, format!("auth_results: {e}")))?,
         attachments: Vec::new(),
         created_at: row.get("created_at")?,
         sent_at: row.get("sent_at")?,

@@ -112,6 +112,12 @@ pub enum StoreError {
         /// Another account holds it.
         elsewhere: bool,
     },
+    /// The account has as many domains as it may.
+    #[error("domain limit of {limit} reached")]
+    DomainLimitReached {
+        /// The limit.
+        limit: u32,
+    },
     /// Inboxes still use the domain.
     #[error("domain in use by {inboxes} inboxes")]
     DomainInUse {

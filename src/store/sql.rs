@@ -60,3 +60,8 @@ pub fn unsigned<T: TryFrom<i64>>(row: &rusqlite::Row<'_>, idx: &str) -> rusqlite
         )
     })
 }
+
+/// A text column whose stored value does not make sense (a bug or a hand-edited database).
+pub fn bad_text(column: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, what.into())
+}

@@ -130,11 +130,9 @@ async fn a_bad_key_file_stops_start_up_with_its_path() {
 
 /// Whether mail-auth finds a passing DKIM signature, resolving with `dns`.
 async fn mail_auth_verifies(message: &[u8], dns: &crate::dns::TestDns) -> bool {
-    let resolver = agentsend::dns::Dns::from_config(&agentsend::config::DnsConfig {
-        nameservers: vec![dns.addr],
-        ..Default::default()
-    })
-    .unwrap();
+    let mut config = agentsend::config::Config::default();
+    config.dns.nameservers = vec![dns.addr];
+    let resolver = agentsend::dns::Dns::from_config(&config).unwrap();
     let parsed = mail_auth::AuthenticatedMessage::parse(message).unwrap();
     let outputs = resolver.authenticator().verify_dkim(&parsed).await;
     !outputs.is_empty()

@@ -374,6 +374,52 @@ async fn the_background_check_verifies_pending_domains_without_being_asked() {
 }
 
 #[tokio::test]
+async fn background_checks_stop_a_day_after_the_verification_period() {
+    let app = TestApp::spawn_with(domain_config).await;
+    let d = add(&app, "quiet.example").await;
+    // A pending side with no record yet is checked on schedule...
+    app.advance(Duration::from_secs(601));
+    assert_eq!(
+        agentsend::domains::recheck_due(&app.state).await.unwrap(),
+        1
+    );
+    // ...but not once 72 + 24 hours have passed (only DNS failures keep it pending so long).
+    app.advance(Duration::from_secs(97 * 3600));
+    assert_eq!(
+        agentsend::domains::recheck_due(&app.state).await.unwrap(),
+        0
+    );
+    let (_, got) = json(app.get(&format!("/domains/{}", id(&d))).await).await;
+    assert_eq!(got["sendingStatus"], "pending");
+}
+
+#[tokio::test]
+async fn an_account_has_a_limited_number_of_domains() {
+    let app = TestApp::spawn_with(|c| {
+        domain_config(c);
+        c.domains.max_per_account = 2;
+    })
+    .await;
+    let first = add(&app, "one.example").await;
+    add(&app, "two.example").await;
+    let e = assert_error(
+        app.post("/domains", &json!({"domain": "three.example"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "DOMAIN_LIMIT_REACHED",
+    )
+    .await;
+    assert!(e["error"]["message"].as_str().unwrap().contains('2'), "{e}");
+    assert_eq!(
+        app.delete(&format!("/domains/{}", id(&first)))
+            .await
+            .status(),
+        204
+    );
+    add(&app, "three.example").await;
+}
+
+#[tokio::test]
 async fn a_dns_failure_is_reported_and_leaves_the_statuses_alone() {
     let (silent, _socket) = silent_dns().await;
     let app = TestApp::spawn_with(|c| {
