@@ -135,6 +135,7 @@ pub struct FormatQuery {
         (status = 201, description = "Domain added, with its DNS records", body = DomainDto),
         (status = 400, description = "Not a valid domain name", body = ErrorBody),
         (status = 402, description = "Sandbox accounts cannot add domains", body = ErrorBody),
+        (status = 403, description = "DOMAIN_LIMIT_REACHED: the account has domains.max_per_account domains", body = ErrorBody),
         (status = 409, description = "DOMAIN_EXISTS: the account has it, or another account verified it", body = ErrorBody),
     ))]
 pub async fn create(
