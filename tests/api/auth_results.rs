@@ -5,6 +5,7 @@ use agentsend::config::{CheckInbound, Config};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, json};
+use crate::receiver::{Receiver, Reply};
 use crate::smtp_client::send_mail;
 
 /// The checks are `auto` by default, which is off for a listener on loopback.
@@ -40,6 +41,13 @@ fn message(from: &str, subject: &str) -> Vec<u8> {
 async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
     let app = TestApp::spawn_with(checks_on).await;
     let inbox = app.create_inbox(json!({"address": "agent"})).await;
+    let receiver = Receiver::start(Reply::Status(200, "ok")).await;
+    let (status, _) = json(
+        app.post("/webhooks", &json!({"url": receiver.url, "events": ["message.received"]}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
 
     // sender.example: SPF allows 127.0.0.1, a DKIM key, DMARC p=reject.
     let key = agentsend::mail::dkim::DkimKey::from_pem(
@@ -74,6 +82,10 @@ async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
         auth["dmarc"],
         json!({"result": "pass", "domain": "sender.example", "policy": "reject"})
     );
+    // So does the message.received event.
+    let event = receiver.wait_for(1).await[0].json();
+    assert_eq!(event["data"]["messageId"], got["id"]);
+    assert_eq!(&event["data"]["authResults"], auth);
     // The stored message says the same in an Authentication-Results header under Received.
     let raw = app
         .get(&format!("/messages/{}/raw", got["id"].as_str().unwrap()))
