@@ -43,8 +43,11 @@ async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
     let inbox = app.create_inbox(json!({"address": "agent"})).await;
     let receiver = Receiver::start(Reply::Status(200, "ok")).await;
     let (status, _) = json(
-        app.post("/webhooks", &json!({"url": receiver.url, "events": ["message.received"]}))
-            .await,
+        app.post(
+            "/webhooks",
+            &json!({"url": receiver.url, "events": ["message.received"]}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 201);
