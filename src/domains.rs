@@ -25,31 +25,31 @@ pub async fn add(
     who: &Credential,
     name: DomainName,
 ) -> Result<Domain, StoreError> {
+    let config = &state.config.domains;
+    let limits = DomainLimits {
+        sandbox: state.sandbox.clone(),
+        max_per_account: config.max_per_account,
+    };
     // Refused requests do not cost a key generation.
-    let (sandbox, now, checked) = (state.sandbox.clone(), state.now(), name.clone());
-    let max_per_account = state.config.domains.max_per_account;
+    let (now, checked, limits_now) = (state.now(), name.clone(), limits.clone());
     state
         .store
         .read_as(who, now, move |c, auth| {
-            let limits = DomainLimits {
-                sandbox: &sandbox,
-                max_per_account,
-            };
-            store::may_add(c, auth.account_id, &checked, &limits, now)
+            store::may_add(c, auth.account_id, &checked, &limits_now, now)
         })
         .await?;
-    let config = &state.config.domains;
     // A selector of its own per domain: two accounts (or a re-added domain) never publish
     // different keys under one name, and a key can later be replaced without a gap.
     let selector = format!("{}-{}", config.dkim_selector, random::lower_alnum(6));
     let algorithm = config.dkim_algorithm;
-    let for_key = (name.to_string(), selector.clone());
+    let (key_domain, key_selector) = (name.to_string(), selector.clone());
     // RSA key generation takes a good fraction of a second: not on an async thread.
-    let (key, private) =
-        tokio::task::spawn_blocking(move || DkimKey::generate(algorithm, &for_key.0, &for_key.1))
-            .await
-            .map_err(|e| StoreError::Task(format!("key generation: {e}")))?
-            .map_err(StoreError::Task)?;
+    let (key, private) = tokio::task::spawn_blocking(move || {
+        DkimKey::generate(algorithm, &key_domain, &key_selector)
+    })
+    .await
+    .map_err(|e| StoreError::Task(format!("key generation: {e}")))?
+    .map_err(StoreError::Task)?;
     let new = NewDomain {
         name,
         verification_token: hex::encode(random::bytes::<16>()),
@@ -58,14 +58,9 @@ pub async fn add(
         dkim_private_key: private,
         dkim_public_key: key.public_key_base64(),
     };
-    let sandbox = state.sandbox.clone();
     state
         .store
         .write_as(who, now, move |tx, auth| {
-            let limits = DomainLimits {
-                sandbox: &sandbox,
-                max_per_account,
-            };
             store::create_domain(tx, auth.account_id, &new, &limits, now)
         })
         .await

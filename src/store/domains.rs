@@ -1,5 +1,7 @@
 //! Custom domains: their keys, statuses and DNS check results.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::bad_text;
@@ -76,23 +78,23 @@ fn domain_from_row(row: &Row<'_>) -> rusqlite::Result<Domain> {
 }
 
 /// What limits adding a domain.
-#[derive(Debug, Clone, Copy)]
-pub struct DomainLimits<'a> {
+#[derive(Debug, Clone)]
+pub struct DomainLimits {
     /// What sandbox accounts may do.
-    pub sandbox: &'a SandboxPolicy,
+    pub sandbox: Arc<SandboxPolicy>,
     /// Domains per account.
     pub max_per_account: u32,
 }
 
-/// Whether the account may add `name`: under its limit, not a sandbox (`402`), not its own duplicate, not
-/// verified by another account (`409 DOMAIN_EXISTS`: a domain receives and signs for one
+/// Whether the account may add `name`: under its limit, not a sandbox (`402`), not its own
+/// duplicate, not verified by another account (`409 DOMAIN_EXISTS`: a domain receives and signs for one
 /// account only). [`create_domain`] checks again in its transaction; this is for refusing
 /// before the work of making a key.
 pub fn may_add(
     conn: &Connection,
     account_id: AccountId,
     name: &DomainName,
-    limits: &DomainLimits<'_>,
+    limits: &DomainLimits,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let account = super::accounts::get_account(conn, account_id)?;
@@ -127,7 +129,7 @@ pub fn create_domain(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewDomain,
-    limits: &DomainLimits<'_>,
+    limits: &DomainLimits,
     now: Timestamp,
 ) -> Result<Domain, StoreError> {
     may_add(tx, account_id, &new.name, limits, now)?;

@@ -90,12 +90,7 @@ async fn signed_mail_from_an_authorised_host_passes_and_a_forgery_fails() {
     assert_eq!(event["data"]["messageId"], got["id"]);
     assert_eq!(&event["data"]["authResults"], auth);
     // The stored message says the same in an Authentication-Results header under Received.
-    let raw = app
-        .get(&format!("/messages/{}/raw", got["id"].as_str().unwrap()))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let raw = String::from_utf8(app.raw(&got).await).unwrap();
     let received_at = raw.find("Received: ").unwrap();
     let results_at = raw.find("Authentication-Results: localhost;").unwrap();
     assert!(received_at < results_at && results_at < raw.find("DKIM-Signature").unwrap());
@@ -165,12 +160,7 @@ async fn no_results_for_local_deliveries_or_with_the_checks_off() {
         )
         .await;
         assert!(got["authResults"].is_null(), "{setting:?}: {got}");
-        let raw = app
-            .get(&format!("/messages/{}/raw", got["id"].as_str().unwrap()))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let raw = String::from_utf8(app.raw(&got).await).unwrap();
         assert!(!raw.contains("Authentication-Results"), "{raw}");
     }
 
@@ -238,12 +228,7 @@ async fn results_a_sender_wrote_in_this_servers_name_are_renamed() {
 Authentication-Results: mx.elsewhere.example; spf=pass\r\n\
 From: ceo@bank.example\r\nSubject: trust me\r\n\r\nPay now.\r\n";
         let got = receive(&app, &inbox, "ceo@bank.example", forged).await;
-        let raw = app
-            .get(&format!("/messages/{}/raw", got["id"].as_str().unwrap()))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let raw = String::from_utf8(app.raw(&got).await).unwrap();
         assert!(
             raw.contains("\r\nX-Untrusted-Authentication-Results: localhost; dkim=pass"),
             "{raw}"

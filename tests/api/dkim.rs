@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{TestApp, json};
 
@@ -53,17 +53,7 @@ async fn sent_raw(app: &TestApp, to: &str) -> Vec<u8> {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{message}");
-    raw_of(app, &message).await
-}
-
-async fn raw_of(app: &TestApp, message: &Value) -> Vec<u8> {
-    let res = app
-        .get(&format!(
-            "/messages/{}/raw",
-            message["id"].as_str().unwrap()
-        ))
-        .await;
-    res.bytes().await.unwrap().to_vec()
+    app.raw(&message).await
 }
 
 #[tokio::test]
@@ -171,7 +161,7 @@ async fn mail_from_a_verified_custom_domain_is_signed_with_its_own_key() {
             .ends_with("@signed.example>"),
         "{message}"
     );
-    let raw = raw_of(&app, &message).await;
+    let raw = app.raw(&message).await;
     let text = String::from_utf8_lossy(&raw).into_owned();
     assert!(text.starts_with("DKIM-Signature: "), "{text}");
     let selector = record(&d, "dkim")["name"]

@@ -597,21 +597,9 @@ async fn inboxes_need_a_verified_domain_and_receive_once_its_mx_points_here() {
 #[tokio::test]
 async fn sandbox_accounts_cannot_add_domains() {
     let app = TestApp::spawn_with(domain_config).await;
-    let (status, provisioned) = json(
-        app.anonymous(Method::POST, "/auth/auto-provision")
-            .json(&json!({"deviceId": "device-domains-1"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{provisioned}");
+    let (key, _) = crate::sandbox::sandbox(&app, "device-domains-1").await;
     let res = app
-        .request_as(
-            provisioned["apiKey"].as_str().unwrap(),
-            Method::POST,
-            "/domains",
-        )
+        .request_as(&key, Method::POST, "/domains")
         .json(&json!({"domain": "sandbox.example"}))
         .send()
         .await

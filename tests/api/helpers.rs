@@ -262,6 +262,18 @@ impl TestApp {
         self.request(Method::DELETE, path).send().await.unwrap()
     }
 
+    /// The stored raw bytes of `message` (`GET /messages/{id}/raw`).
+    pub async fn raw(&self, message: &Value) -> Vec<u8> {
+        let res = self
+            .get(&format!(
+                "/messages/{}/raw",
+                message["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.bytes().await.unwrap().to_vec()
+    }
+
     /// Creates an inbox and returns it.
     pub async fn create_inbox(&self, body: Value) -> Value {
         let res = self.post("/inboxes", &body).await;

@@ -26,7 +26,7 @@ mod inboxes;
 mod mail;
 mod openapi;
 mod rate_limit;
-mod sandbox;
+pub mod sandbox;
 pub mod send;
 mod smtp;
 mod webhooks;

@@ -19,13 +19,19 @@ async fn provision(app: &TestApp, device: &str) -> (StatusCode, Value) {
     .await
 }
 
-async fn sandbox(app: &TestApp, device: &str) -> (String, String) {
+/// A new sandbox account for `device`: its key and claim URL.
+pub async fn sandbox(app: &TestApp, device: &str) -> (String, String) {
     let (status, body) = provision(app, device).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     (
         body["apiKey"].as_str().unwrap().to_owned(),
         body["claimUrl"].as_str().unwrap().to_owned(),
     )
+}
+
+/// Posts the claim form at `url` with `fields`.
+async fn submit_claim(url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    client().post(url).form(fields).send().await.unwrap()
 }
 
 async fn as_key(
@@ -329,12 +335,11 @@ async fn a_sandbox_expires_after_seven_days_but_can_still_be_claimed() {
     let res = as_key(&app, &key, Method::GET, &send_path, None).await;
     assert_eq!(res.status(), StatusCode::OK);
 
-    let res = client()
-        .post(&claim_url)
-        .form(&[("name", "Ada Lovelace"), ("email", "ada@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let res = submit_claim(
+        &claim_url,
+        &[("name", "Ada Lovelace"), ("email", "ada@example.com")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = as_key(
         &app,
@@ -376,23 +381,17 @@ async fn a_person_claims_the_account_through_the_html_form() {
     assert!(!html.contains("<script"), "works without JavaScript");
 
     // A bad email: the form again, with the values escaped, and no change.
-    let res = client()
-        .post(&claim_url)
-        .form(&[("name", "<b>Ada</b>"), ("email", "not-an-email")])
-        .send()
-        .await
-        .unwrap();
+    let res = submit_claim(
+        &claim_url,
+        &[("name", "<b>Ada</b>"), ("email", "not-an-email")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("valid email address"), "{html}");
     assert!(html.contains("value=\"&lt;b&gt;Ada&lt;/b&gt;\""), "{html}");
     assert!(!html.contains("<b>Ada</b>"));
-    let res = client()
-        .post(&claim_url)
-        .form(&[("email", "ada@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let res = submit_claim(&claim_url, &[("email", "ada@example.com")]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let res = client()
         .post(&claim_url)
@@ -408,20 +407,14 @@ async fn a_person_claims_the_account_through_the_html_form() {
     let forged = format!("{}/claim/{}", app.base, "A".repeat(43));
     let res = client().get(&forged).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = client()
-        .post(&forged)
-        .form(&[("name", "Mallory"), ("email", "m@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let res = submit_claim(&forged, &[("name", "Mallory"), ("email", "m@example.com")]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
-    let res = client()
-        .post(&claim_url)
-        .form(&[("name", "Ada Lovelace"), ("email", "ada@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let res = submit_claim(
+        &claim_url,
+        &[("name", "Ada Lovelace"), ("email", "ada@example.com")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(
@@ -464,12 +457,11 @@ async fn a_person_claims_the_account_through_the_html_form() {
     // The link is spent.
     let res = client().get(&claim_url).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::GONE);
-    let res = client()
-        .post(&claim_url)
-        .form(&[("name", "Mallory"), ("email", "m@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let res = submit_claim(
+        &claim_url,
+        &[("name", "Mallory"), ("email", "m@example.com")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::GONE);
     let (_, account) = json(as_key(&app, &key, Method::GET, "/account", None).await).await;
     assert_eq!(account["email"], "ada@example.com");
