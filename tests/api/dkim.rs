@@ -1,5 +1,5 @@
 //! DKIM signing of outgoing mail, checked with an independent verifier (Python's dkimpy; CI
-//! installs it with `pip install dkimpy`).
+//! installs it with `pip install dkimpy`; without it those checks are skipped with a note).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -7,7 +7,12 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, json};
+use crate::helpers::{TestApp, have_tool, json};
+
+/// Whether dkimpy is installed (see [`have_tool`]).
+fn have_dkimpy() -> bool {
+    have_tool("dkimpy", &["python3", "-c", "import dkim"])
+}
 
 /// Whether dkimpy finds a valid signature, with `record` published at `name`.
 fn dkimpy_verifies(message: &[u8], name: &str, record: &str) -> bool {
@@ -69,7 +74,7 @@ async fn mail_from_the_shared_domain_is_signed_and_verifies_independently() {
         assert_eq!(name, "s2026._domainkey.agentsend.localhost");
         let raw = sent_raw(&app, "someone@example.com").await;
         assert!(raw.starts_with(b"DKIM-Signature: "), "{key}");
-        if key == "dkim-rsa.pem" {
+        if key == "dkim-rsa.pem" && have_dkimpy() {
             // dkimpy checks Ed25519 only with PyNaCl installed; RSA is the common case.
             assert!(dkimpy_verifies(&raw, &name, &record), "{key}");
             // Any change to a signed header or the body breaks it.
@@ -182,11 +187,13 @@ async fn mail_from_a_verified_custom_domain_is_signed_with_its_own_key() {
         dkim["name"].as_str().unwrap(),
         dkim["value"].as_str().unwrap(),
     );
-    assert!(dkimpy_verifies(&raw, name, value));
     // A changed body fails both.
     let forged = text.replacen("Signed with", "Sighed with", 1);
     assert!(!mail_auth_verifies(forged.as_bytes(), &app.dns).await);
-    assert!(!dkimpy_verifies(forged.as_bytes(), name, value));
+    if have_dkimpy() {
+        assert!(dkimpy_verifies(&raw, name, value));
+        assert!(!dkimpy_verifies(forged.as_bytes(), name, value));
+    }
 
     // An inbox on the shared domain is not signed with the custom domain's key.
     let raw = sent_raw(&app, "someone@example.com").await;

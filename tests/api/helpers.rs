@@ -371,6 +371,33 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Whether an outside tool that part of a test needs is installed: `probe` (a command line)
+/// exits successfully. When it does not, that part is skipped and a note goes to stderr past
+/// the test harness's capture, so `cargo test` shows what it did not run; with
+/// `AGENTSEND_TEST_TOOLS=required` (set by `.ci/run`) a missing tool fails the test instead.
+pub fn have_tool(what: &str, probe: &[&str]) -> bool {
+    use std::io::Write;
+    let found = std::process::Command::new(probe[0])
+        .args(&probe[1..])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("AGENTSEND_TEST_TOOLS").as_deref() != Ok("required"),
+            "{what} is required (AGENTSEND_TEST_TOOLS=required) but `{}` failed",
+            probe.join(" ")
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: skipped the checks that need {what} (`{}` failed); .ci/run installs it",
+            probe.join(" ")
+        );
+    }
+    found
+}
+
 /// Waits (up to 10 s) until `check` returns something.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
