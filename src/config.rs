@@ -189,13 +189,17 @@ pub struct SmtpConfig {
     pub max_recipients: usize,
     /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4: 512).
     pub max_command_line: usize,
-    /// Seconds a session may wait for a command before it is closed with `421`.
+    /// Seconds a whole command line may take to arrive, counted from the server being ready
+    /// for it (a trickle of bytes does not extend it), before the session is closed with `421`.
     pub idle_timeout_secs: u64,
     /// Seconds the whole `DATA` phase may take (RFC 5321 §4.5.3.2.6 suggests 10 minutes).
     pub data_timeout_secs: u64,
+    /// Bytes per second the message data must average once DATA has run for 30 s (or the idle
+    /// timeout, if shorter); slower clients are closed with `421`. 0: no floor.
+    pub min_data_rate: u64,
     /// Sessions at once; more are turned away with `421`.
     pub max_sessions: usize,
-    /// Sessions at once from one client address.
+    /// Sessions at once from one client (an IPv4 address or an IPv6 /64).
     pub max_sessions_per_ip: usize,
     /// PEM certificate chain for STARTTLS; empty disables STARTTLS.
     pub tls_certificate: PathBuf,
@@ -213,8 +217,9 @@ impl Default for SmtpConfig {
             max_command_line: 512,
             idle_timeout_secs: 300,
             data_timeout_secs: 600,
+            min_data_rate: 1024,
             max_sessions: 100,
-            max_sessions_per_ip: 25,
+            max_sessions_per_ip: 10,
             tls_certificate: PathBuf::new(),
             tls_private_key: PathBuf::new(),
         }

@@ -11,6 +11,7 @@ pub mod domains;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod net;
 pub mod state;
 pub mod store;
 pub mod webhooks;

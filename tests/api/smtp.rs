@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, json};
-use crate::smtp_client::{SmtpClient, send_mail};
+use crate::smtp_client::{SmtpClient, connect_from, send_mail};
 
 async fn inbox(app: &TestApp, local: &str) -> Value {
     app.create_inbox(json!({"address": local})).await
@@ -264,6 +264,71 @@ async fn sessions_over_the_limit_are_turned_away_with_421() {
     let (code, text) = second.reply().await;
     assert_eq!(code, 421, "{text}");
     first.cmd("QUIT", 221).await;
+}
+
+#[tokio::test]
+async fn four_hosts_holding_idle_sessions_leave_room_for_a_fifth() {
+    let app = TestApp::spawn().await;
+    let per_host = app.state.config.smtp.max_sessions_per_ip;
+    let mut idle = Vec::new();
+    for host in 2..=5 {
+        for _ in 0..per_host {
+            let stream = connect_from(app.smtp, [127, 0, 0, host]).await;
+            let mut c = SmtpClient::over(stream);
+            assert_eq!(c.reply().await.0, 220);
+            idle.push(c);
+        }
+        // One more from the same host is turned away.
+        let mut extra = SmtpClient::over(connect_from(app.smtp, [127, 0, 0, host]).await);
+        let (code, text) = extra.reply().await;
+        assert_eq!(code, 421, "{text}");
+    }
+    let mut fifth = SmtpClient::over(connect_from(app.smtp, [127, 0, 0, 6]).await);
+    assert_eq!(fifth.reply().await.0, 220);
+    fifth.cmd("EHLO fifth.example", 250).await;
+    assert_eq!(idle.len(), 4 * per_host);
+}
+
+#[tokio::test]
+async fn a_size_too_large_to_count_is_refused_with_552() {
+    let app = TestApp::spawn().await;
+    inbox(&app, "bob").await;
+    let mut c = SmtpClient::connect(app.smtp).await;
+    c.cmd("EHLO x", 250).await;
+    for size in ["99999999999999999999999", "18446744073709551616"] {
+        let text = c
+            .cmd(&format!("MAIL FROM:<a@example.com> SIZE={size}"), 552)
+            .await;
+        assert!(text.starts_with("5.3.4"), "{text}");
+    }
+    let (code, _) = c
+        .deliver("a@example.com", &["bob@agentsend.localhost"], SIMPLE)
+        .await;
+    assert_eq!(code, 250);
+}
+
+#[tokio::test]
+async fn data_trickled_below_the_minimum_rate_is_cut_off() {
+    let app = TestApp::spawn_with(|c| {
+        c.smtp.idle_timeout_secs = 1;
+        c.smtp.min_data_rate = 10_000;
+    })
+    .await;
+    inbox(&app, "bob").await;
+    let mut c = SmtpClient::connect(app.smtp).await;
+    c.cmd("EHLO x", 250).await;
+    c.cmd("MAIL FROM:<a@example.com>", 250).await;
+    c.cmd("RCPT TO:<bob@agentsend.localhost>", 250).await;
+    c.cmd("DATA", 354).await;
+    let started = std::time::Instant::now();
+    // 100 bytes every 100 ms: a tenth of the floor, and never idle for a second.
+    while started.elapsed() < Duration::from_millis(1500) && c.try_send(&[b'x'; 100]).await {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, text) = c.reply().await;
+    assert_eq!(code, 421, "{text}");
+    assert!(text.contains("too slow"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
 
 #[tokio::test]

@@ -54,6 +54,14 @@ impl SmtpClient<tokio::net::TcpStream> {
     }
 }
 
+/// A TCP connection to `addr` from the loopback address `source` (127.0.0.0/8 is all
+/// loopback, so tests can play several client hosts).
+pub async fn connect_from(addr: SocketAddr, source: [u8; 4]) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((source, 0))).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> SmtpClient<S> {
     /// Continues over another stream (after STARTTLS).
     pub fn over(stream: S) -> Self {
@@ -71,6 +79,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SmtpClient<S> {
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.get_mut().write_all(bytes).await.unwrap();
         self.stream.get_mut().flush().await.unwrap();
+    }
+
+    /// Sends raw bytes; `false` once the server has closed the connection.
+    pub async fn try_send(&mut self, bytes: &[u8]) -> bool {
+        self.stream.get_mut().write_all(bytes).await.is_ok()
     }
 
     /// Reads one reply, all its lines; returns the code and the text (lines joined by `\n`).

@@ -1,5 +1,5 @@
 //! The SMTP listener: accepts connections (at most `smtp.max_sessions` at once, and
-//! `smtp.max_sessions_per_ip` from one address), serves each
+//! `smtp.max_sessions_per_ip` from one client: an IPv4 address or an IPv6 /64), serves each
 //! with a [`session::Session`], upgrades to TLS on STARTTLS when a certificate is configured,
 //! and stops with the rest of the server.
 
@@ -7,10 +7,9 @@ pub mod data;
 pub mod replies;
 pub mod session;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -25,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use self::session::{Backend, Ending, Session, SessionConfig};
 use crate::config::SmtpConfig;
 use crate::mail::ingest::{self, Envelope, Recipient, StoredCopy};
+use crate::net::{ClientSlot, PerClient};
 use crate::state::AppState;
 use crate::store::{StoreError, inboxes};
 
@@ -85,44 +85,6 @@ pub struct SmtpServer {
     shared: Arc<Shared>,
 }
 
-/// Sessions per client address, so that one host cannot take every slot.
-#[derive(Default)]
-struct PerIp(Mutex<HashMap<IpAddr, usize>>);
-
-/// One session's place in [`PerIp`], given back when the session ends.
-struct IpSlot {
-    ip: IpAddr,
-    counts: Arc<PerIp>,
-}
-
-impl PerIp {
-    fn enter(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
-        let mut counts = self.0.lock().ok()?;
-        let n = counts.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(IpSlot {
-            ip,
-            counts: self.clone(),
-        })
-    }
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        if let Ok(mut counts) = self.counts.0.lock()
-            && let Some(n) = counts.get_mut(&self.ip)
-        {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.ip);
-            }
-        }
-    }
-}
-
 impl SmtpServer {
     /// Binds `smtp.listen` and loads the STARTTLS certificate, if configured.
     pub fn bind(state: &AppState) -> anyhow::Result<Self> {
@@ -139,6 +101,7 @@ impl SmtpServer {
             max_command_line: config.max_command_line,
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             data_timeout: Duration::from_secs(config.data_timeout_secs),
+            min_data_rate: config.min_data_rate,
             starttls: tls.is_some(),
             memory: state.memory.clone(),
         };
@@ -167,7 +130,7 @@ impl SmtpServer {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
         let slots = Arc::new(Semaphore::new(self.max_sessions));
-        let per_ip = Arc::new(PerIp::default());
+        let per_ip = PerClient::new();
         let mut sessions = JoinSet::new();
         loop {
             tokio::select! {
@@ -218,7 +181,7 @@ async fn serve(
     peer: SocketAddr,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
-    _slots: (OwnedSemaphorePermit, IpSlot),
+    _slots: (OwnedSemaphorePermit, ClientSlot),
 ) {
     let _ = stream.set_nodelay(true);
     let ip = Some(peer.ip());

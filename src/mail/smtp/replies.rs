@@ -13,6 +13,8 @@ pub const SHUTTING_DOWN: &str = "Service shutting down, try again later";
 pub const TIMEOUT: &str = "Timeout, closing connection";
 /// The DATA phase went past its deadline.
 pub const DATA_TOO_LONG: &str = "DATA took too long, closing connection";
+/// DATA arrived slower than the minimum data rate.
+pub const DATA_TOO_SLOW: &str = "DATA too slow, closing connection";
 /// The session went past its longest allowed duration.
 pub const SESSION_TOO_LONG: &str = "Session too long, closing connection";
 /// Too many bad commands.

@@ -45,10 +45,13 @@ pub struct SessionConfig {
     pub max_recipients: usize,
     /// Longest command line, CRLF included.
     pub max_command_line: usize,
-    /// Wait for a command.
+    /// The longest wait for a whole command line, from the moment the server is ready for it
+    /// (trickling bytes does not extend it).
     pub idle_timeout: Duration,
-    /// Wait for data during DATA.
+    /// The longest the whole DATA phase may take.
     pub data_timeout: Duration,
+    /// Bytes per second DATA must average after its first [`data_grace`] (0: no floor).
+    pub min_data_rate: u64,
     /// Whether STARTTLS can be offered (a certificate is configured).
     pub starttls: bool,
     /// Bytes all sessions (and uploads) may hold in memory at once.
@@ -69,6 +72,14 @@ const MAX_ERRORS: u32 = 20;
 /// The longest a session may last, however busy: with the per-IP and total session caps, a
 /// client trickling NOOPs cannot keep slots forever.
 const MAX_SESSION: Duration = Duration::from_secs(3600);
+
+/// How long DATA may take before the data rate floor applies: the shorter of 30 s and the
+/// idle timeout. After it, DATA must keep up `min_data_rate` on average (as Postfix's
+/// `smtpd_min_data_rate` does), so a client trickling a byte now and then loses its session
+/// in seconds instead of holding it for the whole DATA timeout.
+fn data_grace(config: &SessionConfig) -> Duration {
+    config.idle_timeout.min(Duration::from_secs(30))
+}
 
 /// The transaction being built.
 #[derive(Debug, Default)]
@@ -141,9 +152,13 @@ where
             );
         }
         let ends_at = Instant::now() + MAX_SESSION;
+        // Each command must arrive whole within the idle timeout of the server being ready
+        // for it: a byte now and then does not keep a session.
+        let mut command_due = Instant::now() + self.config.idle_timeout;
         loop {
             // Answer every complete command already received (PIPELINING), then flush.
             while let Some(line) = self.take_line() {
+                command_due = Instant::now() + self.config.idle_timeout;
                 let next = match line {
                     Ok(line) => self.command(&line).await,
                     Err(()) => {
@@ -168,6 +183,7 @@ where
                         if !self.data().await? {
                             return Ok(Ending::Closed);
                         }
+                        command_due = Instant::now() + self.config.idle_timeout;
                     }
                 }
                 if self.errors >= MAX_ERRORS {
@@ -182,19 +198,20 @@ where
                 return Ok(Ending::Closed);
             }
             self.flush().await?;
-            if !self.read_more(self.config.idle_timeout).await? {
+            if !self.read_more(command_due, r::TIMEOUT).await? {
                 return Ok(Ending::Closed);
             }
         }
     }
 
-    /// Reads into the input buffer. `false` when the session must end (EOF, timeout,
-    /// shutdown; the last two are told to the client).
-    async fn read_more(&mut self, timeout: Duration) -> std::io::Result<bool> {
+    /// Reads into the input buffer, waiting until `due` at most. `false` when the session must
+    /// end (EOF, timeout, shutdown; the last two are told to the client, a timeout with
+    /// `why`).
+    async fn read_more(&mut self, due: Instant, why: &str) -> std::io::Result<bool> {
         // Straight into the input buffer's spare capacity (no zeroed scratch buffer).
         self.input.reserve(16 * 1024);
         let read = tokio::select! {
-            r = tokio::time::timeout(timeout, self.stream.read_buf(&mut self.input)) => r,
+            r = tokio::time::timeout_at(due, self.stream.read_buf(&mut self.input)) => r,
             _ = self.shutdown.changed() => {
                 self.reply(421, "4.3.2", r::SHUTTING_DOWN);
                 self.flush().await?;
@@ -203,7 +220,7 @@ where
         };
         match read {
             Err(_) => {
-                self.reply(421, "4.4.2", r::TIMEOUT);
+                self.reply(421, "4.4.2", why);
                 self.flush().await?;
                 Ok(false)
             }
@@ -271,6 +288,9 @@ where
 
     async fn command(&mut self, line: &[u8]) -> Next {
         let request = Request::parse(&mut line.iter());
+        // smtp-proto wraps a SIZE too large for a usize around to a small number (and refuses
+        // some as malformed): the value is read again here, where too large stays too large.
+        let oversized = declared_size(line).is_some_and(|n| n > self.config.max_message_size);
         match request {
             Ok(Request::Ehlo { host }) => {
                 self.tx = Transaction::default();
@@ -283,7 +303,10 @@ where
                 let text = format!("{} Hello {host}", self.config.hostname);
                 self.reply(250, "", &text);
             }
-            Ok(Request::Mail { from }) => self.mail(&from.address, from.size, from.flags),
+            Ok(Request::Mail { from }) => self.mail(&from.address, oversized, from.flags),
+            Err(smtp_proto::Error::InvalidParameter { param: "SIZE" }) if oversized => {
+                self.reply(552, "5.3.4", r::TOO_BIG);
+            }
             Ok(Request::Rcpt { to }) => self.rcpt(&to.address).await,
             Ok(Request::Data) => {
                 if self.tx.mail_from.is_none() {
@@ -343,6 +366,17 @@ where
         Next::Continue
     }
 
+    /// When DATA that began at `started` and has brought `received` bytes falls below the
+    /// minimum rate (`None`: no floor).
+    fn rate_due(&self, started: Instant, received: u64) -> Option<Instant> {
+        let rate = self.config.min_data_rate;
+        if rate == 0 {
+            return None;
+        }
+        let earned = Duration::from_secs_f64(received as f64 / rate as f64);
+        Some(started + data_grace(self.config) + earned)
+    }
+
     fn ehlo(&mut self, host: &str) {
         let mut lines = vec![
             format!("{} Hello {host}", self.config.hostname),
@@ -363,12 +397,12 @@ where
         }
     }
 
-    fn mail(&mut self, from: &str, size: usize, flags: u64) {
+    fn mail(&mut self, from: &str, oversized: bool, flags: u64) {
         if self.helo.is_none() {
             self.error(503, r::NEED_HELO);
         } else if self.tx.mail_from.is_some() {
             self.error(503, r::NESTED_MAIL);
-        } else if size > self.config.max_message_size {
+        } else if oversized {
             self.reply(552, "5.3.4", r::TOO_BIG);
         } else if flags & MAIL_BODY_BINARYMIME != 0 {
             // BINARYMIME needs CHUNKING, which is not offered.
@@ -417,9 +451,13 @@ where
         // stored); past it the rest is read and dropped, and the client is told to retry later.
         let mut reserved = self.config.memory.reservation();
         let mut out_of_memory = false;
-        // The whole DATA phase has a deadline (RFC 5321 §4.5.3.2.6), each read the idle one.
-        let deadline = Instant::now() + self.config.data_timeout;
+        // The whole DATA phase has a deadline (RFC 5321 §4.5.3.2.6); within it, the data must
+        // keep coming at the minimum rate once the grace period is over.
+        let started = Instant::now();
+        let deadline = started + self.config.data_timeout;
+        let mut received: u64 = 0;
         loop {
+            received = received.saturating_add(self.input.len() as u64);
             let end = receiver.feed(&self.input);
             if !out_of_memory && !receiver.overflowed() && !reserved.grow_to(receiver.allocated()) {
                 out_of_memory = true;
@@ -435,13 +473,11 @@ where
                 break;
             }
             self.input.clear();
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                self.reply(421, "4.4.2", r::DATA_TOO_LONG);
-                self.flush().await?;
-                return Ok(false);
-            }
-            if !self.read_more(left.min(self.config.idle_timeout)).await? {
+            let (due, why) = match self.rate_due(started, received) {
+                Some(slow) if slow < deadline => (slow, r::DATA_TOO_SLOW),
+                _ => (deadline, r::DATA_TOO_LONG),
+            };
+            if !self.read_more(due, why).await? {
                 return Ok(false);
             }
         }
@@ -490,6 +526,30 @@ where
         }
         Ok(true)
     }
+}
+
+/// The `SIZE=` parameter of a `MAIL FROM` line (RFC 1870), saturating at `usize::MAX` however
+/// many digits it has; `None` for other lines and for a missing or malformed value.
+fn declared_size(line: &[u8]) -> Option<usize> {
+    if !line.get(..5)?.eq_ignore_ascii_case(b"MAIL ") {
+        return None;
+    }
+    // Parameters follow the closing bracket of the path.
+    let params = &line[memchr::memrchr(b'>', line)? + 1..];
+    params
+        .split(|b| b.is_ascii_whitespace())
+        .find_map(|p| {
+            let value = p
+                .get(..5)?
+                .eq_ignore_ascii_case(b"SIZE=")
+                .then(|| &p[5..])?;
+            (!value.is_empty() && value.iter().all(u8::is_ascii_digit)).then_some(value)
+        })
+        .map(|digits| {
+            digits.iter().fold(0usize, |n, d| {
+                n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
+            })
+        })
 }
 
 #[cfg(test)]
@@ -548,6 +608,7 @@ mod tests {
             max_command_line: 512,
             idle_timeout: idle,
             data_timeout: Duration::from_secs(10),
+            min_data_rate: 0,
             starttls,
             memory: MemoryBudget::new(4 << 20),
         }
@@ -662,6 +723,89 @@ mod tests {
         c.send(b".\r\n").await;
         assert_eq!(c.code().await, 552);
         assert!(backend.delivered.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn declared_sizes_saturate_instead_of_wrapping() {
+        assert_eq!(declared_size(b"MAIL FROM:<a@b> SIZE=1000\r\n"), Some(1000));
+        assert_eq!(
+            declared_size(b"mail from:<> body=8bitmime size=7\r\n"),
+            Some(7)
+        );
+        assert_eq!(
+            declared_size(b"MAIL FROM:<a@b> SIZE=99999999999999999999999\r\n"),
+            Some(usize::MAX)
+        );
+        assert_eq!(declared_size(b"MAIL FROM:<a@b>\r\n"), None);
+        assert_eq!(declared_size(b"MAIL FROM:<a@b> SIZE=12x\r\n"), None);
+        assert_eq!(declared_size(b"RCPT TO:<a@b> SIZE=1\r\n"), None);
+    }
+
+    #[tokio::test]
+    async fn an_overflowing_or_oversized_size_is_refused_with_552() {
+        let (mut c, _task) = start(
+            leak(Fake::default()),
+            leak(config(false, Duration::from_secs(5))),
+            4096,
+        );
+        assert_eq!(c.code().await, 220);
+        assert_eq!(c.cmd("EHLO a").await, 250);
+        for size in ["99999999999999999999999", "18446744073709551617", "1048577"] {
+            assert_eq!(
+                c.cmd(&format!("MAIL FROM:<a@b.test> SIZE={size}")).await,
+                552
+            );
+        }
+        assert_eq!(c.cmd("MAIL FROM:<a@b.test> SIZE=1048576").await, 250);
+    }
+
+    #[tokio::test]
+    async fn a_command_trickled_a_byte_at_a_time_still_times_out() {
+        let (mut c, task) = start(
+            leak(Fake::default()),
+            leak(config(false, Duration::from_millis(300))),
+            4096,
+        );
+        assert_eq!(c.code().await, 220);
+        let started = Instant::now();
+        // A byte every 100 ms never lets a 300 ms idle timeout run out between reads; the
+        // command as a whole still has to arrive within it.
+        for b in b"NOOP NOOP NOOP NOOP" {
+            if c.0.get_mut().write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if task.is_finished() {
+                break;
+            }
+        }
+        assert_eq!(c.code().await, 421);
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn data_slower_than_the_minimum_rate_loses_the_session() {
+        let mut cfg = config(false, Duration::from_millis(200));
+        cfg.min_data_rate = 1000;
+        let (mut c, _task) = start(leak(Fake::default()), leak(cfg), 4096);
+        assert_eq!(c.code().await, 220);
+        assert_eq!(c.cmd("EHLO a").await, 250);
+        assert_eq!(c.cmd("MAIL FROM:<a@b.test>").await, 250);
+        assert_eq!(c.cmd("RCPT TO:<bob@x.test>").await, 250);
+        assert_eq!(c.cmd("DATA").await, 354);
+        let started = Instant::now();
+        // 10 bytes every 50 ms (200 bytes/s) is a fifth of the floor.
+        loop {
+            if c.0.get_mut().write_all(b"xxxxxxxxxx").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if started.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+        }
+        assert_eq!(c.code().await, 421);
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[tokio::test]
