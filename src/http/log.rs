@@ -1,5 +1,6 @@
 //! One log line per request: method, path (never the query string, which can carry signed
-//! download links), status and duration. Headers are never logged, so API keys cannot leak.
+//! download links; nor the token of a claim link, which is the power to claim an account),
+//! status and duration. Headers are never logged, so API keys cannot leak.
 
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ pub async fn request_log(
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, Error> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    let path = loggable(req.path());
     let res = next.call(req).await;
     let status = match &res {
         Ok(res) => res.status(),
@@ -28,4 +29,26 @@ pub async fn request_log(
         started.elapsed().as_secs_f64() * 1000.0
     );
     res
+}
+
+/// Paths whose last part is a capability, with that part left out.
+const SECRET_PATHS: [&str; 1] = ["/claim/"];
+
+/// `path` as it may be logged.
+fn loggable(path: &str) -> String {
+    match SECRET_PATHS.iter().find(|p| path.starts_with(*p)) {
+        Some(prefix) => format!("{prefix}[redacted]"),
+        None => path.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_tokens_are_not_logged() {
+        assert_eq!(loggable("/claim/abc123-secret"), "/claim/[redacted]");
+        assert_eq!(loggable("/inboxes/1/messages"), "/inboxes/1/messages");
+    }
 }
