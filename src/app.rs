@@ -26,6 +26,7 @@ use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
 use crate::store::settings;
 use crate::store::{Store, StoreError, StoreOptions};
+use crate::supervisor::{Components, Handles, Supervisor};
 use crate::webhooks::policy::NetworkPolicy;
 use crate::webhooks::worker::DeliveryWorker;
 use crate::{http, jobs};
@@ -48,6 +49,7 @@ pub struct Application {
     webhook_worker: DeliveryWorker,
     send_worker: SendWorker,
     smtp: SmtpServer,
+    tasks: Handles,
 }
 
 /// Opens the configured database (also used by the administration commands).
@@ -178,6 +180,7 @@ impl Application {
             dkim,
             dns,
             dns_setup,
+            components: Components::new(),
         };
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).
@@ -202,6 +205,7 @@ impl Application {
             webhook_worker,
             send_worker,
             smtp,
+            tasks: Handles::default(),
         })
     }
 
@@ -237,9 +241,18 @@ impl Application {
         &self.webhook_worker
     }
 
+    /// The running components, by name (`http`, `smtp`, `sends`, `webhooks`, `janitor`,
+    /// `domain-checks`, `database`), once [`Application::run_until`] has started them: tests
+    /// abort one to see the server notice.
+    pub fn tasks(&self) -> Handles {
+        self.tasks.clone()
+    }
+
     /// Serves until `stop` completes, then shuts down gracefully: in-flight requests finish
     /// (up to the configured timeout), background tasks stop, and the database is
-    /// checkpointed so that one self-contained file is left.
+    /// checkpointed so that one self-contained file is left. If any component stops before
+    /// that (see [`crate::supervisor`]), the rest are shut down the same way and the error is
+    /// returned, so that the process exits non-zero.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Self {
             server,
@@ -248,6 +261,7 @@ impl Application {
             webhook_worker,
             send_worker,
             smtp,
+            tasks,
             ..
         } = self;
         log::info!(
@@ -256,53 +270,70 @@ impl Application {
             smtp.local_addr(),
             state.config.database.path.display()
         );
-        let handle = server.handle();
+        let http = server.handle();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let janitor = tokio::spawn(jobs::run_janitor(state.clone(), shutdown_rx.clone()));
-        let domain_checks =
-            tokio::spawn(jobs::run_domain_checks(state.clone(), shutdown_rx.clone()));
-        let webhooks = tokio::spawn(webhook_worker.run(shutdown_rx.clone()));
-        let sends = tokio::spawn(send_worker.run(shutdown_rx.clone()));
-        let smtp = tokio::spawn(smtp.run(shutdown_rx));
-        let mut server = tokio::spawn(server);
+        let mut supervisor = Supervisor::new(state.components.clone(), tasks.clone());
+        supervisor.spawn(
+            "janitor",
+            infallible(jobs::run_janitor(state.clone(), shutdown_rx.clone())),
+        );
+        supervisor.spawn(
+            "domain-checks",
+            infallible(jobs::run_domain_checks(state.clone(), shutdown_rx.clone())),
+        );
+        supervisor.spawn(
+            "webhooks",
+            infallible(webhook_worker.run(shutdown_rx.clone())),
+        );
+        supervisor.spawn("sends", infallible(send_worker.run(shutdown_rx.clone())));
+        supervisor.spawn("smtp", smtp.run(shutdown_rx));
+        supervisor.spawn("http", async move {
+            server.await.context("the HTTP server failed")
+        });
+        let store = state.store.clone();
+        supervisor.spawn("database", async move {
+            store.writer_stopped().await;
+            anyhow::bail!("the database writer thread died")
+        });
 
-        let server_result = tokio::select! {
-            () = stop => {
-                log::info!("shutting down: finishing in-flight requests");
-                handle.stop(true).await;
-                server.await
-            }
-            result = &mut server => {
-                log::error!("the HTTP server stopped unexpectedly");
-                result
-            }
+        let failure = tokio::select! {
+            () = stop => None,
+            ended = supervisor.next() => ended,
         };
-        // The receiver may already be gone if the janitor ended; nothing to tell it then.
+        match &failure {
+            None => log::info!("shutting down: finishing in-flight requests"),
+            Some(ended) => supervisor.report_early_end(ended),
+        }
+        http.stop(true).await;
+        // The receivers may already be gone; nothing to tell them then.
         let _ = shutdown_tx.send(true);
-        if let Err(e) = janitor.await {
-            log::error!("janitor task failed: {e}");
+        // The writer outlives everything (the final checkpoint goes through it).
+        tasks.abort("database");
+        while let Some((name, result)) = supervisor.next().await {
+            match result {
+                Ok(()) => {}
+                Err(_) if name == "database" => {}
+                Err(e) => log::error!("{name} failed while shutting down: {e:#}"),
+            }
         }
-        if let Err(e) = domain_checks.await {
-            log::error!("domain check task failed: {e}");
-        }
-        if let Err(e) = webhooks.await {
-            log::error!("webhook worker failed: {e}");
-        }
-        if let Err(e) = sends.await {
-            log::error!("send worker failed: {e}");
-        }
-        match smtp.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => log::error!("SMTP listener failed: {e:#}"),
-            Err(e) => log::error!("SMTP listener task failed: {e}"),
-        }
-        server_result
-            .context("HTTP server task failed")?
-            .context("HTTP server failed")?;
         state.store.checkpoint().await?;
-        log::info!("stopped");
-        Ok(())
+        match failure {
+            None => {
+                log::info!("stopped");
+                Ok(())
+            }
+            Some((name, result)) => Err(match result {
+                Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
+                Err(e) => e.context(format!("{name} stopped unexpectedly")),
+            }),
+        }
     }
+}
+
+/// A task that reports no errors of its own (it logs them), for the supervisor.
+async fn infallible(task: impl Future<Output = ()>) -> anyhow::Result<()> {
+    task.await;
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not

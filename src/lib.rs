@@ -14,6 +14,7 @@ pub mod mail;
 pub mod net;
 pub mod state;
 pub mod store;
+pub mod supervisor;
 pub mod webhooks;
 
 pub use app::Application;

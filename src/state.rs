@@ -12,6 +12,7 @@ use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Clock, Timestamp};
 use crate::mail::dkim::DkimKey;
 use crate::store::Store;
+use crate::supervisor::Components;
 use crate::webhooks::policy::NetworkPolicy;
 
 /// Shared application state (cheap to clone).
@@ -39,6 +40,8 @@ pub struct AppState {
     pub dns: Dns,
     /// What custom domains publish (MX target, SPF).
     pub dns_setup: Arc<DnsSetup>,
+    /// Which supervised components have stopped (for the health check).
+    pub components: Arc<Components>,
 }
 
 impl AppState {

@@ -78,6 +78,12 @@ impl ApiError {
         e
     }
 
+    /// The same error with `details`: messages by field, or by component for `/health`.
+    pub fn with_details(mut self, details: ValidationErrors) -> Self {
+        self.details = Some(details);
+        self
+    }
+
     /// `400 VALIDATION_ERROR` about one field.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         Self::validation(ValidationErrors::single(field, message))

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, ValidationErrors};
 use crate::state::AppState;
 use crate::store::maintenance;
 
@@ -20,33 +20,37 @@ pub struct HealthDto {
     timestamp: Timestamp,
 }
 
-/// Health check: the database answers reads and its writer is running.
+/// Health check: the database answers reads, its writer runs, and so does every supervised
+/// component (listeners and workers). Otherwise `503`, with the components that are down in
+/// `details` (`{"smtp": ["stopped"]}`).
 #[utoipa::path(get, path = "/health", tag = "System", security(()),
     responses(
         (status = 200, description = "Healthy", body = HealthDto),
-        (status = 503, description = "The database is not reachable", body = ErrorBody),
+        (status = 503, description = "The database is not reachable or a component has stopped",
+            body = ErrorBody),
     ))]
 pub async fn health(state: Data<AppState>) -> impl Responder {
-    let checked = if state.store.writer_alive() {
-        state.store.read(maintenance::ping).await
-    } else {
-        Err(crate::store::StoreError::Task(
-            "the writer thread has stopped".to_owned(),
-        ))
-    };
-    match checked {
-        Ok(()) => HttpResponse::Ok().json(HealthDto {
+    let mut down = ValidationErrors::new();
+    for name in state.components.down() {
+        down.add(name, "stopped");
+    }
+    if !state.store.writer_alive() {
+        down.add("database", "the writer thread has stopped");
+    } else if let Err(e) = state.store.read(maintenance::ping).await {
+        log::error!("health check failed: {e}");
+        down.add("database", "not reachable");
+    }
+    if down.is_empty() {
+        return HttpResponse::Ok().json(HealthDto {
             status: "ok",
             timestamp: state.now(),
-        }),
-        Err(e) => {
-            log::error!("health check failed: {e}");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                "The database is not reachable.",
-            )
-            .error_response()
-        }
+        });
     }
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+        format!("Not healthy: {}.", down.summary()),
+    )
+    .with_details(down)
+    .error_response()
 }

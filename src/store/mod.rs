@@ -189,6 +189,7 @@ pub struct Store {
     read_permits: Arc<Semaphore>,
     writer: Sender<writer::Command>,
     writer_alive: Arc<AtomicBool>,
+    writer_stopped: tokio::sync::watch::Receiver<()>,
     wakers: Arc<Wakers>,
 }
 
@@ -229,7 +230,8 @@ impl Store {
         in_write_tx(&mut conn, migrate)?;
         let wakers = Arc::new(Wakers::default());
         let writer_alive = Arc::new(AtomicBool::new(false));
-        let writer = writer::spawn(conn, wakers.clone(), writer_alive.clone())
+        let (stopped, writer_stopped) = tokio::sync::watch::channel(());
+        let writer = writer::spawn(conn, wakers.clone(), writer_alive.clone(), stopped)
             .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
         let manager =
             SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy_timeout));
@@ -246,6 +248,7 @@ impl Store {
             read_permits: Arc::new(Semaphore::new(options.pool_size as usize)),
             writer,
             writer_alive,
+            writer_stopped,
             wakers,
         })
     }
@@ -253,6 +256,13 @@ impl Store {
     /// Whether the writer thread is running (for the health check).
     pub fn writer_alive(&self) -> bool {
         self.writer_alive.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completes when the writer thread has stopped (it only does if it died: it runs as long
+    /// as the store is open).
+    pub async fn writer_stopped(&self) {
+        let mut stopped = self.writer_stopped.clone();
+        while stopped.changed().await.is_ok() {}
     }
 
     /// The background workers' wake-up signals.

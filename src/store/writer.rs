@@ -86,28 +86,37 @@ pub(super) enum Command {
 
 /// Starts the writer thread with its connection. It runs until every sender is dropped;
 /// `alive` turns false when it stops, however it stops.
+/// `stopped` is dropped when it stops (its receivers see the channel close).
 pub(super) fn spawn(
     conn: Connection,
     wakers: Arc<Wakers>,
     alive: Arc<AtomicBool>,
+    stopped: tokio::sync::watch::Sender<()>,
 ) -> std::io::Result<Sender<Command>> {
     let (sender, receiver) = channel();
     alive.store(true, Ordering::SeqCst);
     std::thread::Builder::new()
         .name("agentsend-writer".to_owned())
         .spawn(move || {
-            let _alive = Alive(alive);
+            let _alive = Alive {
+                flag: alive,
+                _stopped: stopped,
+            };
             run(conn, &receiver, &wakers);
         })?;
     Ok(sender)
 }
 
-/// Clears the liveness flag when the writer thread ends, also by panic.
-struct Alive(Arc<AtomicBool>);
+/// Clears the liveness flag and closes the `stopped` channel when the writer thread ends,
+/// also by panic.
+struct Alive {
+    flag: Arc<AtomicBool>,
+    _stopped: tokio::sync::watch::Sender<()>,
+}
 
 impl Drop for Alive {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
+        self.flag.store(false, Ordering::SeqCst);
         if std::thread::panicking() {
             log::error!("the database writer thread died; writes will fail until restart");
         }

@@ -1,6 +1,6 @@
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{TestApp, is_iso_timestamp, json};
+use crate::helpers::{TestApp, assert_error, eventually, is_iso_timestamp, json};
 
 #[tokio::test]
 async fn health_answers_ok_with_a_timestamp_without_a_key() {
@@ -37,5 +37,39 @@ async fn graceful_shutdown_checkpoints_the_write_ahead_log() {
     assert_eq!(
         wal_len, 0,
         "the WAL is checkpointed into the main file on shutdown"
+    );
+}
+
+#[tokio::test]
+async fn a_component_that_dies_stops_the_server_with_an_error_naming_it() {
+    for component in ["smtp", "sends", "webhooks", "janitor", "http"] {
+        let mut app = TestApp::spawn().await;
+        eventually("the components to start", || async {
+            app.tasks.started(component).then_some(())
+        })
+        .await;
+        assert!(app.tasks.abort(component));
+        let ended = app.stopped().await;
+        let why = format!("{:#}", ended.expect_err("the server stops with an error"));
+        assert!(why.contains(component), "{component}: {why}");
+        assert_eq!(app.state.components.down(), [component]);
+        if component != "smtp" {
+            // Everything else was shut down with it: the SMTP listener is closed.
+            assert!(tokio::net::TcpStream::connect(app.smtp).await.is_err());
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_names_the_components_that_are_down() {
+    let app = TestApp::spawn().await;
+    app.state
+        .components
+        .mark_down("smtp", "test: the listener stopped".to_owned());
+    let res = app.anonymous(Method::GET, "/health").send().await.unwrap();
+    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").await;
+    assert_eq!(
+        body["error"]["details"],
+        serde_json::json!({"smtp": ["stopped"]})
     );
 }

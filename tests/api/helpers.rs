@@ -11,6 +11,7 @@ use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock, Tim
 use agentsend::mail::outbound::SendWorker;
 use agentsend::state::AppState;
 use agentsend::store::accounts::{self, NewAccount};
+use agentsend::supervisor::Handles;
 use agentsend::webhooks::worker::DeliveryWorker;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
@@ -40,6 +41,8 @@ pub struct TestApp {
     pub worker: DeliveryWorker,
     /// The send worker, to drive it step by step.
     pub sender: SendWorker,
+    /// The supervised components, to make one die.
+    pub tasks: Handles,
     /// The DNS server the app resolves with (unless the test configured another): tests
     /// publish records in it.
     pub dns: TestDns,
@@ -115,6 +118,7 @@ impl TestApp {
         let state = app.state().clone();
         let worker = app.webhook_worker().clone();
         let sender = app.send_worker().clone();
+        let tasks = app.tasks();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
             let _ = stop_rx.await;
@@ -129,6 +133,7 @@ impl TestApp {
             state,
             worker,
             sender,
+            tasks,
             dns,
             client: client(),
             config,
@@ -161,6 +166,16 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             task.await.unwrap().expect("clean shutdown");
         }
+    }
+
+    /// Waits for the server to stop by itself (without being asked to) and returns how
+    /// `run_until` ended.
+    pub async fn stopped(&mut self) -> anyhow::Result<()> {
+        let task = self.task.take().expect("the server is running");
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the server stops")
+            .unwrap()
     }
 
     /// The server's current time.
