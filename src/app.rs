@@ -18,14 +18,17 @@ use crate::domain::account::AccountName;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::random;
 use crate::domain::sandbox::SandboxPolicy;
-use crate::domain::{Account, ApiKeySecret, Clock, EmailAddress, Plan, SystemClock};
+use crate::domain::{
+    Account, ApiKeySecret, BootId, Clock, EmailAddress, Plan, SystemClock, Timestamp,
+};
 use crate::mail::dkim::DkimKey;
 use crate::mail::outbound::SendWorker;
 use crate::mail::smtp::SmtpServer;
 use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
 use crate::store::settings;
-use crate::store::{Store, StoreError, StoreOptions};
+use crate::store::{ServeLock, Store, StoreError, StoreOptions};
+use crate::store::{idempotency, jobs as jobs_store, webhooks as webhooks_store};
 use crate::supervisor::{Components, Handles, Supervisor};
 use crate::webhooks::policy::NetworkPolicy;
 use crate::webhooks::worker::DeliveryWorker;
@@ -50,6 +53,7 @@ pub struct Application {
     send_worker: SendWorker,
     smtp: SmtpServer,
     tasks: Handles,
+    lock: ServeLock,
 }
 
 /// Opens the configured database (also used by the administration commands).
@@ -100,6 +104,31 @@ async fn links(
     ))
 }
 
+/// Takes up what earlier runs of the server left half done when they died: claimed jobs and
+/// webhook deliveries become due at once (rather than when their leases run out), and
+/// `Idempotency-Key` reservations of requests that died with them are released (their changes
+/// never committed), so that a retry runs at once instead of getting `409`s.
+async fn take_over_orphans(store: &Store, me: &BootId, now: Timestamp) -> anyhow::Result<()> {
+    let me = me.clone();
+    let (jobs, deliveries, keys) = store
+        .write(move |tx| {
+            Ok((
+                jobs_store::take_over_orphans(tx, &me, now)?,
+                webhooks_store::take_over_orphans(tx, &me, now)?,
+                idempotency::release_orphans(tx, &me)?,
+            ))
+        })
+        .await
+        .context("cannot take over the work of an earlier run")?;
+    if jobs + deliveries + keys > 0 {
+        log::warn!(
+            "an earlier run stopped without finishing {jobs} jobs, {deliveries} webhook \
+             deliveries and {keys} requests with an Idempotency-Key; taken up now"
+        );
+    }
+    Ok(())
+}
+
 /// The shared domain's DKIM key, if one is configured; its DNS record is logged.
 fn shared_domain_dkim(config: &Config) -> anyhow::Result<Option<DkimKey>> {
     let path = &config.mail.dkim_private_key;
@@ -131,6 +160,7 @@ impl Application {
 
     /// Builds with the given clock (tests move time forward with a manual one).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let lock = ServeLock::acquire(&config.database.path).map_err(anyhow::Error::msg)?;
         let store = open_store(&config).with_context(|| {
             format!(
                 "cannot open the database {}",
@@ -144,6 +174,8 @@ impl Application {
             daily_send_limit: config.limits.account_daily_send_limit,
         };
         let now = clock.now();
+        let boot = BootId::new();
+        take_over_orphans(&store, &boot, now).await?;
         let bootstrap = store
             .write(move |c| accounts::bootstrap(c, &default_account, now))
             .await?
@@ -180,6 +212,7 @@ impl Application {
             dkim,
             dns,
             dns_setup,
+            boot,
             components: Components::new(),
         };
         // The webhook client uses rustls with ring; the provider must be chosen before any
@@ -206,6 +239,7 @@ impl Application {
             send_worker,
             smtp,
             tasks: Handles::default(),
+            lock,
         })
     }
 
@@ -262,6 +296,7 @@ impl Application {
             send_worker,
             smtp,
             tasks,
+            lock,
             ..
         } = self;
         log::info!(
@@ -317,6 +352,7 @@ impl Application {
             }
         }
         state.store.checkpoint().await?;
+        drop(lock);
         match failure {
             None => {
                 log::info!("stopped");

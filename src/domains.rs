@@ -10,8 +10,8 @@ use crate::domain::custom_domain::{DnsAnswers, Domain, SendingStatus, evaluate};
 use crate::domain::{AccountId, Credential, DomainId, DomainName, random};
 use crate::mail::dkim::DkimKey;
 use crate::state::AppState;
-use crate::store::StoreError;
 use crate::store::domains::{self as store, DomainLimits, NewDomain};
+use crate::store::{StoreError, Tx};
 use crate::webhooks::{self, Event, events::DomainVerified};
 
 /// Domains re-checked per background pass at most.
@@ -20,11 +20,14 @@ const RECHECK_BATCH: usize = 50;
 const RECHECK_CONCURRENCY: usize = 8;
 
 /// Adds `name` to `who`'s account with a new verification token and DKIM key.
-pub async fn add(
+/// In the transaction that stores it, the caller's response is made from the new domain
+/// with `respond` (see [`crate::mail::send::submit`]).
+pub async fn add<R: Send + 'static>(
     state: &AppState,
     who: &Credential,
     name: DomainName,
-) -> Result<Domain, StoreError> {
+    respond: impl FnOnce(&Tx<'_>, Domain) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
     let config = &state.config.domains;
     let limits = DomainLimits {
         sandbox: state.sandbox.clone(),
@@ -61,7 +64,8 @@ pub async fn add(
     state
         .store
         .write_as(who, now, move |tx, auth| {
-            store::create_domain(tx, auth.account_id, &new, &limits, now)
+            let domain = store::create_domain(tx, auth.account_id, &new, &limits, now)?;
+            respond(tx, domain)
         })
         .await
 }

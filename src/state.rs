@@ -9,7 +9,7 @@ use crate::dns::Dns;
 use crate::domain::custom_domain::DnsSetup;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
-use crate::domain::{Clock, Timestamp};
+use crate::domain::{BootId, Clock, Timestamp};
 use crate::mail::dkim::DkimKey;
 use crate::store::Store;
 use crate::supervisor::Components;
@@ -40,6 +40,8 @@ pub struct AppState {
     pub dns: Dns,
     /// What custom domains publish (MX target, SPF).
     pub dns_setup: Arc<DnsSetup>,
+    /// This run of the server, in whose name background work is claimed.
+    pub boot: BootId,
     /// Which supervised components have stopped (for the health check).
     pub components: Arc<Components>,
 }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod address;
 pub mod auth_results;
+pub mod boot;
 pub mod custom_domain;
 pub mod idempotency;
 pub mod ids;
@@ -20,6 +21,7 @@ pub mod webhook;
 
 pub use account::{Account, ApiKey, ApiKeySecret, AuthContext, Credential, KeyName, Plan};
 pub use address::{DomainName, EmailAddress, LocalPart};
+pub use boot::BootId;
 pub use idempotency::IdempotencyKey;
 pub use ids::{
     AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, MessageId,

@@ -1,5 +1,6 @@
 //! `/account` and `/account/api-keys`.
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
@@ -8,10 +9,10 @@ use utoipa::ToSchema;
 use super::List;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
+use super::idempotency::{Idempotency, Reply};
 use crate::domain::account::AccountName;
 use crate::domain::{
-    Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, EmailAddress, KeyName, Plan, Timestamp,
-    ValidationErrors,
+    Account, AccountId, ApiKey, ApiKeyId, EmailAddress, KeyName, Plan, Timestamp, ValidationErrors,
 };
 use crate::state::AppState;
 use crate::store::accounts;
@@ -166,8 +167,9 @@ pub async fn update(
 pub async fn create_key(
     auth: Authenticated,
     state: Data<AppState>,
+    idempotency: Idempotency,
     body: ApiJson<CreateApiKey>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<Reply, ApiError> {
     let name = match body.into_inner().name {
         Some(n) => {
             Some(KeyName::parse(&n).map_err(|e| ApiError::invalid_field("name", e.to_string()))?)
@@ -175,19 +177,21 @@ pub async fn create_key(
         None => None,
     };
     let now = state.now();
-    let (key, secret): (ApiKey, ApiKeySecret) = state
+    Ok(state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            accounts::create_api_key(tx, who.account_id, name.as_ref(), None, now)
+            let (key, secret) =
+                accounts::create_api_key(tx, who.account_id, name.as_ref(), None, now)?;
+            let created = CreatedApiKeyDto {
+                id: key.id,
+                key: secret.expose().to_owned(),
+                prefix: key.prefix,
+                name: key.name,
+                message: "Store this key now: it is shown only once.",
+            };
+            idempotency.keep(tx, Reply::json(StatusCode::CREATED, &created)?)
         })
-        .await?;
-    Ok(HttpResponse::Created().json(CreatedApiKeyDto {
-        id: key.id,
-        key: secret.expose().to_owned(),
-        prefix: key.prefix,
-        name: key.name,
-        message: "Store this key now: it is shown only once.",
-    }))
+        .await?)
 }
 
 /// List the account's keys that are not revoked, newest first.

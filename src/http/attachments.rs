@@ -16,7 +16,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Authenticated, content_length, media_type_is};
+use super::idempotency::{Idempotency, Reply};
 use crate::budget::{Reservation, reserve_up_to};
+use crate::domain::links::DownloadLinks;
 use crate::domain::links::LinkError;
 use crate::domain::message::{
     Attachment, AttachmentMeta, MAX_UPLOAD_SIZE, sanitize_filename, upload_content_type,
@@ -47,9 +49,9 @@ pub struct AttachmentDto {
 }
 
 impl AttachmentDto {
-    fn new(a: Attachment, state: &AppState) -> Self {
+    fn new(a: Attachment, links: &DownloadLinks, now: Timestamp) -> Self {
         Self {
-            url: state.links.url(a.meta.id, state.now()),
+            url: links.url(a.meta.id, now),
             id: a.meta.id,
             filename: a.meta.filename,
             content_type: a.meta.content_type,
@@ -84,9 +86,10 @@ pub struct UploadForm {
 pub async fn upload(
     auth: Authenticated,
     state: Data<AppState>,
+    idempotency: Idempotency,
     req: HttpRequest,
     payload: Payload,
-) -> Result<impl Responder, ApiError> {
+) -> Result<Reply, ApiError> {
     if !media_type_is(req.headers(), "multipart/form-data") {
         return Err(ApiError::unsupported_media_type("multipart/form-data"));
     }
@@ -116,7 +119,8 @@ pub async fn upload(
         &mut reserved,
     )
     .await?;
-    let attachment = state
+    let links = state.links.clone();
+    Ok(state
         .store
         .write(move |tx| {
             let new = NewAttachment {
@@ -125,10 +129,11 @@ pub async fn upload(
                 content: &file.content,
                 content_id: None,
             };
-            attachments::insert(tx, who.account_id, &new, Origin::Upload, now)
+            let attachment = attachments::insert(tx, who.account_id, &new, Origin::Upload, now)?;
+            let created = AttachmentDto::new(attachment, &links, now);
+            idempotency.keep(tx, Reply::json(StatusCode::CREATED, &created)?)
         })
-        .await?;
-    Ok(HttpResponse::Created().json(AttachmentDto::new(attachment, &state)))
+        .await?)
 }
 
 struct FilePart {
@@ -245,7 +250,7 @@ pub async fn get(
     id: Path<AttachmentId>,
 ) -> Result<impl Responder, ApiError> {
     let attachment = of_account(&state, &auth, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(AttachmentDto::new(attachment, &state)))
+    Ok(HttpResponse::Ok().json(AttachmentDto::new(attachment, &state.links, state.now())))
 }
 
 /// Download an attachment's bytes with the API key.

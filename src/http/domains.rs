@@ -1,5 +1,6 @@
 //! `/domains` (SPEC §3.5).
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
@@ -8,9 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::List;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
+use super::idempotency::{Idempotency, Reply};
 use crate::domain::custom_domain::{self, DnsRecord, DnsSetup, Domain};
 use crate::domain::{DomainId, Timestamp};
 use crate::state::AppState;
+use crate::store::Tx;
 use crate::store::domains as store;
 
 /// A DNS record to publish.
@@ -141,8 +144,9 @@ pub struct FormatQuery {
 pub async fn create(
     auth: Authenticated,
     state: Data<AppState>,
+    idempotency: Idempotency,
     body: ApiJson<CreateDomain>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<Reply, ApiError> {
     let raw = body
         .into_inner()
         .domain
@@ -155,8 +159,12 @@ pub async fn create(
             "is this server's shared domain, which needs no adding",
         ));
     }
-    let domain = crate::domains::add(&state, &auth.0, name).await?;
-    Ok(HttpResponse::Created().json(DomainDto::new(domain, &state.dns_setup)))
+    let setup = state.dns_setup.clone();
+    let respond = move |tx: &Tx<'_>, domain| {
+        let created = DomainDto::new(domain, &setup);
+        idempotency.keep(tx, Reply::json(StatusCode::CREATED, &created)?)
+    };
+    Ok(crate::domains::add(&state, &auth.0, name, respond).await?)
 }
 
 /// The account's domains, newest first.

@@ -135,6 +135,15 @@ impl ApiError {
         )
     }
 
+    /// `409 IDEMPOTENCY_KEY_IN_USE`: a request with the key is still running.
+    pub fn idempotency_key_in_use() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_KEY_IN_USE",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        )
+    }
+
     /// `429 RATE_LIMIT_EXCEEDED` with `Retry-After`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         let mut e = Self::new(
@@ -280,6 +289,7 @@ impl From<StoreError> for ApiError {
                 ),
             ),
             StoreError::Invalid(errors) => Self::validation(errors),
+            StoreError::IdempotencyKeyLost => Self::idempotency_key_in_use(),
             StoreError::InboxSuspended => Self::new(
                 S::FORBIDDEN,
                 "INBOX_SUSPENDED",

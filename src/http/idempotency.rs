@@ -3,6 +3,13 @@
 //! `Idempotent-Replayed: true` and no side effects. The reservation is a row in SQLite taken in
 //! one write transaction, so of two concurrent identical requests exactly one runs.
 //!
+//! A handler that changes something renders its response inside the transaction of the change
+//! and stores it there ([`Idempotency::keep`]): a crash can never leave a change without its
+//! stored response, so a retry after any crash either replays or runs for the first time,
+//! never both. A reservation still in flight when the server starts belongs to a request that
+//! died before its change committed, and is released at once. Other responses (client errors,
+//! handlers without a change) are stored by this middleware after the handler.
+//!
 //! Runs inside the gate. The idempotency key is scoped to the account, so the API key is
 //! verified in the same transaction that reserves it. Requests without a live API key pass
 //! through untouched: there is no account to scope the key to, and the route either rejects
@@ -16,18 +23,22 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, Data};
-use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use actix_web::{
+    Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, Responder, ResponseError, mime,
+};
+use futures_util::future::{Ready, ready};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::extract::{body_limit, content_length, read_body};
-use crate::domain::{AuthContext, Credential, IdempotencyKey};
+use crate::domain::{AuthContext, Credential, IdempotencyKey, random};
 use crate::state::AppState;
-use crate::store::idempotency::{self, KeyRef, Reservation, StoredResponse};
-use crate::store::{StoreError, accounts};
+use crate::store::idempotency::{self, Hold, Reservation, StoredResponse};
+use crate::store::{StoreError, Tx, accounts};
 
-/// A reservation older than this whose request never finished (crash, killed task) is taken
-/// over by the next retry. Handlers answer in well under a second: slow work is queued.
+/// A reservation older than this whose request is still running (hung) is taken over by the
+/// next retry; the hung request can then no longer store its response, so its change rolls
+/// back. Handlers answer in well under a second: slow work is queued.
 const ABANDONED_AFTER: Duration = Duration::from_secs(300);
 
 /// Response headers that describe the connection rather than the response; not replayed.
@@ -120,29 +131,25 @@ pub async fn idempotency(
                 ),
             ));
         }
-        Reservation::InFlight => {
-            return Ok(fail(
-                req,
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "IDEMPOTENCY_KEY_IN_USE",
-                    "A request with this Idempotency-Key is still being processed; retry shortly.",
-                ),
-            ));
-        }
+        Reservation::InFlight => return Ok(fail(req, ApiError::idempotency_key_in_use())),
     }
 
     req.set_payload(Payload::from(body));
+    req.extensions_mut()
+        .insert(Idempotency(Some(held.hold.clone())));
     // The request runs in a task of its own, so that it finishes (and its response is stored)
     // even if the client goes away meanwhile: if the handler's change committed, a retry must
     // get the replay, not run the request a second time.
+    let hold = held.hold.clone();
+    let state = held.state.clone();
     let task = actix_web::rt::spawn(run_and_store(req, next, held));
     match task.await {
         Ok(result) => result,
         Err(e) => {
-            // The key stays "in use" until the reservation counts as abandoned: whether the
-            // change committed is unknown.
+            // A change commits together with its stored response; still in flight, the key
+            // guards no change and the client may retry.
             log::error!("an idempotent request's task failed: {e}");
+            release(&state, &hold).await;
             Err(ApiError::internal("idempotent request task failed").into())
         }
     }
@@ -157,13 +164,16 @@ async fn run_and_store<B: MessageBody + 'static>(
     let res = match next.call(req).await {
         Ok(res) => res,
         Err(e) => {
-            held.release().await;
+            release(&held.state, &held.hold).await;
             return Err(e);
         }
     };
+    if res.response().extensions().contains::<KeptWithChange>() {
+        return Ok(res.map_into_boxed_body());
+    }
     if res.status().is_server_error() {
         // Not stored: the client may retry a 5xx, at once, so the key is freed before we answer.
-        held.release().await;
+        release(&held.state, &held.hold).await;
         return Ok(res.map_into_boxed_body());
     }
     let (http_req, res) = res.into_parts();
@@ -187,8 +197,8 @@ async fn run_and_store<B: MessageBody + 'static>(
         body: without_secrets(&bytes),
     };
     if let Err(e) = held.complete(stored).await {
-        // The change exists but its response could not be stored: the key stays "in use"
-        // (409) rather than being released for a retry that would make the change twice.
+        // The key stays "in use" (409) rather than being released for a retry: whatever the
+        // handler did may be done.
         return Ok(ServiceResponse::new(
             http_req,
             ApiError::from(e).error_response(),
@@ -258,12 +268,11 @@ fn replay(stored: &StoredResponse) -> HttpResponse {
     res.body(stored.body.clone())
 }
 
-/// A key of one account, with what is needed to reserve, complete and release it.
+/// A key of one account as this request holds it.
 struct HeldKey {
     state: Data<AppState>,
     context: AuthContext,
-    scope: String,
-    key: IdempotencyKey,
+    hold: Hold,
 }
 
 impl HeldKey {
@@ -277,34 +286,34 @@ impl HeldKey {
     ) -> Result<Option<(HeldKey, Reservation)>, StoreError> {
         let now = state.now();
         let window = Duration::from_secs(state.config.idempotency.window_secs);
-        let key_for_tx = key.clone();
+        let holder = format!("{}/{}", state.boot, random::lower_alnum(16));
         let reserved = state
             .store
             .write(move |tx| {
                 let Some(who) = accounts::verify_and_touch(tx, &credential, now)? else {
                     return Ok(None);
                 };
-                let scope = who.account_id.to_string();
+                let hold = Hold {
+                    scope: who.account_id.to_string(),
+                    key: key.as_str().to_owned(),
+                    holder,
+                };
                 let reservation = idempotency::reserve(
                     tx,
-                    KeyRef {
-                        scope: &scope,
-                        key: key_for_tx.as_str(),
-                    },
+                    &hold,
                     &request_hash,
                     now,
                     now.plus(window),
                     now.minus(ABANDONED_AFTER),
                 )?;
-                Ok(Some((who, scope, reservation)))
+                Ok(Some((who, hold, reservation)))
             })
             .await?;
-        Ok(reserved.map(|(context, scope, reservation)| {
+        Ok(reserved.map(|(context, hold, reservation)| {
             let held = HeldKey {
                 state,
                 context,
-                scope,
-                key,
+                hold,
             };
             (held, reservation)
         }))
@@ -312,41 +321,108 @@ impl HeldKey {
 
     /// Stores the response. If that fails the key stays "in use" rather than being released.
     async fn complete(self, response: StoredResponse) -> Result<(), StoreError> {
-        let (scope, key) = (self.scope, self.key);
-        self.state
-            .store
-            .write(move |tx| {
-                idempotency::complete(
-                    tx,
-                    KeyRef {
-                        scope: &scope,
-                        key: key.as_str(),
-                    },
-                    &response,
-                )
-            })
-            .await
-    }
-
-    /// Forgets the reservation. Failing to only delays a retry until the reservation counts as
-    /// abandoned.
-    async fn release(self) {
-        let (scope, key) = (self.scope, self.key);
-        let result = self
+        let hold = self.hold;
+        let stored = self
             .state
             .store
-            .write(move |conn| {
-                idempotency::release(
-                    conn,
-                    KeyRef {
-                        scope: &scope,
-                        key: key.as_str(),
-                    },
-                )
-            })
+            .write(move |tx| idempotency::complete(tx, &hold, &response))
             .await;
-        if let Err(e) = result {
-            log::warn!("releasing an idempotency key failed: {e}");
+        match stored {
+            // Taken over by a retry while this request ran: that one's response counts.
+            Err(StoreError::IdempotencyKeyLost) => Ok(()),
+            other => other,
         }
+    }
+}
+
+/// Forgets a reservation. Failing to only delays a retry until the reservation counts as
+/// abandoned.
+async fn release(state: &AppState, hold: &Hold) {
+    let hold = hold.clone();
+    let result = state
+        .store
+        .write(move |tx| idempotency::release(tx, &hold))
+        .await;
+    if let Err(e) = result {
+        log::warn!("releasing an idempotency key failed: {e}");
+    }
+}
+
+/// The `Idempotency-Key` a request holds (`None` without one): handlers that change something
+/// store their response with the change through [`Idempotency::keep`].
+#[derive(Debug, Clone, Default)]
+pub struct Idempotency(Option<Hold>);
+
+impl FromRequest for Idempotency {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(req
+            .extensions()
+            .get::<Idempotency>()
+            .cloned()
+            .unwrap_or_default()))
+    }
+}
+
+impl Idempotency {
+    /// Stores `reply` under the request's key in `tx`, the transaction of the request's
+    /// change, and returns it marked as kept (the middleware then stores nothing more).
+    /// Without a key, `reply` as it is.
+    pub fn keep(&self, tx: &Tx<'_>, mut reply: Reply) -> Result<Reply, StoreError> {
+        if let Some(hold) = &self.0 {
+            let stored = StoredResponse {
+                status: reply.status.as_u16(),
+                headers: vec![(
+                    header::CONTENT_TYPE.to_string(),
+                    mime::APPLICATION_JSON.to_string(),
+                )],
+                body: without_secrets(&reply.body),
+            };
+            idempotency::complete(tx, hold, &stored)?;
+            reply.kept = true;
+        }
+        Ok(reply)
+    }
+}
+
+/// A handler's JSON response, made inside the transaction of its change (see
+/// [`Idempotency::keep`]).
+#[derive(Debug)]
+pub struct Reply {
+    status: StatusCode,
+    body: Vec<u8>,
+    kept: bool,
+}
+
+impl Reply {
+    /// `value` as JSON with `status`.
+    pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Result<Self, StoreError> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| StoreError::Task(format!("serializing a response: {e}")))?;
+        Ok(Self {
+            status,
+            body,
+            kept: false,
+        })
+    }
+}
+
+/// Marks a response stored with its change.
+#[derive(Debug, Clone, Copy)]
+struct KeptWithChange;
+
+impl Responder for Reply {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status)
+            .content_type(mime::APPLICATION_JSON)
+            .body(self.body);
+        if self.kept {
+            res.extensions_mut().insert(KeptWithChange);
+        }
+        res
     }
 }

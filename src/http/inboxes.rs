@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
+use super::idempotency::{Idempotency, Reply};
 use super::{List, double_option};
 use crate::config::Config;
 use crate::domain::inbox::{AddressRequest, InboxDomain};
@@ -192,18 +193,22 @@ impl UpdateInbox {
 pub async fn create(
     auth: Authenticated,
     state: Data<AppState>,
+    idempotency: Idempotency,
     body: ApiJson<CreateInbox>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<Reply, ApiError> {
     let new = body.into_inner().into_new_inbox(&state.config)?;
     let now = state.now();
     let sandbox = state.sandbox.clone();
-    let inbox = state
+    Ok(state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            inboxes::create_inbox(tx, who.account_id, &new, &sandbox, now)
+            let inbox = inboxes::create_inbox(tx, who.account_id, &new, &sandbox, now)?;
+            idempotency.keep(
+                tx,
+                Reply::json(StatusCode::CREATED, &InboxDto::from(inbox))?,
+            )
         })
-        .await?;
-    Ok(HttpResponse::Created().json(InboxDto::from(inbox)))
+        .await?)
 }
 
 /// List the account's active and suspended inboxes, newest first.

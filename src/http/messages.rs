@@ -1,5 +1,6 @@
 //! `/inboxes/{id}/messages`, `/messages/{id}` and the raw download (SPEC §3).
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, Responder};
@@ -9,12 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 use super::List;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
+use super::idempotency::{Idempotency, Reply};
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{SendFields, SendRequest};
 use crate::domain::{AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::mail::send;
 use crate::state::AppState;
+use crate::store::Tx;
 use crate::store::messages;
 
 /// An attachment as listed on a message.
@@ -178,9 +181,10 @@ pub struct SendMessage {
 pub async fn send(
     auth: Authenticated,
     state: Data<AppState>,
+    idempotency: Idempotency,
     inbox: Path<InboxId>,
     body: ApiJson<SendMessage>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<Reply, ApiError> {
     let b = body.into_inner();
     let request = SendRequest::parse(SendFields {
         to: b.to,
@@ -192,8 +196,13 @@ pub async fn send(
         thread_id: b.thread_id,
         attachment_ids: b.attachment_ids,
     })?;
-    let message = send::submit(&state, &auth.0, inbox.into_inner(), request).await?;
-    Ok(HttpResponse::Accepted().json(MessageDto::from(message)))
+    let respond = move |tx: &Tx<'_>, message| {
+        idempotency.keep(
+            tx,
+            Reply::json(StatusCode::ACCEPTED, &MessageDto::from(message))?,
+        )
+    };
+    Ok(send::submit(&state, &auth.0, inbox.into_inner(), request, respond).await?)
 }
 
 /// List an inbox's messages, newest first.

@@ -1,5 +1,6 @@
 //! `/webhooks` (SPEC §3.4).
 
+use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
@@ -7,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
+use super::idempotency::{Idempotency, Reply};
 use super::{List, double_option};
 use crate::domain::webhook::{
     Attempt, Delivery, EventFilter, Webhook, WebhookDescription, WebhookSecret, WebhookUrl,
@@ -191,8 +193,9 @@ fn parse_description(
 pub async fn create(
     auth: Authenticated,
     state: Data<AppState>,
+    idempotency: Idempotency,
     body: ApiJson<CreateWebhook>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<Reply, ApiError> {
     let body = body.into_inner();
     let mut errors = ValidationErrors::new();
     let url = match body.url {
@@ -215,19 +218,17 @@ pub async fn create(
     };
     let now = state.now();
     let sandbox = state.sandbox.clone();
-    let (webhook, secret) = state
+    Ok(state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            Ok((
-                store::create_webhook(tx, who.account_id, &new, &sandbox, now)?,
-                new.secret,
-            ))
+            let webhook = store::create_webhook(tx, who.account_id, &new, &sandbox, now)?;
+            let created = CreatedWebhookDto {
+                webhook: webhook.into(),
+                secret: new.secret.expose().to_owned(),
+            };
+            idempotency.keep(tx, Reply::json(StatusCode::CREATED, &created)?)
         })
-        .await?;
-    Ok(HttpResponse::Created().json(CreatedWebhookDto {
-        webhook: webhook.into(),
-        secret: secret.expose().to_owned(),
-    }))
+        .await?)
 }
 
 /// List the account's webhooks, newest first.
@@ -373,14 +374,18 @@ pub async fn deliveries(
 pub async fn test(
     auth: Authenticated,
     state: Data<AppState>,
+    idempotency: Idempotency,
     id: Path<WebhookId>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<Reply, ApiError> {
     let (id, now) = (id.into_inner(), state.now());
-    let delivery = state
+    Ok(state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            webhooks::queue_test(tx, who.account_id, id, now)
+            let delivery = webhooks::queue_test(tx, who.account_id, id, now)?;
+            idempotency.keep(
+                tx,
+                Reply::json(StatusCode::ACCEPTED, &DeliveryDto::from(delivery))?,
+            )
         })
-        .await?;
-    Ok(HttpResponse::Accepted().json(DeliveryDto::from(delivery)))
+        .await?)
 }

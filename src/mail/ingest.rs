@@ -71,12 +71,33 @@ pub async fn ingest(
     envelope: Envelope,
     raw: Vec<u8>,
 ) -> Result<Vec<StoredCopy>, StoreError> {
+    let prepared = prepare(state, envelope, raw).await?;
+    let now = state.now();
+    state.store.write(move |tx| store(tx, &prepared, now)).await
+}
+
+/// A message parsed and checked, ready to store ([`store`]).
+pub struct Prepared {
+    envelope: Envelope,
+    raw: Vec<u8>,
+    parsed: ParsedMail,
+    auth: Option<AuthResults>,
+    hostname: String,
+}
+
+/// The part of ingestion that needs no database: parsing, and the SPF/DKIM/DMARC checks of
+/// mail from the internet (on the blocking pool).
+pub async fn prepare(
+    state: &AppState,
+    envelope: Envelope,
+    raw: Vec<u8>,
+) -> Result<Prepared, StoreError> {
     let hostname = state.config.smtp.hostname.clone();
     let checks = state
         .config
         .checks_inbound_mail()
         .then(|| (state.dns.clone(), tokio::runtime::Handle::current()));
-    let prepared = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let raw = auth::rename_forged_results(raw, &hostname);
         // Mail from the internet is checked; local deliveries are our own. The checks hash the
         // whole message, so they run here too, waiting for DNS on this blocking thread.
@@ -92,16 +113,30 @@ pub async fn ingest(
             _ => None,
         };
         let parsed = parse::parse(&raw, &envelope.mail_from);
-        (envelope, raw, parsed, auth, hostname)
+        Prepared {
+            envelope,
+            raw,
+            parsed,
+            auth,
+            hostname,
+        }
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))?;
-    let (envelope, raw, parsed, auth, hostname) = prepared;
-    let now = state.now();
-    state
-        .store
-        .write(move |tx| store_copies(tx, &hostname, &envelope, &raw, &parsed, auth.as_ref(), now))
-        .await
+    .map_err(|e| StoreError::Task(e.to_string()))
+}
+
+/// Stores a prepared message for every recipient, in the caller's transaction (so that local
+/// delivery records its outcome in the same one).
+pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy>, StoreError> {
+    store_copies(
+        tx,
+        &m.hostname,
+        &m.envelope,
+        &m.raw,
+        &m.parsed,
+        m.auth.as_ref(),
+        now,
+    )
 }
 
 fn store_copies(

@@ -12,15 +12,18 @@ use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
 use crate::state::AppState;
 use crate::store::outbound::{self, NewOutbound};
-use crate::store::{StoreError, domains};
+use crate::store::{StoreError, Tx, domains};
 
-/// Accepts a send from `who`'s inbox; returns the stored message (status `queued`).
-pub async fn submit(
+/// Accepts a send from `who`'s inbox: stores it (status `queued`) and, in the same
+/// transaction, makes the caller's response from it with `respond` (which may store that
+/// response too, as an `Idempotency-Key` needs).
+pub async fn submit<R: Send + 'static>(
     state: &AppState,
     who: &Credential,
     inbox_id: InboxId,
     request: SendRequest,
-) -> Result<Message, StoreError> {
+    respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
     let now = state.now();
     let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
     let shared_key = state.dkim.clone();
@@ -61,7 +64,7 @@ pub async fn submit(
                 .map(|(a, kind)| (a.as_str().to_owned(), kind))
                 .collect();
             let attachment_ids: Vec<_> = context.attachments.iter().map(|(m, _)| m.id).collect();
-            outbound::insert_outbound(
+            let message = outbound::insert_outbound(
                 tx,
                 &NewOutbound {
                     account_id: auth.account_id,
@@ -84,7 +87,8 @@ pub async fn submit(
                 },
                 &sandbox,
                 now,
-            )
+            )?;
+            respond(tx, message)
         })
         .await
 }

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Tx};
-use crate::domain::Timestamp;
+use crate::domain::{BootId, Timestamp};
 
 /// A response as it is replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,22 +30,26 @@ pub enum Reservation {
     InFlight,
 }
 
-/// Where a key lives: its scope (the account) and the key itself.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyRef<'a> {
+/// A key as one request holds it: its scope (the account), the client's key, and the
+/// reservation (a token unique to that request). Only the holder may store a response or
+/// release the key, so a request whose reservation was taken over can never store its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
     /// The account id (keys are scoped to accounts).
-    pub scope: &'a str,
+    pub scope: String,
     /// The client's key.
-    pub key: &'a str,
+    pub key: String,
+    /// The reservation: `<boot id>/<random>`.
+    pub holder: String,
 }
 
-/// Decides a request's fate and, for [`Reservation::Proceed`], marks the key in flight, all in
-/// one write transaction so that two concurrent identical requests cannot both proceed.
-/// An in-flight mark older than `stale_before` belongs to a request that died (crash, killed
-/// task) and is taken over.
+/// Decides a request's fate and, for [`Reservation::Proceed`], marks the key in flight for
+/// `key.holder`, all in one write transaction so that two concurrent identical requests
+/// cannot both proceed. An in-flight mark older than `stale_before` belongs to a request that
+/// hangs and is taken over (the hung request then cannot complete: its change rolls back).
 pub fn reserve(
     tx: &Tx<'_>,
-    key: KeyRef<'_>,
+    key: &Hold,
     request_hash: &str,
     now: Timestamp,
     expires_at: Timestamp,
@@ -101,36 +105,70 @@ pub fn reserve(
             }));
         }
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO idempotency_keys
-             (scope, key, request_hash, state, created_at, expires_at)
-         VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5)",
-        params![key.scope, key.key, request_hash, now, expires_at],
-    )?;
+             (scope, key, request_hash, state, created_at, expires_at, holder)
+         VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        key.scope,
+        key.key,
+        request_hash,
+        now,
+        expires_at,
+        key.holder
+    ])?;
     Ok(Reservation::Proceed)
 }
 
-/// Stores the response of a request that reserved `key`.
-pub fn complete(tx: &Tx<'_>, key: KeyRef<'_>, response: &StoredResponse) -> Result<(), StoreError> {
+/// Stores the response of the request holding `key`. Called in the transaction of the
+/// request's change, this makes the change and its stored response one: after a crash a
+/// retry finds both or neither. [`StoreError::IdempotencyKeyLost`] (and so a rolled-back
+/// change) when the reservation is no longer this request's.
+pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?;
-    tx.execute(
-        "UPDATE idempotency_keys
-         SET state = 'completed', response_status = ?3, response_headers = ?4, response_body = ?5
-         WHERE scope = ?1 AND key = ?2 AND state = 'in_flight'",
-        params![key.scope, key.key, response.status, headers, response.body],
-    )?;
+    let stored = tx
+        .prepare_cached(
+            "UPDATE idempotency_keys
+             SET state = 'completed', response_status = ?4, response_headers = ?5,
+                 response_body = ?6
+             WHERE scope = ?1 AND key = ?2 AND holder = ?3 AND state = 'in_flight'",
+        )?
+        .execute(params![
+            key.scope,
+            key.key,
+            key.holder,
+            response.status,
+            headers,
+            response.body
+        ])?;
+    if stored == 0 {
+        return Err(StoreError::IdempotencyKeyLost);
+    }
     Ok(())
 }
 
-/// Forgets a reservation whose request failed with a 5xx or never finished, so that the
-/// client can retry.
-pub fn release(tx: &Tx<'_>, key: KeyRef<'_>) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND state = 'in_flight'",
-        params![key.scope, key.key],
-    )?;
+/// Forgets the reservation of a request that failed with a 5xx or never finished, so that
+/// the client can retry.
+pub fn release(tx: &Tx<'_>, key: &Hold) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM idempotency_keys
+         WHERE scope = ?1 AND key = ?2 AND holder = ?3 AND state = 'in_flight'",
+    )?
+    .execute(params![key.scope, key.key, key.holder])?;
     Ok(())
+}
+
+/// Forgets the reservations of requests of other runs of the server, which died with them.
+/// Their changes never committed: a change commits together with its stored response.
+/// Returns how many.
+pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "DELETE FROM idempotency_keys
+         WHERE state = 'in_flight' AND substr(holder, 1, length(?1)) IS NOT ?1",
+        [format!("{me}/")],
+    )?)
 }
 
 /// Drops keys whose window has passed.

@@ -4,7 +4,18 @@
 use rusqlite::{Connection, params};
 
 use super::{StoreError, Tx, Worker, sql::unsigned};
-use crate::domain::{JobId, Timestamp};
+use crate::domain::{BootId, JobId, Timestamp};
+
+/// A claim's lease: the run of the server that holds it, and until when. Work whose lease
+/// runs out is taken up again (its worker hung); work claimed by an earlier run is taken up
+/// at start-up ([`take_over_orphans`]).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// When the claim runs out.
+    pub until: Timestamp,
+    /// The run holding it.
+    pub holder: BootId,
+}
 
 /// A claimed job.
 #[derive(Debug, Clone)]
@@ -42,14 +53,14 @@ pub fn claim(
     kind: &str,
     now: Timestamp,
     max: usize,
-    lease_until: Timestamp,
+    lease: &Lease,
 ) -> Result<Vec<Job>, StoreError> {
     // Two index searches (jobs_due, jobs_lease) rather than one OR, which SQLite would answer
     // by scanning every job of the kind ever queued; each walks its index in order and stops
     // after `max` rows, so a claim costs the same however long the backlog is.
     let mut stmt = tx.prepare_cached(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,
-             updated_at = ?2
+             claimed_by = ?5, updated_at = ?2
          WHERE id IN (SELECT id FROM (
                           SELECT * FROM (
                               SELECT id, run_at AS due FROM jobs
@@ -68,8 +79,9 @@ pub fn claim(
             params![
                 kind,
                 now,
-                lease_until,
-                i64::try_from(max).unwrap_or(i64::MAX)
+                lease.until,
+                i64::try_from(max).unwrap_or(i64::MAX),
+                lease.holder.as_str()
             ],
             |r| {
                 Ok(Job {
@@ -81,6 +93,16 @@ pub fn claim(
         )?
         .collect::<Result<_, _>>()?;
     Ok(jobs)
+}
+
+/// Makes jobs claimed by other runs of the server (which died holding them: only one server
+/// runs on a database) due at once. Returns how many.
+pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "UPDATE jobs SET lease_until = ?2, updated_at = ?2
+         WHERE status = 'running' AND claimed_by IS NOT ?1 AND lease_until > ?2",
+        params![me.as_str(), now],
+    )?)
 }
 
 /// Marks a job done.

@@ -9,6 +9,7 @@ pub mod domains;
 pub mod idempotency;
 pub mod inboxes;
 pub mod jobs;
+mod lock;
 pub mod maintenance;
 pub mod messages;
 pub mod outbound;
@@ -17,6 +18,8 @@ pub mod settings;
 mod sql;
 pub mod webhooks;
 mod writer;
+
+pub use lock::ServeLock;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -62,6 +65,10 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         sql: include_str!("../../migrations/0004_auth_results.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0005_claims_and_holders.sql"),
         then: None,
     },
 ];
@@ -139,6 +146,10 @@ pub enum StoreError {
     /// The inbox or the account has sent its daily quota.
     #[error("daily send limit reached")]
     DailySendLimitReached,
+    /// The request's `Idempotency-Key` reservation was taken over (the request ran so long
+    /// that it counted as abandoned); its change is rolled back.
+    #[error("the idempotency key was taken over")]
+    IdempotencyKeyLost,
     /// The attachments of a send are too large together.
     #[error("attachments too large")]
     AttachmentsTooLarge,
@@ -462,6 +473,24 @@ pub struct Tx<'c> {
 }
 
 impl Tx<'_> {
+    /// Runs `f` so that, if it fails, its changes alone are undone (a savepoint) and the rest
+    /// of the transaction goes on.
+    pub fn part<T>(&self, f: impl FnOnce(&Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.execute_batch("SAVEPOINT part")?;
+        let wake_before = self.wake.get();
+        match f(self) {
+            Ok(value) => {
+                self.execute_batch("RELEASE part")?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.wake.set(wake_before);
+                self.execute_batch("ROLLBACK TO part; RELEASE part")?;
+                Err(e)
+            }
+        }
+    }
+
     /// Marks `worker` to be woken after this transaction commits.
     pub fn wake_after_commit(&self, worker: Worker) {
         let mut set = self.wake.get();

@@ -458,9 +458,9 @@ pub fn claim_sends(
     tx: &Tx<'_>,
     now: Timestamp,
     max: usize,
-    lease_until: Timestamp,
+    lease: &jobs::Lease,
 ) -> Result<Vec<jobs::Job>, StoreError> {
-    let claimed = jobs::claim(tx, SEND_JOB, now, max, lease_until)?;
+    let claimed = jobs::claim(tx, SEND_JOB, now, max, lease)?;
     for job in &claimed {
         tx.prepare_cached(
             "UPDATE messages SET status = 'sending', updated_at = ?2

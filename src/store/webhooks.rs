@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::jobs::Lease;
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, Worker, count};
 use crate::domain::sandbox::{self, SandboxPolicy};
@@ -10,7 +11,7 @@ use crate::domain::webhook::{
     WebhookSecret, WebhookUrl,
 };
 use crate::domain::{
-    AccountId, DeliveryId, EventId, Page, Paging, Timestamp, ValidationErrors, WebhookId,
+    AccountId, BootId, DeliveryId, EventId, Page, Paging, Timestamp, ValidationErrors, WebhookId,
 };
 
 /// What a webhook is created with.
@@ -405,14 +406,14 @@ pub struct Claimed {
 }
 
 /// How many due deliveries to claim and for how long.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClaimLimits {
     /// At most this many.
     pub max: usize,
     /// At most this many in flight per webhook, so one slow endpoint cannot take every slot.
     pub per_webhook: usize,
     /// The lease: a claim not finished by then is taken up again (its worker died).
-    pub lease_until: Timestamp,
+    pub lease: Lease,
 }
 
 /// Claims due deliveries: pending ones whose time has come and claimed ones whose lease ran
@@ -453,7 +454,7 @@ pub fn claim_due(
         )?
         .collect::<Result<_, _>>()?;
     ids.into_iter()
-        .map(|id| claim_one(tx, id, now, limits.lease_until))
+        .map(|id| claim_one(tx, id, now, &limits.lease))
         .collect()
 }
 
@@ -462,17 +463,17 @@ fn claim_one(
     tx: &Tx<'_>,
     id: DeliveryId,
     now: Timestamp,
-    lease_until: Timestamp,
+    lease: &Lease,
 ) -> Result<Claimed, StoreError> {
     let (attempt, webhook_id, event_id) = tx
         .prepare_cached(
             "UPDATE webhook_deliveries
              SET status = 'delivering', attempts = attempts + 1, lease_until = ?2,
-                 next_attempt_at = NULL, updated_at = ?3
+                 claimed_by = ?4, next_attempt_at = NULL, updated_at = ?3
              WHERE id = ?1
              RETURNING attempts, webhook_id, event_id",
         )?
-        .query_row(params![id, lease_until, now], |r| {
+        .query_row(params![id, lease.until, now, lease.holder.as_str()], |r| {
             Ok((
                 unsigned::<u32>(r, "attempts")?,
                 r.get::<_, WebhookId>(1)?,
@@ -507,7 +508,7 @@ pub fn record_and_claim_next(
     record: &AttemptRecord,
     webhook_id: WebhookId,
     now: Timestamp,
-    lease_until: Timestamp,
+    lease: &Lease,
 ) -> Result<Option<Claimed>, StoreError> {
     record_attempt(tx, record, now)?;
     let next: Option<DeliveryId> = tx
@@ -519,8 +520,7 @@ pub fn record_and_claim_next(
         )?
         .query_row(params![webhook_id, now], |r| r.get(0))
         .optional()?;
-    next.map(|id| claim_one(tx, id, now, lease_until))
-        .transpose()
+    next.map(|id| claim_one(tx, id, now, lease)).transpose()
 }
 
 /// When something not yet due becomes due: the earliest future retry or lease expiry.
@@ -636,6 +636,16 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
             .execute(params![webhook_id, now])?;
     }
     Ok(())
+}
+
+/// Makes deliveries claimed by other runs of the server (which died holding them) due at
+/// once. Returns how many.
+pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "UPDATE webhook_deliveries SET lease_until = ?2, updated_at = ?2
+         WHERE status = 'delivering' AND claimed_by IS NOT ?1 AND lease_until > ?2",
+        params![me.as_str(), now],
+    )?)
 }
 
 /// Hands claimed deliveries back (their attempts were cut short by a shutdown), due at once.

@@ -22,6 +22,7 @@ use super::signing::{agentsend_signature, standard_signature};
 use crate::domain::DeliveryId;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::store::jobs::Lease;
 use crate::store::webhooks::{self as store, AttemptRecord, ClaimLimits, Claimed, Disposition};
 
 /// At most this much of a response body is kept in the delivery log.
@@ -218,7 +219,7 @@ impl DeliveryWorker {
         let limits = ClaimLimits {
             max: slots.len(),
             per_webhook: config.per_webhook_concurrency,
-            lease_until: now.plus(Duration::from_millis(config.lease_ms)),
+            lease: self.lease(now),
         };
         let claimed = self
             .state
@@ -232,6 +233,14 @@ impl DeliveryWorker {
         Ok(claimed.into_iter().zip(slots).collect())
     }
 
+    /// A lease taken now.
+    fn lease(&self, now: crate::domain::Timestamp) -> Lease {
+        Lease {
+            until: now.plus(Duration::from_millis(self.state.config.webhooks.lease_ms)),
+            holder: self.state.boot.clone(),
+        }
+    }
+
     /// Makes an attempt and records it; while the same webhook has more due deliveries, takes
     /// the next one (claimed in the same transaction as the record) with the same slot.
     async fn deliver(self, first: Claimed, _slot: OwnedSemaphorePermit) {
@@ -239,14 +248,12 @@ impl DeliveryWorker {
         loop {
             let record = self.attempt_and_judge(&delivery).await;
             let now = self.state.now();
-            let lease_until = now.plus(Duration::from_millis(self.state.config.webhooks.lease_ms));
+            let lease = self.lease(now);
             let webhook_id = delivery.webhook_id;
             let next = self
                 .state
                 .store
-                .write(move |tx| {
-                    store::record_and_claim_next(tx, &record, webhook_id, now, lease_until)
-                })
+                .write(move |tx| store::record_and_claim_next(tx, &record, webhook_id, now, &lease))
                 .await;
             match next {
                 Ok(next) => {

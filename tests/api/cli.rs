@@ -1,23 +1,13 @@
 //! The real binary: administration commands on the database file, also while the server runs,
 //! and `serve` from start-up banner to graceful SIGTERM.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Output;
 
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{TestApp, assert_error};
-
-fn agentsend(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentsend"));
-    cmd.current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    cmd
-}
+use crate::process::{agentsend, find_key, start_server, terminate, wait_for};
 
 pub fn run(cwd: &Path, args: &[&str]) -> Output {
     agentsend(cwd).args(args).output().unwrap()
@@ -30,11 +20,6 @@ pub fn stdout(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn find_key(text: &str) -> String {
-    let start = text.find("ask_").expect("a key is printed");
-    text[start..start + 44].to_owned()
 }
 
 #[tokio::test]
@@ -172,67 +157,6 @@ async fn config_check_prints_the_effective_configuration_and_bad_config_stops_st
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AGENTSEND_LIMITS_RATE_LIMIT"));
-}
-
-/// Reads lines of a child's stream on a thread, so the test can wait with a timeout.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> String {
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no line with {needle:?}"));
-        if line.contains(needle) {
-            return line;
-        }
-    }
-}
-
-fn start_server(dir: &Path) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
-    let mut child = agentsend(dir)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--smtp-listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "0",
-        ])
-        .env("AGENTSEND_LOG_LEVEL", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = lines_of(child.stdout.take().unwrap());
-    let err = lines_of(child.stderr.take().unwrap());
-    (child, out, err)
-}
-
-fn terminate(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    for _ in 0..300 {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status after SIGTERM: {status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.kill().unwrap();
-    panic!("the server did not stop within 30 s of SIGTERM");
 }
 
 #[tokio::test]

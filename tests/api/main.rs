@@ -9,6 +9,7 @@
 
 mod dns;
 mod helpers;
+mod process;
 mod receiver;
 mod smtp_client;
 mod smtp_server;
@@ -17,6 +18,7 @@ mod account;
 mod attachments;
 mod auth_results;
 mod cli;
+mod crash;
 mod dkim;
 pub mod domains;
 mod errors;

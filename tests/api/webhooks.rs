@@ -350,6 +350,7 @@ async fn a_claim_whose_worker_died_is_taken_up_after_its_lease() {
     // worker "died" holding the lease.
     let account: AccountId = app.account_id.parse().unwrap();
     let now = app.now();
+    let boot = app.state.boot.clone();
     let claimed = app
         .state
         .store
@@ -358,7 +359,10 @@ async fn a_claim_whose_worker_died_is_taken_up_after_its_lease() {
             let limits = agentsend::store::webhooks::ClaimLimits {
                 max: 10,
                 per_webhook: 10,
-                lease_until: now.plus(Duration::from_secs(60)),
+                lease: agentsend::store::jobs::Lease {
+                    until: now.plus(Duration::from_secs(60)),
+                    holder: boot,
+                },
             };
             agentsend::store::webhooks::claim_due(tx, now, limits)
         })

@@ -17,7 +17,7 @@ use self::transport::{Outcome, Transport};
 use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
 use crate::domain::{JobId, MessageId, Plan, Timestamp};
-use crate::mail::ingest::{self, Envelope, Origin, Recipient};
+use crate::mail::ingest::{self, Envelope, Origin, Prepared, Recipient};
 use crate::state::AppState;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
 use crate::store::{StoreError, Tx, jobs};
@@ -148,6 +148,14 @@ impl SendWorker {
         }
     }
 
+    /// A lease taken now.
+    fn lease(&self, now: Timestamp) -> jobs::Lease {
+        jobs::Lease {
+            until: now.plus(Duration::from_secs(self.state.config.outbound.lease_secs)),
+            holder: self.state.boot.clone(),
+        }
+    }
+
     async fn claim(&self) -> Result<Vec<(jobs::Job, OwnedSemaphorePermit)>, StoreError> {
         let mut slots = Vec::new();
         while let Ok(slot) = self.slots.clone().try_acquire_owned() {
@@ -157,12 +165,12 @@ impl SendWorker {
             return Ok(Vec::new());
         }
         let now = self.state.now();
-        let lease_until = now.plus(Duration::from_secs(self.state.config.outbound.lease_secs));
+        let lease = self.lease(now);
         let max = slots.len();
         let claimed = self
             .state
             .store
-            .write(move |tx| store::claim_sends(tx, now, max, lease_until))
+            .write(move |tx| store::claim_sends(tx, now, max, &lease))
             .await?;
         if let Ok(mut set) = self.claimed.lock() {
             set.extend(claimed.iter().map(|j| j.id));
@@ -195,6 +203,11 @@ impl SendWorker {
         }
     }
 
+    /// One attempt at a claimed send. Local recipients get their copies in the transaction
+    /// that records the attempt, so a copy and its recipient's `delivered` commit together
+    /// (exactly once, whatever crashes). Remote recipients are at least once: each hand-off is
+    /// recorded as soon as its SMTP transaction ends, so a crash repeats one transaction at
+    /// most, never a whole message.
     async fn attempt(&self, job: jobs::Job) -> Result<Option<jobs::Job>, StoreError> {
         let message_id: MessageId = serde_json::from_str::<serde_json::Value>(&job.payload)
             .ok()
@@ -205,28 +218,35 @@ impl SendWorker {
             .store
             .read(move |c| store::load_send(c, message_id))
             .await?;
-        let outcomes = match &unit {
+        let (local, outcomes) = match &unit {
             Some(unit) => self.deliver(unit).await,
-            None => Vec::new(),
+            None => (None, Vec::new()),
         };
         let now = self.state.now();
         let schedule = self.state.config.outbound.retry_schedule_ms.clone();
-        let lease_until = now.plus(Duration::from_secs(self.state.config.outbound.lease_secs));
+        let lease = self.lease(now);
         self.state
             .store
             .write(move |tx| {
                 match &unit {
-                    Some(unit) => record(tx, unit, &job, &outcomes, &schedule, now)?,
+                    Some(unit) => {
+                        let mut outcomes = outcomes;
+                        if let Some(local) = local {
+                            outcomes.extend(deliver_locally(tx, local, now));
+                        }
+                        record(tx, unit, &job, &outcomes, &schedule, now)?;
+                    }
                     // Deleted meanwhile: nothing to send.
                     None => jobs::complete(tx, job.id, now)?,
                 }
-                Ok(store::claim_sends(tx, now, 1, lease_until)?.pop())
+                Ok(store::claim_sends(tx, now, 1, &lease)?.pop())
             })
             .await
     }
 
-    /// Delivers every pending recipient: inboxes here locally, the rest by the transport.
-    async fn deliver(&self, unit: &SendUnit) -> Vec<(String, Outcome)> {
+    /// Prepares the local copies (stored later, with the attempt's record) and hands the
+    /// message to the transport for everyone else, batch by batch.
+    async fn deliver(&self, unit: &SendUnit) -> (Option<Local>, Vec<(String, Outcome)>) {
         let mut local = Vec::new();
         let mut remote = Vec::new();
         for (address, inbox) in &unit.pending {
@@ -239,65 +259,126 @@ impl SendWorker {
                 None => remote.push(address.clone()),
             }
         }
-        let mut outcomes = Vec::new();
-        if !local.is_empty() {
-            outcomes.extend(self.deliver_locally(unit, local).await);
-        }
+        let local = if local.is_empty() {
+            None
+        } else {
+            Some(self.prepare_local(unit, local).await)
+        };
         if remote.is_empty() {
-            return outcomes;
+            return (local, Vec::new());
         }
         // Accepted while the address was an inbox here, which it no longer is.
         if unit.plan == Plan::Sandbox && !self.state.sandbox.limits.external_recipients {
             let refusal = "550 5.7.1 sandbox accounts can only send to inboxes on this server; \
                            claim the account to send elsewhere";
-            outcomes.extend(
-                remote
-                    .into_iter()
-                    .map(|a| (a, Outcome::Bounced(refusal.to_owned()))),
-            );
-            return outcomes;
+            let refused = remote
+                .into_iter()
+                .map(|a| (a, Outcome::Bounced(refusal.to_owned())))
+                .collect();
+            return (local, refused);
         }
-        outcomes.extend(
-            self.transport
-                .send(&unit.mail_from, &remote, &unit.raw)
-                .await,
-        );
-        outcomes
+        let mut outcomes = Vec::new();
+        let mut batches = self.transport.batches(remote).into_iter().peekable();
+        while let Some(batch) = batches.next() {
+            let sent = self
+                .transport
+                .send(&unit.mail_from, &batch, &unit.raw)
+                .await;
+            // The last batch is recorded with the attempt, straight after.
+            if batches.peek().is_some() {
+                self.record_hand_offs(unit.message.id, &sent).await;
+            }
+            outcomes.extend(sent);
+        }
+        (local, outcomes)
     }
 
-    async fn deliver_locally(
-        &self,
-        unit: &SendUnit,
-        local: Vec<Recipient>,
-    ) -> Vec<(String, Outcome)> {
+    /// Records the recipients a batch handed off, before the next batch goes out. Failures
+    /// wait for the attempt's record (which counts bounces and tells webhooks); if that never
+    /// comes, they are simply tried again.
+    async fn record_hand_offs(&self, message_id: MessageId, sent: &[(String, Outcome)]) {
+        let handed_off: Vec<(String, RecipientStatus, &'static str)> = sent
+            .iter()
+            .filter_map(|(address, outcome)| match outcome {
+                Outcome::Delivered(route) => {
+                    Some((address.clone(), RecipientStatus::Delivered, *route))
+                }
+                Outcome::Sent(route) => Some((address.clone(), RecipientStatus::Sent, *route)),
+                Outcome::Bounced(_) | Outcome::Retry(_) => None,
+            })
+            .collect();
+        if handed_off.is_empty() {
+            return;
+        }
+        let now = self.state.now();
+        let written = self
+            .state
+            .store
+            .write(move |tx| {
+                for (address, status, route) in &handed_off {
+                    store::set_recipient(tx, message_id, address, *status, Some(route), None, now)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = written {
+            // The attempt's record will say the same; only a crash before it would repeat
+            // these recipients.
+            log::warn!("recording the recipients of message {message_id} handed off failed: {e}");
+        }
+    }
+
+    /// Parses the message for its local recipients (off the writer).
+    async fn prepare_local(&self, unit: &SendUnit, recipients: Vec<Recipient>) -> Local {
         let envelope = Envelope {
             mail_from: unit.mail_from.clone(),
-            recipients: local.clone(),
+            recipients: recipients.clone(),
             origin: Origin {
                 helo: self.state.config.smtp.hostname.clone(),
                 peer: None,
                 protocol: "local",
             },
         };
-        match ingest::ingest(&self.state, envelope, unit.raw.clone()).await {
-            Ok(copies) => local
+        let prepared = ingest::prepare(&self.state, envelope, unit.raw.clone()).await;
+        Local {
+            recipients,
+            prepared,
+        }
+    }
+}
+
+/// Local recipients of a send and their message, parsed.
+struct Local {
+    recipients: Vec<Recipient>,
+    prepared: Result<Prepared, StoreError>,
+}
+
+/// Stores the local copies in `tx`, the transaction that records the attempt; what failed is
+/// rolled back alone and retried later.
+fn deliver_locally(tx: &Tx<'_>, local: Local, now: Timestamp) -> Vec<(String, Outcome)> {
+    let stored = local
+        .prepared
+        .and_then(|prepared| tx.part(|tx| ingest::store(tx, &prepared, now)));
+    match stored {
+        Ok(copies) => local
+            .recipients
+            .into_iter()
+            .map(|r| {
+                let outcome = if copies.iter().any(|c| c.inbox_id == r.inbox_id) {
+                    Outcome::Delivered("local")
+                } else {
+                    Outcome::Bounced("550 5.1.1 mailbox unavailable".to_owned())
+                };
+                (r.address, outcome)
+            })
+            .collect(),
+        Err(e) => {
+            let outcome = Outcome::Retry(format!("local delivery: {e}"));
+            local
+                .recipients
                 .into_iter()
-                .map(|r| {
-                    let outcome = if copies.iter().any(|c| c.inbox_id == r.inbox_id) {
-                        Outcome::Delivered("local")
-                    } else {
-                        Outcome::Bounced("550 5.1.1 mailbox unavailable".to_owned())
-                    };
-                    (r.address, outcome)
-                })
-                .collect(),
-            Err(e) => {
-                let outcome = Outcome::Retry(format!("local delivery: {e}"));
-                local
-                    .into_iter()
-                    .map(|r| (r.address, outcome.clone()))
-                    .collect()
-            }
+                .map(|r| (r.address, outcome.clone()))
+                .collect()
         }
     }
 }

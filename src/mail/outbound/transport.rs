@@ -81,20 +81,33 @@ impl Transport {
         })
     }
 
-    /// Sends `raw` from `from` to `recipients`, none of which is an inbox here.
-    pub async fn send(
-        &self,
-        from: &str,
-        recipients: &[String],
-        raw: &[u8],
-    ) -> Vec<(String, Outcome)> {
+    /// `recipients` (none of them an inbox here) in the batches they are sent in, one SMTP
+    /// transaction each: all at once to a relay, one batch per domain in direct mode.
+    pub fn batches(&self, recipients: Vec<String>) -> Vec<Vec<String>> {
         match self {
-            Transport::DryRun => recipients
+            Transport::DryRun | Transport::Relay(_) => vec![recipients],
+            Transport::Direct(_) => {
+                let mut by_domain: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for r in recipients {
+                    by_domain.entry(domain_of(&r)).or_default().push(r);
+                }
+                by_domain.into_values().collect()
+            }
+        }
+    }
+
+    /// Sends `raw` from `from` to one batch of [`Transport::batches`].
+    pub async fn send(&self, from: &str, batch: &[String], raw: &[u8]) -> Vec<(String, Outcome)> {
+        match self {
+            Transport::DryRun => batch
                 .iter()
                 .map(|r| (r.clone(), Outcome::Sent("dry-run")))
                 .collect(),
-            Transport::Relay(relay) => relay_send(relay, from, recipients, raw).await,
-            Transport::Direct(direct) => direct.send(from, recipients, raw).await,
+            Transport::Relay(relay) => relay_send(relay, from, batch, raw).await,
+            Transport::Direct(direct) => {
+                let domain = batch.first().map(|r| domain_of(r)).unwrap_or_default();
+                direct.send_domain(&domain, from, batch, raw).await
+            }
         }
     }
 }
@@ -181,23 +194,15 @@ pub struct Direct {
     timeout: Duration,
 }
 
-impl Direct {
-    async fn send(&self, from: &str, recipients: &[String], raw: &[u8]) -> Vec<(String, Outcome)> {
-        let mut by_domain: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for r in recipients {
-            let domain = r
-                .rsplit_once('@')
-                .map_or("", |(_, d)| d)
-                .to_ascii_lowercase();
-            by_domain.entry(domain).or_default().push(r.clone());
-        }
-        let mut out = Vec::with_capacity(recipients.len());
-        for (domain, rcpts) in by_domain {
-            out.extend(self.send_domain(&domain, from, &rcpts, raw).await);
-        }
-        out
-    }
+/// The domain of an address, lower-cased.
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .to_ascii_lowercase()
+}
 
+impl Direct {
     /// The hosts to try for `domain`, best first: its MX hosts by preference, or the domain
     /// itself when it has none (RFC 5321 §5.1). `Err` is the outcome for every recipient.
     async fn hosts(&self, domain: &str) -> Result<Vec<String>, Outcome> {
