@@ -2,7 +2,6 @@
 //! SIGTERM or killed with SIGKILL (a crash, as a power cut or the OOM killer would).
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -101,8 +100,6 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    /// The SMTP listener.
-    pub smtp: SocketAddr,
     /// Its stdout lines (the first start prints the key there).
     pub out: mpsc::Receiver<String>,
     /// Its log lines after start-up.
@@ -126,18 +123,15 @@ impl Server {
             startup_log.push(line);
         };
         // "... listening on http://127.0.0.1:P and smtp://127.0.0.1:Q (database ...)"
-        let mut words = listening.split("listening on ").nth(1).unwrap().split(' ');
-        let base = words.next().unwrap().to_owned();
-        let smtp = words
+        let base = listening
+            .split("listening on ")
             .nth(1)
+            .and_then(|rest| rest.split(' ').next())
             .unwrap()
-            .trim_start_matches("smtp://")
-            .parse()
-            .unwrap();
+            .to_owned();
         Self {
             child,
             base,
-            smtp,
             out,
             err,
             startup_log,
