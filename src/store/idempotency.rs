@@ -175,3 +175,59 @@ pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, StoreError> {
 pub fn purge(tx: &Tx<'_>, now: Timestamp) -> Result<usize, StoreError> {
     Ok(tx.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::{Store, StoreOptions};
+
+    fn hold(holder: &str) -> Hold {
+        Hold {
+            scope: "account".to_owned(),
+            key: "k".to_owned(),
+            holder: holder.to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_the_holder_stores_and_a_dead_runs_reservations_go_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("t.db"),
+            &StoreOptions {
+                pool_size: 1,
+                busy_timeout: Duration::from_millis(100),
+            },
+        )
+        .unwrap();
+        let now = Timestamp::from_millis(1_000_000);
+        let later = now.plus(Duration::from_secs(400));
+        let response = StoredResponse {
+            status: 201,
+            headers: Vec::new(),
+            body: b"{}".to_vec(),
+        };
+        let outcome = store
+            .write_blocking(move |tx| {
+                let day = Duration::from_secs(86_400);
+                let first = reserve(tx, &hold("old/1"), "h", now, now.plus(day), now.minus(day))?;
+                // Still running 400 s later: a retry takes the key over.
+                let stale = later.minus(Duration::from_secs(300));
+                let retry = reserve(tx, &hold("old/2"), "h", later, later.plus(day), stale)?;
+                let hung = complete(tx, &hold("old/1"), &response);
+                Ok((first, retry, hung))
+            })
+            .unwrap();
+        assert_eq!(outcome.0, Reservation::Proceed);
+        assert_eq!(outcome.1, Reservation::Proceed);
+        assert!(matches!(outcome.2, Err(StoreError::IdempotencyKeyLost)));
+
+        let me = BootId::new();
+        let released = store
+            .write_blocking(move |tx| release_orphans(tx, &me))
+            .unwrap();
+        assert_eq!(released, 1, "old/2 belonged to a run that is gone");
+    }
+}
