@@ -129,6 +129,31 @@ async fn take_over_orphans(store: &Store, me: &BootId, now: Timestamp) -> anyhow
     Ok(())
 }
 
+/// Raises the soft limit on open files to the hard one (1,024 is a common soft default, far
+/// below what the connection limits allow), and warns when even that cannot cover the
+/// configured connections: past it, accepting fails for everyone, not just for the client that
+/// is too greedy.
+fn raise_fd_limit(config: &Config) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            log::warn!("cannot raise the open-file limit: {e}");
+            return;
+        }
+    };
+    // Connections, SMTP sessions, database connections, and a margin for the rest.
+    let needed = config.http.max_connections
+        + config.smtp.max_sessions
+        + config.database.pool_size as usize
+        + 256;
+    if (limit as usize) < needed {
+        log::warn!(
+            "the open-file limit is {limit}, less than the {needed} the connection limits can \
+             use; lower http.max_connections or raise the limit (LimitNOFILE= in a systemd unit)"
+        );
+    }
+}
+
 /// The shared domain's DKIM key, if one is configured; its DNS record is logged.
 fn shared_domain_dkim(config: &Config) -> anyhow::Result<Option<DkimKey>> {
     let path = &config.mail.dkim_private_key;
@@ -161,6 +186,7 @@ impl Application {
     /// Builds with the given clock (tests move time forward with a manual one).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let lock = ServeLock::acquire(&config.database.path).map_err(anyhow::Error::msg)?;
+        raise_fd_limit(&config);
         let store = open_store(&config).with_context(|| {
             format!(
                 "cannot open the database {}",
@@ -223,7 +249,17 @@ impl Application {
         let smtp = SmtpServer::bind(&state)?;
         let send_worker = SendWorker::new(state.clone()).context("cannot set up outgoing mail")?;
         let app_state = state.clone();
+        let h = &state.config.http;
+        // Behind a proxy every connection comes from the proxy: the per-client cap is its job.
+        let gate = http::conn::ConnectionGate::new(
+            (!h.trust_proxy_headers).then_some(h.max_connections_per_ip),
+        );
         let server = HttpServer::new(move || http::app(app_state.clone()))
+            .on_connect(move |connection, data| gate.on_connect(connection, data))
+            .client_request_timeout(Duration::from_secs(h.header_timeout_secs))
+            .keep_alive(Duration::from_secs(h.keep_alive_secs))
+            // actix counts per worker.
+            .max_connections(h.max_connections.div_ceil(workers))
             .listen(listener)?
             .workers(workers)
             // Signals are handled in `run`, which stops every task, not just HTTP.

@@ -60,6 +60,24 @@ pub struct HttpConfig {
     pub trust_proxy_headers: bool,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a client has to send a request's head (line and headers), counted from the
+    /// connection or from the previous response; later: `408` and the connection closed.
+    pub header_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// Seconds a request body with a verified API key may take to arrive, plus a second for
+    /// every `min_body_rate` bytes received; a body that falls behind gets `408`.
+    pub body_timeout_secs: u64,
+    /// The same for requests without a verified key (public routes, unknown keys): such a
+    /// client never holds a connection long.
+    pub unauthenticated_body_timeout_secs: u64,
+    /// Bytes per second that extend a body's time beyond its timeout (large uploads).
+    pub min_body_rate: u64,
+    /// Connections open at once, in all; past it new ones wait in the listen queue.
+    pub max_connections: usize,
+    /// Connections open at once from one client (an IPv4 address or an IPv6 /64); more are
+    /// closed at once. Not applied with `trust_proxy_headers` (the proxy is the one client).
+    pub max_connections_per_ip: usize,
     /// The server's address as clients reach it (`https://mail.example.com`, behind a proxy),
     /// used in links it hands out; empty means `http://` and the address it listens on.
     pub public_url: String,
@@ -74,6 +92,13 @@ impl Default for HttpConfig {
             multipart_body_limit: 11 * 1024 * 1024,
             trust_proxy_headers: false,
             shutdown_timeout_secs: 30,
+            header_timeout_secs: 10,
+            keep_alive_secs: 5,
+            body_timeout_secs: 30,
+            unauthenticated_body_timeout_secs: 5,
+            min_body_rate: 16 * 1024,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
             public_url: String::new(),
         }
     }
@@ -645,6 +670,19 @@ impl Config {
         }
         if self.http.multipart_body_limit < 1024 {
             return fail("http.multipart_body_limit", "must be at least 1024 bytes");
+        }
+        let h = &self.http;
+        if h.header_timeout_secs == 0
+            || h.body_timeout_secs == 0
+            || h.unauthenticated_body_timeout_secs == 0
+        {
+            return fail(
+                "http",
+                "the header and body timeouts must be at least 1 second",
+            );
+        }
+        if h.max_connections == 0 || h.max_connections_per_ip == 0 {
+            return fail("http", "the connection limits must be at least 1");
         }
         if !self.http.public_url.is_empty() {
             let ok = url::Url::parse(&self.http.public_url).is_ok_and(|u| {

@@ -233,6 +233,7 @@ async fn read_field(
 fn bad_form(e: MultipartError, body_limit: usize) -> ApiError {
     match e {
         MultipartError::Payload(PayloadError::Overflow) => ApiError::payload_too_large(body_limit),
+        MultipartError::Payload(e) if super::conn::is_timeout(&e) => ApiError::request_timeout(),
         e => ApiError::bad_request(format!("The multipart body could not be read: {e}")),
     }
 }

@@ -11,6 +11,7 @@
 //! verified by the handler's own database call.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ConnectionInfo, ServiceRequest, ServiceResponse};
@@ -19,6 +20,7 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, HttpMessage, ResponseError};
 
+use super::conn::{self, BodyDeadline};
 use super::error::ApiError;
 use super::rate_limit::{Standing, Window};
 use crate::domain::{ApiKeySecret, Credential};
@@ -64,7 +66,7 @@ pub fn client_ip(info: &ConnectionInfo, trust_proxy_headers: bool) -> String {
 
 /// The middleware.
 pub async fn gate(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
@@ -118,6 +120,20 @@ pub async fn gate(
         standing.apply(res.headers_mut());
         return Ok(req.into_response(res));
     }
+    // A body gets its time from here, when the head has been read; a client without a
+    // verified key gets little.
+    let http = &state.config.http;
+    let grace = match &credential {
+        Some(Credential::Verified(_)) => http.body_timeout_secs,
+        _ => http.unauthenticated_body_timeout_secs,
+    };
+    conn::limit_body(
+        &mut req,
+        BodyDeadline {
+            grace: Duration::from_secs(grace),
+            min_rate: http.min_body_rate,
+        },
+    );
     if let Some(credential) = credential {
         req.extensions_mut().insert(credential);
     }

@@ -126,6 +126,15 @@ impl ApiError {
         )
     }
 
+    /// `408 REQUEST_TIMEOUT`: the body did not arrive in time (see `http::conn`).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "The request body did not arrive in time.",
+        )
+    }
+
     /// `415 UNSUPPORTED_MEDIA_TYPE`.
     pub fn unsupported_media_type(expected: &str) -> Self {
         Self::new(

@@ -145,6 +145,9 @@ pub async fn read_body(
     let mut body = BytesMut::with_capacity(initial.min(limit).min(64 * 1024));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
+            if super::conn::is_timeout(&e) {
+                return ApiError::request_timeout();
+            }
             log::debug!("reading request body failed: {e}");
             ApiError::bad_request("The request body could not be read.")
         })?;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod attachments;
 pub mod auth;
+pub mod conn;
 pub mod domains;
 pub mod error;
 pub mod extract;

@@ -18,6 +18,7 @@ mod account;
 mod attachments;
 mod auth_results;
 mod cli;
+mod connections;
 mod crash;
 mod dkim;
 pub mod domains;
