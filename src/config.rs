@@ -698,12 +698,14 @@ impl Config {
                 );
             }
         }
-        if self.limits.max_buffered_bytes < self.smtp.max_message_size
-            || self.limits.max_buffered_bytes < crate::domain::message::MAX_UPLOAD_SIZE
+        let peak = crate::budget::MESSAGE_PEAK_FACTOR;
+        if self.limits.max_buffered_bytes < peak * self.smtp.max_message_size
+            || self.limits.max_buffered_bytes < peak * crate::domain::message::MAX_UPLOAD_SIZE
         {
             return fail(
                 "limits.max_buffered_bytes",
-                "must hold at least one message of smtp.max_message_size and one 10 MiB upload",
+                "must hold one message of smtp.max_message_size (and one 10 MiB upload) four \
+                 times over: receiving, parsing and storing a message need that much at its peak",
             );
         }
         if self.attachments.link_ttl_secs == 0 {

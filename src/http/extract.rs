@@ -10,6 +10,7 @@ use futures_util::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::budget::{JSON_PEAK_FACTOR, Reservation};
 use crate::domain::{Credential, Paging, ValidationErrors};
 use crate::state::AppState;
 
@@ -40,8 +41,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let declared_json = is_json(req.headers());
         let declared_len = content_length(req.headers());
         let payload = payload.take();
+        // Held while the body is read and parsed: the bytes, the tree and the typed value.
+        let mut reserved = req
+            .app_data::<Data<AppState>>()
+            .map(|s| s.memory.reservation());
         Box::pin(async move {
-            let body = read_body(payload, declared_len, limit).await?;
+            let memory = reserved.as_mut().map(|r| (r, JSON_PEAK_FACTOR));
+            let body = read_body(payload, declared_len, limit, memory).await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return parse_object(serde_json::Value::Object(Default::default())).map(ApiJson);
             }
@@ -131,11 +137,14 @@ pub fn body_limit(req: &HttpRequest) -> usize {
     }
 }
 
-/// Reads a whole body, refusing (without reading further) one longer than `limit`.
+/// Reads a whole body, refusing (without reading further) one longer than `limit`. With
+/// `memory`, the body counts `factor` times its size against the memory budget as it grows
+/// (see [`crate::budget`]): past the budget, `503 SERVER_BUSY`.
 pub async fn read_body(
     mut payload: Payload,
     declared_len: Option<u64>,
     limit: usize,
+    mut memory: Option<(&mut Reservation, usize)>,
 ) -> Result<Bytes, ApiError> {
     if declared_len.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::payload_too_large(limit));
@@ -155,6 +164,11 @@ pub async fn read_body(
             return Err(ApiError::payload_too_large(limit));
         }
         body.extend_from_slice(&chunk);
+        if let Some((reserved, factor)) = memory.as_mut()
+            && !reserved.grow_to(body.capacity() + (*factor - 1) * body.len())
+        {
+            return Err(ApiError::busy());
+        }
     }
     Ok(body.freeze())
 }

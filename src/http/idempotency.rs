@@ -98,7 +98,17 @@ pub async fn idempotency(
 
     let limit = body_limit(req.request());
     let declared = content_length(req.headers());
-    let body = match read_body(req.take_payload(), declared, limit).await {
+    // The body is held until the request ends: counted once (the handler counts its own
+    // parse of it).
+    let mut reserved = state.memory.reservation();
+    let body = match read_body(
+        req.take_payload(),
+        declared,
+        limit,
+        Some((&mut reserved, 1)),
+    )
+    .await
+    {
         Ok(body) => body,
         Err(e) => return Ok(fail(req, e)),
     };

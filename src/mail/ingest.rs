@@ -164,11 +164,10 @@ fn store_copies(
         if !inboxes::still_receiving(tx, rcpt.inbox_id)? {
             continue;
         }
-        let mut stored_raw = received_header(hostname, &envelope.origin, &rcpt.address, now);
+        let mut added = received_header(hostname, &envelope.origin, &rcpt.address, now);
         if let Some(results) = auth_results {
-            stored_raw.extend_from_slice(results.header(hostname).as_bytes());
+            added.extend_from_slice(results.header(hostname).as_bytes());
         }
-        stored_raw.extend_from_slice(raw);
         let stored = messages::insert_inbound(
             tx,
             &NewInbound {
@@ -184,7 +183,7 @@ fn store_copies(
                 in_reply_to: parsed.in_reply_to.as_deref(),
                 references: &parsed.references,
                 attachments: &attachments,
-                raw: &stored_raw,
+                raw: &[&added, raw],
                 thread_subject: &thread_subject,
                 auth_results,
             },

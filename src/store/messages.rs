@@ -38,12 +38,35 @@ pub struct NewInbound<'a> {
     pub references: &'a [String],
     /// Attachments.
     pub attachments: &'a [NewAttachment<'a>],
-    /// The exact bytes to keep (with the `Received` header).
-    pub raw: &'a [u8],
+    /// The exact bytes to keep, in the pieces they come in (the headers this server adds,
+    /// then the message as received): stored one after the other, never joined in memory.
+    pub raw: &'a [&'a [u8]],
     /// The subject a new thread gets.
     pub thread_subject: &'a str,
     /// SPF/DKIM/DMARC results, when checked.
     pub auth_results: Option<&'a AuthResults>,
+}
+
+/// Stores a message's raw bytes, given in pieces that follow one another. They are written
+/// into the row in place (incremental blob I/O): binding them as a parameter would have SQLite
+/// copy them first, and joining the pieces would copy them again, at up to 25 MiB a message.
+pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Result<(), StoreError> {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))")?
+        .execute(params![message_id, i64::try_from(len).unwrap_or(i64::MAX)])?;
+    let mut blob = tx.blob_open(
+        rusqlite::MAIN_DB,
+        c"message_raw",
+        c"raw",
+        tx.last_insert_rowid(),
+        false,
+    )?;
+    let mut at = 0;
+    for piece in pieces {
+        blob.write_at(piece, at)?;
+        at += piece.len();
+    }
+    Ok(())
 }
 
 /// Where a received message was stored.
@@ -131,8 +154,7 @@ pub fn insert_inbound(
             .map_err(|e| StoreError::Corrupt(format!("auth_results: {e}")))?,
         now
     ])?;
-    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
-        .execute(params![message_id, m.raw])?;
+    insert_raw(tx, message_id, m.raw)?;
     for (position, a) in m.attachments.iter().enumerate() {
         let id = attachments::insert(tx, m.account_id, a, Origin::Inbound, now)?
             .meta

@@ -259,8 +259,7 @@ pub fn insert_outbound(
         list(m.references),
         now
     ])?;
-    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
-        .execute(params![id, m.raw])?;
+    messages::insert_raw(tx, id, &[m.raw])?;
     for (position, attachment) in m.attachment_ids.iter().enumerate() {
         // Checked again here: an unused upload may have expired since the message was composed.
         let linked = tx

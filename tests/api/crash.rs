@@ -326,3 +326,27 @@ async fn the_token_of_a_claim_link_never_reaches_the_log() {
     let log = server.stop_and_read_log();
     assert!(!log.contains(&token), "the claim token was logged: {log}");
 }
+
+/// Freed buffers of large messages go back to the system (see `tune_allocator` in `main.rs`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn the_server_runs_with_a_fixed_mmap_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let environ = std::fs::read(format!("/proc/{}/environ", server.pid())).unwrap();
+    let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    assert!(
+        vars.contains(&&b"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072"[..]),
+        "{}",
+        String::from_utf8_lossy(&environ)
+    );
+    server.stop();
+    // An operator's own setting is kept.
+    let server = Server::start(
+        dir.path(),
+        &[("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")],
+    );
+    let environ = std::fs::read(format!("/proc/{}/environ", server.pid())).unwrap();
+    assert!(String::from_utf8_lossy(&environ).contains("GLIBC_TUNABLES=glibc.malloc.arena_max=2"));
+    server.stop();
+}

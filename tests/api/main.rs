@@ -27,6 +27,7 @@ mod health;
 mod idempotency;
 mod inboxes;
 mod mail;
+mod memory;
 mod openapi;
 mod rate_limit;
 pub mod sandbox;

@@ -138,6 +138,11 @@ impl Server {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The API key printed on the first start.
     pub fn first_key(&self) -> String {
         find_key(&wait_for(&self.out, "ask_"))

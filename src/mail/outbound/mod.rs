@@ -14,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use self::transport::{Outcome, Transport};
+use crate::budget::MESSAGE_PEAK_FACTOR;
 use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
 use crate::domain::{JobId, MessageId, Plan, Timestamp};
@@ -218,6 +219,10 @@ impl SendWorker {
             .store
             .read(move |c| store::load_send(c, message_id))
             .await?;
+        // A message held for sending counts against the memory budget like one being received
+        // (parsed for local recipients, copied by the transport); the worker waits for room.
+        let size = unit.as_ref().map_or(0, |u| u.raw.len());
+        let memory = self.state.memory.reserve(MESSAGE_PEAK_FACTOR * size).await;
         let (local, outcomes) = match &unit {
             Some(unit) => self.deliver(unit).await,
             None => (None, Vec::new()),
@@ -225,7 +230,8 @@ impl SendWorker {
         let now = self.state.now();
         let schedule = self.state.config.outbound.retry_schedule_ms.clone();
         let lease = self.lease(now);
-        self.state
+        let next = self
+            .state
             .store
             .write(move |tx| {
                 match &unit {
@@ -241,7 +247,9 @@ impl SendWorker {
                 }
                 Ok(store::claim_sends(tx, now, 1, &lease)?.pop())
             })
-            .await
+            .await;
+        drop(memory);
+        next
     }
 
     /// Prepares the local copies (stored later, with the attempt's record) and hands the

@@ -129,6 +129,11 @@ impl DataReceiver {
         self.overflow
     }
 
+    /// Bytes kept so far.
+    pub fn len(&self) -> usize {
+        self.message.len()
+    }
+
     /// Bytes of memory holding them (a growing buffer has room to spare).
     pub fn allocated(&self) -> usize {
         self.message.capacity()

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::data::DataReceiver;
 use super::replies as r;
-use crate::budget::MemoryBudget;
+use crate::budget::{MESSAGE_PEAK_FACTOR, MemoryBudget};
 use crate::mail::ingest::{Envelope, Origin, Recipient, StoredCopy};
 use crate::store::StoreError;
 
@@ -447,8 +447,9 @@ where
     /// Receives the data and stores the message. `false` when the session must end.
     async fn data(&mut self) -> std::io::Result<bool> {
         let mut receiver = DataReceiver::new(self.config.max_message_size);
-        // What the message holds in memory counts against the shared budget (held until it is
-        // stored); past it the rest is read and dropped, and the client is told to retry later.
+        // What the message will need in memory counts against the shared budget (held until
+        // it is stored): its buffer, and the parse and store copies to come. Past the budget the
+        // rest is read and dropped, and the client is told to retry later.
         let mut reserved = self.config.memory.reservation();
         let mut out_of_memory = false;
         // The whole DATA phase has a deadline (RFC 5321 §4.5.3.2.6); within it, the data must
@@ -459,7 +460,7 @@ where
         loop {
             received = received.saturating_add(self.input.len() as u64);
             let end = receiver.feed(&self.input);
-            if !out_of_memory && !receiver.overflowed() && !reserved.grow_to(receiver.allocated()) {
+            if !out_of_memory && !receiver.overflowed() && !reserved.grow_to(peak(&receiver)) {
                 out_of_memory = true;
                 receiver.discard();
             }
@@ -526,6 +527,12 @@ where
         }
         Ok(true)
     }
+}
+
+/// The memory a message being received will need at its peak: its buffer, and the copies
+/// parsing and storing it make (see [`crate::budget::MESSAGE_PEAK_FACTOR`]).
+fn peak(receiver: &DataReceiver) -> usize {
+    receiver.allocated() + (MESSAGE_PEAK_FACTOR - 1) * receiver.len()
 }
 
 /// The `SIZE=` parameter of a `MAIL FROM` line (RFC 1870), saturating at `usize::MAX` however
@@ -667,11 +674,12 @@ mod tests {
     async fn a_message_past_the_memory_budget_is_refused_for_now_and_the_session_goes_on() {
         let backend = leak(Fake::default());
         let mut cfg = config(false, Duration::from_secs(5));
-        cfg.memory = MemoryBudget::new(128 * 1024);
+        cfg.memory = MemoryBudget::new(512 * 1024);
         let cfg = leak(cfg);
-        // Another session holds most of the budget.
+        // Another session holds most of the budget: 448 KiB. The message needs its 50 KB
+        // four times over (buffer, parse, store).
         let mut other = cfg.memory.reservation();
-        assert!(other.grow_to(100 * 1024));
+        assert!(other.grow_to(400 * 1024));
         let (mut c, _task) = start(backend, cfg, 1 << 16);
         assert_eq!(c.code().await, 220);
         assert_eq!(c.cmd("EHLO a").await, 250);
@@ -688,7 +696,7 @@ mod tests {
         assert!(backend.delivered.lock().unwrap().is_empty());
         assert_eq!(
             cfg.memory.in_use(),
-            128 * 1024,
+            448 * 1024,
             "the refused message holds nothing"
         );
         // Once the other message is stored, the retry goes through.
