@@ -130,7 +130,7 @@ impl DataReceiver {
     }
 
     /// Bytes kept so far.
-    pub fn len(&self) -> usize {
+    pub fn kept(&self) -> usize {
         self.message.len()
     }
 

@@ -532,7 +532,7 @@ where
 /// The memory a message being received will need at its peak: its buffer, and the copies
 /// parsing and storing it make (see [`crate::budget::MESSAGE_PEAK_FACTOR`]).
 fn peak(receiver: &DataReceiver) -> usize {
-    receiver.allocated() + (MESSAGE_PEAK_FACTOR - 1) * receiver.len()
+    receiver.allocated() + (MESSAGE_PEAK_FACTOR - 1) * receiver.kept()
 }
 
 /// The `SIZE=` parameter of a `MAIL FROM` line (RFC 1870), saturating at `usize::MAX` however
