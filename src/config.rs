@@ -141,6 +141,10 @@ pub struct MailConfig {
     pub dkim_private_key: PathBuf,
     /// DKIM selector of that key (`<selector>._domainkey.<shared_domain>`).
     pub dkim_selector: String,
+    /// Domains of feedback loops (mailbox providers that send ARF complaints about mail their
+    /// users marked as spam) to trust: a complaint signed by one of them (DKIM `pass`, which
+    /// needs `dns.check_inbound`) counts when it names a message by its Message-ID alone.
+    pub feedback_loop_senders: Vec<String>,
 }
 
 impl Default for MailConfig {
@@ -151,6 +155,7 @@ impl Default for MailConfig {
                 .unwrap_or_else(|e| unreachable!("default shared domain is valid: {e}")),
             dkim_private_key: PathBuf::new(),
             dkim_selector: "agentsend".to_owned(),
+            feedback_loop_senders: Vec::new(),
         }
     }
 }
@@ -706,6 +711,17 @@ impl Config {
                 "limits.max_buffered_bytes",
                 "must hold one message of smtp.max_message_size (and one 10 MiB upload) four \
                  times over: receiving, parsing and storing a message need that much at its peak",
+            );
+        }
+        if let Some(bad) = self
+            .mail
+            .feedback_loop_senders
+            .iter()
+            .find(|d| DomainName::parse(d).is_err())
+        {
+            return fail(
+                "mail.feedback_loop_senders",
+                &format!("{bad:?} is not a domain name"),
             );
         }
         if self.attachments.link_ttl_secs == 0 {

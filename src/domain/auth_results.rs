@@ -50,6 +50,16 @@ pub struct DmarcCheck {
 }
 
 impl AuthResults {
+    /// Whether a DKIM signature by `domain` passed.
+    pub fn dkim_passes_for(&self, domain: &str) -> bool {
+        self.dkim.iter().any(|d| {
+            d.result == "pass"
+                && d.domain
+                    .as_deref()
+                    .is_some_and(|signer| signer.eq_ignore_ascii_case(domain))
+        })
+    }
+
     /// The results as an `Authentication-Results` header (RFC 8601) by `authserv_id` (this
     /// server's host name), CRLF-terminated and folded per method.
     pub fn header(&self, authserv_id: &str) -> String {

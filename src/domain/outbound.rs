@@ -17,6 +17,11 @@ pub const MAX_ATTACHMENTS: usize = 10;
 /// Largest total size of a message's attachments, in bytes ("25 MB").
 pub const MAX_ATTACHMENTS_BYTES: u64 = 25 * 1024 * 1024;
 
+/// The local part of every message's own return path starts with this (VERP: the rest is a
+/// token naming the message). The SMTP listener takes mail for such addresses: delivery
+/// reports about the message come back there.
+pub const RETURN_PATH_PREFIX: &str = "bounces+";
+
 /// The fields of a send request as they arrive.
 #[derive(Debug, Clone, Default)]
 pub struct SendFields {

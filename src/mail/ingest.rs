@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use super::auth;
 use super::parse::{self, ParsedMail, Report};
 use crate::domain::auth_results::AuthResults;
-use crate::domain::message::{normalize_subject, sanitize_filename};
+use crate::domain::message::{Message, normalize_subject, sanitize_filename};
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::state::AppState;
 use crate::store::attachments::NewAttachment;
@@ -27,6 +27,9 @@ pub struct Recipient {
     pub inbox_id: InboxId,
     /// The inbox's account.
     pub account_id: AccountId,
+    /// Set when the address is the return path of this outbound message (VERP): a delivery
+    /// report received here is about that message.
+    pub report_for: Option<MessageId>,
 }
 
 /// How the message reached us, for the `Received` header.
@@ -83,6 +86,8 @@ pub struct Prepared {
     parsed: ParsedMail,
     auth: Option<AuthResults>,
     hostname: String,
+    /// Feedback-loop senders whose complaints count when their DKIM signature passes.
+    trusted_reporters: Vec<String>,
 }
 
 /// The part of ingestion that needs no database: parsing, and the SPF/DKIM/DMARC checks of
@@ -93,6 +98,7 @@ pub async fn prepare(
     raw: Vec<u8>,
 ) -> Result<Prepared, StoreError> {
     let hostname = state.config.smtp.hostname.clone();
+    let trusted_reporters = state.config.mail.feedback_loop_senders.clone();
     let checks = state
         .config
         .checks_inbound_mail()
@@ -119,6 +125,7 @@ pub async fn prepare(
             parsed,
             auth,
             hostname,
+            trusted_reporters,
         }
     })
     .await
@@ -128,26 +135,15 @@ pub async fn prepare(
 /// Stores a prepared message for every recipient, in the caller's transaction (so that local
 /// delivery records its outcome in the same one).
 pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy>, StoreError> {
-    store_copies(
-        tx,
-        &m.hostname,
-        &m.envelope,
-        &m.raw,
-        &m.parsed,
-        m.auth.as_ref(),
-        now,
-    )
-}
-
-fn store_copies(
-    tx: &Tx<'_>,
-    hostname: &str,
-    envelope: &Envelope,
-    raw: &[u8],
-    parsed: &ParsedMail,
-    auth_results: Option<&AuthResults>,
-    now: Timestamp,
-) -> Result<Vec<StoredCopy>, StoreError> {
+    let Prepared {
+        envelope,
+        raw,
+        parsed,
+        auth,
+        hostname,
+        trusted_reporters,
+    } = m;
+    let auth_results = auth.as_ref();
     let attachments: Vec<NewAttachment<'_>> = parsed
         .attachments
         .iter()
@@ -160,6 +156,7 @@ fn store_copies(
         .collect();
     let thread_subject = normalize_subject(&parsed.subject);
     let mut copies = Vec::with_capacity(envelope.recipients.len());
+    let mut reported = Vec::new();
     for rcpt in &envelope.recipients {
         if !inboxes::still_receiving(tx, rcpt.inbox_id)? {
             continue;
@@ -201,38 +198,76 @@ fn store_copies(
             auth_results: auth_results.cloned(),
         });
         webhooks::emit(tx, rcpt.account_id, &event, now)?;
-        copies.push(StoredCopy {
+        let copy = StoredCopy {
             account_id: rcpt.account_id,
             inbox_id: rcpt.inbox_id,
             message_id: stored.message_id,
             thread_id: stored.thread_id,
-        });
+        };
+        copies.push(copy);
+        reported.push((rcpt, copy));
     }
     if let Some(report) = &parsed.report {
-        for copy in &copies {
-            apply_report(tx, copy.account_id, copy.inbox_id, report, now)?;
+        for (rcpt, copy) in &reported {
+            let trusted = trusted_reporters.as_slice();
+            if let Some(original) = reported_message(tx, rcpt, report, auth_results, trusted)? {
+                apply_report(tx, copy.account_id, &original, report, now)?;
+            }
         }
     }
     Ok(copies)
 }
 
-/// A bounce or complaint about a message the receiving inbox sent marks it (once) and tells
-/// the account's webhooks.
+/// The message of the account a report received by `rcpt` is about, when the report counts.
+/// Any report that comes back to a message's own return path (VERP) is about that message.
+/// Elsewhere only a complaint counts: when the original headers it quotes carry one of the
+/// account's return paths with that message's Message-ID, or when it comes from a configured
+/// feedback-loop sender whose DKIM signature passed. Anything else is ordinary mail: knowing a
+/// Message-ID, which every recipient of a message sees, is not enough to mark it.
+fn reported_message(
+    tx: &Tx<'_>,
+    rcpt: &Recipient,
+    report: &Report,
+    auth_results: Option<&AuthResults>,
+    trusted: &[String],
+) -> Result<Option<Message>, StoreError> {
+    if let Some(id) = rcpt.report_for {
+        return messages::outbound(tx, rcpt.account_id, id);
+    }
+    let Report::Complaint {
+        original_ids,
+        return_paths,
+        ..
+    } = report
+    else {
+        return Ok(None);
+    };
+    if let Some(m) =
+        messages::outbound_by_return_path(tx, rcpt.account_id, return_paths, original_ids)?
+    {
+        return Ok(Some(m));
+    }
+    let from_trusted_loop =
+        auth_results.is_some_and(|a| trusted.iter().any(|domain| a.dkim_passes_for(domain)));
+    if from_trusted_loop {
+        return messages::outbound_by_message_id(tx, rcpt.account_id, original_ids);
+    }
+    Ok(None)
+}
+
+/// A bounce or complaint marks the message it is about (once) and tells the account's webhooks.
 fn apply_report(
     tx: &Tx<'_>,
     account_id: AccountId,
-    inbox_id: InboxId,
+    original: &Message,
     report: &Report,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let (ids, kind) = match report {
-        Report::Bounce { original_ids, .. } => (original_ids, ReportKind::Bounce),
-        Report::Complaint { original_ids, .. } => (original_ids, ReportKind::Complaint),
+    let kind = match report {
+        Report::Bounce { .. } => ReportKind::Bounce,
+        Report::Complaint { .. } => ReportKind::Complaint,
     };
-    let Some(original) = messages::find_outbound(tx, inbox_id, ids)? else {
-        return Ok(());
-    };
-    let reported = messages::mark_reported(tx, &original, kind, now)?;
+    let reported = messages::mark_reported(tx, original, kind, now)?;
     if !reported.changed {
         return Ok(());
     }

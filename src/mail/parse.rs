@@ -3,6 +3,8 @@
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
+use crate::domain::outbound::RETURN_PATH_PREFIX;
+
 /// An attachment or inline part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedAttachment {
@@ -23,6 +25,8 @@ pub enum Report {
     Bounce {
         /// Message-IDs of the message it is about.
         original_ids: Vec<String>,
+        /// Return paths of ours (VERP) quoted in the original's headers.
+        return_paths: Vec<String>,
         /// `Permanent` (5.x.x) or `Transient`.
         bounce_type: String,
         /// The failed recipients.
@@ -32,6 +36,9 @@ pub enum Report {
     Complaint {
         /// Message-IDs of the message it is about.
         original_ids: Vec<String>,
+        /// Return paths of ours (VERP) quoted in the original's headers (the `Return-Path`
+        /// the receiving server added).
+        return_paths: Vec<String>,
         /// `Feedback-Type`, e.g. `abuse`.
         feedback_type: String,
     },
@@ -156,6 +163,7 @@ fn report(message: &Message<'_>) -> Option<Report> {
     }
     let report_type = ct.attribute("report-type")?.to_ascii_lowercase();
     let mut original_ids = Vec::new();
+    let mut return_paths = Vec::new();
     let mut report_fields = None;
     for part in message.parts.iter().skip(1) {
         let ctype = part
@@ -164,12 +172,14 @@ fn report(message: &Message<'_>) -> Option<Report> {
         match (ctype.as_deref(), &part.body) {
             (_, PartType::Message(returned)) => {
                 original_ids.extend(returned.message_id().map(str::to_owned));
+                return_paths.extend(quoted_return_paths(header_block(part.contents())));
             }
             (Some("text/rfc822-headers"), _) => {
                 let headers = part.contents();
                 if let Some(returned) = MessageParser::default().parse_headers(headers) {
                     original_ids.extend(returned.message_id().map(str::to_owned));
                 }
+                return_paths.extend(quoted_return_paths(headers));
             }
             (Some("message/delivery-status" | "message/feedback-report"), _) => {
                 report_fields = Some(String::from_utf8_lossy(part.contents()).into_owned());
@@ -179,6 +189,7 @@ fn report(message: &Message<'_>) -> Option<Report> {
     }
     let fields = report_fields?;
     original_ids.dedup();
+    return_paths.dedup();
     match report_type.as_str() {
         "delivery-status" => {
             let groups = field_groups(&fields);
@@ -201,6 +212,7 @@ fn report(message: &Message<'_>) -> Option<Report> {
                 .collect();
             Some(Report::Bounce {
                 original_ids,
+                return_paths,
                 bounce_type: if permanent { "Permanent" } else { "Transient" }.to_owned(),
                 recipients,
             })
@@ -215,11 +227,40 @@ fn report(message: &Message<'_>) -> Option<Report> {
                 .to_owned();
             Some(Report::Complaint {
                 original_ids,
+                return_paths,
                 feedback_type,
             })
         }
         _ => None,
     }
+}
+
+/// The header section of a message: up to the first empty line.
+fn header_block(raw: &[u8]) -> &[u8] {
+    memchr::memmem::find(raw, b"\r\n\r\n")
+        .or_else(|| memchr::memmem::find(raw, b"\n\n"))
+        .map_or(raw, |end| &raw[..end])
+}
+
+/// Addresses in `headers` that look like this server's return paths
+/// (`bounces+<token>@<domain>`), lower-cased.
+fn quoted_return_paths(headers: &[u8]) -> Vec<String> {
+    let prefix = RETURN_PATH_PREFIX.as_bytes();
+    let lower = headers.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for start in memchr::memmem::find_iter(&lower, prefix) {
+        let end = lower[start..]
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || b"<>\"';,()".contains(b))
+            .map_or(lower.len(), |n| start + n);
+        if let Ok(address) = std::str::from_utf8(&lower[start..end])
+            && address.contains('@')
+            && !found.iter().any(|f: &String| f == address)
+        {
+            found.push(address.to_owned());
+        }
+    }
+    found
 }
 
 /// `Name: value` fields (folded lines joined), in blank-line separated groups.
@@ -295,15 +336,27 @@ MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status
 --b\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n\
 --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.test\r\n\r\n\
 Final-Recipient: rfc822; gone@else.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
---b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <orig@x.test>\r\nSubject: hi\r\n\r\n--b--\r\n";
+--b\r\nContent-Type: text/rfc822-headers\r\n\r\nReturn-Path: <Bounces+abc123@x.test>\r\n\
+Message-ID: <orig@x.test>\r\nSubject: hi\r\n\r\n--b--\r\n";
         let p = parse(raw, "");
         assert_eq!(
             p.report,
             Some(Report::Bounce {
                 original_ids: vec!["orig@x.test".to_owned()],
+                return_paths: vec!["bounces+abc123@x.test".to_owned()],
                 bounce_type: "Permanent".to_owned(),
                 recipients: vec!["gone@else.test".to_owned()],
             })
+        );
+    }
+
+    #[test]
+    fn return_paths_are_read_from_the_quoted_headers_only() {
+        let body = b"Return-Path: <bounces+tok1@a.test>\r\nX: bounces+tok2@b.test;\r\n\r\n\
+bounces+in-the-body@c.test\r\n";
+        assert_eq!(
+            quoted_return_paths(header_block(body)),
+            ["bounces+tok1@a.test", "bounces+tok2@b.test"]
         );
     }
 }

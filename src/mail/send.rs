@@ -6,13 +6,15 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use crate::domain::message::{Message, normalize_subject};
+use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::SendRequest;
+use crate::domain::random;
 use crate::domain::{Credential, DomainId, InboxId, MessageId};
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
 use crate::state::AppState;
 use crate::store::outbound::{self, NewOutbound};
-use crate::store::{StoreError, Tx, domains};
+use crate::store::{StoreError, Tx, domains, inboxes};
 
 /// Accepts a send from `who`'s inbox: stores it (status `queued`) and, in the same
 /// transaction, makes the caller's response from it with `respond` (which may store that
@@ -27,6 +29,7 @@ pub async fn submit<R: Send + 'static>(
     let now = state.now();
     let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
     let shared_key = state.dkim.clone();
+    let shared_domain = state.config.mail.shared_domain.to_string();
     // Loading what composing needs and composing (base64 of up to 25 MB of attachments) are
     // one trip to the blocking pool, outside the writer.
     let built = state
@@ -44,10 +47,25 @@ pub async fn submit<R: Send + 'static>(
                 Some(domain_id) => domain_key(c, domain_id)?.map(Arc::new),
                 None => shared_key,
             };
-            compose_for(context, request, key.as_deref(), now)
+            // Bounces come back to the inbox's own domain when it receives mail here, else
+            // to the shared domain (which always does).
+            let bounces_to = match inboxes::find_receiving_inbox(c, &context.inbox.address)? {
+                Some(_) => None,
+                None => Some(shared_domain),
+            };
+            compose_for(context, request, key.as_deref(), bounces_to.as_deref(), now)
         })
         .await?;
-    let (context, request, raw, message_id, in_reply_to, references, from) = built;
+    let Composed {
+        context,
+        request,
+        raw,
+        message_id,
+        in_reply_to,
+        references,
+        from,
+        return_path,
+    } = built;
 
     let sandbox = state.sandbox.clone();
     state
@@ -84,6 +102,7 @@ pub async fn submit<R: Send + 'static>(
                     attachment_ids: &attachment_ids,
                     recipients: &recipients,
                     raw: &raw,
+                    return_path: &return_path,
                 },
                 &sandbox,
                 now,
@@ -103,23 +122,30 @@ fn domain_key(c: &Connection, domain_id: DomainId) -> Result<Option<DkimKey>, St
         .transpose()
 }
 
-type Composed = (
-    outbound::SendContext,
-    SendRequest,
-    Vec<u8>,
-    String,
-    Option<String>,
-    Vec<String>,
-    String,
-);
+/// A send, composed.
+struct Composed {
+    context: outbound::SendContext,
+    request: SendRequest,
+    /// The exact bytes.
+    raw: Vec<u8>,
+    /// Message-ID, without brackets.
+    message_id: String,
+    in_reply_to: Option<String>,
+    references: Vec<String>,
+    /// `Name <addr>` or `addr`.
+    from: String,
+    /// The envelope sender (see [`return_path`]).
+    return_path: String,
+}
 
 /// The message's bytes and headers: Message-ID on the inbox's domain, In-Reply-To and
 /// References from the thread's newest message (SPEC §3.2); DKIM-signed with `dkim` when it
-/// is the inbox domain's key.
+/// is the inbox domain's key. Bounces go to `bounces_to`, or the inbox's domain if `None`.
 fn compose_for(
     context: outbound::SendContext,
     request: SendRequest,
     dkim: Option<&DkimKey>,
+    bounces_to: Option<&str>,
     now: crate::domain::Timestamp,
 ) -> Result<Composed, StoreError> {
     let inbox = &context.inbox;
@@ -171,7 +197,8 @@ fn compose_for(
         Some(name) => format!("{name} <{}>", inbox.address),
         None => inbox.address.clone(),
     };
-    Ok((
+    let return_path = return_path(bounces_to.unwrap_or(domain));
+    Ok(Composed {
         context,
         request,
         raw,
@@ -179,5 +206,13 @@ fn compose_for(
         in_reply_to,
         references,
         from,
-    ))
+        return_path,
+    })
+}
+
+/// A return path of its own for one message (VERP): `bounces+<token>@<domain>`, the token 24
+/// random characters (124 bits). Delivery reports only count when they come back to it, so
+/// that knowing a Message-ID, which every recipient sees, is not enough to forge a bounce.
+fn return_path(domain: &str) -> String {
+    format!("{RETURN_PATH_PREFIX}{}@{domain}", random::lower_alnum(24))
 }

@@ -477,23 +477,84 @@ pub fn thread_messages(
     })
 }
 
-/// The outbound message of `inbox` that a report received by that inbox is about, found by
-/// its Message-ID. Reports go back to the sending address, so only the inbox that sent a
-/// message can receive reports about it: another inbox cannot mark its mail.
-pub fn find_outbound(
+/// The outbound message whose own return path (VERP) is `address`, with the inbox that sent
+/// it, when that inbox still receives mail: reports about the message come back there.
+pub fn return_path_owner(
     conn: &Connection,
-    inbox_id: InboxId,
+    address: &str,
+) -> Result<Option<(MessageId, InboxId, AccountId)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT m.id, m.inbox_id, m.account_id FROM messages m
+             JOIN inboxes i ON i.id = m.inbox_id
+             WHERE m.return_path = ?1 AND i.status = 'active'",
+        )?
+        .query_row([address], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?)
+}
+
+/// An outbound message of `account_id` by its id.
+pub fn outbound(
+    conn: &Connection,
+    account_id: AccountId,
+    id: MessageId,
+) -> Result<Option<Message>, StoreError> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE id = ?1 AND account_id = ?2 AND direction = 'outbound'"
+        ))?
+        .query_row(params![id, account_id], message_from_row)
+        .optional()?)
+}
+
+/// The outbound message of `account_id` with one of these return paths and one of these
+/// Message-IDs (what a complaint quotes of the original's headers).
+pub fn outbound_by_return_path(
+    conn: &Connection,
+    account_id: AccountId,
+    return_paths: &[String],
     message_ids: &[String],
 ) -> Result<Option<Message>, StoreError> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
-        " FROM messages WHERE inbox_id = ?1 AND direction = 'outbound'
-          AND message_id_header = ?2 ORDER BY created_at DESC LIMIT 1"
+        " FROM messages WHERE return_path = ?1 AND account_id = ?2 AND direction = 'outbound'"
+    ))?;
+    for path in return_paths {
+        let found = stmt
+            .query_row(
+                params![path.to_ascii_lowercase(), account_id],
+                message_from_row,
+            )
+            .optional()?;
+        if let Some(m) = found.filter(|m| {
+            m.message_id_header
+                .as_ref()
+                .is_some_and(|id| message_ids.contains(id))
+        }) {
+            return Ok(Some(m));
+        }
+    }
+    Ok(None)
+}
+
+/// The outbound message of `account_id` with one of these Message-IDs (newest first).
+pub fn outbound_by_message_id(
+    conn: &Connection,
+    account_id: AccountId,
+    message_ids: &[String],
+) -> Result<Option<Message>, StoreError> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE message_id_header = ?1 AND account_id = ?2
+            AND direction = 'outbound' ORDER BY created_at DESC LIMIT 1"
     ))?;
     for id in message_ids {
         if let Some(m) = stmt
-            .query_row(params![inbox_id, id], message_from_row)
+            .query_row(params![id, account_id], message_from_row)
             .optional()?
         {
             return Ok(Some(m));

@@ -71,6 +71,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0005_claims_and_holders.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0006_return_paths.sql"),
+        then: None,
+    },
 ];
 
 /// Which kind of resource was not found (each maps to its own API error code).

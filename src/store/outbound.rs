@@ -186,6 +186,8 @@ pub struct NewOutbound<'a> {
     pub recipients: &'a [(String, RecipientKind)],
     /// The exact bytes to send.
     pub raw: &'a [u8],
+    /// The envelope sender for remote recipients: the message's own return path.
+    pub return_path: &'a str,
 }
 
 /// Stores an accepted message (status `queued`), its recipients and its send job, in one
@@ -238,9 +240,9 @@ pub fn insert_outbound(
         "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
              from_address, to_addresses, cc_addresses, bcc_addresses, subject, body_text,
              body_html, message_id_header, in_reply_to, references_headers, created_at,
-             updated_at)
+             updated_at, return_path)
          VALUES (?1, ?2, ?3, ?4, 'outbound', 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-             ?14, ?15, ?15)",
+             ?14, ?15, ?15, ?16)",
     )?
     .execute(params![
         id,
@@ -257,7 +259,8 @@ pub fn insert_outbound(
         m.message_id,
         m.in_reply_to,
         list(m.references),
-        now
+        now,
+        m.return_path
     ])?;
     messages::insert_raw(tx, id, &[m.raw])?;
     for (position, attachment) in m.attachment_ids.iter().enumerate() {
@@ -300,8 +303,11 @@ pub fn insert_outbound(
 pub struct SendUnit {
     /// The message.
     pub message: Message,
-    /// The sending inbox's address (the envelope sender).
+    /// The sending inbox's address (the envelope sender of local deliveries).
     pub mail_from: String,
+    /// The envelope sender of remote deliveries: the message's own return path (the inbox's
+    /// address for messages sent before there were return paths).
+    pub return_path: String,
     /// The exact bytes.
     pub raw: Vec<u8>,
     /// Recipients not yet done, with the inbox here that receives for each (if any).
@@ -325,11 +331,13 @@ pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<Send
     };
     let plan = accounts::get_account(conn, account_id)?.plan;
     let message = messages::get_message(conn, account_id, message_id)?;
-    let mail_from: String = conn.query_row(
-        "SELECT address FROM inboxes WHERE id = ?1",
-        [message.inbox_id],
-        |r| r.get(0),
-    )?;
+    let (mail_from, return_path): (String, Option<String>) = conn
+        .prepare_cached(
+            "SELECT i.address, m.return_path FROM messages m JOIN inboxes i ON i.id = m.inbox_id
+             WHERE m.id = ?1",
+        )?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let return_path = return_path.unwrap_or_else(|| mail_from.clone());
     let raw = messages::raw_message(conn, account_id, message_id)?;
     let addresses: Vec<String> = conn
         .prepare_cached(
@@ -348,6 +356,7 @@ pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<Send
     Ok(Some(SendUnit {
         message,
         mail_from,
+        return_path,
         raw,
         pending,
         plan,

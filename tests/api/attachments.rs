@@ -661,6 +661,7 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
                     attachment_ids: &[AttachmentId::new()],
                     recipients: &recipients,
                     raw: b"Subject: s\r\n\r\nt\r\n",
+                    return_path: "bounces+test@agentsend.localhost",
                 },
                 &sandbox,
                 now,

@@ -445,13 +445,14 @@ async fn received_mail_fires_message_received_with_its_payload() {
     assert_eq!(data["receivedAt"], message["createdAt"]);
 }
 
-/// An outbound message as the sending feature stores it (sending is a later feature; the
-/// row is what reports are matched against).
-async fn outbound_message(app: &TestApp, inbox: &Value, message_id: &str) -> String {
+/// An outbound message as the sending feature stores it, with its own return path: returns
+/// its id and that return path (where reports about it come back).
+async fn outbound_message(app: &TestApp, inbox: &Value, message_id: &str) -> (String, String) {
     let (account, inbox_id) = (app.account_id.clone(), id(inbox).to_owned());
     let (mid, tid, message_id) = (random_uuid(), random_uuid(), message_id.to_owned());
+    let return_path = format!("bounces+{}@agentsend.localhost", &mid[..8]);
     let now = app.now().as_millis();
-    let m = mid.clone();
+    let (m, path) = (mid.clone(), return_path.clone());
     app.state
         .store
         .write(move |tx| {
@@ -462,21 +463,51 @@ async fn outbound_message(app: &TestApp, inbox: &Value, message_id: &str) -> Str
             )?;
             tx.execute(
                 "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status, delivery,
-                     from_address, to_addresses, subject, message_id_header, created_at, updated_at, sent_at)
+                     from_address, to_addresses, subject, message_id_header, created_at, updated_at,
+                     sent_at, return_path)
                  VALUES (?1, ?2, ?3, ?4, 'outbound', 'sent', 'email', 'bob@agentsend.localhost',
-                     '[\"gone@else.test\"]', 'hello', ?5, ?6, ?6, ?6)",
-                rusqlite::params![m, account, inbox_id, tid, message_id, now],
+                     '[\"gone@else.test\"]', 'hello', ?5, ?6, ?6, ?6, ?7)",
+                rusqlite::params![m, account, inbox_id, tid, message_id, now, path],
             )?;
             tx.execute("UPDATE inboxes SET total_sent = 1 WHERE id = ?1", [inbox_id])?;
             Ok(())
         })
         .await
         .unwrap();
-    mid
+    (mid, return_path)
+}
+
+/// A delivery status report about `message_id`, quoting the original's headers.
+fn dsn(to: &str, message_id: &str) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@mx.else.test\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.else.test\r\n\r\n\
+Final-Recipient: rfc822; gone@else.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: bob@agentsend.localhost\r\nTo: gone@else.test\r\nSubject: hello\r\n\
+Message-ID: <{message_id}>\r\n\r\nhello\r\n--B--\r\n"
+    )
+    .into_bytes()
+}
+
+/// An ARF complaint about `message_id`, quoting the original's headers with `return_path`
+/// (as the mailbox provider's server recorded it), if any.
+fn arf(to: &str, message_id: &str, return_path: Option<&str>) -> Vec<u8> {
+    let quoted_path = return_path.map_or(String::new(), |p| format!("Return-Path: <{p}>\r\n"));
+    format!(
+        "From: abuse@isp.test\r\nTo: {to}\r\nSubject: FW: hello\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\r\n\r\n\
+--A\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n\
+--A\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: isp/1.0\r\nVersion: 1\r\n\r\n\
+--A\r\nContent-Type: text/rfc822-headers\r\n\r\n{quoted_path}From: bob@agentsend.localhost\r\n\
+Message-ID: <{message_id}>\r\nSubject: hello\r\n\r\n--A--\r\n"
+    )
+    .into_bytes()
 }
 
 #[tokio::test]
-async fn a_bounce_report_marks_the_sent_message_and_fires_message_bounced() {
+async fn a_bounce_report_to_the_return_path_marks_the_sent_message_and_fires_message_bounced() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start(Reply::Status(200, "")).await;
     app.post(
@@ -485,15 +516,9 @@ async fn a_bounce_report_marks_the_sent_message_and_fires_message_bounced() {
     )
     .await;
     let bob = app.create_inbox(json!({"address": "bob"})).await;
-    let sent = outbound_message(&app, &bob, "orig-1@agentsend.localhost").await;
-    let dsn = b"From: MAILER-DAEMON@mx.else.test\r\nTo: bob@agentsend.localhost\r\nSubject: Undelivered Mail Returned to Sender\r\n\
-MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
---B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
---B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.else.test\r\n\r\n\
-Final-Recipient: rfc822; gone@else.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
---B\r\nContent-Type: message/rfc822\r\n\r\nFrom: bob@agentsend.localhost\r\nTo: gone@else.test\r\nSubject: hello\r\n\
-Message-ID: <orig-1@agentsend.localhost>\r\n\r\nhello\r\n--B--\r\n";
-    let (code, _) = send_mail(app.smtp, "", &["bob@agentsend.localhost"], dsn).await;
+    let (sent, return_path) = outbound_message(&app, &bob, "orig-1@agentsend.localhost").await;
+    let report = dsn(&return_path, "orig-1@agentsend.localhost");
+    let (code, _) = send_mail(app.smtp, "", &[&return_path], &report).await;
     assert_eq!(code, 250);
     let original = page(&app, &format!("/messages/{sent}")).await;
     assert_eq!(original["status"], "bounced");
@@ -509,7 +534,7 @@ Message-ID: <orig-1@agentsend.localhost>\r\n\r\nhello\r\n--B--\r\n";
     assert_eq!(body["data"]["messageId"], sent.as_str());
     assert_eq!(body["data"]["bounceType"], "Permanent");
     assert_eq!(body["data"]["bouncedRecipients"], json!(["gone@else.test"]));
-    // The report itself is stored like any other mail.
+    // The report itself is stored in the sending inbox like any other mail.
     let list = page(
         &app,
         &format!("/inboxes/{}/messages?status=received", id(&bob)),
@@ -519,7 +544,7 @@ Message-ID: <orig-1@agentsend.localhost>\r\n\r\nhello\r\n--B--\r\n";
 }
 
 #[tokio::test]
-async fn a_feedback_report_marks_the_sent_message_complained() {
+async fn a_feedback_report_quoting_the_return_path_marks_the_sent_message_complained() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start(Reply::Status(200, "")).await;
     app.post(
@@ -528,17 +553,18 @@ async fn a_feedback_report_marks_the_sent_message_complained() {
     )
     .await;
     let bob = app.create_inbox(json!({"address": "bob"})).await;
-    let sent = outbound_message(&app, &bob, "orig-2@agentsend.localhost").await;
-    let arf = b"From: abuse@isp.test\r\nTo: bob@agentsend.localhost\r\nSubject: FW: hello\r\nMIME-Version: 1.0\r\n\
-Content-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\r\n\r\n\
---A\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n\
---A\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: isp/1.0\r\nVersion: 1\r\n\r\n\
---A\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: bob@agentsend.localhost\r\nMessage-ID: <orig-2@agentsend.localhost>\r\nSubject: hello\r\n\r\n--A--\r\n";
+    let (sent, return_path) = outbound_message(&app, &bob, "orig-2@agentsend.localhost").await;
+    // Feedback loops send to an address of their own choosing: here the inbox itself.
+    let report = arf(
+        "bob@agentsend.localhost",
+        "orig-2@agentsend.localhost",
+        Some(&return_path),
+    );
     let (code, _) = send_mail(
         app.smtp,
         "abuse@isp.test",
         &["bob@agentsend.localhost"],
-        arf,
+        &report,
     )
     .await;
     assert_eq!(code, 250);
@@ -555,17 +581,116 @@ Content-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\r\n\
 }
 
 #[tokio::test]
-async fn a_report_about_mail_this_account_did_not_send_changes_nothing() {
+async fn reports_that_only_name_a_message_id_are_ordinary_mail_and_never_suspend() {
     let app = TestApp::spawn().await;
     let bob = app.create_inbox(json!({"address": "bob"})).await;
-    let dsn = b"From: MAILER-DAEMON@mx.test\r\nSubject: x\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n\
---B\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@b.test\r\nAction: failed\r\nStatus: 5.0.0\r\n\r\n\
---B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <unknown@x>\r\n\r\n--B--\r\n";
-    let (code, _) = send_mail(app.smtp, "", &["bob@agentsend.localhost"], dsn).await;
+    let (sent, _) = outbound_message(&app, &bob, "orig-4@agentsend.localhost").await;
+    // Enough sends that a single counted complaint would suspend the inbox (0.1 % of 100).
+    let bob_id = id(&bob).to_owned();
+    app.state
+        .store
+        .write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE inboxes SET total_sent = 1000 WHERE id = ?1",
+                [bob_id],
+            )?)
+        })
+        .await
+        .unwrap();
+    // Anyone who got one of bob's messages knows its Message-ID: forged reports with it.
+    for _ in 0..3 {
+        let forged = dsn("bob@agentsend.localhost", "orig-4@agentsend.localhost");
+        let (code, _) = send_mail(app.smtp, "", &["bob@agentsend.localhost"], &forged).await;
+        assert_eq!(code, 250);
+        let forged = arf(
+            "bob@agentsend.localhost",
+            "orig-4@agentsend.localhost",
+            None,
+        );
+        let (code, _) = send_mail(
+            app.smtp,
+            "x@isp.test",
+            &["bob@agentsend.localhost"],
+            &forged,
+        )
+        .await;
+        assert_eq!(code, 250);
+    }
+    // A made-up return path is not an address here at all.
+    let mut c = crate::smtp_client::SmtpClient::connect(app.smtp).await;
+    c.cmd("EHLO x", 250).await;
+    c.cmd("MAIL FROM:<>", 250).await;
+    c.cmd(
+        "RCPT TO:<bounces+guessed0000000000000000@agentsend.localhost>",
+        550,
+    )
+    .await;
+    assert_eq!(
+        page(&app, &format!("/messages/{sent}")).await["status"],
+        "sent"
+    );
+    let inbox = page(&app, &format!("/inboxes/{}", id(&bob))).await;
+    assert_eq!(inbox["status"], "active");
+    assert_eq!(inbox["bounceCount"], 0);
+    assert_eq!(inbox["complaintCount"], 0);
+    // The reports are there for the agent to read, as mail.
+    let list = page(
+        &app,
+        &format!("/inboxes/{}/messages?status=received", id(&bob)),
+    )
+    .await;
+    assert_eq!(list["total"], 6);
+}
+
+#[tokio::test]
+async fn a_complaint_signed_by_a_configured_feedback_loop_counts_by_message_id() {
+    let app = TestApp::spawn_with(|c| {
+        c.dns.check_inbound = agentsend::config::CheckInbound::Enabled;
+        c.mail.feedback_loop_senders = vec!["fbl.example".to_owned()];
+    })
+    .await;
+    let bob = app.create_inbox(json!({"address": "bob"})).await;
+    let (sent, _) = outbound_message(&app, &bob, "orig-5@agentsend.localhost").await;
+    let key = agentsend::mail::dkim::DkimKey::from_pem(
+        include_bytes!("../fixtures/dkim-rsa.pem"),
+        "fbl.example",
+        "fbl",
+    )
+    .unwrap();
+    let (name, record) = key.dns_record();
+    app.dns.set_txt(&name, &[&record]).await;
+    let report = arf(
+        "bob@agentsend.localhost",
+        "orig-5@agentsend.localhost",
+        None,
+    );
+    let report = String::from_utf8(report)
+        .unwrap()
+        .replace("From: abuse@isp.test", "From: fbl@fbl.example");
+    // Unsigned, it is ordinary mail; signed by the feedback loop, it counts.
+    send_mail(
+        app.smtp,
+        "fbl@fbl.example",
+        &["bob@agentsend.localhost"],
+        report.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        page(&app, &format!("/messages/{sent}")).await["status"],
+        "sent"
+    );
+    let signed = key.sign(report.as_bytes()).unwrap();
+    let (code, _) = send_mail(
+        app.smtp,
+        "fbl@fbl.example",
+        &["bob@agentsend.localhost"],
+        &signed,
+    )
+    .await;
     assert_eq!(code, 250);
     assert_eq!(
-        page(&app, &format!("/inboxes/{}", id(&bob))).await["bounceCount"],
-        0
+        page(&app, &format!("/messages/{sent}")).await["status"],
+        "complained"
     );
 }
 
@@ -611,41 +736,23 @@ async fn non_utf8_charsets_are_decoded_to_utf8() {
 }
 
 #[tokio::test]
-async fn a_report_counts_once_and_only_for_the_inbox_that_sent_the_message() {
+async fn a_report_counts_once_and_only_at_the_messages_return_path() {
     let app = TestApp::spawn().await;
     let bob = app.create_inbox(json!({"address": "bob"})).await;
     let carol = app.create_inbox(json!({"address": "carol"})).await;
-    let sent = outbound_message(&app, &bob, "orig-3@agentsend.localhost").await;
-    let dsn = |to: &str| {
-        format!(
-            "From: MAILER-DAEMON@mx.test\r\nTo: {to}\r\nSubject: failed\r\n\
-Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n\
---B\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; gone@else.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
---B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <orig-3@agentsend.localhost>\r\n\r\n--B--\r\n"
-        )
-        .into_bytes()
-    };
-    // Sent to another inbox (even of the same account), a report about bob's mail changes nothing.
-    send_mail(
-        app.smtp,
-        "",
-        &["carol@agentsend.localhost"],
-        &dsn("carol@agentsend.localhost"),
-    )
-    .await;
+    let (sent, return_path) = outbound_message(&app, &bob, "orig-3@agentsend.localhost").await;
+    // Sent to an inbox (another one, or bob's own address), a report changes nothing.
+    for to in ["carol@agentsend.localhost", "bob@agentsend.localhost"] {
+        send_mail(app.smtp, "", &[to], &dsn(to, "orig-3@agentsend.localhost")).await;
+    }
     assert_eq!(
         page(&app, &format!("/messages/{sent}")).await["status"],
         "sent"
     );
-    // To bob: counted once, however many reports arrive.
+    // To the return path: counted once, however many reports arrive.
     for _ in 0..3 {
-        send_mail(
-            app.smtp,
-            "",
-            &["bob@agentsend.localhost"],
-            &dsn("bob@agentsend.localhost"),
-        )
-        .await;
+        let report = dsn(&return_path, "orig-3@agentsend.localhost");
+        send_mail(app.smtp, "", &[&return_path], &report).await;
     }
     assert_eq!(
         page(&app, &format!("/messages/{sent}")).await["status"],

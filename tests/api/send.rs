@@ -594,10 +594,14 @@ async fn queued_sends_survive_a_restart_and_go_out_exactly_once() {
         message_in(&app, id, "sent").await;
     }
     let got = smarthost.wait_for(5).await;
-    assert!(
-        got.iter()
-            .all(|t| t.from == "alice@agentsend.localhost" && t.to == ["x@example.com"])
-    );
+    // Each message goes out with a return path of its own.
+    assert!(got.iter().all(|t| t.from.starts_with("bounces+")
+        && t.from.ends_with("@agentsend.localhost")
+        && t.to == ["x@example.com"]));
+    let mut paths: Vec<&str> = got.iter().map(|t| t.from.as_str()).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 5);
     let mut subjects: Vec<String> = got
         .iter()
         .map(|t| {
@@ -650,4 +654,37 @@ async fn direct_mode_finds_the_mx_in_dns_and_delivers_there() {
     let got = messages_of(&far, &bob).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["bodyText"].as_str().unwrap().trim(), "via MX");
+}
+
+#[tokio::test]
+async fn a_bounce_comes_back_to_the_messages_own_return_path() {
+    let smarthost = ScriptedSmtp::start().await;
+    let app = TestApp::spawn_with(relay_to(smarthost.port)).await;
+    let alice = app.create_inbox(json!({"address": "alice"})).await;
+    let sent = send(
+        &app,
+        &alice,
+        json!({"to": ["gone@else.test"], "subject": "hello", "bodyText": "hi"}),
+    )
+    .await;
+    message_in(&app, id(&sent), "sent").await;
+    let got = smarthost.wait_for(1).await;
+    let return_path = got[0].from.clone();
+    assert!(return_path.starts_with("bounces+"), "{return_path}");
+    // The recipient's server gives up later and reports to the envelope sender.
+    let message_id = sent["messageIdHeader"].as_str().unwrap();
+    let dsn = format!(
+        "From: MAILER-DAEMON@else.test\r\nTo: {return_path}\r\nSubject: failure\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; gone@else.test\r\n\
+Action: failed\r\nStatus: 5.1.1\r\n\r\n\
+--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {message_id}\r\n\r\n--B--\r\n"
+    );
+    let (code, text) = send_mail(app.smtp, "", &[&return_path], dsn.as_bytes()).await;
+    assert_eq!(code, 250, "{text}");
+    message_in(&app, id(&sent), "bounced").await;
+    let inbox = json(app.get(&format!("/inboxes/{}", id(&alice))).await)
+        .await
+        .1;
+    assert_eq!(inbox["bounceCount"], 1);
 }

@@ -263,6 +263,7 @@ impl SendWorker {
                     address: address.clone(),
                     inbox_id: *inbox_id,
                     account_id: *account_id,
+                    report_for: None,
                 }),
                 None => remote.push(address.clone()),
             }
@@ -290,7 +291,7 @@ impl SendWorker {
         while let Some(batch) = batches.next() {
             let sent = self
                 .transport
-                .send(&unit.mail_from, &batch, &unit.raw)
+                .send(&unit.return_path, &batch, &unit.raw)
                 .await;
             // The last batch is recorded with the attempt, straight after.
             if batches.peek().is_some() {

@@ -23,10 +23,11 @@ use tokio_rustls::TlsAcceptor;
 
 use self::session::{Backend, Ending, Session, SessionConfig};
 use crate::config::SmtpConfig;
+use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::mail::ingest::{self, Envelope, Recipient, StoredCopy};
 use crate::net::{ClientSlot, PerClient};
 use crate::state::AppState;
-use crate::store::{StoreError, inboxes};
+use crate::store::{StoreError, inboxes, messages};
 
 /// Sessions still running at shutdown get this long to notice and say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -50,12 +51,23 @@ impl Backend for StoreBackend {
             let lookup = address.clone();
             let found = state
                 .store
-                .read(move |c| inboxes::find_receiving_inbox(c, &lookup))
+                .read(move |c| {
+                    if let Some((inbox, account)) = inboxes::find_receiving_inbox(c, &lookup)? {
+                        return Ok(Some((inbox, account, None)));
+                    }
+                    // A message's own return path: delivery reports about it come back here.
+                    if !lookup.starts_with(RETURN_PATH_PREFIX) {
+                        return Ok(None);
+                    }
+                    Ok(messages::return_path_owner(c, &lookup)?
+                        .map(|(message, inbox, account)| (inbox, account, Some(message))))
+                })
                 .await?;
-            Ok(found.map(|(inbox_id, account_id)| Recipient {
+            Ok(found.map(|(inbox_id, account_id, report_for)| Recipient {
                 address,
                 inbox_id,
                 account_id,
+                report_for,
             }))
         }
     }

@@ -425,13 +425,11 @@ where
         let address = to.to_lowercase();
         match self.backend.recipient(&address).await {
             Ok(Some(recipient)) => {
-                // The same inbox twice gets one copy.
-                if !self
-                    .tx
-                    .recipients
-                    .iter()
-                    .any(|r| r.inbox_id == recipient.inbox_id)
-                {
+                // The same inbox twice gets one copy (a return path of one of its messages
+                // is a recipient of its own: the report is about that message).
+                if !self.tx.recipients.iter().any(|r| {
+                    r.inbox_id == recipient.inbox_id && r.report_for == recipient.report_for
+                }) {
                     self.tx.recipients.push(recipient);
                 }
                 self.reply(250, "2.1.5", "Recipient OK");
@@ -583,6 +581,7 @@ mod tests {
                 address: address.to_owned(),
                 inbox_id: InboxId::new(),
                 account_id: AccountId::new(),
+                report_for: None,
             });
             async move { Ok(found) }
         }
