@@ -1,5 +1,5 @@
 //! AgentSend, self-hosted: the email API for AI agents as one binary and one SQLite file.
-//! See `README.md` for running it and `../shared/DESIGN.md` for how it is put together.
+//! See `README.md` for running it and for how it is put together (its Layout section).
 
 pub mod app;
 pub mod budget;

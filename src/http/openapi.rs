@@ -15,7 +15,10 @@ use super::{
         title = "AgentSend (self-hosted)",
         description = "Email API for AI agents: inboxes, sending, receiving, threads and signed \
                        webhooks. Compatible with the hosted AgentSend API. Every error response \
-                       has the body {\"error\": {\"code\", \"message\", \"status\"}}.",
+                       has the body {\"error\": {\"code\", \"message\", \"status\"}}. Any \
+                       request with a body may also be answered 408 REQUEST_TIMEOUT (the body \
+                       arrived too slowly) or 503 SERVER_BUSY (too much data in memory at \
+                       once; retry after Retry-After).",
     ),
     paths(
         health::health,
