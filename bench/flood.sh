@@ -22,8 +22,9 @@ for tool in python3 curl; do
     command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
 done
 ulimit -n "$(ulimit -Hn)"
-cargo build --release --quiet
-BIN=target/release/agentsend
+# AGENTSEND_BIN=path runs another build (to compare two builds back to back).
+[ -n "${AGENTSEND_BIN:-}" ] || cargo build --release --quiet
+BIN=${AGENTSEND_BIN:-$PWD/target/release/agentsend}
 WORK=$(mktemp -d)
 SERVER_PID=
 KEY=
@@ -34,7 +35,7 @@ start() { # $1 = rate limit
     if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
         echo "port $PORT is already in use; set PORT=..." >&2; exit 1
     fi
-    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$OLDPWD/$BIN" --db "$WORK/bench.db" \
+    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$BIN" --db "$WORK/bench.db" \
         --listen "127.0.0.1:$PORT" --smtp-listen 127.0.0.1:0 --rate-limit "$1" \
         >>"$WORK/stdout" 2>>"$WORK/stderr") &
     SERVER_PID=$!

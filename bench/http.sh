@@ -18,8 +18,9 @@ THREADS=${THREADS:-2}
 PORT=${PORT:-29123}
 
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --quiet
-BIN=target/release/agentsend
+# AGENTSEND_BIN=path runs another build (to compare two builds back to back).
+[ -n "${AGENTSEND_BIN:-}" ] || cargo build --release --quiet
+BIN=${AGENTSEND_BIN:-$PWD/target/release/agentsend}
 WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
@@ -29,7 +30,7 @@ start() { # $1 = rate limit
     if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
         echo "port $PORT is already in use; set PORT=..." >&2; exit 1
     fi
-    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$OLDPWD/$BIN" --db "$WORK/bench.db" \
+    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$BIN" --db "$WORK/bench.db" \
         --listen "127.0.0.1:$PORT" --smtp-listen 127.0.0.1:0 --rate-limit "$1" \
         >>"$WORK/stdout" 2>>"$WORK/stderr") &
     SERVER_PID=$!

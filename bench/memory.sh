@@ -17,8 +17,9 @@ export PORT SMTP_PORT
 for tool in python3 curl; do
     command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
 done
-cargo build --release --quiet
-BIN=target/release/agentsend
+# AGENTSEND_BIN=path runs another build (to compare two builds back to back).
+[ -n "${AGENTSEND_BIN:-}" ] || cargo build --release --quiet
+BIN=${AGENTSEND_BIN:-$PWD/target/release/agentsend}
 WORK=$(mktemp -d)
 SERVER_PID=
 KEY=
@@ -26,7 +27,7 @@ cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 
 start() {
-    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$OLDPWD/$BIN" --db "$WORK/bench.db" \
+    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$BIN" --db "$WORK/bench.db" \
         --listen "127.0.0.1:$PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --rate-limit 0 \
         >>"$WORK/stdout" 2>>"$WORK/stderr") &
     SERVER_PID=$!

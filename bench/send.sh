@@ -18,8 +18,9 @@ PORT=${PORT:-29127}
 for tool in wrk curl sqlite3 python3; do
     command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
 done
-cargo build --release --quiet
-BIN=$PWD/target/release/agentsend
+# AGENTSEND_BIN=path runs another build (to compare two builds back to back).
+[ -n "${AGENTSEND_BIN:-}" ] || cargo build --release --quiet
+BIN=${AGENTSEND_BIN:-$PWD/target/release/agentsend}
 WORK=$(mktemp -d)
 SERVER=
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }

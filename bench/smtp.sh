@@ -25,8 +25,9 @@ PATH="$PATH:/usr/sbin"
 for tool in smtp-source smtp-sink sqlite3 curl; do
     command -v "$tool" >/dev/null || { echo "$tool is required (apt-get install postfix sqlite3 curl)" >&2; exit 1; }
 done
-cargo build --release --quiet
-BIN=$PWD/target/release/agentsend
+# AGENTSEND_BIN=path runs another build (to compare two builds back to back).
+[ -n "${AGENTSEND_BIN:-}" ] || cargo build --release --quiet
+BIN=${AGENTSEND_BIN:-$PWD/target/release/agentsend}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -48,7 +49,10 @@ run_source() { # $1 = port; prints elapsed seconds
 server_rates=(); stored_rates=(); peaks=(); sink_rates=()
 for round in $(seq "$ROUNDS"); do
     rm -f "$WORK"/bench.db*
-    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn exec "$BIN" --db "$WORK/bench.db" \
+    # All sessions come from one host here: let it have every session (a session's slot is
+    # given back a moment after its QUIT, while smtp-source already opens the next one).
+    (cd "$WORK" && AGENTSEND_LOG_LEVEL=warn AGENTSEND_SMTP_MAX_SESSIONS_PER_IP=100 \
+        exec "$BIN" --db "$WORK/bench.db" \
         --listen "127.0.0.1:$HTTP_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --rate-limit 0 \
         >"$WORK/stdout" 2>"$WORK/stderr") &
     SERVER=$!; PIDS+=("$SERVER")

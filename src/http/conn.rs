@@ -21,6 +21,7 @@ use std::time::Duration;
 use actix_web::HttpMessage;
 use actix_web::dev::{Extensions, Payload, ServiceRequest};
 use actix_web::error::PayloadError;
+use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use actix_web::rt::net::TcpStream;
 use actix_web::web::Bytes;
 use futures_util::Stream;
@@ -78,8 +79,17 @@ pub struct BodyDeadline {
 }
 
 /// Puts `deadline` on the request's body: reading it fails with a timeout once the body falls
-/// behind (see [`is_timeout`]).
+/// behind (see [`is_timeout`]). A request without a body (no `Content-Length` above zero, no
+/// `Transfer-Encoding`) has nothing to wait for and is left as it is.
 pub fn limit_body(req: &mut ServiceRequest, deadline: BodyDeadline) {
+    let headers = req.headers();
+    let has_body = headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if !has_body {
+        return;
+    }
     let inner = req.take_payload();
     let started = Instant::now();
     let timed = TimedBody {
