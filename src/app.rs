@@ -387,17 +387,24 @@ impl Application {
                 Err(e) => log::error!("{name} failed while shutting down: {e:#}"),
             }
         }
-        state.store.checkpoint().await?;
+        let checkpoint = state.store.checkpoint().await;
         drop(lock);
         match failure {
             None => {
+                checkpoint?;
                 log::info!("stopped");
                 Ok(())
             }
-            Some((name, result)) => Err(match result {
-                Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
-                Err(e) => e.context(format!("{name} stopped unexpectedly")),
-            }),
+            // The component's failure is the news; a checkpoint that failed after it is logged.
+            Some((name, result)) => {
+                if let Err(e) = checkpoint {
+                    log::error!("the final checkpoint failed: {e}");
+                }
+                Err(match result {
+                    Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
+                    Err(e) => e.context(format!("{name} stopped unexpectedly")),
+                })
+            }
         }
     }
 }

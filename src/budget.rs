@@ -1,9 +1,10 @@
 //! A process-wide budget for bytes held in memory on behalf of clients: messages arriving by
-//! SMTP, uploads and JSON bodies arriving over HTTP, and messages the send worker holds. Each
-//! is buffered whole before it is stored, so without a budget a hundred SMTP sessions each
-//! sending a 25 MiB message could hold gigabytes at once. A client that would go past the
-//! budget is told to come back later (SMTP `452`, HTTP `503`); nothing already accepted is
-//! affected. The send worker, which is nobody's client, waits for room instead.
+//! SMTP, uploads and JSON bodies arriving over HTTP. Each is buffered whole before it is
+//! stored, so without a budget a hundred SMTP sessions each sending a 25 MiB message could hold
+//! gigabytes at once. A client that would go past the budget is told to come back later (SMTP
+//! `452`, HTTP `503`); nothing already accepted is affected. (The send worker is bounded by
+//! `outbound.concurrency` messages instead: waiting for this budget, it would hold up clients
+//! and outlive its claims.)
 //!
 //! What counts is the peak a piece of data reaches, not its size: a message is parsed (its
 //! body decoded) and stored (SQLite copies the body text it is given), so it counts
@@ -49,22 +50,6 @@ impl MemoryBudget {
             budget: self.clone(),
             held: None,
             units: 0,
-        }
-    }
-
-    /// A reservation of `bytes`, waiting until the budget has room (for work that has no
-    /// client to send away). More than the whole budget is taken as the whole budget.
-    pub async fn reserve(&self, bytes: usize) -> Reservation {
-        let units = bytes.div_ceil(UNIT).clamp(1, self.total.max(1));
-        // Acquiring fails only on a closed semaphore, which this one never is.
-        let held = match u32::try_from(units) {
-            Ok(n) => self.units.clone().acquire_many_owned(n).await.ok(),
-            Err(_) => None,
-        };
-        Reservation {
-            budget: self.clone(),
-            units: if held.is_some() { units } else { 0 },
-            held,
         }
     }
 
@@ -142,28 +127,6 @@ mod tests {
             sizes.len() <= 5 && sizes.windows(2).all(|w| w[1] >= w[0]),
             "{sizes:?}"
         );
-    }
-
-    #[tokio::test]
-    async fn waiting_reservations_get_room_when_it_is_given_back() {
-        let budget = MemoryBudget::new(4 * UNIT);
-        let mut client = budget.reservation();
-        assert!(client.grow_to(3 * UNIT));
-        let waiting = tokio::spawn({
-            let budget = budget.clone();
-            async move { budget.reserve(2 * UNIT).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "only one unit is free");
-        drop(client);
-        let got = waiting.await.unwrap();
-        assert_eq!(budget.in_use(), 2 * UNIT);
-        drop(got);
-        // More than the budget is the whole budget, not a wait forever.
-        let all = budget.reserve(100 * UNIT).await;
-        assert_eq!(budget.in_use(), 4 * UNIT);
-        drop(all);
-        assert_eq!(budget.in_use(), 0);
     }
 
     #[test]

@@ -265,6 +265,10 @@ pub struct OutboundConfig {
     pub mode: OutboundMode,
     /// Name given in EHLO to relays and MX hosts (in `direct` mode, the host named in SPF).
     pub ehlo_hostname: String,
+    /// Send each message with a return path of its own (VERP, `bounces+<token>@<domain>`) as
+    /// its envelope sender, so that delivery reports about it can be trusted. Off: the inbox's
+    /// address, for relays that insist on it; reports then change no status.
+    pub verp: bool,
     /// Waits before each retry of a temporary failure, in milliseconds; attempts are one more
     /// than the entries.
     pub retry_schedule_ms: Vec<u64>,
@@ -293,6 +297,7 @@ impl Default for OutboundConfig {
         Self {
             mode: OutboundMode::DryRun,
             ehlo_hostname: "localhost".to_owned(),
+            verp: true,
             retry_schedule_ms: vec![60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000],
             timeout_secs: 60,
             concurrency: 16,

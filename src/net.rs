@@ -4,6 +4,20 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// When data that began arriving at `started` and has brought `received` bytes falls behind:
+/// it gets `grace`, and a second more for every `min_rate` bytes received (0: `grace` only).
+/// A client trickling a byte now and then cannot hold its connection past that.
+pub fn rate_deadline(started: Instant, grace: Duration, received: u64, min_rate: u64) -> Instant {
+    let earned = match min_rate {
+        0 => Duration::ZERO,
+        rate => Duration::from_secs_f64(received as f64 / rate as f64),
+    };
+    started + grace + earned
+}
 
 /// The network a connection limit counts `ip` in: IPv4 addresses (also IPv4-mapped IPv6 ones)
 /// alone, IPv6 addresses by their /64.

@@ -27,7 +27,7 @@ use actix_web::web::Bytes;
 use futures_util::Stream;
 use tokio::time::{Instant, Sleep};
 
-use crate::net::PerClient;
+use crate::net::{PerClient, rate_deadline};
 
 /// Counts connections per client and closes those over the cap.
 #[derive(Clone)]
@@ -118,16 +118,6 @@ struct TimedBody {
     expired: bool,
 }
 
-impl TimedBody {
-    fn due(&self) -> Instant {
-        let earned = match self.deadline.min_rate {
-            0 => Duration::ZERO,
-            rate => Duration::from_secs_f64(self.received as f64 / rate as f64),
-        };
-        self.started + self.deadline.grace + earned
-    }
-}
-
 impl Stream for TimedBody {
     type Item = Result<Bytes, PayloadError>;
 
@@ -139,7 +129,8 @@ impl Stream for TimedBody {
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.received = this.received.saturating_add(chunk.len() as u64);
-                let due = this.due();
+                let (grace, rate) = (this.deadline.grace, this.deadline.min_rate);
+                let due = rate_deadline(this.started, grace, this.received, rate);
                 this.timer.as_mut().reset(due);
                 Poll::Ready(Some(Ok(chunk)))
             }

@@ -329,6 +329,8 @@ impl From<StoreError> for ApiError {
             | StoreError::Pool(_)
             | StoreError::Task(_)
             | StoreError::Corrupt(_)
+            | StoreError::ClaimLost
+            | StoreError::TransactionLost(_)
             | StoreError::SchemaTooNew { .. }) => Self::internal(e),
         }
     }

@@ -98,8 +98,8 @@ pub async fn idempotency(
 
     let limit = body_limit(req.request());
     let declared = content_length(req.headers());
-    // The body is held until the request ends: counted once (the handler counts its own
-    // parse of it).
+    // The body is held until the request's task ends: counted once (the handler counts its
+    // own parse of it).
     let mut reserved = state.memory.reservation();
     let body = match read_body(
         req.take_payload(),
@@ -152,7 +152,11 @@ pub async fn idempotency(
     // get the replay, not run the request a second time.
     let hold = held.hold.clone();
     let state = held.state.clone();
-    let task = actix_web::rt::spawn(run_and_store(req, next, held));
+    let task = actix_web::rt::spawn(async move {
+        let result = run_and_store(req, next, held).await;
+        drop(reserved);
+        result
+    });
     match task.await {
         Ok(result) => result,
         Err(e) => {

@@ -208,9 +208,14 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
         reported.push((rcpt, copy));
     }
     if let Some(report) = &parsed.report {
+        let reporter = Reporter {
+            mail_from: &envelope.mail_from,
+            from: &parsed.from,
+            auth: auth_results,
+            trusted_loops: trusted_reporters,
+        };
         for (rcpt, copy) in &reported {
-            let trusted = trusted_reporters.as_slice();
-            if let Some(original) = reported_message(tx, rcpt, report, auth_results, trusted)? {
+            if let Some(original) = reported_message(tx, rcpt, report, &reporter)? {
                 apply_report(tx, copy.account_id, &original, report, now)?;
             }
         }
@@ -218,20 +223,53 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
     Ok(copies)
 }
 
+/// Who a report says it comes from: what decides whether it counts.
+struct Reporter<'a> {
+    /// The envelope sender (empty: the null sender, which delivery reports come from).
+    mail_from: &'a str,
+    /// The `From` header.
+    from: &'a str,
+    /// SPF/DKIM/DMARC results, when checked.
+    auth: Option<&'a AuthResults>,
+    /// Feedback loops to trust (`mail.feedback_loop_senders`).
+    trusted_loops: &'a [String],
+}
+
+impl Reporter<'_> {
+    /// A configured feedback loop: its `From` is on that domain (or below it) and a DKIM
+    /// signature of that domain passed. The DKIM domain alone is not enough: a provider that
+    /// runs a feedback loop also signs its users' own mail.
+    fn is_trusted_loop(&self) -> bool {
+        let from_domain = self
+            .from
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches(['>', ' ']).to_ascii_lowercase())
+            .unwrap_or_default();
+        self.trusted_loops.iter().any(|domain| {
+            let domain = domain.to_ascii_lowercase();
+            (from_domain == domain || from_domain.ends_with(&format!(".{domain}")))
+                && self.auth.is_some_and(|a| a.dkim_passes_for(&domain))
+        })
+    }
+}
+
 /// The message of the account a report received by `rcpt` is about, when the report counts.
-/// Any report that comes back to a message's own return path (VERP) is about that message.
+/// A report that comes back to a message's own return path (VERP) is about that message: a
+/// bounce when it comes from the null sender (RFC 5321 §4.5.5), a complaint from anyone.
 /// Elsewhere only a complaint counts: when the original headers it quotes carry one of the
 /// account's return paths with that message's Message-ID, or when it comes from a configured
-/// feedback-loop sender whose DKIM signature passed. Anything else is ordinary mail: knowing a
+/// feedback loop ([`Reporter::is_trusted_loop`]). Anything else is ordinary mail: knowing a
 /// Message-ID, which every recipient of a message sees, is not enough to mark it.
 fn reported_message(
     tx: &Tx<'_>,
     rcpt: &Recipient,
     report: &Report,
-    auth_results: Option<&AuthResults>,
-    trusted: &[String],
+    reporter: &Reporter<'_>,
 ) -> Result<Option<Message>, StoreError> {
     if let Some(id) = rcpt.report_for {
+        if matches!(report, Report::Bounce { .. }) && !reporter.mail_from.is_empty() {
+            return Ok(None);
+        }
         return messages::outbound(tx, rcpt.account_id, id);
     }
     let Report::Complaint {
@@ -247,9 +285,7 @@ fn reported_message(
     {
         return Ok(Some(m));
     }
-    let from_trusted_loop =
-        auth_results.is_some_and(|a| trusted.iter().any(|domain| a.dkim_passes_for(domain)));
-    if from_trusted_loop {
+    if reporter.is_trusted_loop() {
         return messages::outbound_by_message_id(tx, rcpt.account_id, original_ids);
     }
     Ok(None)
@@ -263,7 +299,25 @@ fn apply_report(
     report: &Report,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    // A bounce names recipients of the message, or it is about some other message.
+    let bounced: Vec<String> = match report {
+        Report::Bounce { recipients, .. } => recipients
+            .iter()
+            .filter(|r| {
+                let all = [
+                    &original.to_addresses,
+                    &original.cc_addresses,
+                    &original.bcc_addresses,
+                ];
+                all.iter()
+                    .any(|list| list.iter().any(|a| a.eq_ignore_ascii_case(r)))
+            })
+            .cloned()
+            .collect(),
+        Report::Complaint { .. } => Vec::new(),
+    };
     let kind = match report {
+        Report::Bounce { .. } if bounced.is_empty() => return Ok(()),
         Report::Bounce { .. } => ReportKind::Bounce,
         Report::Complaint { .. } => ReportKind::Complaint,
     };
@@ -278,16 +332,12 @@ fn apply_report(
         );
     }
     let event = match report {
-        Report::Bounce {
-            bounce_type,
-            recipients,
-            ..
-        } => Event::MessageBounced(MessageBounced {
+        Report::Bounce { bounce_type, .. } => Event::MessageBounced(MessageBounced {
             message_id: original.id,
             inbox_id: original.inbox_id,
             thread_id: original.thread_id,
             bounce_type: bounce_type.clone(),
-            bounced_recipients: recipients.clone(),
+            bounced_recipients: bounced,
         }),
         Report::Complaint { feedback_type, .. } => Event::MessageComplained(MessageComplained {
             message_id: original.id,

@@ -25,8 +25,6 @@ pub enum Report {
     Bounce {
         /// Message-IDs of the message it is about.
         original_ids: Vec<String>,
-        /// Return paths of ours (VERP) quoted in the original's headers.
-        return_paths: Vec<String>,
         /// `Permanent` (5.x.x) or `Transient`.
         bounce_type: String,
         /// The failed recipients.
@@ -212,7 +210,6 @@ fn report(message: &Message<'_>) -> Option<Report> {
                 .collect();
             Some(Report::Bounce {
                 original_ids,
-                return_paths,
                 bounce_type: if permanent { "Permanent" } else { "Transient" }.to_owned(),
                 recipients,
             })
@@ -343,7 +340,6 @@ Message-ID: <orig@x.test>\r\nSubject: hi\r\n\r\n--b--\r\n";
             p.report,
             Some(Report::Bounce {
                 original_ids: vec!["orig@x.test".to_owned()],
-                return_paths: vec!["bounces+abc123@x.test".to_owned()],
                 bounce_type: "Permanent".to_owned(),
                 recipients: vec!["gone@else.test".to_owned()],
             })

@@ -161,12 +161,14 @@ pub fn release(tx: &Tx<'_>, key: &Hold) -> Result<(), StoreError> {
 }
 
 /// Forgets the reservations of requests of other runs of the server, which died with them.
-/// Their changes never committed: a change commits together with its stored response.
-/// Returns how many.
+/// A handler's change commits together with its stored response (`Idempotency::keep`), so
+/// theirs never did. (Reservations from before holders were recorded are left to expire as
+/// abandoned: their changes may have committed.) Returns how many.
 pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, StoreError> {
     Ok(tx.execute(
         "DELETE FROM idempotency_keys
-         WHERE state = 'in_flight' AND substr(holder, 1, length(?1)) IS NOT ?1",
+         WHERE state = 'in_flight' AND holder IS NOT NULL
+           AND substr(holder, 1, length(?1)) != ?1",
         [format!("{me}/")],
     )?)
 }

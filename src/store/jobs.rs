@@ -17,6 +17,16 @@ pub struct Lease {
     pub holder: BootId,
 }
 
+impl Lease {
+    /// A lease for `holder` taken `now`, for `length`.
+    pub fn new(holder: &BootId, now: Timestamp, length: std::time::Duration) -> Self {
+        Self {
+            until: now.plus(length),
+            holder: holder.clone(),
+        }
+    }
+}
+
 /// A claimed job.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -105,6 +115,22 @@ pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usi
     )?)
 }
 
+/// Checks that `job` is still held by the attempt that claimed it (`holder`'s claim with the
+/// same attempt number): one whose lease ran out may have been taken over by another.
+pub fn check_held(tx: &Tx<'_>, job: &Job, holder: &BootId) -> Result<(), StoreError> {
+    let held: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND status = 'running'
+                 AND attempts = ?2 AND claimed_by = ?3)",
+        )?
+        .query_row(params![job.id, job.attempt, holder.as_str()], |r| r.get(0))?;
+    if held {
+        Ok(())
+    } else {
+        Err(StoreError::ClaimLost)
+    }
+}
+
 /// Marks a job done.
 pub fn complete(tx: &Tx<'_>, id: JobId, now: Timestamp) -> Result<(), StoreError> {
     tx.prepare_cached(
@@ -180,4 +206,47 @@ pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreErro
         "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?1",
         [before],
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::{Store, StoreOptions};
+
+    #[test]
+    fn an_attempt_whose_lease_was_taken_over_no_longer_holds_its_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("t.db"),
+            &StoreOptions {
+                pool_size: 1,
+                busy_timeout: Duration::from_millis(100),
+            },
+        )
+        .unwrap();
+        let me = BootId::new();
+        let now = Timestamp::from_millis(1_000_000);
+        let minute = Duration::from_secs(60);
+        let held = store
+            .write_blocking(move |tx| {
+                enqueue(tx, "send", "{}", now, Worker::Sends, now)?;
+                let first = claim(tx, "send", now, 1, &Lease::new(&me, now, minute))?.remove(0);
+                let first_holds = check_held(tx, &first, &me).is_ok();
+                // The first attempt hangs; its lease runs out and a second attempt claims it.
+                let later = now.plus(minute * 2);
+                let second =
+                    claim(tx, "send", later, 1, &Lease::new(&me, later, minute))?.remove(0);
+                let first_after = check_held(tx, &first, &me);
+                let second_holds = check_held(tx, &second, &me).is_ok();
+                let other_run = check_held(tx, &second, &BootId::new()).is_ok();
+                Ok((first_holds, first_after, second_holds, other_run))
+            })
+            .unwrap();
+        assert!(held.0);
+        assert!(matches!(held.1, Err(StoreError::ClaimLost)));
+        assert!(held.2);
+        assert!(!held.3);
+    }
 }

@@ -154,6 +154,14 @@ pub enum StoreError {
     /// that it counted as abandoned); its change is rolled back.
     #[error("the idempotency key was taken over")]
     IdempotencyKeyLost,
+    /// A background job's lease ran out while its worker was at it, and another attempt took
+    /// it over; this attempt's results are not recorded.
+    #[error("the job was taken over by another attempt")]
+    ClaimLost,
+    /// SQLite rolled back the whole transaction by itself (a full disk, an I/O error): nothing
+    /// more may be written in it.
+    #[error("the transaction was rolled back: {0}")]
+    TransactionLost(String),
     /// The attachments of a send are too large together.
     #[error("attachments too large")]
     AttachmentsTooLarge,
@@ -477,22 +485,29 @@ pub struct Tx<'c> {
 }
 
 impl Tx<'_> {
-    /// Runs `f` so that, if it fails, its changes alone are undone (a savepoint) and the rest
-    /// of the transaction goes on.
-    pub fn part<T>(&self, f: impl FnOnce(&Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Runs `f` in a savepoint: if it fails, its changes (and wake-ups) alone are undone and
+    /// the rest of the transaction goes on; its own result is the inner one. The outer `Err` is
+    /// the transaction's: the savepoint could not be taken or ended, or SQLite rolled back the
+    /// whole transaction by itself (a full disk, an I/O error; [`StoreError::TransactionLost`]),
+    /// and the caller must give up.
+    pub fn part<T, E: std::fmt::Display>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, E>,
+    ) -> Result<Result<T, E>, StoreError> {
         self.execute_batch("SAVEPOINT part")?;
         let wake_before = self.wake.get();
-        match f(self) {
-            Ok(value) => {
-                self.execute_batch("RELEASE part")?;
-                Ok(value)
-            }
-            Err(e) => {
-                self.wake.set(wake_before);
-                self.execute_batch("ROLLBACK TO part; RELEASE part")?;
-                Err(e)
-            }
+        let result = f(self);
+        if result.is_err() && self.is_autocommit() {
+            let why = result.err().map(|e| e.to_string()).unwrap_or_default();
+            return Err(StoreError::TransactionLost(why));
         }
+        if result.is_ok() {
+            self.execute_batch("RELEASE part")?;
+        } else {
+            self.wake.set(wake_before);
+            self.execute_batch("ROLLBACK TO part; RELEASE part")?;
+        }
+        Ok(result)
     }
 
     /// Marks `worker` to be woken after this transaction commits.

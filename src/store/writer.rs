@@ -186,20 +186,17 @@ fn commit_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers:
     }
 }
 
-/// Runs one job between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint (and
-/// forgetting its wake-ups) when it fails or panics.
+/// Runs one job in a part of the transaction of its own ([`Tx::part`]): when it fails or panics
+/// its changes (and wake-ups) alone are rolled back. `Err` when the savepoint itself failed, or
+/// SQLite rolled back the whole transaction: then nothing of the batch may commit.
 fn run_in_savepoint(tx: &Tx<'_>, job: &mut dyn WriteJob) -> Result<(), StoreError> {
-    tx.execute_batch("SAVEPOINT job")?;
-    let wake_before = tx.wake.get();
-    let ok = catch_unwind(AssertUnwindSafe(|| job.run(tx))).unwrap_or_else(|_| {
-        log::error!("a write job panicked; its changes are rolled back");
-        false
-    });
-    if ok {
-        tx.execute_batch("RELEASE job")?;
-    } else {
-        tx.wake.set(wake_before);
-        tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
-    }
+    // A failed job has its error for its caller already (see `Job::run`).
+    let _job_result = tx.part(|tx| {
+        let ok = catch_unwind(AssertUnwindSafe(|| job.run(tx))).unwrap_or_else(|_| {
+            log::error!("a write job panicked; its changes are rolled back");
+            false
+        });
+        if ok { Ok(()) } else { Err("the job failed") }
+    })?;
     Ok(())
 }

@@ -235,10 +235,8 @@ impl DeliveryWorker {
 
     /// A lease taken now.
     fn lease(&self, now: crate::domain::Timestamp) -> Lease {
-        Lease {
-            until: now.plus(Duration::from_millis(self.state.config.webhooks.lease_ms)),
-            holder: self.state.boot.clone(),
-        }
+        let length = Duration::from_millis(self.state.config.webhooks.lease_ms);
+        Lease::new(&self.state.boot, now, length)
     }
 
     /// Makes an attempt and records it; while the same webhook has more due deliveries, takes

@@ -616,6 +616,21 @@ async fn reports_that_only_name_a_message_id_are_ordinary_mail_and_never_suspend
         .await;
         assert_eq!(code, 250);
     }
+    // At the real return path, a bounce must come from the null sender, as delivery reports
+    // do, and name a recipient of the message.
+    let (other, return_path) = outbound_message(&app, &bob, "orig-6@agentsend.localhost").await;
+    let report = dsn(&return_path, "orig-6@agentsend.localhost");
+    let (code, _) = send_mail(app.smtp, "someone@x.test", &[&return_path], &report).await;
+    assert_eq!(code, 250);
+    let naming_others = String::from_utf8(report)
+        .unwrap()
+        .replace("gone@else.test", "stranger@else.test");
+    let (code, _) = send_mail(app.smtp, "", &[&return_path], naming_others.as_bytes()).await;
+    assert_eq!(code, 250);
+    assert_eq!(
+        page(&app, &format!("/messages/{other}")).await["status"],
+        "sent"
+    );
     // A made-up return path is not an address here at all.
     let mut c = crate::smtp_client::SmtpClient::connect(app.smtp).await;
     c.cmd("EHLO x", 250).await;
@@ -639,7 +654,7 @@ async fn reports_that_only_name_a_message_id_are_ordinary_mail_and_never_suspend
         &format!("/inboxes/{}/messages?status=received", id(&bob)),
     )
     .await;
-    assert_eq!(list["total"], 6);
+    assert_eq!(list["total"], 8);
 }
 
 #[tokio::test]
@@ -667,7 +682,9 @@ async fn a_complaint_signed_by_a_configured_feedback_loop_counts_by_message_id()
     let report = String::from_utf8(report)
         .unwrap()
         .replace("From: abuse@isp.test", "From: fbl@fbl.example");
-    // Unsigned, it is ordinary mail; signed by the feedback loop, it counts.
+    // Unsigned, it is ordinary mail; so is one the feedback loop's domain signed for another
+    // From (a provider also signs its own users' mail); signed by the feedback loop as
+    // itself, it counts.
     send_mail(
         app.smtp,
         "fbl@fbl.example",
@@ -675,6 +692,10 @@ async fn a_complaint_signed_by_a_configured_feedback_loop_counts_by_message_id()
         report.as_bytes(),
     )
     .await;
+    let user_mail = report.replace("From: fbl@fbl.example", "From: user@elsewhere.example");
+    let signed = key.sign(user_mail.as_bytes()).unwrap();
+    let to = ["bob@agentsend.localhost"];
+    send_mail(app.smtp, "user@elsewhere.example", &to, &signed).await;
     assert_eq!(
         page(&app, &format!("/messages/{sent}")).await["status"],
         "sent"

@@ -688,3 +688,26 @@ Action: failed\r\nStatus: 5.1.1\r\n\r\n\
         .1;
     assert_eq!(inbox["bounceCount"], 1);
 }
+
+#[tokio::test]
+async fn without_verp_the_inboxs_own_address_is_the_envelope_sender() {
+    let smarthost = ScriptedSmtp::start().await;
+    let relay = relay_to(smarthost.port);
+    let app = TestApp::spawn_with(|c| {
+        relay(c);
+        c.outbound.verp = false;
+    })
+    .await;
+    let alice = app.create_inbox(json!({"address": "alice"})).await;
+    let sent = send(
+        &app,
+        &alice,
+        json!({"to": ["someone@else.test"], "subject": "plain", "bodyText": "hi"}),
+    )
+    .await;
+    message_in(&app, id(&sent), "sent").await;
+    assert_eq!(
+        smarthost.wait_for(1).await[0].from,
+        "alice@agentsend.localhost"
+    );
+}

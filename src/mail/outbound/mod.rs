@@ -14,7 +14,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use self::transport::{Outcome, Transport};
-use crate::budget::MESSAGE_PEAK_FACTOR;
 use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
 use crate::domain::{JobId, MessageId, Plan, Timestamp};
@@ -151,10 +150,8 @@ impl SendWorker {
 
     /// A lease taken now.
     fn lease(&self, now: Timestamp) -> jobs::Lease {
-        jobs::Lease {
-            until: now.plus(Duration::from_secs(self.state.config.outbound.lease_secs)),
-            holder: self.state.boot.clone(),
-        }
+        let length = Duration::from_secs(self.state.config.outbound.lease_secs);
+        jobs::Lease::new(&self.state.boot, now, length)
     }
 
     async fn claim(&self) -> Result<Vec<(jobs::Job, OwnedSemaphorePermit)>, StoreError> {
@@ -219,10 +216,6 @@ impl SendWorker {
             .store
             .read(move |c| store::load_send(c, message_id))
             .await?;
-        // A message held for sending counts against the memory budget like one being received
-        // (parsed for local recipients, copied by the transport); the worker waits for room.
-        let size = unit.as_ref().map_or(0, |u| u.raw.len());
-        let memory = self.state.memory.reserve(MESSAGE_PEAK_FACTOR * size).await;
         let (local, outcomes) = match &unit {
             Some(unit) => self.deliver(unit).await,
             None => (None, Vec::new()),
@@ -230,15 +223,17 @@ impl SendWorker {
         let now = self.state.now();
         let schedule = self.state.config.outbound.retry_schedule_ms.clone();
         let lease = self.lease(now);
-        let next = self
-            .state
+        self.state
             .store
             .write(move |tx| {
+                // A worker that hung past its lease has lost the job to another attempt, whose
+                // record counts: nothing of this one is kept (no second local copy).
+                jobs::check_held(tx, &job, &lease.holder)?;
                 match &unit {
                     Some(unit) => {
                         let mut outcomes = outcomes;
                         if let Some(local) = local {
-                            outcomes.extend(deliver_locally(tx, local, now));
+                            outcomes.extend(deliver_locally(tx, local, now)?);
                         }
                         record(tx, unit, &job, &outcomes, &schedule, now)?;
                     }
@@ -247,9 +242,7 @@ impl SendWorker {
                 }
                 Ok(store::claim_sends(tx, now, 1, &lease)?.pop())
             })
-            .await;
-        drop(memory);
-        next
+            .await
     }
 
     /// Prepares the local copies (stored later, with the attempt's record) and hands the
@@ -286,13 +279,15 @@ impl SendWorker {
                 .collect();
             return (local, refused);
         }
+        let envelope_from = if self.state.config.outbound.verp {
+            &unit.return_path
+        } else {
+            &unit.mail_from
+        };
         let mut outcomes = Vec::new();
         let mut batches = self.transport.batches(remote).into_iter().peekable();
         while let Some(batch) = batches.next() {
-            let sent = self
-                .transport
-                .send(&unit.return_path, &batch, &unit.raw)
-                .await;
+            let sent = self.transport.send(envelope_from, &batch, &unit.raw).await;
             // The last batch is recorded with the attempt, straight after.
             if batches.peek().is_some() {
                 self.record_hand_offs(unit.message.id, &sent).await;
@@ -363,12 +358,17 @@ struct Local {
 }
 
 /// Stores the local copies in `tx`, the transaction that records the attempt; what failed is
-/// rolled back alone and retried later.
-fn deliver_locally(tx: &Tx<'_>, local: Local, now: Timestamp) -> Vec<(String, Outcome)> {
-    let stored = local
-        .prepared
-        .and_then(|prepared| tx.part(|tx| ingest::store(tx, &prepared, now)));
-    match stored {
+/// rolled back alone and retried later (unless SQLite gave up the whole transaction).
+fn deliver_locally(
+    tx: &Tx<'_>,
+    local: Local,
+    now: Timestamp,
+) -> Result<Vec<(String, Outcome)>, StoreError> {
+    let stored = match local.prepared {
+        Ok(prepared) => tx.part(|tx| ingest::store(tx, &prepared, now))?,
+        Err(e) => Err(e),
+    };
+    Ok(match stored {
         Ok(copies) => local
             .recipients
             .into_iter()
@@ -389,7 +389,7 @@ fn deliver_locally(tx: &Tx<'_>, local: Local, now: Timestamp) -> Vec<(String, Ou
                 .map(|r| (r.address, outcome.clone()))
                 .collect()
         }
-    }
+    })
 }
 
 /// Records one attempt: each recipient's outcome, the message's status, `delivery` and error,

@@ -16,6 +16,7 @@ use super::data::DataReceiver;
 use super::replies as r;
 use crate::budget::{MESSAGE_PEAK_FACTOR, MemoryBudget};
 use crate::mail::ingest::{Envelope, Origin, Recipient, StoredCopy};
+use crate::net::rate_deadline;
 use crate::store::StoreError;
 
 /// What a session needs from the rest of the server.
@@ -370,11 +371,7 @@ where
     /// minimum rate (`None`: no floor).
     fn rate_due(&self, started: Instant, received: u64) -> Option<Instant> {
         let rate = self.config.min_data_rate;
-        if rate == 0 {
-            return None;
-        }
-        let earned = Duration::from_secs_f64(received as f64 / rate as f64);
-        Some(started + data_grace(self.config) + earned)
+        (rate > 0).then(|| rate_deadline(started, data_grace(self.config), received, rate))
     }
 
     fn ehlo(&mut self, host: &str) {
