@@ -8,7 +8,8 @@
 //! stored response, so a retry after any crash either replays or runs for the first time,
 //! never both. A reservation still in flight when the server starts belongs to a request that
 //! died before its change committed, and is released at once. Other responses (client errors,
-//! handlers without a change) are stored by this middleware after the handler.
+//! and handlers whose work may safely run again, such as checking a domain's DNS) are stored
+//! by this middleware after the handler.
 //!
 //! Runs inside the gate. The idempotency key is scoped to the account, so the API key is
 //! verified in the same transaction that reserves it. Requests without a live API key pass
@@ -160,8 +161,9 @@ pub async fn idempotency(
     match task.await {
         Ok(result) => result,
         Err(e) => {
-            // A change commits together with its stored response; still in flight, the key
-            // guards no change and the client may retry.
+            // A change made through `Idempotency::keep` commits together with its stored
+            // response, so a key still in flight guards none, and the client may retry. (The
+            // POST handlers that do not keep theirs, domain verification, may run again.)
             log::error!("an idempotent request's task failed: {e}");
             release(&state, &hold).await;
             Err(ApiError::internal("idempotent request task failed").into())
