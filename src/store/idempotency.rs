@@ -183,7 +183,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::{Store, StoreOptions};
 
     fn hold(holder: &str) -> Hold {
         Hold {
@@ -195,15 +194,7 @@ mod tests {
 
     #[test]
     fn only_the_holder_stores_and_a_dead_runs_reservations_go_at_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().join("t.db"),
-            &StoreOptions {
-                pool_size: 1,
-                busy_timeout: Duration::from_millis(100),
-            },
-        )
-        .unwrap();
+        let (_dir, store) = crate::store::temporary();
         let now = Timestamp::from_millis(1_000_000);
         let later = now.plus(Duration::from_secs(400));
         let response = StoredResponse {

@@ -213,19 +213,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::{Store, StoreOptions};
 
     #[test]
     fn an_attempt_whose_lease_was_taken_over_no_longer_holds_its_job() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().join("t.db"),
-            &StoreOptions {
-                pool_size: 1,
-                busy_timeout: Duration::from_millis(100),
-            },
-        )
-        .unwrap();
+        let (_dir, store) = crate::store::temporary();
         let me = BootId::new();
         let now = Timestamp::from_millis(1_000_000);
         let minute = Duration::from_secs(60);

@@ -559,6 +559,19 @@ fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A store on a fresh file in a temporary directory (kept while the directory lives), for
+/// unit tests.
+#[cfg(test)]
+pub(crate) fn temporary() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let options = StoreOptions {
+        pool_size: 2,
+        busy_timeout: Duration::from_millis(1000),
+    };
+    let store = Store::open(&dir.path().join("t.db"), &options).expect("a fresh store");
+    (dir, store)
+}
+
 /// The `total` of a list query: `SELECT count(*) ...` as an unsigned count.
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -597,15 +610,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_committed_together_fail_and_panic_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().join("t.db"),
-            &StoreOptions {
-                pool_size: 2,
-                busy_timeout: Duration::from_millis(1000),
-            },
-        )
-        .unwrap();
+        let (_dir, store) = temporary();
         let insert = |name: &'static str| {
             let store = store.clone();
             async move {
