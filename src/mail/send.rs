@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
-
 use crate::domain::message::{Message, normalize_subject};
 use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::SendRequest;
@@ -14,7 +12,7 @@ use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
 use crate::state::AppState;
 use crate::store::outbound::{self, NewOutbound};
-use crate::store::{StoreError, Tx, domains, inboxes};
+use crate::store::{Db, StoreError, Tx, domains, inboxes};
 
 /// Accepts a send from `who`'s inbox: stores it (status `queued`) and, in the same
 /// transaction, makes the caller's response from it with `respond` (which may store that
@@ -113,7 +111,7 @@ pub async fn submit<R: Send + 'static>(
 }
 
 /// The signing key of a custom domain verified for sending.
-fn domain_key(c: &Connection, domain_id: DomainId) -> Result<Option<DkimKey>, StoreError> {
+fn domain_key(c: &Db, domain_id: DomainId) -> Result<Option<DkimKey>, StoreError> {
     domains::signing_key(c, domain_id)?
         .map(|k| {
             DkimKey::from_stored(k.algorithm, &k.private_key, &k.domain, &k.selector)

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Db;
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, count};
 use crate::domain::account::{AccountName, DeviceId};
@@ -61,7 +62,7 @@ pub fn create_account(
     now: Timestamp,
 ) -> Result<Account, StoreError> {
     let id = AccountId::new();
-    tx.execute(
+    tx.sql().execute(
         "INSERT INTO accounts (id, name, email, plan, daily_send_limit, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![
@@ -77,23 +78,24 @@ pub fn create_account(
 }
 
 /// One account.
-pub fn get_account(conn: &Connection, id: AccountId) -> Result<Account, StoreError> {
-    conn.query_row(
-        concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM accounts WHERE id = ?1"
-        ),
-        [id],
-        account_from_row,
-    )
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Account))
+pub fn get_account(conn: &Db, id: AccountId) -> Result<Account, StoreError> {
+    conn.sql()
+        .query_row(
+            concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM accounts WHERE id = ?1"
+            ),
+            [id],
+            account_from_row,
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Account))
 }
 
 /// Every account, oldest first (for the operator's CLI).
-pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
-    let mut stmt = conn.prepare_cached(concat!(
+pub fn list_accounts(conn: &Db) -> Result<Vec<Account>, StoreError> {
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         account_columns!(),
         " FROM accounts ORDER BY created_at, rowid"
@@ -110,7 +112,7 @@ pub fn update_account(
     email: Option<&EmailAddress>,
     now: Timestamp,
 ) -> Result<Account, StoreError> {
-    let changed = tx.execute(
+    let changed = tx.sql().execute(
         "UPDATE accounts SET name = coalesce(?2, name), email = coalesce(?3, email),
              updated_at = ?4
          WHERE id = ?1",
@@ -134,7 +136,9 @@ pub fn bootstrap(
     new: &NewAccount,
     now: Timestamp,
 ) -> Result<Option<(Account, ApiKeySecret)>, StoreError> {
-    let existing: i64 = tx.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
+    let existing: i64 = tx
+        .sql()
+        .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
     if existing > 0 {
         return Ok(None);
     }
@@ -165,6 +169,7 @@ pub fn provision(
     now: Timestamp,
 ) -> Result<Provisioned, StoreError> {
     let existing: Option<AccountId> = tx
+        .sql()
         .prepare_cached("SELECT id FROM accounts WHERE device_id = ?1")?
         .query_row([device.as_str()], |r| r.get(0))
         .optional()?;
@@ -172,21 +177,22 @@ pub fn provision(
         Some(id) => (id, false),
         None => {
             let id = AccountId::new();
-            tx.prepare_cached(
-                "INSERT INTO accounts (id, name, email, plan, daily_send_limit, device_id,
+            tx.sql()
+                .prepare_cached(
+                    "INSERT INTO accounts (id, name, email, plan, daily_send_limit, device_id,
                      claim_token_hash, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-            )?
-            .execute(params![
-                id,
-                new.name.as_str(),
-                new.email.as_str(),
-                new.plan.as_str(),
-                new.daily_send_limit,
-                device.as_str(),
-                claim_hash(id),
-                now
-            ])?;
+                )?
+                .execute(params![
+                    id,
+                    new.name.as_str(),
+                    new.email.as_str(),
+                    new.plan.as_str(),
+                    new.daily_send_limit,
+                    device.as_str(),
+                    claim_hash(id),
+                    now
+                ])?;
             (id, true)
         }
     };
@@ -229,11 +235,9 @@ impl From<rusqlite::Error> for ClaimError {
 }
 
 /// The sandbox account a claim token is for (claimed or not), if any.
-pub fn find_by_claim_token(
-    conn: &Connection,
-    token_hash: &str,
-) -> Result<Option<Account>, StoreError> {
+pub fn find_by_claim_token(conn: &Db, token_hash: &str) -> Result<Option<Account>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             account_columns!(),
@@ -262,7 +266,7 @@ pub fn claim(
         }
         ClaimOf::Account(id) => id,
     };
-    let changed = tx.execute(
+    let changed = tx.sql().execute(
         "UPDATE accounts SET plan = 'free', name = coalesce(?2, name), email = ?3,
              daily_send_limit = ?4, is_verified = 0, device_id = NULL, updated_at = ?5
          WHERE id = ?1 AND plan = 'sandbox'",
@@ -304,7 +308,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
 }
 
 fn insert_api_key(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     name: Option<&KeyName>,
     expires_at: Option<Timestamp>,
@@ -312,7 +316,7 @@ fn insert_api_key(
 ) -> Result<(ApiKey, ApiKeySecret), StoreError> {
     let secret = ApiKeySecret::generate();
     let id = ApiKeyId::new();
-    conn.execute(
+    conn.sql().execute(
         "INSERT INTO api_keys (id, account_id, key_hash, prefix, name, expires_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -325,7 +329,7 @@ fn insert_api_key(
             now
         ],
     )?;
-    let key = conn.query_row(
+    let key = conn.sql().query_row(
         concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = ?1"),
         [id],
         key_from_row,
@@ -347,16 +351,16 @@ pub fn create_api_key(
 
 /// The account's keys that are not revoked, newest first.
 pub fn list_api_keys(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     paging: Paging,
 ) -> Result<Page<ApiKey>, StoreError> {
-    let total: i64 = conn.query_row(
+    let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL",
         [account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare_cached(concat!(
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         key_columns!(),
         " FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL
@@ -382,7 +386,7 @@ pub fn revoke_api_key(
     key_id: ApiKeyId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let changed = tx.execute(
+    let changed = tx.sql().execute(
         "UPDATE api_keys SET revoked_at = ?3
          WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2) AND revoked_at IS NULL",
         params![key_id, account_id, now],
@@ -405,11 +409,7 @@ pub struct Verified {
 /// Checks a credential: a presented key must be live (not revoked, not expired). Looked up on
 /// every request, never cached, so that a revocation by the API or the CLI applies to the very
 /// next request. A credential verified earlier in the request is taken as it is.
-pub fn verify(
-    conn: &Connection,
-    credential: &Credential,
-    now: Timestamp,
-) -> Result<Verified, StoreError> {
+pub fn verify(conn: &Db, credential: &Credential, now: Timestamp) -> Result<Verified, StoreError> {
     let secret = match credential {
         Credential::Verified(context) => {
             return Ok(Verified {
@@ -420,6 +420,7 @@ pub fn verify(
         Credential::Presented(secret) => secret,
     };
     let found: Option<(ApiKeyId, AccountId, Option<Timestamp>)> = conn
+        .sql()
         .prepare_cached(
             "SELECT id, account_id, last_used_at FROM api_keys
              WHERE key_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
@@ -456,18 +457,19 @@ pub fn verify_and_touch(
 
 /// Records that a key was used (at most once a minute, so authenticating stays a read).
 pub fn touch_api_key(tx: &Tx<'_>, key_id: ApiKeyId, now: Timestamp) -> Result<(), StoreError> {
-    tx.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
+    tx.sql()
+        .prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![key_id, now])?;
     Ok(())
 }
 
 /// The keys of an account for the CLI, including revoked ones, with their revocation time.
 pub fn list_all_api_keys(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
 ) -> Result<Vec<(ApiKey, Option<Timestamp>)>, StoreError> {
     get_account(conn, account_id)?;
-    let mut stmt = conn.prepare_cached(concat!(
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         key_columns!(),
         ", revoked_at FROM api_keys WHERE account_id = ?1

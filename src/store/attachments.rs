@@ -1,9 +1,10 @@
 //! Attachments (SPEC §3.6): uploads and parts of received mail, lookups, the bytes kept and
 //! read in pieces of [`PIECE`] bytes, and retention of attachments no message uses.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
+use super::Db;
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx};
 use crate::domain::message::{Attachment, AttachmentMeta};
@@ -50,23 +51,24 @@ pub fn insert(
 ) -> Result<Attachment, StoreError> {
     let id = AttachmentId::new();
     let sha256 = hex::encode(Sha256::digest(a.content));
-    tx.prepare_cached(
-        "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256,
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256,
              content_id, origin, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        id,
-        account_id,
-        a.filename,
-        a.content_type,
-        i64::try_from(a.content.len()).unwrap_or(i64::MAX),
-        sha256,
-        a.content_id,
-        origin.as_str(),
-        now
-    ])?;
-    let mut piece_stmt = tx.prepare_cached(
+        )?
+        .execute(params![
+            id,
+            account_id,
+            a.filename,
+            a.content_type,
+            i64::try_from(a.content.len()).unwrap_or(i64::MAX),
+            sha256,
+            a.content_id,
+            origin.as_str(),
+            now
+        ])?;
+    let mut piece_stmt = tx.sql().prepare_cached(
         "INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)",
     )?;
     for (seq, piece) in a.content.chunks(PIECE).enumerate() {
@@ -104,22 +106,20 @@ fn attachment_from_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
 }
 
 /// An attachment of the account (uploaded or received).
-pub fn get(
-    conn: &Connection,
-    account_id: AccountId,
-    id: AttachmentId,
-) -> Result<Attachment, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM attachments WHERE id = ?1 AND account_id = ?2"
-    ))?
-    .query_row(params![id, account_id], attachment_from_row)
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Attachment))
+pub fn get(conn: &Db, account_id: AccountId, id: AttachmentId) -> Result<Attachment, StoreError> {
+    conn.sql()
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM attachments WHERE id = ?1 AND account_id = ?2"
+        ))?
+        .query_row(params![id, account_id], attachment_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Attachment))
 }
 
 /// An attachment of any account: for presigned links, whose signature is the authorisation.
-pub fn get_unchecked(conn: &Connection, id: AttachmentId) -> Result<Attachment, StoreError> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM attachments WHERE id = ?1"))?
+pub fn get_unchecked(conn: &Db, id: AttachmentId) -> Result<Attachment, StoreError> {
+    conn.sql()
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM attachments WHERE id = ?1"))?
         .query_row(params![id], attachment_from_row)
         .optional()?
         .ok_or(StoreError::NotFound(Resource::Attachment))
@@ -127,13 +127,13 @@ pub fn get_unchecked(conn: &Connection, id: AttachmentId) -> Result<Attachment, 
 
 /// An attachment of the account with all its bytes (composing a message needs them whole).
 pub fn with_content(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     id: AttachmentId,
 ) -> Result<(AttachmentMeta, Vec<u8>), StoreError> {
     let meta = get(conn, account_id, id)?.meta;
     let mut content = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.sql().prepare_cached(
         "SELECT data FROM attachment_pieces WHERE attachment_id = ?1 ORDER BY seq",
     )?;
     let mut rows = stmt.query([id])?;
@@ -145,12 +145,9 @@ pub fn with_content(
 }
 
 /// Piece `seq` of an attachment's bytes; `None` past the end (or when it was deleted).
-pub fn read_piece(
-    conn: &Connection,
-    id: AttachmentId,
-    seq: u64,
-) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn read_piece(conn: &Db, id: AttachmentId, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached("SELECT data FROM attachment_pieces WHERE attachment_id = ?1 AND seq = ?2")?
         .query_row(params![id, i64::try_from(seq).unwrap_or(i64::MAX)], |r| {
             r.get(0)
@@ -165,7 +162,7 @@ const PURGE_BATCH: i64 = 1000;
 /// part of received mail goes with the last message using it; should one be left over, it is
 /// taken here too). Returns how many.
 pub fn purge_unused(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
-    Ok(tx.execute(
+    Ok(tx.sql().execute(
         "DELETE FROM attachments WHERE id IN (
              SELECT a.id FROM attachments a
              WHERE a.created_at < ?1
@@ -180,14 +177,18 @@ pub fn purge_unused(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError>
 /// piece in memory at a time, each byte read once), then drops the old column.
 pub(super) fn move_blobs_into_pieces(tx: &Tx<'_>) -> Result<(), StoreError> {
     let rows: Vec<(i64, AttachmentId)> = tx
+        .sql()
         .prepare("SELECT rowid, id FROM attachments")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let mut insert =
-        tx.prepare("INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)")?;
+    let mut insert = tx
+        .sql()
+        .prepare("INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)")?;
     let mut buf = vec![0; PIECE];
     for (rowid, id) in rows {
-        let blob = tx.blob_open(rusqlite::MAIN_DB, c"attachments", c"content", rowid, true)?;
+        let blob =
+            tx.sql()
+                .blob_open(rusqlite::MAIN_DB, c"attachments", c"content", rowid, true)?;
         let len = blob.len();
         for (seq, start) in (0..len).step_by(PIECE).enumerate() {
             let piece = &mut buf[..PIECE.min(len - start)];
@@ -195,6 +196,7 @@ pub(super) fn move_blobs_into_pieces(tx: &Tx<'_>) -> Result<(), StoreError> {
             insert.execute(params![id, i64::try_from(seq).unwrap_or(i64::MAX), &*piece])?;
         }
     }
-    tx.execute_batch("ALTER TABLE attachments DROP COLUMN content")?;
+    tx.sql()
+        .execute_batch("ALTER TABLE attachments DROP COLUMN content")?;
     Ok(())
 }

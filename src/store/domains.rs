@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Db;
 use super::sql::bad_text;
 use super::{Resource, StoreError, Tx, count};
 use crate::domain::custom_domain::{
@@ -91,7 +92,7 @@ pub struct DomainLimits {
 /// account only). [`create_domain`] checks again in its transaction; this is for refusing
 /// before the work of making a key.
 pub fn may_add(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     name: &DomainName,
     limits: &DomainLimits,
@@ -100,6 +101,7 @@ pub fn may_add(
     let account = super::accounts::get_account(conn, account_id)?;
     limits.sandbox.check(&account, now, Attempt::CreateDomain)?;
     let owned: i64 = conn
+        .sql()
         .prepare_cached("SELECT count(*) FROM domains WHERE account_id = ?1")?
         .query_row([account_id], |r| r.get(0))?;
     if count(owned) >= u64::from(limits.max_per_account) {
@@ -108,6 +110,7 @@ pub fn may_add(
         });
     }
     let holders: Vec<(AccountId, bool)> = conn
+        .sql()
         .prepare_cached(
             "SELECT account_id,
                     sending_status = 'verified' OR receiving_status = 'verified'
@@ -134,53 +137,52 @@ pub fn create_domain(
 ) -> Result<Domain, StoreError> {
     may_add(tx, account_id, &new.name, limits, now)?;
     let id = DomainId::new();
-    tx.prepare_cached(
-        "INSERT INTO domains (id, account_id, domain, verification_token, dkim_selector,
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO domains (id, account_id, domain, verification_token, dkim_selector,
              dkim_algorithm, dkim_private_key, dkim_public_key, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-    )?
-    .execute(params![
-        id,
-        account_id,
-        new.name.as_str(),
-        new.verification_token,
-        new.dkim_selector,
-        new.dkim_algorithm.as_str(),
-        new.dkim_private_key,
-        new.dkim_public_key,
-        now
-    ])?;
+        )?
+        .execute(params![
+            id,
+            account_id,
+            new.name.as_str(),
+            new.verification_token,
+            new.dkim_selector,
+            new.dkim_algorithm.as_str(),
+            new.dkim_private_key,
+            new.dkim_public_key,
+            now
+        ])?;
     get_domain(tx, account_id, id)
 }
 
 /// One of the account's domains.
-pub fn get_domain(
-    conn: &Connection,
-    account_id: AccountId,
-    id: DomainId,
-) -> Result<Domain, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        domain_columns!(),
-        " FROM domains WHERE id = ?1 AND account_id = ?2"
-    ))?
-    .query_row(params![id, account_id], domain_from_row)
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Domain))
+pub fn get_domain(conn: &Db, account_id: AccountId, id: DomainId) -> Result<Domain, StoreError> {
+    conn.sql()
+        .prepare_cached(concat!(
+            "SELECT ",
+            domain_columns!(),
+            " FROM domains WHERE id = ?1 AND account_id = ?2"
+        ))?
+        .query_row(params![id, account_id], domain_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Domain))
 }
 
 /// The account's domains, newest first.
 pub fn list_domains(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     paging: Paging,
 ) -> Result<Page<Domain>, StoreError> {
-    let total: i64 = conn.query_row(
+    let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM domains WHERE account_id = ?1",
         [account_id],
         |r| r.get(0),
     )?;
     let data = conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             domain_columns!(),
@@ -202,7 +204,7 @@ pub fn list_domains(
 /// it; deleted inboxes keep their (reserved) addresses but lose the link to the domain.
 pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result<(), StoreError> {
     get_domain(tx, account_id, id)?;
-    let in_use: i64 = tx.query_row(
+    let in_use: i64 = tx.sql().query_row(
         "SELECT count(*) FROM inboxes WHERE domain_id = ?1 AND status != 'deleted'",
         [id],
         |r| r.get(0),
@@ -212,11 +214,11 @@ pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result
             inboxes: count(in_use),
         });
     }
-    tx.execute(
+    tx.sql().execute(
         "UPDATE inboxes SET domain_id = NULL WHERE domain_id = ?1",
         [id],
     )?;
-    tx.execute(
+    tx.sql().execute(
         "DELETE FROM domains WHERE id = ?1 AND account_id = ?2",
         params![id, account_id],
     )?;
@@ -224,8 +226,9 @@ pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result
 }
 
 /// Whether an account other than the domain's own already receives mail for its name.
-pub fn received_elsewhere(conn: &Connection, domain: &Domain) -> Result<bool, StoreError> {
+pub fn received_elsewhere(conn: &Db, domain: &Domain) -> Result<bool, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(
             "SELECT 1 FROM domains
              WHERE domain = ?1 AND account_id != ?2 AND receiving_status = 'verified' LIMIT 1",
@@ -252,7 +255,7 @@ pub fn record_check(
         before.receiving_status == ReceivingStatus::Verified,
         outcome.receiving == ReceivingStatus::Verified,
     ));
-    tx.prepare_cached(
+    tx.sql().prepare_cached(
         "UPDATE domains SET sending_status = ?2, receiving_status = ?3, sending_verified_at = ?4,
              receiving_verified_at = ?5, last_checked_at = ?6, last_check_error = ?7,
              updated_at = ?6
@@ -273,12 +276,13 @@ pub fn record_check(
 /// Domains created after `created_after` with a side still pending that were not checked
 /// since `checked_before`, oldest check first, at most `max`.
 pub fn due_for_check(
-    conn: &Connection,
+    conn: &Db,
     created_after: Timestamp,
     checked_before: Timestamp,
     max: usize,
 ) -> Result<Vec<(AccountId, DomainId)>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(
             "SELECT account_id, id FROM domains
              WHERE (sending_status IN ('pending', 'pending_dkim') OR receiving_status = 'pending')
@@ -297,11 +301,9 @@ pub fn due_for_check(
 }
 
 /// The signing key of the custom domain `domain_id`, if it is verified for sending.
-pub fn signing_key(
-    conn: &Connection,
-    domain_id: DomainId,
-) -> Result<Option<StoredKey>, StoreError> {
+pub fn signing_key(conn: &Db, domain_id: DomainId) -> Result<Option<StoredKey>, StoreError> {
     let row: Option<(String, String, String, Vec<u8>)> = conn
+        .sql()
         .prepare_cached(
             "SELECT domain, dkim_selector, dkim_algorithm, dkim_private_key FROM domains
              WHERE id = ?1 AND sending_status = 'verified'",
@@ -325,7 +327,7 @@ pub fn signing_key(
 /// The name of one of the account's domains, provided it is verified for sending: the
 /// precondition for creating an inbox on it (SPEC §3.1).
 pub fn verified_sending_domain(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     domain_id: DomainId,
 ) -> Result<DomainName, StoreError> {

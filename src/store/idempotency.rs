@@ -65,6 +65,7 @@ pub fn reserve(
         Timestamp,
     );
     let existing: Option<Row> = tx
+        .sql()
         .query_row(
             "SELECT request_hash, state, response_status, response_headers, response_body,
                     created_at, expires_at
@@ -105,19 +106,20 @@ pub fn reserve(
             }));
         }
     }
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency_keys
+    tx.sql()
+        .prepare_cached(
+            "INSERT OR REPLACE INTO idempotency_keys
              (scope, key, request_hash, state, created_at, expires_at, holder)
          VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        key.scope,
-        key.key,
-        request_hash,
-        now,
-        expires_at,
-        key.holder
-    ])?;
+        )?
+        .execute(params![
+            key.scope,
+            key.key,
+            request_hash,
+            now,
+            expires_at,
+            key.holder
+        ])?;
     Ok(Reservation::Proceed)
 }
 
@@ -129,6 +131,7 @@ pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<()
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?;
     let stored = tx
+        .sql()
         .prepare_cached(
             "UPDATE idempotency_keys
              SET state = 'completed', response_status = ?4, response_headers = ?5,
@@ -152,11 +155,12 @@ pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<()
 /// Forgets the reservation of a request that failed with a 5xx or never finished, so that
 /// the client can retry.
 pub fn release(tx: &Tx<'_>, key: &Hold) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "DELETE FROM idempotency_keys
+    tx.sql()
+        .prepare_cached(
+            "DELETE FROM idempotency_keys
          WHERE scope = ?1 AND key = ?2 AND holder = ?3 AND state = 'in_flight'",
-    )?
-    .execute(params![key.scope, key.key, key.holder])?;
+        )?
+        .execute(params![key.scope, key.key, key.holder])?;
     Ok(())
 }
 
@@ -165,7 +169,7 @@ pub fn release(tx: &Tx<'_>, key: &Hold) -> Result<(), StoreError> {
 /// theirs never did. (Reservations from before holders were recorded are left to expire as
 /// abandoned: their changes may have committed.) Returns how many.
 pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, StoreError> {
-    Ok(tx.execute(
+    Ok(tx.sql().execute(
         "DELETE FROM idempotency_keys
          WHERE state = 'in_flight' AND holder IS NOT NULL
            AND substr(holder, 1, length(?1)) != ?1",
@@ -175,7 +179,9 @@ pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, StoreError> {
 
 /// Drops keys whose window has passed.
 pub fn purge(tx: &Tx<'_>, now: Timestamp) -> Result<usize, StoreError> {
-    Ok(tx.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?)
+    Ok(tx
+        .sql()
+        .execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Inboxes.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Db;
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, accounts, count, domains};
 use crate::domain::inbox::{AddressRequest, InboxDomain};
@@ -97,6 +98,7 @@ pub fn create_inbox(
 ) -> Result<Inbox, StoreError> {
     let account = accounts::get_account(tx, account_id)?;
     let existing: i64 = tx
+        .sql()
         .prepare_cached("SELECT count(*) FROM inboxes WHERE account_id = ?1")?
         .query_row([account_id], |r| r.get(0))?;
     sandbox.check(
@@ -130,7 +132,7 @@ pub fn create_inbox(
     };
     for _ in 0..attempts {
         let address = EmailAddress::from_parts(&new.address.local_part(), &domain);
-        let taken: bool = tx.query_row(
+        let taken: bool = tx.sql().query_row(
             "SELECT EXISTS (SELECT 1 FROM inboxes WHERE address = ?1)",
             [address.as_str()],
             |r| r.get(0),
@@ -139,7 +141,7 @@ pub fn create_inbox(
             continue;
         }
         let id = InboxId::new();
-        tx.execute(
+        tx.sql().execute(
             "INSERT INTO inboxes (id, account_id, address, domain_id, display_name,
                  daily_send_limit, sends_day, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
@@ -161,34 +163,35 @@ pub fn create_inbox(
 
 /// One of the account's inboxes that is not deleted.
 pub fn get_inbox(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     id: InboxId,
     now: Timestamp,
 ) -> Result<Inbox, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM inboxes WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'"
-    ))?
-    .query_row(params![id, account_id], |r| from_row(r, now))
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Inbox))
+    conn.sql()
+        .prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM inboxes WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'"
+        ))?
+        .query_row(params![id, account_id], |r| from_row(r, now))
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Inbox))
 }
 
 /// The account's active and suspended inboxes, newest first.
 pub fn list_inboxes(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     paging: Paging,
     now: Timestamp,
 ) -> Result<Page<Inbox>, StoreError> {
-    let total: i64 = conn.query_row(
+    let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM inboxes WHERE account_id = ?1 AND status IN ('active', 'suspended')",
         [account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare_cached(concat!(
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         columns!(),
         " FROM inboxes WHERE account_id = ?1 AND status IN ('active', 'suspended')
@@ -225,7 +228,7 @@ pub fn update_inbox(
         Some(new) => new.as_ref().map(|d| d.as_str().to_owned()),
         None => inbox.display_name,
     };
-    tx.execute(
+    tx.sql().execute(
         "UPDATE inboxes SET display_name = ?2, daily_send_limit = ?3, updated_at = ?4
          WHERE id = ?1",
         params![id, display_name, limit, now],
@@ -241,7 +244,7 @@ pub fn delete_inbox(
     id: InboxId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let changed = tx.execute(
+    let changed = tx.sql().execute(
         "UPDATE inboxes SET status = 'deleted', updated_at = ?3
          WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'",
         params![id, account_id, now],
@@ -255,10 +258,11 @@ pub fn delete_inbox(
 /// The inbox that receives mail for `address` (lower-cased by the caller): an active inbox,
 /// on the shared domain or on a custom domain verified for receiving (SPEC §3.3).
 pub fn find_receiving_inbox(
-    conn: &Connection,
+    conn: &Db,
     address: &str,
 ) -> Result<Option<(InboxId, AccountId)>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(
             "SELECT i.id, i.account_id FROM inboxes i LEFT JOIN domains d ON d.id = i.domain_id
              WHERE i.address = ?1 AND i.status = 'active'
@@ -270,8 +274,9 @@ pub fn find_receiving_inbox(
 
 /// Whether `inbox` still receives mail (checked again when a message is stored: it may have
 /// been deleted or suspended while the message was being sent).
-pub fn still_receiving(conn: &Connection, inbox_id: InboxId) -> Result<bool, StoreError> {
+pub fn still_receiving(conn: &Db, inbox_id: InboxId) -> Result<bool, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM inboxes WHERE id = ?1 AND status = 'active')",
         )?
@@ -286,6 +291,7 @@ pub fn suspend_if_over_limits(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     Ok(tx
+        .sql()
         .prepare_cached(
             "UPDATE inboxes SET status = 'suspended', updated_at = ?2
              WHERE id = ?1 AND status = 'active' AND total_sent >= 100

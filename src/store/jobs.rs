@@ -1,8 +1,9 @@
 //! Durable background jobs: rows claimed with a lease, retried at a set time, done or failed.
 //! A job whose worker died is taken up again when its lease runs out.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
+use super::Db;
 use super::{StoreError, Tx, Worker, sql::unsigned};
 use crate::domain::{BootId, JobId, Timestamp};
 
@@ -48,11 +49,12 @@ pub fn enqueue(
     now: Timestamp,
 ) -> Result<JobId, StoreError> {
     let id = JobId::new();
-    tx.prepare_cached(
-        "INSERT INTO jobs (id, kind, payload, run_at, created_at, updated_at)
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO jobs (id, kind, payload, run_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    )?
-    .execute(params![id, kind, payload, run_at, now])?;
+        )?
+        .execute(params![id, kind, payload, run_at, now])?;
     tx.wake_after_commit(worker);
     Ok(id)
 }
@@ -68,7 +70,7 @@ pub fn claim(
     // Two index searches (jobs_due, jobs_lease) rather than one OR, which SQLite would answer
     // by scanning every job of the kind ever queued; each walks its index in order and stops
     // after `max` rows, so a claim costs the same however long the backlog is.
-    let mut stmt = tx.prepare_cached(
+    let mut stmt = tx.sql().prepare_cached(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,
              claimed_by = ?5, updated_at = ?2
          WHERE id IN (SELECT id FROM (
@@ -108,7 +110,7 @@ pub fn claim(
 /// Makes jobs claimed by other runs of the server (which died holding them: only one server
 /// runs on a database) due at once. Returns how many.
 pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, StoreError> {
-    Ok(tx.execute(
+    Ok(tx.sql().execute(
         "UPDATE jobs SET lease_until = ?2, updated_at = ?2
          WHERE status = 'running' AND claimed_by IS NOT ?1 AND lease_until > ?2",
         params![me.as_str(), now],
@@ -119,6 +121,7 @@ pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usi
 /// same attempt number): one whose lease ran out may have been taken over by another.
 pub fn check_held(tx: &Tx<'_>, job: &Job, holder: &BootId) -> Result<(), StoreError> {
     let held: bool = tx
+        .sql()
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND status = 'running'
                  AND attempts = ?2 AND claimed_by = ?3)",
@@ -133,10 +136,11 @@ pub fn check_held(tx: &Tx<'_>, job: &Job, holder: &BootId) -> Result<(), StoreEr
 
 /// Marks a job done.
 pub fn complete(tx: &Tx<'_>, id: JobId, now: Timestamp) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, now])?;
+    tx.sql()
+        .prepare_cached(
+            "UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = ?2 WHERE id = ?1",
+        )?
+        .execute(params![id, now])?;
     Ok(())
 }
 
@@ -148,19 +152,20 @@ pub fn retry_at(
     error: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3,
+    tx.sql()
+        .prepare_cached(
+            "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3,
              updated_at = ?4
          WHERE id = ?1",
-    )?
-    .execute(params![id, run_at, error, now])?;
+        )?
+        .execute(params![id, run_at, error, now])?;
     Ok(())
 }
 
 /// Hands claimed jobs back (their work was cut short by a shutdown), due at once and without
 /// counting the attempt.
 pub fn release(tx: &Tx<'_>, ids: &[JobId], now: Timestamp) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
+    let mut stmt = tx.sql().prepare_cached(
         "UPDATE jobs SET status = 'pending', attempts = max(attempts - 1, 0), run_at = ?2,
              lease_until = NULL, updated_at = ?2
          WHERE id = ?1 AND status = 'running'",
@@ -172,12 +177,9 @@ pub fn release(tx: &Tx<'_>, ids: &[JobId], now: Timestamp) -> Result<(), StoreEr
 }
 
 /// When a job of `kind` that is not yet due becomes due (a retry, or an expired lease).
-pub fn next_due(
-    conn: &Connection,
-    kind: &str,
-    now: Timestamp,
-) -> Result<Option<Timestamp>, StoreError> {
+pub fn next_due(conn: &Db, kind: &str, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(
             "SELECT min(t) FROM (
                  SELECT min(run_at) AS t FROM jobs
@@ -190,8 +192,8 @@ pub fn next_due(
 }
 
 /// Jobs of `kind` due now or under way (for tests and benchmarks that wait for quiet).
-pub fn unsettled(conn: &Connection, kind: &str, now: Timestamp) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(
+pub fn unsettled(conn: &Db, kind: &str, now: Timestamp) -> Result<u64, StoreError> {
+    let n: i64 = conn.sql().query_row(
         "SELECT count(*) FROM jobs
          WHERE kind = ?1 AND ((status = 'pending' AND run_at <= ?2) OR status = 'running')",
         params![kind, now],
@@ -202,7 +204,7 @@ pub fn unsettled(conn: &Connection, kind: &str, now: Timestamp) -> Result<u64, S
 
 /// Drops finished jobs older than `before`.
 pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
-    Ok(tx.execute(
+    Ok(tx.sql().execute(
         "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?1",
         [before],
     )?)

@@ -1,7 +1,8 @@
 //! Messages, their raw bytes and attachments, and threads.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Db;
 use super::attachments::{self, NewAttachment, Origin};
 use super::sql::{bad_text, unsigned};
 use super::{Resource, StoreError, Tx, count, inboxes};
@@ -52,13 +53,14 @@ pub struct NewInbound<'a> {
 /// copy them first, and joining the pieces would copy them again, at up to 25 MiB a message.
 pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Result<(), StoreError> {
     let len: usize = pieces.iter().map(|p| p.len()).sum();
-    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))")?
+    tx.sql()
+        .prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))")?
         .execute(params![message_id, i64::try_from(len).unwrap_or(i64::MAX)])?;
-    let mut blob = tx.blob_open(
+    let mut blob = tx.sql().blob_open(
         rusqlite::MAIN_DB,
         c"message_raw",
         c"raw",
-        tx.last_insert_rowid(),
+        tx.sql().last_insert_rowid(),
         false,
     )?;
     let mut at = 0;
@@ -86,11 +88,11 @@ fn json_list(items: &[String]) -> String {
 /// in order (SPEC §3.3: In-Reply-To first, then References newest first). Only stored messages
 /// are looked at, one lookup per candidate, so reference loops cannot make this spin.
 pub fn find_thread(
-    conn: &Connection,
+    conn: &Db,
     inbox_id: InboxId,
     candidates: &[&str],
 ) -> Result<Option<ThreadId>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.sql().prepare_cached(
         "SELECT thread_id FROM messages WHERE inbox_id = ?1 AND message_id_header = ?2
          ORDER BY created_at DESC, rowid DESC LIMIT 1",
     )?;
@@ -117,7 +119,7 @@ pub fn insert_inbound(
         Some(thread) => thread,
         None => {
             let id = ThreadId::new();
-            tx.prepare_cached(
+            tx.sql().prepare_cached(
                 "INSERT INTO threads (id, account_id, inbox_id, subject, last_message_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             )?
@@ -126,55 +128,58 @@ pub fn insert_inbound(
         }
     };
     let message_id = MessageId::new();
-    tx.prepare_cached(
-        "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
              from_address, to_addresses, cc_addresses, subject, body_text, body_html,
              message_id_header, in_reply_to, references_headers, auth_results, created_at,
              updated_at)
          VALUES (?1, ?2, ?3, ?4, 'inbound', 'received', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
              ?14, ?15, ?15)",
-    )?
-    .execute(params![
-        message_id,
-        m.account_id,
-        m.inbox_id,
-        thread_id,
-        m.from,
-        json_list(m.to),
-        json_list(m.cc),
-        m.subject,
-        m.text,
-        m.html,
-        m.message_id,
-        m.in_reply_to,
-        json_list(m.references),
-        m.auth_results
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("auth_results: {e}")))?,
-        now
-    ])?;
+        )?
+        .execute(params![
+            message_id,
+            m.account_id,
+            m.inbox_id,
+            thread_id,
+            m.from,
+            json_list(m.to),
+            json_list(m.cc),
+            m.subject,
+            m.text,
+            m.html,
+            m.message_id,
+            m.in_reply_to,
+            json_list(m.references),
+            m.auth_results
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("auth_results: {e}")))?,
+            now
+        ])?;
     insert_raw(tx, message_id, m.raw)?;
     for (position, a) in m.attachments.iter().enumerate() {
         let id = attachments::insert(tx, m.account_id, a, Origin::Inbound, now)?
             .meta
             .id;
-        tx.prepare_cached(
-            "INSERT INTO message_attachments (message_id, attachment_id, position)
+        tx.sql()
+            .prepare_cached(
+                "INSERT INTO message_attachments (message_id, attachment_id, position)
              VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![
-            message_id,
-            id,
-            i64::try_from(position).unwrap_or(i64::MAX)
-        ])?;
+            )?
+            .execute(params![
+                message_id,
+                id,
+                i64::try_from(position).unwrap_or(i64::MAX)
+            ])?;
     }
-    tx.prepare_cached(
-        "UPDATE threads SET message_count = message_count + 1,
+    tx.sql()
+        .prepare_cached(
+            "UPDATE threads SET message_count = message_count + 1,
              last_message_at = max(last_message_at, ?2)
          WHERE id = ?1",
-    )?
-    .execute(params![thread_id, now])?;
+        )?
+        .execute(params![thread_id, now])?;
     Ok(Stored {
         message_id,
         thread_id,
@@ -231,7 +236,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
 }
 
 /// Fills in the attachments of `messages` with one query.
-fn with_attachments(conn: &Connection, messages: &mut [Message]) -> Result<(), StoreError> {
+fn with_attachments(conn: &Db, messages: &mut [Message]) -> Result<(), StoreError> {
     if messages.is_empty() {
         return Ok(());
     }
@@ -242,7 +247,7 @@ fn with_attachments(conn: &Connection, messages: &mut [Message]) -> Result<(), S
             .collect::<Vec<_>>(),
     )
     .to_string();
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.sql().prepare_cached(
         "SELECT ma.message_id, a.id, a.filename, a.content_type, a.size
          FROM message_attachments ma JOIN attachments a ON a.id = ma.attachment_id
          WHERE ma.message_id IN (SELECT value FROM json_each(?1))
@@ -269,12 +274,9 @@ fn with_attachments(conn: &Connection, messages: &mut [Message]) -> Result<(), S
 }
 
 /// One of the account's messages.
-pub fn get_message(
-    conn: &Connection,
-    account_id: AccountId,
-    id: MessageId,
-) -> Result<Message, StoreError> {
+pub fn get_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Message, StoreError> {
     let message = conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             message_columns!(),
@@ -291,7 +293,7 @@ pub fn get_message(
 
 /// An inbox's messages, newest first, optionally only those in `status`.
 pub fn list_messages(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     inbox_id: InboxId,
     status: Option<MessageStatus>,
@@ -301,11 +303,13 @@ pub fn list_messages(
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     let status = status.map(MessageStatus::as_str);
     let total: i64 = conn
+        .sql()
         .prepare_cached(
             "SELECT count(*) FROM messages WHERE inbox_id = ?1 AND (?2 IS NULL OR status = ?2)",
         )?
         .query_row(params![inbox_id, status], |r| r.get(0))?;
     let mut data: Vec<Message> = conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             message_columns!(),
@@ -325,24 +329,22 @@ pub fn list_messages(
 }
 
 /// The exact stored bytes of one of the account's messages.
-pub fn raw_message(
-    conn: &Connection,
-    account_id: AccountId,
-    id: MessageId,
-) -> Result<Vec<u8>, StoreError> {
-    conn.prepare_cached(
-        "SELECT r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id
+pub fn raw_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Vec<u8>, StoreError> {
+    conn.sql()
+        .prepare_cached(
+            "SELECT r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id
          WHERE m.id = ?1 AND m.account_id = ?2",
-    )?
-    .query_row(params![id, account_id], |r| r.get(0))
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Message))
+        )?
+        .query_row(params![id, account_id], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Message))
 }
 
 /// Deletes a message with its raw bytes and inbound attachments, and keeps its thread's
 /// counters right (a thread left empty is deleted).
 pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Result<(), StoreError> {
     let thread_id: ThreadId = tx
+        .sql()
         .query_row(
             "SELECT thread_id FROM messages WHERE id = ?1 AND account_id = ?2",
             params![id, account_id],
@@ -351,22 +353,25 @@ pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Resu
         .optional()?
         .ok_or(StoreError::NotFound(Resource::Message))?;
     let inbound_parts: Vec<AttachmentId> = tx
+        .sql()
         .prepare(
             "SELECT a.id FROM message_attachments ma JOIN attachments a ON a.id = ma.attachment_id
              WHERE ma.message_id = ?1 AND a.origin = 'inbound'",
         )?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+    tx.sql()
+        .execute("DELETE FROM messages WHERE id = ?1", [id])?;
     // An inbound part lives with its message, unless another message (a send) uses it too.
     for attachment in inbound_parts {
-        tx.execute(
+        tx.sql().execute(
             "DELETE FROM attachments WHERE id = ?1
                AND NOT EXISTS (SELECT 1 FROM message_attachments WHERE attachment_id = ?1)",
             [attachment],
         )?;
     }
     let remaining: Option<(i64, Timestamp)> = tx
+        .sql()
         .query_row(
             "SELECT count(*), max(created_at) FROM messages WHERE thread_id = ?1",
             [thread_id],
@@ -375,13 +380,14 @@ pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Resu
         .map(|(n, last)| last.map(|last| (n, last)))?;
     match remaining {
         Some((n, last)) => {
-            tx.execute(
+            tx.sql().execute(
                 "UPDATE threads SET message_count = ?2, last_message_at = ?3 WHERE id = ?1",
                 params![thread_id, n, last],
             )?;
         }
         None => {
-            tx.execute("DELETE FROM threads WHERE id = ?1", [thread_id])?;
+            tx.sql()
+                .execute("DELETE FROM threads WHERE id = ?1", [thread_id])?;
         }
     }
     Ok(())
@@ -406,7 +412,7 @@ fn thread_from_row(row: &Row<'_>) -> rusqlite::Result<Thread> {
 
 /// An inbox's threads, most recently active first.
 pub fn list_threads(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     inbox_id: InboxId,
     paging: Paging,
@@ -414,9 +420,11 @@ pub fn list_threads(
 ) -> Result<Page<Thread>, StoreError> {
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     let total: i64 = conn
+        .sql()
         .prepare_cached("SELECT count(*) FROM threads WHERE inbox_id = ?1")?
         .query_row([inbox_id], |r| r.get(0))?;
     let data = conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             thread_columns!(),
@@ -435,30 +443,28 @@ pub fn list_threads(
 }
 
 /// One of the account's threads.
-pub fn get_thread(
-    conn: &Connection,
-    account_id: AccountId,
-    id: ThreadId,
-) -> Result<Thread, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        thread_columns!(),
-        " FROM threads WHERE id = ?1 AND account_id = ?2"
-    ))?
-    .query_row(params![id, account_id], thread_from_row)
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Thread))
+pub fn get_thread(conn: &Db, account_id: AccountId, id: ThreadId) -> Result<Thread, StoreError> {
+    conn.sql()
+        .prepare_cached(concat!(
+            "SELECT ",
+            thread_columns!(),
+            " FROM threads WHERE id = ?1 AND account_id = ?2"
+        ))?
+        .query_row(params![id, account_id], thread_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Thread))
 }
 
 /// A thread's messages, oldest first.
 pub fn thread_messages(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     thread_id: ThreadId,
     paging: Paging,
 ) -> Result<Page<Message>, StoreError> {
     let thread = get_thread(conn, account_id, thread_id)?;
     let mut data: Vec<Message> = conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             message_columns!(),
@@ -480,10 +486,11 @@ pub fn thread_messages(
 /// The outbound message whose own return path (VERP) is `address`, with the inbox that sent
 /// it, when that inbox still receives mail: reports about the message come back there.
 pub fn return_path_owner(
-    conn: &Connection,
+    conn: &Db,
     address: &str,
 ) -> Result<Option<(MessageId, InboxId, AccountId)>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(
             "SELECT m.id, m.inbox_id, m.account_id FROM messages m
              JOIN inboxes i ON i.id = m.inbox_id
@@ -495,11 +502,12 @@ pub fn return_path_owner(
 
 /// An outbound message of `account_id` by its id.
 pub fn outbound(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             message_columns!(),
@@ -512,12 +520,12 @@ pub fn outbound(
 /// The outbound message of `account_id` with one of these return paths and one of these
 /// Message-IDs (what a complaint quotes of the original's headers).
 pub fn outbound_by_return_path(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     return_paths: &[String],
     message_ids: &[String],
 ) -> Result<Option<Message>, StoreError> {
-    let mut stmt = conn.prepare_cached(concat!(
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
         " FROM messages WHERE return_path = ?1 AND account_id = ?2 AND direction = 'outbound'"
@@ -542,11 +550,11 @@ pub fn outbound_by_return_path(
 
 /// The outbound message of `account_id` with one of these Message-IDs (newest first).
 pub fn outbound_by_message_id(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     message_ids: &[String],
 ) -> Result<Option<Message>, StoreError> {
-    let mut stmt = conn.prepare_cached(concat!(
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
         " FROM messages WHERE message_id_header = ?1 AND account_id = ?2
@@ -595,7 +603,7 @@ pub fn mark_reported(
         ReportKind::Bounce => ("bounced", "bounce_count"),
         ReportKind::Complaint => ("complained", "complaint_count"),
     };
-    let changed = tx.execute(
+    let changed = tx.sql().execute(
         "UPDATE messages SET status = ?2, updated_at = ?3
          WHERE id = ?1 AND status NOT IN ('bounced', 'complained')",
         params![message.id, status, now],
@@ -606,7 +614,7 @@ pub fn mark_reported(
             suspended: false,
         });
     }
-    tx.execute(
+    tx.sql().execute(
         &format!("UPDATE inboxes SET {counter} = {counter} + 1, updated_at = ?2 WHERE id = ?1"),
         params![message.inbox_id, now],
     )?;

@@ -32,6 +32,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use std::cell::Cell;
 use std::ops::Deref;
 
+use ref_cast::RefCast;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::Notify;
@@ -297,7 +298,7 @@ impl Store {
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Db) -> Result<T, StoreError> + Send + 'static,
     {
         let permit = self
             .read_permits
@@ -309,7 +310,7 @@ impl Store {
         blocking(move || {
             let _permit = permit;
             let conn = readers.get()?;
-            f(&conn)
+            f(Db::of(&conn))
         })
         .await
     }
@@ -340,7 +341,7 @@ impl Store {
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, AuthContext) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Db, AuthContext) -> Result<T, StoreError> + Send + 'static,
     {
         let who = who.clone();
         let (verified, value) = self
@@ -391,10 +392,10 @@ impl Store {
     /// [`Store::read`] on the current thread, for the command-line tools (no async runtime).
     pub fn read_blocking<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let conn = self.readers.get()?;
-        f(&conn)
+        f(Db::of(&conn))
     }
 
     /// [`Store::write`] for the command-line tools, which have no async runtime. Must not be
@@ -494,18 +495,18 @@ impl Tx<'_> {
         &self,
         f: impl FnOnce(&Self) -> Result<T, E>,
     ) -> Result<Result<T, E>, StoreError> {
-        self.execute_batch("SAVEPOINT part")?;
+        self.sql().execute_batch("SAVEPOINT part")?;
         let wake_before = self.wake.get();
         let result = f(self);
-        if result.is_err() && self.is_autocommit() {
+        if result.is_err() && self.sql().is_autocommit() {
             let why = result.err().map(|e| e.to_string()).unwrap_or_default();
             return Err(StoreError::TransactionLost(why));
         }
         if result.is_ok() {
-            self.execute_batch("RELEASE part")?;
+            self.sql().execute_batch("RELEASE part")?;
         } else {
             self.wake.set(wake_before);
-            self.execute_batch("ROLLBACK TO part; RELEASE part")?;
+            self.sql().execute_batch("ROLLBACK TO part; RELEASE part")?;
         }
         Ok(result)
     }
@@ -521,10 +522,35 @@ impl Tx<'_> {
     }
 }
 
-impl<'c> Deref for Tx<'c> {
-    type Target = Transaction<'c>;
-    fn deref(&self) -> &Transaction<'c> {
+impl Deref for Tx<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        Db::ref_cast(&self.tx)
+    }
+}
+
+impl Tx<'_> {
+    /// The SQLite connection under the transaction (store code only).
+    pub(in crate::store) fn sql(&self) -> &Connection {
         &self.tx
+    }
+}
+
+/// The database as the store's functions read it: a reader connection ([`Store::read`]) or a
+/// write transaction (a [`Tx`] derefs to it). Callers outside the store pass it on to store
+/// functions; only the store itself reaches the connection inside.
+#[derive(RefCast)]
+#[repr(transparent)]
+pub struct Db(Connection);
+
+impl Db {
+    /// The SQLite connection (store code only).
+    pub(in crate::store) fn sql(&self) -> &Connection {
+        &self.0
+    }
+
+    fn of(conn: &Connection) -> &Db {
+        Db::ref_cast(conn)
     }
 }
 
@@ -538,7 +564,9 @@ async fn blocking<T: Send + 'static>(
 
 fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
     let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current: i64 = tx
+        .sql()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > supported {
         return Err(StoreError::SchemaTooNew {
             found: current,
@@ -549,11 +577,11 @@ fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
         .zip(MIGRATIONS)
         .skip(usize::try_from(current).unwrap_or(0))
     {
-        tx.execute_batch(migration.sql)?;
+        tx.sql().execute_batch(migration.sql)?;
         if let Some(step) = migration.then {
             step(tx)?;
         }
-        tx.pragma_update(None, "user_version", version)?;
+        tx.sql().pragma_update(None, "user_version", version)?;
         log::info!("database schema migrated to version {version}");
     }
     Ok(())
@@ -594,7 +622,7 @@ mod tests {
         let store = Store::open(&path, &options).unwrap();
         let (version, mode, fk): (i64, String, i64) = store
             .read_blocking(|c| {
-                Ok(c.query_row(
+                Ok(c.sql().query_row(
                     "SELECT (SELECT user_version FROM pragma_user_version),
                             (SELECT journal_mode FROM pragma_journal_mode),
                             (SELECT foreign_keys FROM pragma_foreign_keys)",
@@ -616,7 +644,7 @@ mod tests {
             async move {
                 store
                     .write(move |tx| {
-                        tx.execute(
+                        tx.sql().execute(
                             "INSERT INTO settings (name, value) VALUES (?1, x'00')",
                             [name],
                         )?;
@@ -626,7 +654,7 @@ mod tests {
             }
         };
         let failing = store.write(|tx| {
-            tx.execute(
+            tx.sql().execute(
                 "INSERT INTO settings (name, value) VALUES ('doomed', x'00')",
                 [],
             )?;
@@ -639,7 +667,7 @@ mod tests {
         assert!(p.is_err());
         let names: Vec<String> = store
             .read(|c| {
-                let mut stmt = c.prepare("SELECT name FROM settings ORDER BY name")?;
+                let mut stmt = c.sql().prepare("SELECT name FROM settings ORDER BY name")?;
                 let rows = stmt.query_map([], |r| r.get(0))?;
                 Ok(rows.collect::<Result<_, _>>()?)
             })

@@ -1,8 +1,9 @@
 //! Outgoing mail: what a send needs, storing an accepted message with its recipients and its
 //! send job, and recording how each recipient's delivery went.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
+use super::Db;
 use super::{Resource, StoreError, Tx, Worker, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
@@ -39,8 +40,9 @@ pub struct SendContext {
 
 /// Refuses a send when the inbox or the account has used its quota for the UTC day, counting
 /// every message accepted today (SPEC §3.2), from per-day counters kept on both rows.
-fn check_daily_limits(conn: &Connection, inbox: &Inbox, now: Timestamp) -> Result<(), StoreError> {
+fn check_daily_limits(conn: &Db, inbox: &Inbox, now: Timestamp) -> Result<(), StoreError> {
     let (inbox_today, account_today, account_limit): (i64, i64, i64) = conn
+        .sql()
         .prepare_cached(
             "SELECT CASE WHEN i.accepted_day = ?2 THEN i.accepted_today ELSE 0 END,
                     CASE WHEN a.accepted_day = ?2 THEN a.accepted_today ELSE 0 END,
@@ -67,17 +69,19 @@ fn count_accepted(
         "accepted_today = CASE WHEN accepted_day = ?2 THEN accepted_today + 1 ELSE 1 END,
              accepted_day = ?2 WHERE id = ?1";
     let day = now.utc_day();
-    tx.prepare_cached(&format!("UPDATE inboxes SET {TODAY}"))?
+    tx.sql()
+        .prepare_cached(&format!("UPDATE inboxes SET {TODAY}"))?
         .execute(params![inbox_id, day])?;
-    tx.prepare_cached(&format!(
-        "UPDATE accounts SET total_accepted = total_accepted + 1, {TODAY}"
-    ))?
-    .execute(params![account_id, day])?;
+    tx.sql()
+        .prepare_cached(&format!(
+            "UPDATE accounts SET total_accepted = total_accepted + 1, {TODAY}"
+        ))?
+        .execute(params![account_id, day])?;
     Ok(())
 }
 
 fn sending_inbox(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     inbox_id: InboxId,
     now: Timestamp,
@@ -93,7 +97,7 @@ fn sending_inbox(
 /// Checks what can be checked before composing (inbox, limits, thread, attachments) and loads
 /// what composing needs.
 pub fn send_context(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     inbox_id: InboxId,
     thread_id: Option<ThreadId>,
@@ -109,6 +113,7 @@ pub fn send_context(
                 return Err(StoreError::ThreadInboxMismatch);
             }
             let last: Option<(String, String)> = conn
+                .sql()
                 .prepare_cached(
                     "SELECT message_id_header, references_headers FROM messages
                      WHERE thread_id = ?1 AND message_id_header IS NOT NULL
@@ -203,6 +208,7 @@ pub fn insert_outbound(
     let account = accounts::get_account(tx, m.account_id)?;
     if account.plan == Plan::Sandbox {
         let sent: i64 = tx
+            .sql()
             .prepare_cached("SELECT total_accepted FROM accounts WHERE id = ?1")?
             .query_row([m.account_id], |r| r.get(0))?;
         let mut external = None;
@@ -226,7 +232,7 @@ pub fn insert_outbound(
         Some(id) => id,
         None => {
             let id = ThreadId::new();
-            tx.prepare_cached(
+            tx.sql().prepare_cached(
                 "INSERT INTO threads (id, account_id, inbox_id, subject, last_message_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             )?
@@ -236,36 +242,38 @@ pub fn insert_outbound(
     };
     let id = MessageId::new();
     let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
-    tx.prepare_cached(
-        "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
              from_address, to_addresses, cc_addresses, bcc_addresses, subject, body_text,
              body_html, message_id_header, in_reply_to, references_headers, created_at,
              updated_at, return_path)
          VALUES (?1, ?2, ?3, ?4, 'outbound', 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
              ?14, ?15, ?15, ?16)",
-    )?
-    .execute(params![
-        id,
-        m.account_id,
-        m.inbox_id,
-        thread_id,
-        m.from,
-        list(m.to),
-        list(m.cc),
-        list(m.bcc),
-        m.subject,
-        m.text,
-        m.html,
-        m.message_id,
-        m.in_reply_to,
-        list(m.references),
-        now,
-        m.return_path
-    ])?;
+        )?
+        .execute(params![
+            id,
+            m.account_id,
+            m.inbox_id,
+            thread_id,
+            m.from,
+            list(m.to),
+            list(m.cc),
+            list(m.bcc),
+            m.subject,
+            m.text,
+            m.html,
+            m.message_id,
+            m.in_reply_to,
+            list(m.references),
+            now,
+            m.return_path
+        ])?;
     messages::insert_raw(tx, id, &[m.raw])?;
     for (position, attachment) in m.attachment_ids.iter().enumerate() {
         // Checked again here: an unused upload may have expired since the message was composed.
         let linked = tx
+            .sql()
             .prepare_cached(
                 "INSERT INTO message_attachments (message_id, attachment_id, position)
                  SELECT ?1, id, ?3 FROM attachments WHERE id = ?2 AND account_id = ?4",
@@ -281,18 +289,20 @@ pub fn insert_outbound(
         }
     }
     for (address, kind) in m.recipients {
-        tx.prepare_cached(
-            "INSERT INTO message_recipients (message_id, address, kind, updated_at)
+        tx.sql()
+            .prepare_cached(
+                "INSERT INTO message_recipients (message_id, address, kind, updated_at)
              VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![id, address, kind.as_str(), now])?;
+            )?
+            .execute(params![id, address, kind.as_str(), now])?;
     }
-    tx.prepare_cached(
-        "UPDATE threads SET message_count = message_count + 1,
+    tx.sql()
+        .prepare_cached(
+            "UPDATE threads SET message_count = message_count + 1,
              last_message_at = max(last_message_at, ?2)
          WHERE id = ?1",
-    )?
-    .execute(params![thread_id, now])?;
+        )?
+        .execute(params![thread_id, now])?;
     let payload = serde_json::json!({ "messageId": id }).to_string();
     jobs::enqueue(tx, SEND_JOB, &payload, now, Worker::Sends, now)?;
     messages::get_message(tx, m.account_id, id)
@@ -318,8 +328,9 @@ pub struct SendUnit {
 
 /// Loads a message to send, and which of its pending recipients are inboxes here; `None` when
 /// it was deleted meanwhile.
-pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<SendUnit>, StoreError> {
+pub fn load_send(conn: &Db, message_id: MessageId) -> Result<Option<SendUnit>, StoreError> {
     let account_id: Option<AccountId> = conn
+        .sql()
         .query_row(
             "SELECT account_id FROM messages WHERE id = ?1",
             [message_id],
@@ -332,6 +343,7 @@ pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<Send
     let plan = accounts::get_account(conn, account_id)?.plan;
     let message = messages::get_message(conn, account_id, message_id)?;
     let (mail_from, return_path): (String, Option<String>) = conn
+        .sql()
         .prepare_cached(
             "SELECT i.address, m.return_path FROM messages m JOIN inboxes i ON i.id = m.inbox_id
              WHERE m.id = ?1",
@@ -340,6 +352,7 @@ pub fn load_send(conn: &Connection, message_id: MessageId) -> Result<Option<Send
     let return_path = return_path.unwrap_or_else(|| mail_from.clone());
     let raw = messages::raw_message(conn, account_id, message_id)?;
     let addresses: Vec<String> = conn
+        .sql()
         .prepare_cached(
             "SELECT address FROM message_recipients WHERE message_id = ?1 AND status = 'pending'
              ORDER BY rowid",
@@ -373,28 +386,30 @@ pub fn set_recipient(
     error: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE message_recipients
+    tx.sql()
+        .prepare_cached(
+            "UPDATE message_recipients
          SET status = ?3, route = coalesce(?4, route), last_error = ?5, updated_at = ?6
          WHERE message_id = ?1 AND address = ?2",
-    )?
-    .execute(params![
-        message_id,
-        address,
-        status.as_str(),
-        route,
-        error,
-        now
-    ])?;
+        )?
+        .execute(params![
+            message_id,
+            address,
+            status.as_str(),
+            route,
+            error,
+            now
+        ])?;
     Ok(())
 }
 
 /// Every recipient's status and route.
 pub fn recipients(
-    conn: &Connection,
+    conn: &Db,
     message_id: MessageId,
 ) -> Result<Vec<(String, RecipientStatus, Option<String>)>, StoreError> {
     let rows = conn
+        .sql()
         .prepare_cached(
             "SELECT address, status, route FROM message_recipients WHERE message_id = ?1",
         )?
@@ -420,7 +435,7 @@ pub fn set_status(
     error: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
+    tx.sql().prepare_cached(
         "UPDATE messages SET status = ?2, delivery = coalesce(?3, delivery), error_message = ?4,
              updated_at = ?5
          WHERE id = ?1",
@@ -433,6 +448,7 @@ pub fn set_status(
 /// account (`sendsToday` per UTC day, `totalSent`). `false` if it was handed off before.
 pub fn mark_handed_off(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, StoreError> {
     let first = tx
+        .sql()
         .prepare_cached("UPDATE messages SET sent_at = ?2 WHERE id = ?1 AND sent_at IS NULL")?
         .execute(params![message.id, now])?
         > 0;
@@ -442,9 +458,11 @@ pub fn mark_handed_off(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result
         const COUNT: &str =
             "SET sends_today = CASE WHEN sends_day = ?2 THEN sends_today + 1 ELSE 1 END,
                  sends_day = ?2, total_sent = total_sent + 1 WHERE id = ?1";
-        tx.prepare_cached(&format!("UPDATE inboxes {COUNT}"))?
+        tx.sql()
+            .prepare_cached(&format!("UPDATE inboxes {COUNT}"))?
             .execute(params![message.inbox_id, day])?;
-        tx.prepare_cached(&format!("UPDATE accounts {COUNT}"))?
+        tx.sql()
+            .prepare_cached(&format!("UPDATE accounts {COUNT}"))?
             .execute(params![message.account_id, day])?;
     }
     Ok(first)
@@ -453,10 +471,11 @@ pub fn mark_handed_off(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result
 /// Counts a bounce of this message on its inbox (once per message) and applies the
 /// auto-suspension rule. Returns whether the inbox was suspended by it.
 pub fn count_bounce(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, StoreError> {
-    tx.prepare_cached(
-        "UPDATE inboxes SET bounce_count = bounce_count + 1, updated_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![message.inbox_id, now])?;
+    tx.sql()
+        .prepare_cached(
+            "UPDATE inboxes SET bounce_count = bounce_count + 1, updated_at = ?2 WHERE id = ?1",
+        )?
+        .execute(params![message.inbox_id, now])?;
     inboxes::suspend_if_over_limits(tx, message.inbox_id, now)
 }
 
@@ -470,11 +489,12 @@ pub fn claim_sends(
 ) -> Result<Vec<jobs::Job>, StoreError> {
     let claimed = jobs::claim(tx, SEND_JOB, now, max, lease)?;
     for job in &claimed {
-        tx.prepare_cached(
-            "UPDATE messages SET status = 'sending', updated_at = ?2
+        tx.sql()
+            .prepare_cached(
+                "UPDATE messages SET status = 'sending', updated_at = ?2
              WHERE id = json_extract(?1, '$.messageId') AND status = 'queued'",
-        )?
-        .execute(params![job.payload, now])?;
+            )?
+            .execute(params![job.payload, now])?;
     }
     Ok(claimed)
 }

@@ -11,6 +11,7 @@ pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreErr
     // In an upsert's SET, column names refer to the row as it was before the update, so the
     // CASE compares against the stored window.
     let count: i64 = tx
+        .sql()
         .prepare_cached(
             "INSERT INTO rate_limit_windows (bucket, window_start, count) VALUES (?1, ?2, 1)
              ON CONFLICT (bucket) DO UPDATE SET
@@ -25,7 +26,7 @@ pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreErr
 /// Drops counters of windows that started before `before` (unix seconds), and provisioning
 /// counters of windows that started before `provisioning_before`.
 pub fn purge(tx: &Tx<'_>, before: i64, provisioning_before: i64) -> Result<usize, StoreError> {
-    Ok(tx.execute(
+    Ok(tx.sql().execute(
         &format!(
             "DELETE FROM rate_limit_windows
              WHERE window_start < CASE WHEN bucket LIKE '{PROVISIONING}%' THEN ?2 ELSE ?1 END"

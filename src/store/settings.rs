@@ -7,9 +7,11 @@ use super::{StoreError, Tx};
 
 /// The value stored under `name`, storing `candidate` first if there is none yet.
 pub fn get_or_insert(tx: &Tx<'_>, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
-    tx.prepare_cached("INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)")?
+    tx.sql()
+        .prepare_cached("INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)")?
         .execute(params![name, candidate])?;
     Ok(tx
+        .sql()
         .prepare_cached("SELECT value FROM settings WHERE name = ?1")?
         .query_row([name], |r| r.get(0))?)
 }

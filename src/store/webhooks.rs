@@ -1,7 +1,8 @@
 //! Webhooks, events, deliveries and their attempts.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Db;
 use super::jobs::Lease;
 use super::sql::unsigned;
 use super::{Resource, StoreError, Tx, Worker, count};
@@ -80,7 +81,7 @@ pub fn create_webhook(
     let account = super::accounts::get_account(tx, account_id)?;
     sandbox.check(&account, now, sandbox::Attempt::CreateWebhook)?;
     let id = WebhookId::new();
-    tx.execute(
+    tx.sql().execute(
         "INSERT INTO webhooks (id, account_id, url, description, events, secret, created_at,
              updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -98,33 +99,30 @@ pub fn create_webhook(
 }
 
 /// One of the account's webhooks.
-pub fn get_webhook(
-    conn: &Connection,
-    account_id: AccountId,
-    id: WebhookId,
-) -> Result<Webhook, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        webhook_columns!(),
-        " FROM webhooks WHERE id = ?1 AND account_id = ?2"
-    ))?
-    .query_row(params![id, account_id], webhook_from_row)
-    .optional()?
-    .ok_or(StoreError::NotFound(Resource::Webhook))
+pub fn get_webhook(conn: &Db, account_id: AccountId, id: WebhookId) -> Result<Webhook, StoreError> {
+    conn.sql()
+        .prepare_cached(concat!(
+            "SELECT ",
+            webhook_columns!(),
+            " FROM webhooks WHERE id = ?1 AND account_id = ?2"
+        ))?
+        .query_row(params![id, account_id], webhook_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound(Resource::Webhook))
 }
 
 /// The account's webhooks, newest first.
 pub fn list_webhooks(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     paging: Paging,
 ) -> Result<Page<Webhook>, StoreError> {
-    let total: i64 = conn.query_row(
+    let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM webhooks WHERE account_id = ?1",
         [account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare_cached(concat!(
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         webhook_columns!(),
         " FROM webhooks WHERE account_id = ?1
@@ -161,7 +159,7 @@ pub fn update_webhook(
     };
     let events = changes.events.as_ref().unwrap_or(&current.events);
     let is_active = changes.is_active.unwrap_or(current.is_active);
-    tx.execute(
+    tx.sql().execute(
         "UPDATE webhooks SET url = ?2, description = ?3, events = ?4, is_active = ?5,
              secret = coalesce(?6, secret), updated_at = ?7
          WHERE id = ?1 AND account_id = ?8",
@@ -181,7 +179,7 @@ pub fn update_webhook(
 
 /// Deletes a webhook; its deliveries go with it, so nothing more is sent to it.
 pub fn delete_webhook(tx: &Tx<'_>, account_id: AccountId, id: WebhookId) -> Result<(), StoreError> {
-    let deleted = tx.execute(
+    let deleted = tx.sql().execute(
         "DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2",
         params![id, account_id],
     )?;
@@ -199,7 +197,7 @@ fn insert_event(
     now: Timestamp,
 ) -> Result<EventId, StoreError> {
     let id = EventId::new();
-    tx.prepare_cached(
+    tx.sql().prepare_cached(
         "INSERT INTO events (id, account_id, event, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![id, account_id, event.as_str(), body, now])?;
@@ -213,12 +211,13 @@ fn insert_delivery(
     now: Timestamp,
 ) -> Result<DeliveryId, StoreError> {
     let id = DeliveryId::new();
-    tx.prepare_cached(
-        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, next_attempt_at, created_at,
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, next_attempt_at, created_at,
              updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
-    )?
-    .execute(params![id, webhook_id, event_id, now])?;
+        )?
+        .execute(params![id, webhook_id, event_id, now])?;
     Ok(id)
 }
 
@@ -233,6 +232,7 @@ pub fn queue_event(
     now: Timestamp,
 ) -> Result<usize, StoreError> {
     let targets: Vec<WebhookId> = tx
+        .sql()
         .prepare_cached(
             "SELECT id FROM webhooks
              WHERE account_id = ?1 AND is_active = 1
@@ -316,8 +316,8 @@ fn attempt_from_row(r: &Row<'_>) -> rusqlite::Result<Attempt> {
     })
 }
 
-fn attempt_log(conn: &Connection, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+fn attempt_log(conn: &Db, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+    let mut stmt = conn.sql().prepare_cached(
         "SELECT attempt, status_code, duration_ms, response, error, created_at
          FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY attempt, id",
     )?;
@@ -325,8 +325,9 @@ fn attempt_log(conn: &Connection, id: DeliveryId) -> Result<Vec<Attempt>, StoreE
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn get_delivery(conn: &Connection, id: DeliveryId) -> Result<Delivery, StoreError> {
+fn get_delivery(conn: &Db, id: DeliveryId) -> Result<Delivery, StoreError> {
     let mut delivery = conn
+        .sql()
         .prepare_cached(concat!(
             "SELECT ",
             delivery_columns!(),
@@ -339,18 +340,18 @@ fn get_delivery(conn: &Connection, id: DeliveryId) -> Result<Delivery, StoreErro
 
 /// A webhook's delivery log, newest first, each delivery with its attempts.
 pub fn list_deliveries(
-    conn: &Connection,
+    conn: &Db,
     account_id: AccountId,
     webhook_id: WebhookId,
     paging: Paging,
 ) -> Result<Page<Delivery>, StoreError> {
     get_webhook(conn, account_id, webhook_id)?;
-    let total: i64 = conn.query_row(
+    let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?1",
         [webhook_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare_cached(concat!(
+    let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         delivery_columns!(),
         " FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
@@ -366,7 +367,7 @@ pub fn list_deliveries(
     // The page's attempts in one query, grouped by delivery.
     let ids: Vec<String> = data.iter().map(|d| d.id.to_string()).collect();
     let ids = serde_json::Value::from(ids).to_string();
-    let mut attempts = conn.prepare_cached(
+    let mut attempts = conn.sql().prepare_cached(
         "SELECT delivery_id, attempt, status_code, duration_ms, response, error, created_at
          FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each(?1))
          ORDER BY attempt, id",
@@ -423,16 +424,18 @@ pub fn claim_due(
     now: Timestamp,
     limits: ClaimLimits,
 ) -> Result<Vec<Claimed>, StoreError> {
-    tx.prepare_cached(
-        "UPDATE webhook_deliveries
+    tx.sql()
+        .prepare_cached(
+            "UPDATE webhook_deliveries
          SET status = 'failed', last_error = 'the webhook is inactive', next_attempt_at = NULL,
              lease_until = NULL, updated_at = ?1
          WHERE status IN ('pending', 'delivering')
            AND (next_attempt_at <= ?1 OR lease_until <= ?1)
            AND webhook_id IN (SELECT id FROM webhooks WHERE is_active = 0)",
-    )?
-    .execute([now])?;
+        )?
+        .execute([now])?;
     let ids: Vec<DeliveryId> = tx
+        .sql()
         .prepare_cached(
             "WITH in_flight AS (
                  SELECT webhook_id, count(*) AS n FROM webhook_deliveries
@@ -466,6 +469,7 @@ fn claim_one(
     lease: &Lease,
 ) -> Result<Claimed, StoreError> {
     let (attempt, webhook_id, event_id) = tx
+        .sql()
         .prepare_cached(
             "UPDATE webhook_deliveries
              SET status = 'delivering', attempts = attempts + 1, lease_until = ?2,
@@ -481,6 +485,7 @@ fn claim_one(
             ))
         })?;
     let (url, secret, event, body) = tx
+        .sql()
         .prepare_cached(
             "SELECT w.url, w.secret, e.event, e.body FROM webhooks w, events e
              WHERE w.id = ?1 AND e.id = ?2",
@@ -512,6 +517,7 @@ pub fn record_and_claim_next(
 ) -> Result<Option<Claimed>, StoreError> {
     record_attempt(tx, record, now)?;
     let next: Option<DeliveryId> = tx
+        .sql()
         .prepare_cached(
             "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.webhook_id = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
@@ -527,8 +533,9 @@ pub fn record_and_claim_next(
 /// Deliveries that are due already but were not claimed are waiting for a slot (all slots
 /// busy, or their webhook at its in-flight cap); a finishing attempt frees that slot and wakes
 /// the worker, so they are left out here, or the worker would spin on them.
-pub fn next_due(conn: &Connection, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+pub fn next_due(conn: &Db, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
     Ok(conn
+        .sql()
         .prepare_cached(
             "SELECT min(t) FROM (
                  SELECT min(next_attempt_at) AS t FROM webhook_deliveries
@@ -541,8 +548,8 @@ pub fn next_due(conn: &Connection, now: Timestamp) -> Result<Option<Timestamp>, 
 }
 
 /// Deliveries due now or under way (for tests and benchmarks that wait for quiet).
-pub fn unsettled(conn: &Connection, now: Timestamp) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(
+pub fn unsettled(conn: &Db, now: Timestamp) -> Result<u64, StoreError> {
+    let n: i64 = conn.sql().query_row(
         "SELECT count(*) FROM webhook_deliveries
          WHERE (status = 'pending' AND next_attempt_at <= ?1) OR status = 'delivering'",
         [now],
@@ -587,13 +594,14 @@ pub struct AttemptRecord {
 /// deleted) is left alone.
 pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<(), StoreError> {
     let webhook_id: Option<WebhookId> = tx
+        .sql()
         .prepare_cached("SELECT webhook_id FROM webhook_deliveries WHERE id = ?1")?
         .query_row([r.delivery_id], |row| row.get(0))
         .optional()?;
     let Some(webhook_id) = webhook_id else {
         return Ok(());
     };
-    tx.prepare_cached(
+    tx.sql().prepare_cached(
         "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, duration_ms, response,
              error, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -615,24 +623,26 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
         // A 410 is an answer, not a success: the delivery failed and the webhook is switched off.
         Disposition::Failed | Disposition::Gone => ("failed", None),
     };
-    tx.prepare_cached(
-        "UPDATE webhook_deliveries
+    tx.sql()
+        .prepare_cached(
+            "UPDATE webhook_deliveries
          SET status = ?2, next_attempt_at = ?3, lease_until = NULL, last_status_code = ?4,
              last_error = ?5, last_response = ?6, updated_at = ?7
          WHERE id = ?1 AND status = 'delivering' AND attempts = ?8",
-    )?
-    .execute(params![
-        r.delivery_id,
-        status,
-        next_attempt_at,
-        r.status_code,
-        r.error,
-        r.response,
-        now,
-        r.attempt
-    ])?;
+        )?
+        .execute(params![
+            r.delivery_id,
+            status,
+            next_attempt_at,
+            r.status_code,
+            r.error,
+            r.response,
+            now,
+            r.attempt
+        ])?;
     if r.disposition == Disposition::Gone {
-        tx.prepare_cached("UPDATE webhooks SET is_active = 0, updated_at = ?2 WHERE id = ?1")?
+        tx.sql()
+            .prepare_cached("UPDATE webhooks SET is_active = 0, updated_at = ?2 WHERE id = ?1")?
             .execute(params![webhook_id, now])?;
     }
     Ok(())
@@ -641,7 +651,7 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
 /// Makes deliveries claimed by other runs of the server (which died holding them) due at
 /// once. Returns how many.
 pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, StoreError> {
-    Ok(tx.execute(
+    Ok(tx.sql().execute(
         "UPDATE webhook_deliveries SET lease_until = ?2, updated_at = ?2
          WHERE status = 'delivering' AND claimed_by IS NOT ?1 AND lease_until > ?2",
         params![me.as_str(), now],
@@ -650,7 +660,7 @@ pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usi
 
 /// Hands claimed deliveries back (their attempts were cut short by a shutdown), due at once.
 pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
+    let mut stmt = tx.sql().prepare_cached(
         "UPDATE webhook_deliveries
          SET status = 'pending', attempts = max(attempts - 1, 0), next_attempt_at = ?2,
              lease_until = NULL, updated_at = ?2
@@ -664,12 +674,12 @@ pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result
 
 /// Drops finished deliveries (and then events without deliveries) older than `before`.
 pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
-    let deleted = tx.execute(
+    let deleted = tx.sql().execute(
         "DELETE FROM webhook_deliveries
          WHERE status IN ('succeeded', 'failed') AND updated_at < ?1",
         [before],
     )?;
-    tx.execute(
+    tx.sql().execute(
         "DELETE FROM events WHERE created_at < ?1
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
         [before],

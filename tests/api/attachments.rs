@@ -228,10 +228,8 @@ async fn presigned_links_refuse_alterations_expire_and_survive_a_restart() {
         .as_str()
         .unwrap()
         .to_owned();
-    app.state
-        .store
-        .write(move |tx| Ok(tx.execute("DELETE FROM attachments WHERE id = ?1", [gone])?))
-        .await
+    app.sql()
+        .execute("DELETE FROM attachments WHERE id = ?1", [gone])
         .unwrap();
     let res = client().get(&b_url).send().await.unwrap();
     assert_error(res, StatusCode::NOT_FOUND, "ATTACHMENT_NOT_FOUND").await;
@@ -319,14 +317,10 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
         .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     let stored = app
-        .state
-        .store
-        .read(|c| {
-            Ok(c.query_row("SELECT count(*) FROM attachments", [], |r| {
-                r.get::<_, i64>(0)
-            })?)
+        .sql()
+        .query_row("SELECT count(*) FROM attachments", [], |r| {
+            r.get::<_, i64>(0)
         })
-        .await
         .unwrap();
     assert_eq!(stored, 0);
 
@@ -670,17 +664,13 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
         .await;
     assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
     let left = app
-        .state
-        .store
-        .read(|c| {
-            Ok(c.query_row(
-                "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM threads)
+        .sql()
+        .query_row(
+            "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM threads)
                       + (SELECT count(*) FROM jobs)",
-                [],
-                |r| r.get::<_, i64>(0),
-            )?)
-        })
-        .await
+            [],
+            |r| r.get::<_, i64>(0),
+        )
         .unwrap();
     assert_eq!(left, 0);
 }

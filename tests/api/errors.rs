@@ -225,10 +225,8 @@ async fn bad_paging_parameters_are_a_400_not_clamped() {
 #[tokio::test]
 async fn an_internal_failure_is_a_generic_500_that_leaks_nothing() {
     let app = TestApp::spawn().await;
-    app.state
-        .store
-        .write(|c| Ok(c.execute_batch("ALTER TABLE inboxes RENAME TO inboxes_elsewhere")?))
-        .await
+    app.sql()
+        .execute_batch("ALTER TABLE inboxes RENAME TO inboxes_elsewhere")
         .unwrap();
     let res = app.get(&format!("/inboxes/{}", random_uuid())).await;
     let err = assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR").await;

@@ -232,6 +232,15 @@ impl TestApp {
         self.config.database.path.clone()
     }
 
+    /// A connection of its own to the server's database file, for setting up or looking at
+    /// data the API cannot reach. The server keeps running: SQLite's locks keep the two apart.
+    pub fn sql(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.db_path()).expect("the database file opens");
+        conn.busy_timeout(Duration::from_secs(10))
+            .expect("a busy timeout");
+        conn
+    }
+
     /// A request with the default account's key.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.anonymous(method, path).bearer_auth(&self.key)

@@ -118,17 +118,13 @@ async fn client_errors_are_stored_and_replayed_too() {
 #[tokio::test]
 async fn a_server_error_is_not_stored_so_the_client_can_retry() {
     let app = TestApp::spawn().await;
-    app.state
-        .store
-        .write(|c| Ok(c.execute_batch("ALTER TABLE inboxes RENAME TO inboxes_away")?))
-        .await
+    app.sql()
+        .execute_batch("ALTER TABLE inboxes RENAME TO inboxes_away")
         .unwrap();
     let res = post_with_key(&app, "retry-me", &json!({"address": "later"})).await;
     assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR").await;
-    app.state
-        .store
-        .write(|c| Ok(c.execute_batch("ALTER TABLE inboxes_away RENAME TO inboxes")?))
-        .await
+    app.sql()
+        .execute_batch("ALTER TABLE inboxes_away RENAME TO inboxes")
         .unwrap();
     let res = post_with_key(&app, "retry-me", &json!({"address": "later"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -238,18 +234,11 @@ async fn a_replayed_response_never_shows_a_one_time_secret_and_none_is_stored() 
     assert_eq!(replay["key"], Value::Null);
     assert_eq!(replay["id"], first["id"]);
     assert_eq!(replay["prefix"], first["prefix"]);
-    let stored: i64 = app
-        .state
-        .store
-        .read(move |c| {
-            Ok(c.query_row(
+    let stored: i64 = app.sql().query_row(
                 "SELECT count(*) FROM idempotency_keys WHERE instr(CAST(response_body AS TEXT), ?1) > 0",
                 [key],
                 |r| r.get(0),
-            )?)
-        })
-        .await
-        .unwrap();
+            ).unwrap();
     assert_eq!(stored, 0, "only the key's hash is ever stored");
     let (_, keys) = json(app.get("/account/api-keys").await).await;
     assert_eq!(keys["total"], 2, "one key created, not two");

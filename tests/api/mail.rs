@@ -452,28 +452,30 @@ async fn outbound_message(app: &TestApp, inbox: &Value, message_id: &str) -> (St
     let (mid, tid, message_id) = (random_uuid(), random_uuid(), message_id.to_owned());
     let return_path = format!("bounces+{}@agentsend.localhost", &mid[..8]);
     let now = app.now().as_millis();
-    let (m, path) = (mid.clone(), return_path.clone());
-    app.state
-        .store
-        .write(move |tx| {
-            tx.execute(
-                "INSERT INTO threads (id, account_id, inbox_id, subject, message_count, last_message_at, created_at)
-                 VALUES (?1, ?2, ?3, 'hello', 1, ?4, ?4)",
-                rusqlite::params![tid, account, inbox_id, now],
-            )?;
-            tx.execute(
-                "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status, delivery,
+    let mut conn = app.sql();
+    let tx = conn.transaction().unwrap();
+    tx.execute(
+        "INSERT INTO threads (id, account_id, inbox_id, subject, message_count, last_message_at,
+             created_at)
+         VALUES (?1, ?2, ?3, 'hello', 1, ?4, ?4)",
+        rusqlite::params![tid, account, inbox_id, now],
+    )
+    .unwrap();
+    tx.execute(
+        "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status, delivery,
                      from_address, to_addresses, subject, message_id_header, created_at, updated_at,
                      sent_at, return_path)
                  VALUES (?1, ?2, ?3, ?4, 'outbound', 'sent', 'email', 'bob@agentsend.localhost',
                      '[\"gone@else.test\"]', 'hello', ?5, ?6, ?6, ?6, ?7)",
-                rusqlite::params![m, account, inbox_id, tid, message_id, now, path],
-            )?;
-            tx.execute("UPDATE inboxes SET total_sent = 1 WHERE id = ?1", [inbox_id])?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        rusqlite::params![mid, account, inbox_id, tid, message_id, now, return_path],
+    )
+    .unwrap();
+    tx.execute(
+        "UPDATE inboxes SET total_sent = 1 WHERE id = ?1",
+        [inbox_id],
+    )
+    .unwrap();
+    tx.commit().unwrap();
     (mid, return_path)
 }
 
@@ -587,15 +589,11 @@ async fn reports_that_only_name_a_message_id_are_ordinary_mail_and_never_suspend
     let (sent, _) = outbound_message(&app, &bob, "orig-4@agentsend.localhost").await;
     // Enough sends that a single counted complaint would suspend the inbox (0.1 % of 100).
     let bob_id = id(&bob).to_owned();
-    app.state
-        .store
-        .write(move |tx| {
-            Ok(tx.execute(
-                "UPDATE inboxes SET total_sent = 1000 WHERE id = ?1",
-                [bob_id],
-            )?)
-        })
-        .await
+    app.sql()
+        .execute(
+            "UPDATE inboxes SET total_sent = 1000 WHERE id = ?1",
+            [bob_id],
+        )
         .unwrap();
     // Anyone who got one of bob's messages knows its Message-ID: forged reports with it.
     for _ in 0..3 {
@@ -794,15 +792,11 @@ async fn a_suspended_inbox_receives_nothing() {
     let app = TestApp::spawn().await;
     let bob = app.create_inbox(json!({"address": "bob"})).await;
     let bob_id = id(&bob).to_owned();
-    app.state
-        .store
-        .write(move |tx| {
-            Ok(tx.execute(
-                "UPDATE inboxes SET status = 'suspended' WHERE id = ?1",
-                [bob_id],
-            )?)
-        })
-        .await
+    app.sql()
+        .execute(
+            "UPDATE inboxes SET status = 'suspended' WHERE id = ?1",
+            [bob_id],
+        )
         .unwrap();
     let mut c = crate::smtp_client::SmtpClient::connect(app.smtp).await;
     c.cmd("EHLO x", 250).await;

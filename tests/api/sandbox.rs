@@ -58,11 +58,7 @@ async fn assert_claim_required(res: reqwest::Response, claim_url: &str, mentions
 }
 
 async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    app.state
-        .store
-        .read(move |c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-        .await
-        .unwrap()
+    app.sql().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 #[tokio::test]

@@ -302,14 +302,11 @@ async fn bad_sends_are_refused_and_nothing_is_queued() {
     let big_id = random_uuid();
     let (account, big) = (app.account_id.clone(), big_id.clone());
     let now = app.now().as_millis();
-    app.state.store.write(move |tx| {
-        tx.execute(
+    app.sql().execute(
             "INSERT INTO attachments (id, account_id, filename, content_type, size, sha256, created_at)
              VALUES (?1, ?2, 'big.bin', 'application/octet-stream', 26214401, '', ?3)",
             rusqlite::params![big, account, now],
-        )?;
-        Ok(())
-    }).await.unwrap();
+        ).unwrap();
     assert_error(
         app.post(&path, &ok(json!({"attachmentIds": [big_id]})))
             .await,
@@ -320,15 +317,11 @@ async fn bad_sends_are_refused_and_nothing_is_queued() {
 
     // A suspended inbox.
     let alice_id = id(&alice).to_owned();
-    app.state
-        .store
-        .write(move |tx| {
-            Ok(tx.execute(
-                "UPDATE inboxes SET status = 'suspended' WHERE id = ?1",
-                [alice_id],
-            )?)
-        })
-        .await
+    app.sql()
+        .execute(
+            "UPDATE inboxes SET status = 'suspended' WHERE id = ?1",
+            [alice_id],
+        )
         .unwrap();
     assert_error(
         app.post(&path, &ok(json!({}))).await,
