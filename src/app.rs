@@ -22,8 +22,11 @@ use crate::domain::{
     Account, ApiKeySecret, BootId, Clock, EmailAddress, Plan, SystemClock, Timestamp,
 };
 use crate::mail::dkim::DkimKey;
-use crate::mail::outbound::SendWorker;
+use crate::mail::ingest::Ingest;
+use crate::mail::outbound::{self, SendWorker, Sends};
+use crate::mail::send::Sending;
 use crate::mail::smtp::SmtpServer;
+use crate::runner::{Leases, Runner, RunnerSettings};
 use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
 use crate::store::settings;
@@ -31,8 +34,8 @@ use crate::store::{ServeLock, Store, StoreError, StoreOptions};
 use crate::store::{idempotency, jobs as jobs_store, webhooks as webhooks_store};
 use crate::supervisor::{Components, Handles, Supervisor};
 use crate::webhooks::policy::NetworkPolicy;
-use crate::webhooks::worker::DeliveryWorker;
-use crate::{http, jobs};
+use crate::webhooks::worker::{Deliveries, DeliveryWorker};
+use crate::{http, jobs, webhooks};
 
 /// The account created on first start, with its key (to print once).
 #[derive(Debug, Clone)]
@@ -226,6 +229,65 @@ impl Application {
             limits: config.sandbox.limits(),
             claims: claims.clone(),
         });
+        let ingest = Ingest::new(
+            store.clone(),
+            clock.clone(),
+            config.smtp.hostname.clone(),
+            config.mail.feedback_loop_senders.clone(),
+            config.checks_inbound_mail().then(|| dns.clone()),
+        );
+        let sending = Sending::new(
+            store.clone(),
+            clock.clone(),
+            config.mail.shared_domain.to_string(),
+            dkim.clone(),
+            sandbox.clone(),
+        );
+        // The webhook client uses rustls with ring; the provider must be chosen before any
+        // client is built (a no-op if it already was).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let deliveries = Deliveries::new(
+            store.clone(),
+            config.webhooks.clone(),
+            network_policy.clone(),
+        )
+        .context("cannot build the webhook HTTP client")?;
+        let webhook_worker = Runner::new(
+            deliveries,
+            Leases::new(
+                boot.clone(),
+                clock.clone(),
+                Duration::from_millis(config.webhooks.lease_ms),
+            ),
+            RunnerSettings {
+                concurrency: config.webhooks.concurrency,
+                shutdown_grace: webhooks::worker::SHUTDOWN_GRACE,
+            },
+            store.wakers().clone(),
+        );
+        let sends = Sends::new(
+            store.clone(),
+            config.outbound.clone(),
+            &dns,
+            ingest.clone(),
+            config.smtp.hostname.clone(),
+            config.sandbox.limits().external_recipients,
+        )
+        .context("cannot set up outgoing mail")?;
+        let send_worker = Runner::new(
+            sends,
+            Leases::new(
+                boot.clone(),
+                clock.clone(),
+                Duration::from_secs(config.outbound.lease_secs),
+            ),
+            RunnerSettings {
+                concurrency: config.outbound.concurrency,
+                shutdown_grace: outbound::SHUTDOWN_GRACE,
+            },
+            store.wakers().clone(),
+        );
+        let smtp = SmtpServer::bind(&config.smtp, ingest, memory.clone())?;
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -239,15 +301,9 @@ impl Application {
             dns,
             dns_setup,
             boot,
+            sending,
             components: Components::new(),
         };
-        // The webhook client uses rustls with ring; the provider must be chosen before any
-        // client is built (a no-op if it already was).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let webhook_worker = DeliveryWorker::new(state.clone(), network_policy)
-            .context("cannot build the webhook HTTP client")?;
-        let smtp = SmtpServer::bind(&state)?;
-        let send_worker = SendWorker::new(state.clone()).context("cannot set up outgoing mail")?;
         let app_state = state.clone();
         let h = &state.config.http;
         // Behind a proxy every connection comes from the proxy: the per-client cap is its job.

@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod net;
+pub mod runner;
 pub mod state;
 pub mod store;
 pub mod supervisor;

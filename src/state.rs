@@ -11,6 +11,7 @@ use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{BootId, Clock, Timestamp};
 use crate::mail::dkim::DkimKey;
+use crate::mail::send::Sending;
 use crate::store::Store;
 use crate::supervisor::Components;
 use crate::webhooks::policy::NetworkPolicy;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub dns_setup: Arc<DnsSetup>,
     /// This run of the server, in whose name background work is claimed.
     pub boot: BootId,
+    /// Accepting sends.
+    pub sending: Sending,
     /// Which supervised components have stopped (for the health check).
     pub components: Arc<Components>,
 }

@@ -15,7 +15,6 @@ use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{SendFields, SendRequest};
 use crate::domain::{AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
-use crate::mail::send;
 use crate::state::AppState;
 use crate::store::Tx;
 use crate::store::messages;
@@ -202,7 +201,10 @@ pub async fn send(
             Reply::json(StatusCode::ACCEPTED, &MessageDto::from(message))?,
         )
     };
-    Ok(send::submit(&state, &auth.0, inbox.into_inner(), request, respond).await?)
+    Ok(state
+        .sending
+        .submit(&auth.0, inbox.into_inner(), request, respond)
+        .await?)
 }
 
 /// List an inbox's messages, newest first.

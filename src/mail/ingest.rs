@@ -5,16 +5,18 @@
 //! handling, and the `message.received` event, all in one transaction.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::auth;
 use super::parse::{self, ParsedMail, Report};
+use crate::dns::Dns;
+use crate::domain::Clock;
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{Message, normalize_subject, sanitize_filename};
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
-use crate::state::AppState;
 use crate::store::attachments::NewAttachment;
 use crate::store::messages::{self, NewInbound, ReportKind};
-use crate::store::{StoreError, Tx, inboxes};
+use crate::store::{Store, StoreError, Tx, inboxes};
 use crate::webhooks::events::{MessageBounced, MessageComplained, MessageReceived};
 use crate::webhooks::{self, Event};
 
@@ -67,16 +69,65 @@ pub struct StoredCopy {
     pub thread_id: ThreadId,
 }
 
-/// Parses (on the blocking pool, outside the write lock) and stores `raw` for every recipient.
-/// Returns once the copies are committed: only then may SMTP answer `250`.
-pub async fn ingest(
-    state: &AppState,
-    envelope: Envelope,
-    raw: Vec<u8>,
-) -> Result<Vec<StoredCopy>, StoreError> {
-    let prepared = prepare(state, envelope, raw).await?;
-    let now = state.now();
-    state.store.write(move |tx| store(tx, &prepared, now)).await
+/// The ingestion path and what it needs: the store, the clock, the name this server gives
+/// itself, and, when inbound checks are on, the DNS for SPF, DKIM and DMARC. Cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    hostname: String,
+    trusted_reporters: Vec<String>,
+    checks: Option<Dns>,
+}
+
+impl Ingest {
+    /// The path for a server called `hostname`; `trusted_reporters` are the feedback-loop
+    /// senders whose complaints count when their DKIM signature passes; `checks` is the DNS
+    /// to check mail from the internet with (none: no checks).
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        hostname: String,
+        trusted_reporters: Vec<String>,
+        checks: Option<Dns>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            hostname,
+            trusted_reporters,
+            checks,
+        }
+    }
+
+    /// The store it writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Parses (on the blocking pool, outside the write lock) and stores `raw` for every
+    /// recipient. Returns once the copies are committed: only then may SMTP answer `250`.
+    pub async fn ingest(
+        &self,
+        envelope: Envelope,
+        raw: Vec<u8>,
+    ) -> Result<Vec<StoredCopy>, StoreError> {
+        let prepared = self.prepare(envelope, raw).await?;
+        let now = self.clock.now();
+        self.store.write(move |tx| store(tx, &prepared, now)).await
+    }
+
+    /// The part of ingestion that needs no database: parsing, and the SPF/DKIM/DMARC checks
+    /// of mail from the internet (on the blocking pool).
+    pub async fn prepare(&self, envelope: Envelope, raw: Vec<u8>) -> Result<Prepared, StoreError> {
+        let hostname = self.hostname.clone();
+        let trusted_reporters = self.trusted_reporters.clone();
+        let checks = self
+            .checks
+            .clone()
+            .map(|dns| (dns, tokio::runtime::Handle::current()));
+        prepare_blocking(envelope, raw, hostname, trusted_reporters, checks).await
+    }
 }
 
 /// A message parsed and checked, ready to store ([`store`]).
@@ -90,19 +141,13 @@ pub struct Prepared {
     trusted_reporters: Vec<String>,
 }
 
-/// The part of ingestion that needs no database: parsing, and the SPF/DKIM/DMARC checks of
-/// mail from the internet (on the blocking pool).
-pub async fn prepare(
-    state: &AppState,
+async fn prepare_blocking(
     envelope: Envelope,
     raw: Vec<u8>,
+    hostname: String,
+    trusted_reporters: Vec<String>,
+    checks: Option<(Dns, tokio::runtime::Handle)>,
 ) -> Result<Prepared, StoreError> {
-    let hostname = state.config.smtp.hostname.clone();
-    let trusted_reporters = state.config.mail.feedback_loop_senders.clone();
-    let checks = state
-        .config
-        .checks_inbound_mail()
-        .then(|| (state.dns.clone(), tokio::runtime::Handle::current()));
     tokio::task::spawn_blocking(move || {
         let raw = auth::rename_forged_results(raw, &hostname);
         // Mail from the internet is checked; local deliveries are our own. The checks hash the

@@ -1,113 +1,145 @@
-//! Accepting a send (SPEC §3.2): check what needs the database, compose the message, store it
+//! Accepting a send: check what needs the database, compose the message, store it
 //! with its recipients and its send job. The send worker does the rest.
 
 use std::sync::Arc;
 
+use crate::domain::Clock;
 use crate::domain::message::{Message, normalize_subject};
 use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::SendRequest;
 use crate::domain::random;
+use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Credential, DomainId, InboxId, MessageId};
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
-use crate::state::AppState;
 use crate::store::outbound::{self, NewOutbound};
-use crate::store::{Db, StoreError, Tx, domains, inboxes};
+use crate::store::{Db, Store, StoreError, Tx, domains, inboxes};
 
-/// Accepts a send from `who`'s inbox: stores it (status `queued`) and, in the same
-/// transaction, makes the caller's response from it with `respond` (which may store that
-/// response too, as an `Idempotency-Key` needs).
-pub async fn submit<R: Send + 'static>(
-    state: &AppState,
-    who: &Credential,
-    inbox_id: InboxId,
-    request: SendRequest,
-    respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, StoreError> + Send + 'static,
-) -> Result<R, StoreError> {
-    let now = state.now();
-    let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
-    let shared_key = state.dkim.clone();
-    let shared_domain = state.config.mail.shared_domain.to_string();
-    // Loading what composing needs and composing (base64 of up to 25 MB of attachments) are
-    // one trip to the blocking pool, outside the writer.
-    let built = state
-        .store
-        .read_as(who, now, move |c, auth| {
-            let context = outbound::send_context(
-                c,
-                auth.account_id,
-                inbox_id,
-                thread_id,
-                &attachment_ids,
-                now,
-            )?;
-            let key = match context.inbox.domain_id {
-                Some(domain_id) => domain_key(c, domain_id)?.map(Arc::new),
-                None => shared_key,
-            };
-            // Bounces come back to the inbox's own domain when it receives mail here, else
-            // to the shared domain (which always does).
-            let bounces_to = match inboxes::find_receiving_inbox(c, &context.inbox.address)? {
-                Some(_) => None,
-                None => Some(shared_domain),
-            };
-            compose_for(context, request, key.as_deref(), bounces_to.as_deref(), now)
-        })
-        .await?;
-    let Composed {
-        context,
-        request,
-        raw,
-        message_id,
-        in_reply_to,
-        references,
-        from,
-        return_path,
-    } = built;
+/// Accepting sends, with what it needs: the store, the clock, the shared domain and its DKIM
+/// key, and what sandbox accounts may do. Cheap to clone.
+#[derive(Clone)]
+pub struct Sending {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    shared_domain: String,
+    shared_key: Option<Arc<DkimKey>>,
+    sandbox: Arc<SandboxPolicy>,
+}
 
-    let sandbox = state.sandbox.clone();
-    state
-        .store
-        .write_as(who, now, move |tx, auth| {
-            let strings = |list: &[crate::domain::EmailAddress]| {
-                list.iter()
-                    .map(|a| a.as_str().to_owned())
-                    .collect::<Vec<_>>()
-            };
-            let recipients: Vec<(String, _)> = request
-                .recipients()
-                .into_iter()
-                .map(|(a, kind)| (a.as_str().to_owned(), kind))
-                .collect();
-            let attachment_ids: Vec<_> = context.attachments.iter().map(|(m, _)| m.id).collect();
-            let message = outbound::insert_outbound(
-                tx,
-                &NewOutbound {
-                    account_id: auth.account_id,
+impl Sending {
+    /// Sends from inboxes of `shared_domain` are signed with `shared_key`, those of custom
+    /// domains with their own keys.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        shared_domain: String,
+        shared_key: Option<Arc<DkimKey>>,
+        sandbox: Arc<SandboxPolicy>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            shared_domain,
+            shared_key,
+            sandbox,
+        }
+    }
+
+    /// Accepts a send from `who`'s inbox: stores it (status `queued`) and, in the same
+    /// transaction, makes the caller's response from it with `respond` (which may store that
+    /// response too, as an `Idempotency-Key` needs).
+    pub async fn submit<R: Send + 'static>(
+        &self,
+        who: &Credential,
+        inbox_id: InboxId,
+        request: SendRequest,
+        respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let now = self.clock.now();
+        let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
+        let shared_key = self.shared_key.clone();
+        let shared_domain = self.shared_domain.clone();
+        // Loading what composing needs and composing (base64 of up to 25 MB of attachments) are
+        // one trip to the blocking pool, outside the writer.
+        let built = self
+            .store
+            .read_as(who, now, move |c, auth| {
+                let context = outbound::send_context(
+                    c,
+                    auth.account_id,
                     inbox_id,
-                    thread_id: context.thread.as_ref().map(|t| t.id),
-                    thread_subject: &normalize_subject(&request.subject),
-                    from: &from,
-                    to: &strings(&request.to),
-                    cc: &strings(&request.cc),
-                    bcc: &strings(&request.bcc),
-                    subject: &request.subject,
-                    text: request.body_text.as_deref(),
-                    html: request.body_html.as_deref(),
-                    message_id: &message_id,
-                    in_reply_to: in_reply_to.as_deref(),
-                    references: &references,
-                    attachment_ids: &attachment_ids,
-                    recipients: &recipients,
-                    raw: &raw,
-                    return_path: &return_path,
-                },
-                &sandbox,
-                now,
-            )?;
-            respond(tx, message)
-        })
-        .await
+                    thread_id,
+                    &attachment_ids,
+                    now,
+                )?;
+                let key = match context.inbox.domain_id {
+                    Some(domain_id) => domain_key(c, domain_id)?.map(Arc::new),
+                    None => shared_key,
+                };
+                // Bounces come back to the inbox's own domain when it receives mail here, else
+                // to the shared domain (which always does).
+                let bounces_to = match inboxes::find_receiving_inbox(c, &context.inbox.address)? {
+                    Some(_) => None,
+                    None => Some(shared_domain),
+                };
+                compose_for(context, request, key.as_deref(), bounces_to.as_deref(), now)
+            })
+            .await?;
+        let Composed {
+            context,
+            request,
+            raw,
+            message_id,
+            in_reply_to,
+            references,
+            from,
+            return_path,
+        } = built;
+
+        let sandbox = self.sandbox.clone();
+        self.store
+            .write_as(who, now, move |tx, auth| {
+                let strings = |list: &[crate::domain::EmailAddress]| {
+                    list.iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect::<Vec<_>>()
+                };
+                let recipients: Vec<(String, _)> = request
+                    .recipients()
+                    .into_iter()
+                    .map(|(a, kind)| (a.as_str().to_owned(), kind))
+                    .collect();
+                let attachment_ids: Vec<_> =
+                    context.attachments.iter().map(|(m, _)| m.id).collect();
+                let message = outbound::insert_outbound(
+                    tx,
+                    &NewOutbound {
+                        account_id: auth.account_id,
+                        inbox_id,
+                        thread_id: context.thread.as_ref().map(|t| t.id),
+                        thread_subject: &normalize_subject(&request.subject),
+                        from: &from,
+                        to: &strings(&request.to),
+                        cc: &strings(&request.cc),
+                        bcc: &strings(&request.bcc),
+                        subject: &request.subject,
+                        text: request.body_text.as_deref(),
+                        html: request.body_html.as_deref(),
+                        message_id: &message_id,
+                        in_reply_to: in_reply_to.as_deref(),
+                        references: &references,
+                        attachment_ids: &attachment_ids,
+                        recipients: &recipients,
+                        raw: &raw,
+                        return_path: &return_path,
+                    },
+                    &sandbox,
+                    now,
+                )?;
+                respond(tx, message)
+            })
+            .await
+    }
 }
 
 /// The signing key of a custom domain verified for sending.

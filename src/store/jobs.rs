@@ -4,7 +4,7 @@
 use rusqlite::params;
 
 use super::Db;
-use super::{StoreError, Tx, Worker, sql::unsigned};
+use super::{Queue, StoreError, Tx, sql::unsigned};
 use crate::domain::{BootId, JobId, Timestamp};
 
 /// A claim's lease: the run of the server that holds it, and until when. Work whose lease
@@ -39,13 +39,13 @@ pub struct Job {
     pub attempt: u32,
 }
 
-/// Queues a job of `kind`, due at `run_at`; `worker` is woken when the transaction commits.
+/// Queues a job of `kind`, due at `run_at`; `queue` is woken when the transaction commits.
 pub fn enqueue(
     tx: &Tx<'_>,
     kind: &str,
     payload: &str,
     run_at: Timestamp,
-    worker: Worker,
+    queue: Queue,
     now: Timestamp,
 ) -> Result<JobId, StoreError> {
     let id = JobId::new();
@@ -55,7 +55,7 @@ pub fn enqueue(
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         )?
         .execute(params![id, kind, payload, run_at, now])?;
-    tx.wake_after_commit(worker);
+    tx.wake_after_commit(queue);
     Ok(id)
 }
 
@@ -224,7 +224,7 @@ mod tests {
         let minute = Duration::from_secs(60);
         let held = store
             .write_blocking(move |tx| {
-                enqueue(tx, "send", "{}", now, Worker::Sends, now)?;
+                enqueue(tx, "send", "{}", now, Queue::Sends, now)?;
                 let first = claim(tx, "send", now, 1, &Lease::new(&me, now, minute))?.remove(0);
                 let first_holds = check_held(tx, &first, &me).is_ok();
                 // The first attempt hangs; its lease runs out and a second attempt claims it.

@@ -6,20 +6,27 @@
 pub mod accounts;
 pub mod attachments;
 pub mod domains;
+mod error;
 pub mod idempotency;
 pub mod inboxes;
 pub mod jobs;
 mod lock;
 pub mod maintenance;
 pub mod messages;
+mod migrate;
 pub mod outbound;
 pub mod rate_limits;
 pub mod settings;
 mod sql;
+mod unit;
+mod wake;
 pub mod webhooks;
 mod writer;
 
+pub use error::{Resource, StoreError};
 pub use lock::ServeLock;
+pub use unit::{Db, Tx};
+pub use wake::{Queue, Wake, Wakers};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,167 +36,11 @@ use std::time::Duration;
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
-use std::cell::Cell;
-use std::ops::Deref;
-
-use ref_cast::RefCast;
+use rusqlite::Connection;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-use tokio::sync::Notify;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::domain::{AuthContext, Credential, Timestamp, ValidationErrors};
-
-/// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
-/// the same transaction.
-struct Migration {
-    sql: &'static str,
-    then: Option<MigrationStep>,
-}
-
-/// A migration's Rust step.
-type MigrationStep = fn(&Tx<'_>) -> Result<(), StoreError>;
-
-/// The schema and its numbered migrations: entry `i` brings a database to `user_version` i+1.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        sql: include_str!("../../schema.sql"),
-        then: None,
-    },
-    Migration {
-        sql: include_str!("../../migrations/0002_attachment_pieces.sql"),
-        then: Some(attachments::move_blobs_into_pieces),
-    },
-    Migration {
-        sql: include_str!("../../migrations/0003_accepted_total.sql"),
-        then: None,
-    },
-    Migration {
-        sql: include_str!("../../migrations/0004_auth_results.sql"),
-        then: None,
-    },
-    Migration {
-        sql: include_str!("../../migrations/0005_claims_and_holders.sql"),
-        then: None,
-    },
-    Migration {
-        sql: include_str!("../../migrations/0006_return_paths.sql"),
-        then: None,
-    },
-];
-
-/// Which kind of resource was not found (each maps to its own API error code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    /// An account.
-    Account,
-    /// An API key.
-    ApiKey,
-    /// An inbox.
-    Inbox,
-    /// A custom domain.
-    Domain,
-    /// A webhook.
-    Webhook,
-    /// A message.
-    Message,
-    /// A thread.
-    Thread,
-    /// An attachment.
-    Attachment,
-}
-
-/// What can go wrong in the store. Conditions the API reports have their own variants; the
-/// rest are internal failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No such resource in this account.
-    #[error("{0:?} not found")]
-    NotFound(Resource),
-    /// The address is used by another inbox, possibly a deleted one.
-    #[error("address already taken")]
-    AddressTaken,
-    /// An inbox address names a domain other than the one the inbox is created on.
-    #[error("address must be on {expected}")]
-    InvalidInboxDomain {
-        /// The domain the address must use.
-        expected: String,
-    },
-    /// The API key is unknown, revoked or expired.
-    #[error("invalid or missing API key")]
-    Unauthorized,
-    /// The account has this domain already, or another account has it verified.
-    #[error("domain exists")]
-    DomainExists {
-        /// Another account holds it.
-        elsewhere: bool,
-    },
-    /// The account has as many domains as it may.
-    #[error("domain limit of {limit} reached")]
-    DomainLimitReached {
-        /// The limit.
-        limit: u32,
-    },
-    /// Inboxes still use the domain.
-    #[error("domain in use by {inboxes} inboxes")]
-    DomainInUse {
-        /// How many.
-        inboxes: u64,
-    },
-    /// The custom domain is not verified for sending.
-    #[error("domain not verified")]
-    DomainNotVerified,
-    /// The inbox is suspended and may not send.
-    #[error("inbox suspended")]
-    InboxSuspended,
-    /// The thread belongs to another inbox.
-    #[error("thread of another inbox")]
-    ThreadInboxMismatch,
-    /// A sandbox account reached one of its limits.
-    #[error(transparent)]
-    ClaimRequired(#[from] crate::domain::sandbox::ClaimRequired),
-    /// The inbox or the account has sent its daily quota.
-    #[error("daily send limit reached")]
-    DailySendLimitReached,
-    /// The request's `Idempotency-Key` reservation was taken over (the request ran so long
-    /// that it counted as abandoned); its change is rolled back.
-    #[error("the idempotency key was taken over")]
-    IdempotencyKeyLost,
-    /// A background job's lease ran out while its worker was at it, and another attempt took
-    /// it over; this attempt's results are not recorded.
-    #[error("the job was taken over by another attempt")]
-    ClaimLost,
-    /// SQLite rolled back the whole transaction by itself (a full disk, an I/O error): nothing
-    /// more may be written in it.
-    #[error("the transaction was rolled back: {0}")]
-    TransactionLost(String),
-    /// The attachments of a send are too large together.
-    #[error("attachments too large")]
-    AttachmentsTooLarge,
-    /// A value breaks a rule that depends on stored state (e.g. a limit above the account's).
-    #[error("invalid: {}", .0.summary())]
-    Invalid(ValidationErrors),
-    /// SQLite failed.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// No connection could be had from the pool.
-    #[error("connection pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    /// The blocking task panicked or was cancelled.
-    #[error("database task failed: {0}")]
-    Task(String),
-    /// A stored value could not be read back (a bug or a hand-edited database).
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-    /// The file was written by a newer version of the server.
-    #[error("the database schema version {found} is newer than this binary supports ({supported})")]
-    SchemaTooNew {
-        /// `user_version` in the file.
-        found: i64,
-        /// Highest version this binary knows.
-        supported: i64,
-    },
-}
+use crate::domain::{AuthContext, Credential, Timestamp};
 
 /// Settings for opening the database.
 #[derive(Debug, Clone)]
@@ -251,7 +102,7 @@ impl Store {
         // a 202 for a send) it survives a power cut, not only a crash of this process. With
         // group commit the cost is shared by the writes committed together.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        in_write_tx(&mut conn, migrate)?;
+        unit::in_write_tx(&mut conn, migrate::migrate)?;
         let wakers = Arc::new(Wakers::default());
         let writer_alive = Arc::new(AtomicBool::new(false));
         let (stopped, writer_stopped) = tokio::sync::watch::channel(());
@@ -425,166 +276,12 @@ fn writer_gone() -> StoreError {
     StoreError::Task("the writer thread has stopped".to_owned())
 }
 
-/// Runs `f` in an IMMEDIATE transaction on `conn` directly (schema migration at open, before
-/// the writer thread exists).
-fn in_write_tx<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let tx = Tx {
-        tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
-        wake: Cell::new(WakeSet::default()),
-    };
-    let value = f(&tx)?;
-    tx.tx.commit()?;
-    Ok(value)
-}
-
-/// A background worker that a write can give work to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Worker {
-    /// The webhook delivery worker.
-    Webhooks,
-    /// The worker sending outgoing mail.
-    Sends,
-}
-
-/// Which workers to wake after a commit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct WakeSet {
-    webhooks: bool,
-    sends: bool,
-}
-
-/// The background workers' wake-up signals. A worker waits on its `Notify`; a write that
-/// queued work for it notifies it right after the commit, so queued work starts at once
-/// instead of at the next poll.
-#[derive(Debug, Default)]
-pub struct Wakers {
-    /// New webhook deliveries.
-    pub webhooks: Notify,
-    /// New outgoing mail.
-    pub sends: Notify,
-}
-
-impl Wakers {
-    fn notify(&self, set: WakeSet) {
-        if set.webhooks {
-            self.webhooks.notify_one();
-        }
-        if set.sends {
-            self.sends.notify_one();
-        }
-    }
-}
-
-/// A write transaction: rusqlite's [`Transaction`] plus the workers to wake once it commits
-/// (waking them earlier would let them look before the rows are visible).
-pub struct Tx<'c> {
-    tx: Transaction<'c>,
-    wake: Cell<WakeSet>,
-}
-
-impl Tx<'_> {
-    /// Runs `f` in a savepoint: if it fails, its changes (and wake-ups) alone are undone and
-    /// the rest of the transaction goes on; its own result is the inner one. The outer `Err` is
-    /// the transaction's: the savepoint could not be taken or ended, or SQLite rolled back the
-    /// whole transaction by itself (a full disk, an I/O error; [`StoreError::TransactionLost`]),
-    /// and the caller must give up.
-    pub fn part<T, E: std::fmt::Display>(
-        &self,
-        f: impl FnOnce(&Self) -> Result<T, E>,
-    ) -> Result<Result<T, E>, StoreError> {
-        self.sql().execute_batch("SAVEPOINT part")?;
-        let wake_before = self.wake.get();
-        let result = f(self);
-        if result.is_err() && self.sql().is_autocommit() {
-            let why = result.err().map(|e| e.to_string()).unwrap_or_default();
-            return Err(StoreError::TransactionLost(why));
-        }
-        if result.is_ok() {
-            self.sql().execute_batch("RELEASE part")?;
-        } else {
-            self.wake.set(wake_before);
-            self.sql().execute_batch("ROLLBACK TO part; RELEASE part")?;
-        }
-        Ok(result)
-    }
-
-    /// Marks `worker` to be woken after this transaction commits.
-    pub fn wake_after_commit(&self, worker: Worker) {
-        let mut set = self.wake.get();
-        match worker {
-            Worker::Webhooks => set.webhooks = true,
-            Worker::Sends => set.sends = true,
-        }
-        self.wake.set(set);
-    }
-}
-
-impl Deref for Tx<'_> {
-    type Target = Db;
-    fn deref(&self) -> &Db {
-        Db::ref_cast(&self.tx)
-    }
-}
-
-impl Tx<'_> {
-    /// The SQLite connection under the transaction (store code only).
-    pub(in crate::store) fn sql(&self) -> &Connection {
-        &self.tx
-    }
-}
-
-/// The database as the store's functions read it: a reader connection ([`Store::read`]) or a
-/// write transaction (a [`Tx`] derefs to it). Callers outside the store pass it on to store
-/// functions; only the store itself reaches the connection inside.
-#[derive(RefCast)]
-#[repr(transparent)]
-pub struct Db(Connection);
-
-impl Db {
-    /// The SQLite connection (store code only).
-    pub(in crate::store) fn sql(&self) -> &Connection {
-        &self.0
-    }
-
-    fn of(conn: &Connection) -> &Db {
-        Db::ref_cast(conn)
-    }
-}
-
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
-}
-
-fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
-    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    let current: i64 = tx
-        .sql()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > supported {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported,
-        });
-    }
-    for (version, migration) in (1..)
-        .zip(MIGRATIONS)
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
-        tx.sql().execute_batch(migration.sql)?;
-        if let Some(step) = migration.then {
-            step(tx)?;
-        }
-        tx.sql().pragma_update(None, "user_version", version)?;
-        log::info!("database schema migrated to version {version}");
-    }
-    Ok(())
 }
 
 /// A store on a fresh file in a temporary directory (kept while the directory lives), for
@@ -607,6 +304,7 @@ fn count(n: i64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::migrate::MIGRATIONS;
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::Db;
-use super::{Resource, StoreError, Tx, Worker, accounts, attachments, inboxes, jobs, messages};
+use super::{Queue, Resource, StoreError, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
@@ -304,7 +304,7 @@ pub fn insert_outbound(
         )?
         .execute(params![thread_id, now])?;
     let payload = serde_json::json!({ "messageId": id }).to_string();
-    jobs::enqueue(tx, SEND_JOB, &payload, now, Worker::Sends, now)?;
+    jobs::enqueue(tx, SEND_JOB, &payload, now, Queue::Sends, now)?;
     messages::get_message(tx, m.account_id, id)
 }
 

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::Db;
 use super::jobs::Lease;
 use super::sql::unsigned;
-use super::{Resource, StoreError, Tx, Worker, count};
+use super::{Queue, Resource, StoreError, Tx, count};
 use crate::domain::sandbox::{self, SandboxPolicy};
 use crate::domain::webhook::{
     Attempt, Delivery, DeliveryStatus, EventFilter, EventName, Webhook, WebhookDescription,
@@ -248,7 +248,7 @@ pub fn queue_event(
     for webhook_id in &targets {
         insert_delivery(tx, *webhook_id, event_id, now)?;
     }
-    tx.wake_after_commit(Worker::Webhooks);
+    tx.wake_after_commit(Queue::Webhooks);
     Ok(targets.len())
 }
 
@@ -269,7 +269,7 @@ pub fn queue_test(
     }
     let event_id = insert_event(tx, account_id, EventName::WebhookTest, body, now)?;
     let delivery_id = insert_delivery(tx, webhook_id, event_id, now)?;
-    tx.wake_after_commit(Worker::Webhooks);
+    tx.wake_after_commit(Queue::Webhooks);
     get_delivery(tx, delivery_id)
 }
 

@@ -18,7 +18,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::{StoreError, Tx, WakeSet, Wakers};
+use super::wake::{WakeSet, Wakers};
+use super::{StoreError, Tx};
 
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 256;
@@ -179,7 +180,7 @@ fn commit_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers:
     let wake = tx.wake.get();
     let committed = tx.tx.commit().map_err(StoreError::from);
     if committed.is_ok() {
-        wakers.notify(wake);
+        wakers.wake_all(wake);
     }
     for job in jobs {
         job.finish(committed.as_ref().map(|_| ()));

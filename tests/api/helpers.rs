@@ -10,6 +10,7 @@ use agentsend::domain::account::AccountName;
 use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock, Timestamp};
 use agentsend::mail::outbound::SendWorker;
 use agentsend::state::AppState;
+use agentsend::store::Queue;
 use agentsend::store::accounts::{self, NewAccount};
 use agentsend::supervisor::Handles;
 use agentsend::webhooks::worker::DeliveryWorker;
@@ -190,8 +191,9 @@ impl TestApp {
             .as_ref()
             .expect("advance needs a manual clock")
             .advance(d);
-        self.state.store.wakers().webhooks.notify_one();
-        self.state.store.wakers().sends.notify_one();
+        for queue in Queue::ALL {
+            self.state.store.wakers().wake(queue);
+        }
     }
 
     /// Waits until no webhook delivery is due or under way, attempting due ones itself (the

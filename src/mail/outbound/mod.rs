@@ -1,204 +1,110 @@
-//! The send worker: takes queued sends from SQLite (claimed with a lease, so a send whose
-//! worker died is taken up again), delivers each recipient (an inbox here through
-//! [`crate::mail::ingest`], others by the configured transport), and records the outcome with
-//! the message's status, counters and events (SPEC §3.2). [`SendWorker::run_once`] is one unit
-//! of work; [`SendWorker::run`] is the loop, woken as soon as a send is queued.
+//! Sending, one kind of work for the [`crate::runner`]: takes queued sends from the store
+//! (claimed with a lease, so a send whose worker died is taken up again), delivers each
+//! recipient (an inbox here through [`crate::mail::ingest`], others by the configured
+//! transport), and records the outcome with the message's status, counters and events.
+//! [`SendWorker::run_once`] is one unit of work; [`SendWorker::run`] is the loop, woken as soon
+//! as a send is queued.
 
 pub mod transport;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::task::JoinSet;
-
 use self::transport::{Outcome, Transport};
+use crate::config::OutboundConfig;
+use crate::dns::Dns;
 use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
 use crate::domain::{JobId, MessageId, Plan, Timestamp};
-use crate::mail::ingest::{self, Envelope, Origin, Prepared, Recipient};
-use crate::state::AppState;
+use crate::mail::ingest::{self, Envelope, Ingest, Origin, Prepared, Recipient};
+use crate::runner::{Leases, Runner, Work};
+use crate::store::jobs::Lease;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
-use crate::store::{StoreError, Tx, jobs};
+use crate::store::{Queue, Store, StoreError, Tx, jobs};
 use crate::webhooks::events::{MessageBounced, MessageDelivered, MessageSent};
 use crate::webhooks::{self, Event};
 
-/// Longest sleep when nothing is due (queued sends wake the worker at once).
-const IDLE_POLL: Duration = Duration::from_secs(60);
 /// On shutdown, sends under way get this long before they are handed back.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// The worker; clones share the transport and the slots.
-#[derive(Clone)]
-pub struct SendWorker {
-    state: AppState,
-    transport: Arc<Transport>,
-    slots: Arc<Semaphore>,
-    claimed: Arc<Mutex<HashSet<JobId>>>,
+/// The send worker: the runner of [`Sends`].
+pub type SendWorker = Runner<Sends>;
+
+/// Queued sends as a kind of background work.
+pub struct Sends {
+    store: Store,
+    config: OutboundConfig,
+    transport: Transport,
+    /// Local delivery: the same path as mail received by SMTP.
+    ingest: Ingest,
+    /// This server's name, in the `Received` header of local copies.
+    hostname: String,
+    /// Whether sandbox accounts may send outside this server.
+    sandbox_sends_out: bool,
 }
 
-impl SendWorker {
-    /// Builds the configured transport.
-    pub fn new(state: AppState) -> anyhow::Result<Self> {
-        let transport = Arc::new(Transport::new(&state.config.outbound, &state.dns)?);
-        let slots = Arc::new(Semaphore::new(state.config.outbound.concurrency));
-        Ok(Self {
-            state,
-            transport,
-            slots,
-            claimed: Arc::default(),
-        })
+impl Work for Sends {
+    type Item = jobs::Job;
+    type Key = JobId;
+    const NAME: &'static str = "sends";
+    const QUEUE: Queue = Queue::Sends;
+
+    fn key(job: &jobs::Job) -> JobId {
+        job.id
     }
 
-    /// One pass: claims every due send there is a slot for and processes them all.
-    pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let claimed = self.claim().await?;
-        let count = claimed.len();
-        let mut tasks = JoinSet::new();
-        for (job, slot) in claimed {
-            tasks.spawn(self.clone().process(job, slot));
-        }
-        while tasks.join_next().await.is_some() {}
-        Ok(count)
+    async fn claim(
+        &self,
+        now: Timestamp,
+        max: usize,
+        lease: Lease,
+    ) -> Result<Vec<jobs::Job>, StoreError> {
+        self.store
+            .write(move |tx| store::claim_sends(tx, now, max, &lease))
+            .await
     }
 
-    /// Runs passes until nothing is due now.
-    pub async fn drain(&self) -> Result<usize, StoreError> {
-        let mut total = 0;
-        loop {
-            match self.run_once().await? {
-                0 => return Ok(total),
-                n => total += n,
-            }
-        }
+    async fn process(
+        &self,
+        job: jobs::Job,
+        leases: &Leases,
+    ) -> Result<Option<jobs::Job>, StoreError> {
+        self.attempt(job, leases).await
     }
 
-    /// The loop.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let wakers = self.state.store.wakers().clone();
-        let mut in_flight: JoinSet<()> = JoinSet::new();
-        loop {
-            let free = self.slots.available_permits();
-            let claimed = self.claim().await.unwrap_or_else(|e| {
-                log::error!("claiming sends failed: {e}");
-                Vec::new()
-            });
-            let maybe_more = free > 0 && claimed.len() == free;
-            for (job, slot) in claimed {
-                in_flight.spawn(self.clone().process(job, slot));
-            }
-            if maybe_more {
-                continue;
-            }
-            let wait = self.until_next_due().await;
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                () = wakers.sends.notified() => {}
-                Some(_) = in_flight.join_next() => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
-        let grace = tokio::time::sleep(SHUTDOWN_GRACE);
-        tokio::pin!(grace);
-        while !in_flight.is_empty() {
-            tokio::select! {
-                _ = in_flight.join_next() => {}
-                () = &mut grace => break,
-            }
-        }
-        in_flight.abort_all();
-        let ids: Vec<JobId> = self
-            .claimed
-            .lock()
-            .map(|mut c| c.drain().collect())
-            .unwrap_or_default();
-        if !ids.is_empty() {
-            let now = self.state.now();
-            if let Err(e) = self
-                .state
-                .store
-                .write(move |tx| jobs::release(tx, &ids, now))
-                .await
-            {
-                log::warn!("handing back sends failed ({e}); their leases will expire");
-            }
-        }
-    }
-
-    async fn until_next_due(&self) -> Duration {
-        let now = self.state.now();
-        match self
-            .state
-            .store
+    async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        self.store
             .read(move |c| jobs::next_due(c, SEND_JOB, now))
             .await
-        {
-            Ok(Some(due)) => Duration::from_millis(
-                u64::try_from(due.as_millis() - now.as_millis())
-                    .unwrap_or(0)
-                    .max(1),
-            )
-            .min(IDLE_POLL),
-            Ok(None) => IDLE_POLL,
-            Err(e) => {
-                log::error!("reading the send schedule failed: {e}");
-                Duration::from_secs(1)
-            }
-        }
     }
 
-    /// A lease taken now.
-    fn lease(&self, now: Timestamp) -> jobs::Lease {
-        let length = Duration::from_secs(self.state.config.outbound.lease_secs);
-        jobs::Lease::new(&self.state.boot, now, length)
+    async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), StoreError> {
+        self.store
+            .write(move |tx| jobs::release(tx, &ids, now))
+            .await
     }
+}
 
-    async fn claim(&self) -> Result<Vec<(jobs::Job, OwnedSemaphorePermit)>, StoreError> {
-        let mut slots = Vec::new();
-        while let Ok(slot) = self.slots.clone().try_acquire_owned() {
-            slots.push(slot);
-        }
-        if slots.is_empty() {
-            return Ok(Vec::new());
-        }
-        let now = self.state.now();
-        let lease = self.lease(now);
-        let max = slots.len();
-        let claimed = self
-            .state
-            .store
-            .write(move |tx| store::claim_sends(tx, now, max, &lease))
-            .await?;
-        if let Ok(mut set) = self.claimed.lock() {
-            set.extend(claimed.iter().map(|j| j.id));
-        }
-        Ok(claimed.into_iter().zip(slots).collect())
-    }
-
-    /// Sends a claimed job; then, while more sends are due, takes the next one (claimed in the
-    /// same transaction that records this one) with the same slot.
-    async fn process(self, first: jobs::Job, _slot: OwnedSemaphorePermit) {
-        let mut job = first;
-        loop {
-            let id = job.id;
-            let next = self.attempt(job).await;
-            if let Ok(mut set) = self.claimed.lock() {
-                set.remove(&id);
-                if let Ok(Some(next)) = &next {
-                    set.insert(next.id);
-                }
-            }
-            match next {
-                Ok(Some(next)) => job = next,
-                Ok(None) => return,
-                Err(e) => {
-                    // The lease runs out and the send is attempted again.
-                    log::error!("send job {id} failed: {e}");
-                    return;
-                }
-            }
-        }
+impl Sends {
+    /// Sends through the transport `config` describes (resolving with `dns`); local
+    /// recipients get their copies through `ingest`, received from `hostname`. Sandbox accounts
+    /// send outside this server only if `sandbox_sends_out`.
+    pub fn new(
+        store: Store,
+        config: OutboundConfig,
+        dns: &Dns,
+        ingest: Ingest,
+        hostname: String,
+        sandbox_sends_out: bool,
+    ) -> anyhow::Result<Self> {
+        let transport = Transport::new(&config, dns)?;
+        Ok(Self {
+            store,
+            config,
+            transport,
+            ingest,
+            hostname,
+            sandbox_sends_out,
+        })
     }
 
     /// One attempt at a claimed send. Local recipients get their copies in the transaction
@@ -206,25 +112,27 @@ impl SendWorker {
     /// (exactly once, whatever crashes). Remote recipients are at least once: each hand-off is
     /// recorded as soon as its SMTP transaction ends, so a crash repeats one transaction at
     /// most, never a whole message.
-    async fn attempt(&self, job: jobs::Job) -> Result<Option<jobs::Job>, StoreError> {
+    async fn attempt(
+        &self,
+        job: jobs::Job,
+        leases: &Leases,
+    ) -> Result<Option<jobs::Job>, StoreError> {
         let message_id: MessageId = serde_json::from_str::<serde_json::Value>(&job.payload)
             .ok()
             .and_then(|v| v["messageId"].as_str().and_then(|s| s.parse().ok()))
             .ok_or_else(|| StoreError::Corrupt(format!("send job {}: bad payload", job.id)))?;
         let unit = self
-            .state
             .store
             .read(move |c| store::load_send(c, message_id))
             .await?;
         let (local, outcomes) = match &unit {
-            Some(unit) => self.deliver(unit).await,
+            Some(unit) => self.deliver(unit, leases).await,
             None => (None, Vec::new()),
         };
-        let now = self.state.now();
-        let schedule = self.state.config.outbound.retry_schedule_ms.clone();
-        let lease = self.lease(now);
-        self.state
-            .store
+        let now = leases.now();
+        let schedule = self.config.retry_schedule_ms.clone();
+        let lease = leases.at(now);
+        self.store
             .write(move |tx| {
                 // A worker that hung past its lease has lost the job to another attempt, whose
                 // record counts: nothing of this one is kept (no second local copy).
@@ -247,7 +155,11 @@ impl SendWorker {
 
     /// Prepares the local copies (stored later, with the attempt's record) and hands the
     /// message to the transport for everyone else, batch by batch.
-    async fn deliver(&self, unit: &SendUnit) -> (Option<Local>, Vec<(String, Outcome)>) {
+    async fn deliver(
+        &self,
+        unit: &SendUnit,
+        leases: &Leases,
+    ) -> (Option<Local>, Vec<(String, Outcome)>) {
         let mut local = Vec::new();
         let mut remote = Vec::new();
         for (address, inbox) in &unit.pending {
@@ -270,7 +182,7 @@ impl SendWorker {
             return (local, Vec::new());
         }
         // Accepted while the address was an inbox here, which it no longer is.
-        if unit.plan == Plan::Sandbox && !self.state.sandbox.limits.external_recipients {
+        if unit.plan == Plan::Sandbox && !self.sandbox_sends_out {
             let refusal = "550 5.7.1 sandbox accounts can only send to inboxes on this server; \
                            claim the account to send elsewhere";
             let refused = remote
@@ -279,7 +191,7 @@ impl SendWorker {
                 .collect();
             return (local, refused);
         }
-        let envelope_from = if self.state.config.outbound.verp {
+        let envelope_from = if self.config.verp {
             &unit.return_path
         } else {
             &unit.mail_from
@@ -290,7 +202,7 @@ impl SendWorker {
             let sent = self.transport.send(envelope_from, &batch, &unit.raw).await;
             // The last batch is recorded with the attempt, straight after.
             if batches.peek().is_some() {
-                self.record_hand_offs(unit.message.id, &sent).await;
+                self.record_hand_offs(unit.message.id, &sent, leases).await;
             }
             outcomes.extend(sent);
         }
@@ -300,7 +212,12 @@ impl SendWorker {
     /// Records the recipients a batch handed off, before the next batch goes out. Failures
     /// wait for the attempt's record (which counts bounces and tells webhooks); if that never
     /// comes, they are simply tried again.
-    async fn record_hand_offs(&self, message_id: MessageId, sent: &[(String, Outcome)]) {
+    async fn record_hand_offs(
+        &self,
+        message_id: MessageId,
+        sent: &[(String, Outcome)],
+        leases: &Leases,
+    ) {
         let handed_off: Vec<(String, RecipientStatus, &'static str)> = sent
             .iter()
             .filter_map(|(address, outcome)| match outcome {
@@ -314,9 +231,8 @@ impl SendWorker {
         if handed_off.is_empty() {
             return;
         }
-        let now = self.state.now();
+        let now = leases.now();
         let written = self
-            .state
             .store
             .write(move |tx| {
                 for (address, status, route) in &handed_off {
@@ -338,12 +254,12 @@ impl SendWorker {
             mail_from: unit.mail_from.clone(),
             recipients: recipients.clone(),
             origin: Origin {
-                helo: self.state.config.smtp.hostname.clone(),
+                helo: self.hostname.clone(),
                 peer: None,
                 protocol: "local",
             },
         };
-        let prepared = ingest::prepare(&self.state, envelope, unit.raw.clone()).await;
+        let prepared = self.ingest.prepare(envelope, unit.raw.clone()).await;
         Local {
             recipients,
             prepared,

@@ -22,11 +22,11 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use self::session::{Backend, Ending, Session, SessionConfig};
+use crate::budget::MemoryBudget;
 use crate::config::SmtpConfig;
 use crate::domain::outbound::RETURN_PATH_PREFIX;
-use crate::mail::ingest::{self, Envelope, Recipient, StoredCopy};
+use crate::mail::ingest::{Envelope, Ingest, Recipient, StoredCopy};
 use crate::net::{ClientSlot, PerClient};
-use crate::state::AppState;
 use crate::store::{StoreError, inboxes, messages};
 
 /// Sessions still running at shutdown get this long to notice and say goodbye.
@@ -37,7 +37,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The real backend: inboxes from the store, delivery through [`ingest::ingest`].
 #[derive(Clone)]
 pub struct StoreBackend {
-    state: AppState,
+    ingest: Ingest,
 }
 
 impl Backend for StoreBackend {
@@ -45,12 +45,11 @@ impl Backend for StoreBackend {
         &self,
         address: &str,
     ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send {
-        let state = self.state.clone();
+        let store = self.ingest.store().clone();
         let address = address.to_owned();
         async move {
             let lookup = address.clone();
-            let found = state
-                .store
+            let found = store
                 .read(move |c| {
                     if let Some((inbox, account)) = inboxes::find_receiving_inbox(c, &lookup)? {
                         return Ok(Some((inbox, account, None)));
@@ -77,8 +76,8 @@ impl Backend for StoreBackend {
         envelope: Envelope,
         raw: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<StoredCopy>, StoreError>> + Send {
-        let state = self.state.clone();
-        async move { ingest::ingest(&state, envelope, raw).await }
+        let ingest = self.ingest.clone();
+        async move { ingest.ingest(envelope, raw).await }
     }
 }
 
@@ -98,9 +97,9 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
-    /// Binds `smtp.listen` and loads the STARTTLS certificate, if configured.
-    pub fn bind(state: &AppState) -> anyhow::Result<Self> {
-        let config = &state.config.smtp;
+    /// Binds `smtp.listen` and loads the STARTTLS certificate, if configured; accepted mail
+    /// goes to `ingest`, and messages being received are counted in `memory`.
+    pub fn bind(config: &SmtpConfig, ingest: Ingest, memory: MemoryBudget) -> anyhow::Result<Self> {
         let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen for SMTP on {}", config.listen))?;
         listener.set_nonblocking(true)?;
@@ -115,7 +114,7 @@ impl SmtpServer {
             data_timeout: Duration::from_secs(config.data_timeout_secs),
             min_data_rate: config.min_data_rate,
             starttls: tls.is_some(),
-            memory: state.memory.clone(),
+            memory,
         };
         Ok(Self {
             listener,
@@ -123,9 +122,7 @@ impl SmtpServer {
             max_sessions: config.max_sessions,
             max_per_ip: config.max_sessions_per_ip,
             shared: Arc::new(Shared {
-                backend: StoreBackend {
-                    state: state.clone(),
-                },
+                backend: StoreBackend { ingest },
                 config: session,
                 tls,
             }),

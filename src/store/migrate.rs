@@ -1,0 +1,66 @@
+//! The schema and its numbered migrations, applied when the store opens.
+
+use super::{StoreError, Tx, attachments};
+
+/// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
+/// the same transaction.
+pub(super) struct Migration {
+    pub(super) sql: &'static str,
+    then: Option<MigrationStep>,
+}
+
+/// A migration's Rust step.
+type MigrationStep = fn(&Tx<'_>) -> Result<(), StoreError>;
+
+/// The schema and its numbered migrations: entry `i` brings a database to `user_version` i+1.
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("../../schema.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0002_attachment_pieces.sql"),
+        then: Some(attachments::move_blobs_into_pieces),
+    },
+    Migration {
+        sql: include_str!("../../migrations/0003_accepted_total.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0004_auth_results.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0005_claims_and_holders.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0006_return_paths.sql"),
+        then: None,
+    },
+];
+
+pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let current: i64 = tx
+        .sql()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (version, migration) in (1..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        tx.sql().execute_batch(migration.sql)?;
+        if let Some(step) = migration.then {
+            step(tx)?;
+        }
+        tx.sql().pragma_update(None, "user_version", version)?;
+        log::info!("database schema migrated to version {version}");
+    }
+    Ok(())
+}
