@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::budget::MemoryBudget;
 use crate::config::Config;
+use crate::custom_domains::{self, CustomDomains, DomainChecker, DomainChecks};
 use crate::dns::Dns;
 use crate::domain::account::AccountName;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
@@ -54,6 +55,7 @@ pub struct Application {
     bootstrap: Option<Bootstrap>,
     webhook_worker: DeliveryWorker,
     send_worker: SendWorker,
+    domain_checker: DomainChecker,
     smtp: SmtpServer,
     tasks: Handles,
     lock: ServeLock,
@@ -156,6 +158,12 @@ fn raise_fd_limit(config: &Config) {
         );
     }
 }
+
+/// Custom domains checked at once in the background.
+const DOMAIN_CHECK_CONCURRENCY: usize = 8;
+/// A background domain check not recorded by then is taken up again (its lookups have their
+/// own, much shorter, timeouts).
+const DOMAIN_CHECK_LEASE: Duration = Duration::from_secs(120);
 
 /// The shared domain's DKIM key, if one is configured; its DNS record is logged.
 fn shared_domain_dkim(config: &Config) -> anyhow::Result<Option<DkimKey>> {
@@ -288,6 +296,24 @@ impl Application {
             store.wakers().clone(),
         );
         let smtp = SmtpServer::bind(&config.smtp, ingest, memory.clone())?;
+        let domains = CustomDomains::new(
+            store.clone(),
+            clock.clone(),
+            dns.clone(),
+            dns_setup.clone(),
+            config.domains.clone(),
+            sandbox.clone(),
+        );
+        let domain_checker = Runner::new(
+            DomainChecks(domains.clone()),
+            // A check is a few DNS lookups, each with its own timeout.
+            Leases::new(boot.clone(), clock.clone(), DOMAIN_CHECK_LEASE),
+            RunnerSettings {
+                concurrency: DOMAIN_CHECK_CONCURRENCY,
+                shutdown_grace: custom_domains::SHUTDOWN_GRACE,
+            },
+            store.wakers().clone(),
+        );
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -302,6 +328,7 @@ impl Application {
             dns_setup,
             boot,
             sending,
+            domains,
             components: Components::new(),
         };
         let app_state = state.clone();
@@ -329,6 +356,7 @@ impl Application {
             bootstrap,
             webhook_worker,
             send_worker,
+            domain_checker,
             smtp,
             tasks: Handles::default(),
             lock,
@@ -344,6 +372,12 @@ impl Application {
     /// itself once the application runs).
     pub fn send_worker(&self) -> &SendWorker {
         &self.send_worker
+    }
+
+    /// The background checks of custom domains (for tests that drive them directly; they
+    /// also run by themselves once the application runs).
+    pub fn domain_checker(&self) -> &DomainChecker {
+        &self.domain_checker
     }
 
     /// The address the SMTP listener is bound to.
@@ -386,6 +420,7 @@ impl Application {
             http_addr,
             webhook_worker,
             send_worker,
+            domain_checker,
             smtp,
             tasks,
             lock,
@@ -406,7 +441,7 @@ impl Application {
         );
         supervisor.spawn(
             "domain-checks",
-            infallible(jobs::run_domain_checks(state.clone(), shutdown_rx.clone())),
+            infallible(domain_checker.run(shutdown_rx.clone())),
         );
         supervisor.spawn(
             "webhooks",

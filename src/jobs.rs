@@ -2,8 +2,6 @@
 //! finished windows, webhook deliveries past their retention, finished jobs and attachments no
 //! message uses (uploads never sent) once past their retention. [`janitor_tick`] does one
 //! pass, so tests can drive it directly; [`run_janitor`] repeats it until shutdown.
-//! [`run_domain_checks`] re-checks the DNS of pending custom domains
-//! ([`crate::domains::recheck_due`] is its one step).
 
 use std::time::Duration;
 
@@ -65,30 +63,6 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError>
             })
         })
         .await
-}
-
-/// Re-checks pending custom domains until `shutdown` turns true, looking for due ones every
-/// [`JANITOR_INTERVAL`] (or the re-check interval, when shorter). Apart from the janitor,
-/// whose passes must not wait for DNS.
-pub async fn run_domain_checks(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let every = JANITOR_INTERVAL.min(Duration::from_secs(
-        state.config.domains.recheck_interval_secs,
-    ));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-        let pass = crate::domains::recheck_due(&state);
-        tokio::select! {
-            result = pass => match result {
-                Ok(0) => {}
-                Ok(n) => log::debug!("re-checked the DNS of {n} pending domains"),
-                Err(e) => log::warn!("re-checking pending domains failed: {e}"),
-            },
-            _ = shutdown.changed() => return,
-        }
-    }
 }
 
 /// Runs [`janitor_tick`] every [`JANITOR_INTERVAL`] until `shutdown` turns true.

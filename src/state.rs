@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::budget::MemoryBudget;
 use crate::config::Config;
+use crate::custom_domains::CustomDomains;
 use crate::dns::Dns;
 use crate::domain::custom_domain::DnsSetup;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
@@ -45,6 +46,8 @@ pub struct AppState {
     pub boot: BootId,
     /// Accepting sends.
     pub sending: Sending,
+    /// Adding and checking custom domains.
+    pub domains: CustomDomains,
     /// Which supervised components have stopped (for the health check).
     pub components: Arc<Components>,
 }

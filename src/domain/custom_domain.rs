@@ -149,6 +149,14 @@ pub const VERIFICATION_LABEL: &str = "_agentsend";
 pub const VERIFICATION_PREFIX: &str = "agentsend-verification=";
 
 impl Domain {
+    /// Whether a side still waits for its records (and so for checks).
+    pub fn is_pending(&self) -> bool {
+        matches!(
+            self.sending_status,
+            SendingStatus::Pending | SendingStatus::PendingDkim
+        ) || self.receiving_status == ReceivingStatus::Pending
+    }
+
     /// Where the verification TXT record goes.
     pub fn verification_name(&self) -> String {
         format!("{VERIFICATION_LABEL}.{}", self.name)

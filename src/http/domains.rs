@@ -164,7 +164,7 @@ pub async fn create(
         let created = DomainDto::new(domain, &setup);
         idempotency.keep(tx, Reply::json(StatusCode::CREATED, &created)?)
     };
-    Ok(crate::domains::add(&state, &auth.0, name, respond).await?)
+    Ok(state.domains.add(&auth.0, name, respond).await?)
 }
 
 /// The account's domains, newest first.
@@ -235,7 +235,7 @@ pub async fn verify(
     state: Data<AppState>,
     id: Path<DomainId>,
 ) -> Result<impl Responder, ApiError> {
-    let domain = crate::domains::verify(&state, &auth.0, id.into_inner()).await?;
+    let domain = state.domains.verify(&auth.0, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(DomainDto::new(domain, &state.dns_setup)))
 }
 

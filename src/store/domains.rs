@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::sql::bad_text;
-use super::{Resource, StoreError, Tx, count};
+use super::{Queue, Resource, StoreError, Tx, count};
 use crate::domain::custom_domain::{
     CheckOutcome, DkimAlgorithm, Domain, ReceivingStatus, SendingStatus,
 };
@@ -273,31 +273,36 @@ pub fn record_check(
     get_domain(tx, before.account_id, before.id)
 }
 
-/// Domains created after `created_after` with a side still pending that were not checked
-/// since `checked_before`, oldest check first, at most `max`.
-pub fn due_for_check(
-    conn: &Db,
-    created_after: Timestamp,
-    checked_before: Timestamp,
-    max: usize,
-) -> Result<Vec<(AccountId, DomainId)>, StoreError> {
-    Ok(conn
+/// The kind of the jobs that re-check a domain in the background.
+pub const DOMAIN_CHECK_JOB: &str = "domain-check";
+
+/// The payload of a domain's check job.
+pub fn check_job_payload(account_id: AccountId, id: DomainId) -> String {
+    serde_json::json!({"accountId": account_id, "domainId": id}).to_string()
+}
+
+/// Migration step to version 7: a check job for every domain with a side still pending, due
+/// at its last check (the job reschedules itself by the configured interval, or ends).
+pub(super) fn queue_pending_checks(tx: &Tx<'_>) -> Result<(), StoreError> {
+    let pending: Vec<(AccountId, DomainId, Timestamp)> = tx
         .sql()
-        .prepare_cached(
-            "SELECT account_id, id FROM domains
-             WHERE (sending_status IN ('pending', 'pending_dkim') OR receiving_status = 'pending')
-               AND created_at > ?1 AND coalesce(last_checked_at, created_at) < ?2
-             ORDER BY coalesce(last_checked_at, created_at) LIMIT ?3",
+        .prepare(
+            "SELECT account_id, id, coalesce(last_checked_at, created_at) FROM domains
+             WHERE sending_status IN ('pending', 'pending_dkim') OR receiving_status = 'pending'",
         )?
-        .query_map(
-            params![
-                created_after,
-                checked_before,
-                i64::try_from(max).unwrap_or(i64::MAX)
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?
-        .collect::<Result<_, _>>()?)
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (account_id, id, due) in pending {
+        super::jobs::enqueue(
+            tx,
+            DOMAIN_CHECK_JOB,
+            &check_job_payload(account_id, id),
+            due,
+            Queue::DomainChecks,
+            due,
+        )?;
+    }
+    Ok(())
 }
 
 /// The signing key of the custom domain `domain_id`, if it is verified for sending.

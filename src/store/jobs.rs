@@ -162,6 +162,24 @@ pub fn retry_at(
     Ok(())
 }
 
+/// Schedules a recurring job's next run: pending again at `run_at`, a fresh count of
+/// attempts, no error.
+pub fn run_again_at(
+    tx: &Tx<'_>,
+    id: JobId,
+    run_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.sql()
+        .prepare_cached(
+            "UPDATE jobs SET status = 'pending', run_at = ?2, attempts = 0, lease_until = NULL,
+                 claimed_by = NULL, last_error = NULL, updated_at = ?3
+             WHERE id = ?1",
+        )?
+        .execute(params![id, run_at, now])?;
+    Ok(())
+}
+
 /// Hands claimed jobs back (their work was cut short by a shutdown), due at once and without
 /// counting the attempt.
 pub fn release(tx: &Tx<'_>, ids: &[JobId], now: Timestamp) -> Result<(), StoreError> {

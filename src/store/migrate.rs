@@ -1,6 +1,6 @@
 //! The schema and its numbered migrations, applied when the store opens.
 
-use super::{StoreError, Tx, attachments};
+use super::{StoreError, Tx, attachments, domains};
 
 /// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
 /// the same transaction.
@@ -37,6 +37,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("../../migrations/0006_return_paths.sql"),
         then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0007_domain_check_jobs.sql"),
+        then: Some(domains::queue_pending_checks),
     },
 ];
 

@@ -442,6 +442,69 @@ mod tests {
     }
 
     #[test]
+    fn version_7_gives_every_pending_domain_a_check_job_and_settled_ones_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let account = crate::domain::AccountId::new();
+        let (pending, verified) = (
+            crate::domain::DomainId::new(),
+            crate::domain::DomainId::new(),
+        );
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..6] {
+                conn.execute_batch(m.sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute(
+                "INSERT INTO accounts (id, name, email, plan, daily_send_limit, created_at,
+                     updated_at)
+                 VALUES (?1, 'A', 'a@example.com', 'free', 10, 0, 0)",
+                [account],
+            )
+            .unwrap();
+            for (id, name, sending, receiving) in [
+                (pending, "p.example", "pending_dkim", "verified"),
+                (verified, "v.example", "verified", "verified"),
+            ] {
+                conn.execute(
+                    "INSERT INTO domains (id, account_id, domain, verification_token, dkim_selector,
+                         dkim_algorithm, dkim_private_key, dkim_public_key, sending_status,
+                         receiving_status, last_checked_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 't', 's', 'rsa', x'00', 'k', ?4, ?5, 5000, 0, 0)",
+                    rusqlite::params![id, account, name, sending, receiving],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(
+            &path,
+            &StoreOptions {
+                pool_size: 1,
+                busy_timeout: Duration::from_millis(1000),
+            },
+        )
+        .unwrap();
+        let jobs: Vec<(String, String, i64)> = store
+            .read_blocking(|db| {
+                let mut stmt = db
+                    .sql()
+                    .prepare("SELECT kind, payload, run_at FROM jobs WHERE status = 'pending'")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(
+            jobs,
+            [(
+                domains::DOMAIN_CHECK_JOB.to_owned(),
+                domains::check_job_payload(account, pending),
+                5000
+            )]
+        );
+    }
+
+    #[test]
     fn a_database_from_a_newer_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");

@@ -11,16 +11,19 @@ pub enum Queue {
     Webhooks,
     /// Outgoing mail.
     Sends,
+    /// Background checks of custom domains.
+    DomainChecks,
 }
 
 impl Queue {
     /// Every queue, in the order of their bits in a [`WakeSet`].
-    pub const ALL: [Queue; 2] = [Queue::Webhooks, Queue::Sends];
+    pub const ALL: [Queue; 3] = [Queue::Webhooks, Queue::Sends, Queue::DomainChecks];
 
     fn bit(self) -> u8 {
         match self {
             Queue::Webhooks => 1,
             Queue::Sends => 2,
+            Queue::DomainChecks => 4,
         }
     }
 }

@@ -342,6 +342,11 @@ async fn pending_domains_fail_after_the_verification_period_and_recover_if_publi
     );
 }
 
+/// When the domain was last checked in DNS.
+async fn last_checked(app: &TestApp, d: &Value) -> Value {
+    json(app.get(&format!("/domains/{}", id(d))).await).await.1["lastCheckedAt"].clone()
+}
+
 #[tokio::test]
 async fn the_background_check_verifies_pending_domains_without_being_asked() {
     let app = TestApp::spawn_with(|c| {
@@ -354,23 +359,18 @@ async fn the_background_check_verifies_pending_domains_without_being_asked() {
         publish(&app, &d, purpose).await;
     }
     // Not yet due.
-    assert_eq!(
-        agentsend::domains::recheck_due(&app.state).await.unwrap(),
-        0
-    );
+    app.settle_domain_checks().await;
+    assert_eq!(last_checked(&app, &d).await, Value::Null);
     app.advance(Duration::from_secs(601));
-    assert_eq!(
-        agentsend::domains::recheck_due(&app.state).await.unwrap(),
-        1
-    );
+    app.settle_domain_checks().await;
     let (_, got) = json(app.get(&format!("/domains/{}", id(&d))).await).await;
     assert_eq!(statuses(&got), ("verified", "verified", "verified"));
+    let checked = got["lastCheckedAt"].clone();
+    assert_ne!(checked, Value::Null);
     // Settled domains are not checked again.
     app.advance(Duration::from_secs(601));
-    assert_eq!(
-        agentsend::domains::recheck_due(&app.state).await.unwrap(),
-        0
-    );
+    app.settle_domain_checks().await;
+    assert_eq!(last_checked(&app, &d).await, checked);
 }
 
 #[tokio::test]
@@ -379,18 +379,49 @@ async fn background_checks_stop_a_day_after_the_verification_period() {
     let d = add(&app, "quiet.example").await;
     // A pending side with no record yet is checked on schedule...
     app.advance(Duration::from_secs(601));
-    assert_eq!(
-        agentsend::domains::recheck_due(&app.state).await.unwrap(),
-        1
-    );
+    app.settle_domain_checks().await;
+    let checked = last_checked(&app, &d).await;
+    assert_ne!(checked, Value::Null);
     // ...but not once 72 + 24 hours have passed (only DNS failures keep it pending so long).
     app.advance(Duration::from_secs(97 * 3600));
-    assert_eq!(
-        agentsend::domains::recheck_due(&app.state).await.unwrap(),
-        0
-    );
+    app.settle_domain_checks().await;
+    assert_eq!(last_checked(&app, &d).await, checked);
     let (_, got) = json(app.get(&format!("/domains/{}", id(&d))).await).await;
     assert_eq!(got["sendingStatus"], "pending");
+}
+
+#[tokio::test]
+async fn a_manual_check_puts_the_next_background_check_off_and_a_deleted_domain_ends_its_checks() {
+    let app = TestApp::spawn_with(|c| {
+        domain_config(c);
+        c.domains.recheck_interval_secs = 600;
+    })
+    .await;
+    let d = add(&app, "manual.example").await;
+    app.advance(Duration::from_secs(500));
+    verify(&app, &d).await;
+    let manual = last_checked(&app, &d).await;
+    // The background check was due at 600 s; the manual one at 500 s moves it to 1100 s.
+    app.advance(Duration::from_secs(200));
+    app.settle_domain_checks().await;
+    assert_eq!(last_checked(&app, &d).await, manual);
+    app.advance(Duration::from_secs(401));
+    app.settle_domain_checks().await;
+    assert_ne!(last_checked(&app, &d).await, manual);
+    // Once the domain is deleted its job ends instead of failing.
+    let res = app.delete(&format!("/domains/{}", id(&d))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.advance(Duration::from_secs(601));
+    app.settle_domain_checks().await;
+    let jobs: i64 = app
+        .sql()
+        .query_row(
+            "SELECT count(*) FROM jobs WHERE kind = 'domain-check' AND status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(jobs, 0);
 }
 
 #[tokio::test]

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use agentsend::app::Application;
 use agentsend::config::Config;
+use agentsend::custom_domains::DomainChecker;
 use agentsend::domain::account::AccountName;
 use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock, Timestamp};
 use agentsend::mail::outbound::SendWorker;
 use agentsend::state::AppState;
 use agentsend::store::Queue;
 use agentsend::store::accounts::{self, NewAccount};
+use agentsend::store::domains::DOMAIN_CHECK_JOB;
+use agentsend::store::jobs;
 use agentsend::supervisor::Handles;
 use agentsend::webhooks::worker::DeliveryWorker;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -42,6 +45,8 @@ pub struct TestApp {
     pub worker: DeliveryWorker,
     /// The send worker, to drive it step by step.
     pub sender: SendWorker,
+    /// The background checks of custom domains, to drive them step by step.
+    pub domain_checker: DomainChecker,
     /// The supervised components, to make one die.
     pub tasks: Handles,
     /// The DNS server the app resolves with (unless the test configured another): tests
@@ -119,6 +124,7 @@ impl TestApp {
         let state = app.state().clone();
         let worker = app.webhook_worker().clone();
         let sender = app.send_worker().clone();
+        let domain_checker = app.domain_checker().clone();
         let tasks = app.tasks();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
@@ -134,6 +140,7 @@ impl TestApp {
             state,
             worker,
             sender,
+            domain_checker,
             tasks,
             dns,
             client: client(),
@@ -222,6 +229,22 @@ impl TestApp {
                 .state
                 .store
                 .read(move |c| agentsend::store::jobs::unsettled(c, "send", now))
+                .await
+                .unwrap();
+            (unsettled == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until no background domain check is due or under way, running due ones itself.
+    pub async fn settle_domain_checks(&self) {
+        eventually("domain checks to settle", || async {
+            self.domain_checker.drain().await.unwrap();
+            let now = self.now();
+            let unsettled = self
+                .state
+                .store
+                .read(move |c| jobs::unsettled(c, DOMAIN_CHECK_JOB, now))
                 .await
                 .unwrap();
             (unsettled == 0).then_some(())

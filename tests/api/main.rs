@@ -15,6 +15,7 @@ mod smtp_client;
 mod smtp_server;
 
 mod account;
+mod architecture;
 mod attachments;
 mod auth_results;
 mod cli;
