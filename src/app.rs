@@ -31,7 +31,7 @@ use crate::runner::{Leases, Runner, RunnerSettings};
 use crate::state::AppState;
 use crate::store::accounts::{self, NewAccount};
 use crate::store::settings;
-use crate::store::{ServeLock, Store, StoreError, StoreOptions};
+use crate::store::{Failure, ServeLock, Store, StoreOptions};
 use crate::store::{idempotency, jobs as jobs_store, webhooks as webhooks_store};
 use crate::supervisor::{Components, Handles, Supervisor};
 use crate::webhooks::policy::NetworkPolicy;
@@ -62,7 +62,7 @@ pub struct Application {
 }
 
 /// Opens the configured database (also used by the administration commands).
-pub fn open_store(config: &Config) -> Result<Store, StoreError> {
+pub fn open_store(config: &Config) -> Result<Store, Failure> {
     Store::open(
         &config.database.path,
         &StoreOptions {

@@ -4,6 +4,7 @@
 //! every `domains.recheck_interval_secs` while a side is pending, until a day after the
 //! verification period.
 
+use crate::domain::Refusal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::mail::dkim::DkimKey;
 use crate::runner::{Leases, Runner, Work};
 use crate::store::domains::{self as store, DOMAIN_CHECK_JOB, DomainLimits, NewDomain};
 use crate::store::jobs::{self, Lease};
-use crate::store::{Queue, Store, StoreError, Tx};
+use crate::store::{Failure, Queue, Store, Tx};
 use crate::webhooks::{self, Event, events::DomainVerified};
 
 /// On shutdown, checks under way get this long before they are handed back.
@@ -62,8 +63,8 @@ impl CustomDomains {
         &self,
         who: &Credential,
         name: DomainName,
-        respond: impl FnOnce(&Tx<'_>, Domain) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
+        respond: impl FnOnce(&Tx<'_>, Domain) -> Result<R, Failure> + Send + 'static,
+    ) -> Result<R, Failure> {
         let config = &self.config;
         let limits = DomainLimits {
             sandbox: self.sandbox.clone(),
@@ -86,8 +87,8 @@ impl CustomDomains {
             DkimKey::generate(algorithm, &key_domain, &key_selector)
         })
         .await
-        .map_err(|e| StoreError::Task(format!("key generation: {e}")))?
-        .map_err(StoreError::Task)?;
+        .map_err(|e| Failure::task(format!("key generation: {e}")))?
+        .map_err(Failure::task)?;
         let new = NewDomain {
             name,
             verification_token: hex::encode(random::bytes::<16>()),
@@ -107,7 +108,7 @@ impl CustomDomains {
     }
 
     /// Checks one of `who`'s domains in DNS now and stores what was found.
-    pub async fn verify(&self, who: &Credential, id: DomainId) -> Result<Domain, StoreError> {
+    pub async fn verify(&self, who: &Credential, id: DomainId) -> Result<Domain, Failure> {
         let domain = self
             .store
             .read_as(who, self.clock.now(), move |c, auth| {
@@ -162,7 +163,7 @@ fn schedule_checks(
     domain: &Domain,
     first: Timestamp,
     now: Timestamp,
-) -> Result<JobId, StoreError> {
+) -> Result<JobId, Failure> {
     jobs::enqueue(
         tx,
         DOMAIN_CHECK_JOB,
@@ -187,7 +188,7 @@ impl Check {
     /// Records the outcome; fires `domain.verified` when sending becomes verified. The status
     /// change is decided on the row as it is in the write transaction, so concurrent checks
     /// cannot fire the event twice.
-    fn record(&self, tx: &Tx<'_>) -> Result<Domain, StoreError> {
+    fn record(&self, tx: &Tx<'_>) -> Result<Domain, Failure> {
         let (account_id, id, now) = (self.account_id, self.id, self.now);
         let before = store::get_domain(tx, account_id, id)?;
         let claimed = store::received_elsewhere(tx, &before)?;
@@ -238,7 +239,7 @@ impl Work for DomainChecks {
         now: Timestamp,
         max: usize,
         lease: Lease,
-    ) -> Result<Vec<jobs::Job>, StoreError> {
+    ) -> Result<Vec<jobs::Job>, Failure> {
         self.0
             .store
             .write(move |tx| jobs::claim(tx, DOMAIN_CHECK_JOB, now, max, &lease))
@@ -247,11 +248,7 @@ impl Work for DomainChecks {
 
     /// Checks the domain if it is due (a manual check may have come first), and schedules
     /// the next check or ends the job.
-    async fn process(
-        &self,
-        job: jobs::Job,
-        leases: &Leases,
-    ) -> Result<Option<jobs::Job>, StoreError> {
+    async fn process(&self, job: jobs::Job, leases: &Leases) -> Result<Option<jobs::Job>, Failure> {
         let domains = &self.0;
         let (account_id, id) = serde_json::from_str::<serde_json::Value>(&job.payload)
             .ok()
@@ -261,7 +258,7 @@ impl Work for DomainChecks {
                     v["domainId"].as_str()?.parse().ok()?,
                 ))
             })
-            .ok_or_else(|| StoreError::Corrupt(format!("domain check {}: bad payload", job.id)))?;
+            .ok_or_else(|| Failure::corrupt(format!("domain check {}: bad payload", job.id)))?;
         let domain = match domains
             .store
             .read(move |c| store::get_domain(c, account_id, id))
@@ -269,7 +266,7 @@ impl Work for DomainChecks {
         {
             Ok(domain) => Some(domain),
             // Deleted meanwhile.
-            Err(StoreError::NotFound(_)) => None,
+            Err(Failure::Refused(Refusal::NotFound(_))) => None,
             Err(e) => return Err(e),
         };
         let now = leases.now();
@@ -298,14 +295,14 @@ impl Work for DomainChecks {
             .await
     }
 
-    async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+    async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
         self.0
             .store
             .read(move |c| jobs::next_due(c, DOMAIN_CHECK_JOB, now))
             .await
     }
 
-    async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), StoreError> {
+    async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), Failure> {
         self.0
             .store
             .write(move |tx| jobs::release(tx, &ids, now))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::state::AppState;
-use crate::store::{StoreError, attachments, idempotency, jobs, rate_limits, webhooks};
+use crate::store::{Failure, attachments, idempotency, jobs, rate_limits, webhooks};
 
 /// Time between janitor passes.
 pub const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
@@ -29,7 +29,7 @@ pub struct JanitorReport {
 }
 
 /// One janitor pass.
-pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, StoreError> {
+pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, Failure> {
     let now = state.now();
     let window = i64::try_from(state.config.limits.rate_limit_window_secs).unwrap_or(i64::MAX);
     let provision_window =

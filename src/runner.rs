@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 
 use crate::domain::{BootId, Clock, Timestamp};
 use crate::store::jobs::Lease;
-use crate::store::{Queue, StoreError, Wakers};
+use crate::store::{Failure, Queue, Wakers};
 
 /// Longest sleep when nothing is due (a safety net: queued work wakes the runner at once).
 pub const IDLE_POLL: Duration = Duration::from_secs(60);
@@ -56,7 +56,7 @@ pub trait Work: Send + Sync + 'static {
         now: Timestamp,
         max: usize,
         lease: Lease,
-    ) -> impl Future<Output = Result<Vec<Self::Item>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Self::Item>, Failure>> + Send;
 
     /// Processes one item and records the outcome; may claim, in the same transaction, the
     /// next item for the same slot (taking a lease from `leases`). An `Err` leaves the item to
@@ -65,20 +65,20 @@ pub trait Work: Send + Sync + 'static {
         &self,
         item: Self::Item,
         leases: &Leases,
-    ) -> impl Future<Output = Result<Option<Self::Item>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Self::Item>, Failure>> + Send;
 
     /// When the next item not yet due becomes due (a retry or a lease expiry).
     fn next_due(
         &self,
         now: Timestamp,
-    ) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Timestamp>, Failure>> + Send;
 
     /// Hands back items cut short by a shutdown, due at once.
     fn release(
         &self,
         keys: Vec<Self::Key>,
         now: Timestamp,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
 /// Where leases come from: this run of the server, its clock, and a lease's length.
@@ -165,7 +165,7 @@ impl<W: Work> Runner<W> {
 
     /// One pass: claims every due item there is a free slot for, processes them all
     /// concurrently (with what they chain) and waits for them. Returns how many were claimed.
-    pub async fn run_once(&self) -> Result<usize, StoreError> {
+    pub async fn run_once(&self) -> Result<usize, Failure> {
         let claimed = self.claim().await?;
         let count = claimed.len();
         let mut tasks = JoinSet::new();
@@ -177,7 +177,7 @@ impl<W: Work> Runner<W> {
     }
 
     /// Runs passes until nothing is due now (retries scheduled for later stay queued).
-    pub async fn drain(&self) -> Result<usize, StoreError> {
+    pub async fn drain(&self) -> Result<usize, Failure> {
         let mut total = 0;
         loop {
             match self.run_once().await? {
@@ -264,7 +264,7 @@ impl<W: Work> Runner<W> {
     }
 
     /// Takes every free slot and claims up to that many due items; unused slots go back.
-    async fn claim(&self) -> Result<Vec<(W::Item, OwnedSemaphorePermit)>, StoreError> {
+    async fn claim(&self) -> Result<Vec<(W::Item, OwnedSemaphorePermit)>, Failure> {
         let mut slots = Vec::new();
         while let Ok(slot) = self.inner.slots.clone().try_acquire_owned() {
             slots.push(slot);
@@ -334,22 +334,22 @@ mod tests {
             *item
         }
 
-        async fn claim(&self, _: Timestamp, max: usize, _: Lease) -> Result<Vec<u32>, StoreError> {
+        async fn claim(&self, _: Timestamp, max: usize, _: Lease) -> Result<Vec<u32>, Failure> {
             let mut due = self.due.lock().unwrap();
             let n = max.min(due.len());
             Ok(due.drain(..n).collect())
         }
 
-        async fn process(&self, item: u32, _: &Leases) -> Result<Option<u32>, StoreError> {
+        async fn process(&self, item: u32, _: &Leases) -> Result<Option<u32>, Failure> {
             self.done.lock().unwrap().push(item);
             Ok((item % 10 < 2).then_some(item + 1))
         }
 
-        async fn next_due(&self, _: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        async fn next_due(&self, _: Timestamp) -> Result<Option<Timestamp>, Failure> {
             Ok(None)
         }
 
-        async fn release(&self, keys: Vec<u32>, _: Timestamp) -> Result<(), StoreError> {
+        async fn release(&self, keys: Vec<u32>, _: Timestamp) -> Result<(), Failure> {
             self.released.lock().unwrap().extend(keys);
             Ok(())
         }

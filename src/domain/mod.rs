@@ -14,6 +14,7 @@ pub mod message;
 pub mod outbound;
 pub mod paging;
 pub mod random;
+pub mod refusal;
 pub mod sandbox;
 pub mod time;
 pub mod validation;
@@ -29,5 +30,6 @@ pub use ids::{
 };
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
 pub use paging::{Page, Paging};
+pub use refusal::{Refusal, Resource};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use validation::ValidationErrors;

@@ -3,6 +3,7 @@
 //! (`/download`, no key). Downloads are streamed from SQLite a piece at a time, so memory per
 //! download stays at one piece whatever the file's size.
 
+use crate::http::error_code::ErrorCode;
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::body::SizedStream;
 use actix_web::error::PayloadError;
@@ -25,7 +26,7 @@ use crate::domain::message::{
 };
 use crate::domain::{AttachmentId, Timestamp};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::Failure;
 use crate::store::attachments::{self, NewAttachment, Origin};
 
 /// An attachment on the wire.
@@ -216,8 +217,7 @@ async fn read_field(
         let max = *max;
         if content.len() + chunk.len() > max {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "ATTACHMENT_TOO_LARGE",
+                ErrorCode::AttachmentTooLarge,
                 format!("An attachment can be at most {max} bytes (10 MiB)."),
             ));
         }
@@ -319,15 +319,13 @@ pub async fn download(
         Ok(()) => {}
         Err(LinkError::Invalid) => {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "INVALID_SIGNATURE",
+                ErrorCode::InvalidSignature,
                 "This download link is not valid; get a fresh one from GET /attachments/{id}.",
             ));
         }
         Err(LinkError::Expired) => {
             return Err(ApiError::new(
-                StatusCode::GONE,
-                "LINK_EXPIRED",
+                ErrorCode::LinkExpired,
                 "This download link has expired; get a fresh one from GET /attachments/{id}.",
             ));
         }
@@ -364,7 +362,7 @@ fn stream_bytes(state: &AppState, meta: AttachmentMeta) -> HttpResponse {
                 }
                 // Deleted meanwhile (or not the size recorded): end the response as broken
                 // rather than short or long.
-                _ => Err(StoreError::Task(format!(
+                _ => Err(Failure::task(format!(
                     "attachment {id}: piece {seq} does not continue {sent} of {size} bytes"
                 ))),
             }

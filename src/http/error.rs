@@ -1,6 +1,9 @@
 //! The one error type at the HTTP edge and its envelope,
 //! `{"error": {"code", "message", "status", "details"?}}` (SPEC §1.3).
 
+use crate::domain::Refusal;
+use crate::http::error_code::ErrorCode;
+use crate::store::StoreError;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -10,14 +13,15 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::Resource;
 use crate::domain::ValidationErrors;
-use crate::store::{Resource, StoreError};
+use crate::mail::MailError;
+use crate::store::Failure;
 
 /// An error response.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: Cow<'static, str>,
     details: Option<ValidationErrors>,
     retry_after: Option<u64>,
@@ -34,8 +38,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorObject {
     /// Stable machine-readable code, e.g. `INBOX_NOT_FOUND`.
-    #[schema(example = "VALIDATION_ERROR")]
-    code: &'static str,
+    code: ErrorCode,
     /// Human-readable explanation.
     message: String,
     /// The HTTP status, repeated.
@@ -51,14 +54,9 @@ pub struct ErrorObject {
 }
 
 impl ApiError {
-    /// An error with a fixed code and message.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    /// An error with a code (which fixes its status) and a message.
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             details: None,
@@ -69,11 +67,7 @@ impl ApiError {
 
     /// `400 VALIDATION_ERROR` with per-field details.
     pub fn validation(errors: ValidationErrors) -> Self {
-        let mut e = Self::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            errors.summary(),
-        );
+        let mut e = Self::new(ErrorCode::ValidationError, errors.summary());
         e.details = Some(errors);
         e
     }
@@ -91,28 +85,23 @@ impl ApiError {
 
     /// `400 VALIDATION_ERROR` without field details.
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message)
+        Self::new(ErrorCode::ValidationError, message)
     }
 
     /// `401 UNAUTHORIZED`, with the hosted service's exact message.
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "Invalid or missing API key",
-        )
+        Self::new(ErrorCode::Unauthorized, "Invalid or missing API key")
     }
 
     /// `404 NOT_FOUND` for a path no route matches.
     pub fn route_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such endpoint.")
+        Self::new(ErrorCode::NotFound, "No such endpoint.")
     }
 
     /// `405 METHOD_NOT_ALLOWED`.
     pub fn method_not_allowed() -> Self {
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            ErrorCode::MethodNotAllowed,
             "This endpoint does not support that HTTP method.",
         )
     }
@@ -120,8 +109,7 @@ impl ApiError {
     /// `413 PAYLOAD_TOO_LARGE`.
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             format!("The request body is larger than the limit of {limit} bytes."),
         )
     }
@@ -129,8 +117,7 @@ impl ApiError {
     /// `408 REQUEST_TIMEOUT`: the body did not arrive in time (see `http::conn`).
     pub fn request_timeout() -> Self {
         Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "REQUEST_TIMEOUT",
+            ErrorCode::RequestTimeout,
             "The request body did not arrive in time.",
         )
     }
@@ -138,8 +125,7 @@ impl ApiError {
     /// `415 UNSUPPORTED_MEDIA_TYPE`.
     pub fn unsupported_media_type(expected: &str) -> Self {
         Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             format!("The request body must be sent as {expected}."),
         )
     }
@@ -147,8 +133,7 @@ impl ApiError {
     /// `409 IDEMPOTENCY_KEY_IN_USE`: a request with the key is still running.
     pub fn idempotency_key_in_use() -> Self {
         Self::new(
-            StatusCode::CONFLICT,
-            "IDEMPOTENCY_KEY_IN_USE",
+            ErrorCode::IdempotencyKeyInUse,
             "A request with this Idempotency-Key is still being processed; retry shortly.",
         )
     }
@@ -156,8 +141,7 @@ impl ApiError {
     /// `429 RATE_LIMIT_EXCEEDED` with `Retry-After`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMIT_EXCEEDED",
+            ErrorCode::RateLimitExceeded,
             format!("Rate limit exceeded. Try again in {retry_after_secs} seconds."),
         );
         e.retry_after = Some(retry_after_secs);
@@ -168,8 +152,7 @@ impl ApiError {
     /// budget (`limits.max_buffered_bytes`).
     pub fn busy() -> Self {
         let mut e = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVER_BUSY",
+            ErrorCode::ServerBusy,
             "The server is receiving too much data at once; retry in a few seconds.",
         );
         e.retry_after = Some(5);
@@ -179,16 +162,12 @@ impl ApiError {
     /// `500 INTERNAL_ERROR`. The cause is logged here and never sent to the client.
     pub fn internal(cause: impl fmt::Display) -> Self {
         log::error!("internal error: {cause}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "An unexpected error occurred",
-        )
+        Self::new(ErrorCode::InternalError, "An unexpected error occurred")
     }
 
     /// The machine-readable code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.code.as_str()
     }
 
     fn body(&self) -> ErrorBody {
@@ -196,7 +175,7 @@ impl ApiError {
             error: ErrorObject {
                 code: self.code,
                 message: self.message.to_string(),
-                status: self.status.as_u16(),
+                status: self.code.status().as_u16(),
                 details: self.details.as_ref().map(|d| d.fields().clone()),
                 claim_url: self.claim_url.clone(),
             },
@@ -209,7 +188,7 @@ impl fmt::Display for ApiError {
         write!(
             f,
             "{} {}: {}",
-            self.status.as_u16(),
+            self.code.status().as_u16(),
             self.code,
             self.message
         )
@@ -218,11 +197,11 @@ impl fmt::Display for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.code.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
+        let mut res = HttpResponse::build(self.code.status());
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
@@ -236,60 +215,73 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
-/// The one place where a store condition becomes an HTTP status.
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        use StatusCode as S;
+/// A mail failure: the store's part as such, the rest internal.
+impl From<MailError> for ApiError {
+    fn from(e: MailError) -> Self {
         match e {
-            StoreError::NotFound(resource) => {
-                let (code, message) = match resource {
-                    Resource::Account => ("NOT_FOUND", "No account found with that ID."),
-                    Resource::ApiKey => ("NOT_FOUND", "No API key found with that ID."),
-                    Resource::Inbox => ("INBOX_NOT_FOUND", "No inbox found with that ID."),
-                    Resource::Domain => ("DOMAIN_NOT_FOUND", "No domain found with that ID."),
-                    Resource::Webhook => ("WEBHOOK_NOT_FOUND", "No webhook found with that ID."),
-                    Resource::Message => ("MESSAGE_NOT_FOUND", "No message found with that ID."),
-                    Resource::Thread => ("THREAD_NOT_FOUND", "No thread found with that ID."),
-                    Resource::Attachment => {
-                        ("ATTACHMENT_NOT_FOUND", "No attachment found with that ID.")
-                    }
-                };
-                Self::new(S::NOT_FOUND, code, message)
+            MailError::Store(failure) => failure.into(),
+            e @ (MailError::Compose(_) | MailError::Signing(_) | MailError::Task(_)) => {
+                Self::internal(e)
             }
-            StoreError::Unauthorized => Self::unauthorized(),
-            StoreError::AddressTaken => Self::new(
-                S::CONFLICT,
-                "ADDRESS_TAKEN",
+        }
+    }
+}
+
+/// The one place where a store condition becomes an HTTP status.
+impl From<Failure> for ApiError {
+    fn from(e: Failure) -> Self {
+        match e {
+            Failure::Refused(Refusal::NotFound(resource)) => {
+                let (code, message) = match resource {
+                    Resource::Account => (ErrorCode::NotFound, "No account found with that ID."),
+                    Resource::ApiKey => (ErrorCode::NotFound, "No API key found with that ID."),
+                    Resource::Inbox => (ErrorCode::InboxNotFound, "No inbox found with that ID."),
+                    Resource::Domain => {
+                        (ErrorCode::DomainNotFound, "No domain found with that ID.")
+                    }
+                    Resource::Webhook => {
+                        (ErrorCode::WebhookNotFound, "No webhook found with that ID.")
+                    }
+                    Resource::Message => {
+                        (ErrorCode::MessageNotFound, "No message found with that ID.")
+                    }
+                    Resource::Thread => {
+                        (ErrorCode::ThreadNotFound, "No thread found with that ID.")
+                    }
+                    Resource::Attachment => (
+                        ErrorCode::AttachmentNotFound,
+                        "No attachment found with that ID.",
+                    ),
+                };
+                Self::new(code, message)
+            }
+            Failure::Refused(Refusal::Unauthorized) => Self::unauthorized(),
+            Failure::Refused(Refusal::AddressTaken) => Self::new(
+                ErrorCode::AddressTaken,
                 "That address is already in use (addresses of deleted inboxes stay reserved).",
             ),
-            StoreError::InvalidInboxDomain { expected } => Self::new(
-                S::BAD_REQUEST,
-                "INVALID_INBOX_DOMAIN",
+            Failure::Refused(Refusal::InvalidInboxDomain { expected }) => Self::new(
+                ErrorCode::InvalidInboxDomain,
                 format!("The address must be on the domain {expected}."),
             ),
-            StoreError::DomainNotVerified => Self::new(
-                S::BAD_REQUEST,
-                "DOMAIN_NOT_VERIFIED",
+            Failure::Refused(Refusal::DomainNotVerified) => Self::new(
+                ErrorCode::DomainNotVerified,
                 "The domain must be verified for sending before inboxes can use it.",
             ),
-            StoreError::DomainExists { elsewhere: false } => Self::new(
-                S::CONFLICT,
-                "DOMAIN_EXISTS",
+            Failure::Refused(Refusal::DomainExists { elsewhere: false }) => Self::new(
+                ErrorCode::DomainExists,
                 "This account already has that domain.",
             ),
-            StoreError::DomainExists { elsewhere: true } => Self::new(
-                S::CONFLICT,
-                "DOMAIN_EXISTS",
+            Failure::Refused(Refusal::DomainExists { elsewhere: true }) => Self::new(
+                ErrorCode::DomainExists,
                 "That domain is verified by another account.",
             ),
-            StoreError::DomainLimitReached { limit } => Self::new(
-                S::FORBIDDEN,
-                "DOMAIN_LIMIT_REACHED",
+            Failure::Refused(Refusal::DomainLimitReached { limit }) => Self::new(
+                ErrorCode::DomainLimitReached,
                 format!("An account can have {limit} domains; delete one first."),
             ),
-            StoreError::DomainInUse { inboxes } => Self::new(
-                S::CONFLICT,
-                "DOMAIN_IN_USE",
+            Failure::Refused(Refusal::DomainInUse { inboxes }) => Self::new(
+                ErrorCode::DomainInUse,
                 format!(
                     "{inboxes} inbox{} still use{} this domain; delete {} first.",
                     if inboxes == 1 { "" } else { "es" },
@@ -297,41 +289,37 @@ impl From<StoreError> for ApiError {
                     if inboxes == 1 { "it" } else { "them" }
                 ),
             ),
-            StoreError::Invalid(errors) => Self::validation(errors),
-            StoreError::IdempotencyKeyLost => Self::idempotency_key_in_use(),
-            StoreError::InboxSuspended => Self::new(
-                S::FORBIDDEN,
-                "INBOX_SUSPENDED",
+            Failure::Refused(Refusal::Invalid(errors)) => Self::validation(errors),
+            Failure::Refused(Refusal::IdempotencyKeyLost) => Self::idempotency_key_in_use(),
+            Failure::Refused(Refusal::InboxSuspended) => Self::new(
+                ErrorCode::InboxSuspended,
                 "This inbox is suspended and cannot send: its bounce or complaint rate is too high.",
             ),
-            StoreError::ThreadInboxMismatch => Self::new(
-                S::BAD_REQUEST,
-                "THREAD_INBOX_MISMATCH",
+            Failure::Refused(Refusal::ThreadInboxMismatch) => Self::new(
+                ErrorCode::ThreadInboxMismatch,
                 "The thread belongs to another inbox.",
             ),
-            StoreError::ClaimRequired(refusal) => {
-                let mut e = Self::new(S::PAYMENT_REQUIRED, "CLAIM_REQUIRED", refusal.to_string());
+            Failure::Refused(Refusal::ClaimRequired(refusal)) => {
+                let mut e = Self::new(ErrorCode::ClaimRequired, refusal.to_string());
                 e.claim_url = Some(refusal.claim_url);
                 e
             }
             // No Retry-After: the reset is hours away, and SDKs sleep for whatever it says.
-            StoreError::DailySendLimitReached => Self::new(
-                S::TOO_MANY_REQUESTS,
-                "DAILY_SEND_LIMIT_REACHED",
+            Failure::Refused(Refusal::DailySendLimitReached) => Self::new(
+                ErrorCode::DailySendLimitReached,
                 "The daily send limit is reached; it resets at 00:00 UTC.",
             ),
-            StoreError::AttachmentsTooLarge => Self::new(
-                S::BAD_REQUEST,
-                "ATTACHMENTS_TOO_LARGE",
+            Failure::Refused(Refusal::AttachmentsTooLarge) => Self::new(
+                ErrorCode::AttachmentsTooLarge,
                 "The attachments add up to more than 25 MB.",
             ),
-            e @ (StoreError::Sqlite(_)
-            | StoreError::Pool(_)
-            | StoreError::Task(_)
-            | StoreError::Corrupt(_)
-            | StoreError::ClaimLost
-            | StoreError::TransactionLost(_)
-            | StoreError::SchemaTooNew { .. }) => Self::internal(e),
+            e @ (Failure::Store(StoreError::Sqlite(_))
+            | Failure::Store(StoreError::Pool(_))
+            | Failure::Store(StoreError::Task(_))
+            | Failure::Store(StoreError::Corrupt(_))
+            | Failure::Store(StoreError::ClaimLost)
+            | Failure::Store(StoreError::TransactionLost(_))
+            | Failure::Store(StoreError::SchemaTooNew { .. })) => Self::internal(e),
         }
     }
 }

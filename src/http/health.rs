@@ -1,6 +1,6 @@
 //! `GET /health`.
 
-use actix_web::http::StatusCode;
+use crate::http::error_code::ErrorCode;
 use actix_web::web::Data;
 use actix_web::{HttpResponse, Responder, ResponseError};
 use serde::Serialize;
@@ -47,8 +47,7 @@ pub async fn health(state: Data<AppState>) -> impl Responder {
         });
     }
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
+        ErrorCode::ServiceUnavailable,
         format!("Not healthy: {}.", down.summary()),
     )
     .with_details(down)

@@ -16,6 +16,8 @@
 //! through untouched: there is no account to scope the key to, and the route either rejects
 //! them (401) or is public.
 
+use crate::domain::Refusal;
+use crate::http::error_code::ErrorCode;
 use std::time::Duration;
 
 use actix_web::body::{self, BoxBody, MessageBody};
@@ -35,7 +37,7 @@ use super::extract::{body_limit, content_length, read_body};
 use crate::domain::{AuthContext, Credential, IdempotencyKey, random};
 use crate::state::AppState;
 use crate::store::idempotency::{self, Hold, Reservation, StoredResponse};
-use crate::store::{StoreError, Tx, accounts};
+use crate::store::{Failure, Tx, accounts};
 
 /// A reservation older than this whose request is still running (hung) is taken over by the
 /// next retry; the hung request can then no longer store its response, so its change rolls
@@ -90,7 +92,7 @@ pub async fn idempotency(
                 Credential::Verified(who)
             }
             // The handler answers 401.
-            Err(StoreError::Unauthorized) => {
+            Err(Failure::Refused(Refusal::Unauthorized)) => {
                 return Ok(next.call(req).await?.map_into_boxed_body());
             }
             Err(e) => return Ok(fail(req, e.into())),
@@ -136,8 +138,7 @@ pub async fn idempotency(
             return Ok(fail(
                 req,
                 ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "IDEMPOTENCY_KEY_REUSED",
+                    ErrorCode::IdempotencyKeyReused,
                     "This Idempotency-Key was already used for a different request.",
                 ),
             ));
@@ -299,7 +300,7 @@ impl HeldKey {
         credential: Credential,
         key: IdempotencyKey,
         request_hash: String,
-    ) -> Result<Option<(HeldKey, Reservation)>, StoreError> {
+    ) -> Result<Option<(HeldKey, Reservation)>, Failure> {
         let now = state.now();
         let window = Duration::from_secs(state.config.idempotency.window_secs);
         let holder = format!("{}/{}", state.boot, random::lower_alnum(16));
@@ -336,7 +337,7 @@ impl HeldKey {
     }
 
     /// Stores the response. If that fails the key stays "in use" rather than being released.
-    async fn complete(self, response: StoredResponse) -> Result<(), StoreError> {
+    async fn complete(self, response: StoredResponse) -> Result<(), Failure> {
         let hold = self.hold;
         let stored = self
             .state
@@ -345,7 +346,7 @@ impl HeldKey {
             .await;
         match stored {
             // Taken over by a retry while this request ran: that one's response counts.
-            Err(StoreError::IdempotencyKeyLost) => Ok(()),
+            Err(Failure::Refused(Refusal::IdempotencyKeyLost)) => Ok(()),
             other => other,
         }
     }
@@ -386,7 +387,7 @@ impl Idempotency {
     /// Stores `reply` under the request's key in `tx`, the transaction of the request's
     /// change, and returns it marked as kept (the middleware then stores nothing more).
     /// Without a key, `reply` as it is.
-    pub fn keep(&self, tx: &Tx<'_>, mut reply: Reply) -> Result<Reply, StoreError> {
+    pub fn keep(&self, tx: &Tx<'_>, mut reply: Reply) -> Result<Reply, Failure> {
         if let Some(hold) = &self.0 {
             let stored = StoredResponse {
                 status: reply.status.as_u16(),
@@ -414,9 +415,9 @@ pub struct Reply {
 
 impl Reply {
     /// `value` as JSON with `status`.
-    pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Result<Self, StoreError> {
+    pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Result<Self, Failure> {
         let body = serde_json::to_vec(value)
-            .map_err(|e| StoreError::Task(format!("serializing a response: {e}")))?;
+            .map_err(|e| Failure::task(format!("serializing a response: {e}")))?;
         Ok(Self {
             status,
             body,

@@ -1,5 +1,6 @@
 //! `/inboxes` (SPEC §3.1).
 
+use crate::http::error_code::ErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, Responder};
@@ -82,8 +83,8 @@ pub struct CreateInbox {
     daily_send_limit: Option<i64>,
 }
 
-fn invalid(code: &'static str, message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+fn invalid(code: ErrorCode, message: String) -> ApiError {
+    ApiError::new(code, message)
 }
 
 impl CreateInbox {
@@ -135,17 +136,20 @@ fn parse_address(raw: &str) -> Result<(AddressRequest, Option<String>), ApiError
         None => (raw, None),
     };
     if local.is_empty() || local.contains('@') || domain == Some("") {
-        return Err(invalid(
-            "INVALID_INBOX_ADDRESS",
+        return Err(invalid(ErrorCode::InvalidInboxAddress,
             "The address must be a local part such as `support` or a full address such as `support@example.com`.".to_owned(),
         ));
     }
-    let local = LocalPart::parse(local)
-        .map_err(|e| invalid("INVALID_INBOX_LOCAL_PART", format!("The local part {e}.")))?;
+    let local = LocalPart::parse(local).map_err(|e| {
+        invalid(
+            ErrorCode::InvalidInboxLocalPart,
+            format!("The local part {e}."),
+        )
+    })?;
     let domain = match domain {
         Some(d) => Some(
             DomainName::parse(d)
-                .map_err(|e| invalid("INVALID_INBOX_DOMAIN", format!("The domain {e}.")))?
+                .map_err(|e| invalid(ErrorCode::InvalidInboxDomain, format!("The domain {e}.")))?
                 .to_string(),
         ),
         None => None,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod conn;
 pub mod domains;
 pub mod error;
+pub mod error_code;
 pub mod extract;
 pub mod health;
 pub mod idempotency;

@@ -317,7 +317,7 @@ fn unknown_link() -> HttpResponse {
     )
 }
 
-fn failed(e: &crate::store::StoreError) -> HttpResponse {
+fn failed(e: &crate::store::Failure) -> HttpResponse {
     log::error!("claim page: {e}");
     page(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,8 +7,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::auth;
 use super::parse::{self, ParsedMail, Report};
+use super::{MailError, auth};
 use crate::dns::Dns;
 use crate::domain::Clock;
 use crate::domain::auth_results::AuthResults;
@@ -16,7 +16,7 @@ use crate::domain::message::{Message, normalize_subject, sanitize_filename};
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::store::attachments::NewAttachment;
 use crate::store::messages::{self, NewInbound, ReportKind};
-use crate::store::{Store, StoreError, Tx, inboxes};
+use crate::store::{Failure, Store, Tx, inboxes};
 use crate::webhooks::events::{MessageBounced, MessageComplained, MessageReceived};
 use crate::webhooks::{self, Event};
 
@@ -111,15 +111,18 @@ impl Ingest {
         &self,
         envelope: Envelope,
         raw: Vec<u8>,
-    ) -> Result<Vec<StoredCopy>, StoreError> {
+    ) -> Result<Vec<StoredCopy>, MailError> {
         let prepared = self.prepare(envelope, raw).await?;
         let now = self.clock.now();
-        self.store.write(move |tx| store(tx, &prepared, now)).await
+        Ok(self
+            .store
+            .write(move |tx| store(tx, &prepared, now))
+            .await?)
     }
 
     /// The part of ingestion that needs no database: parsing, and the SPF/DKIM/DMARC checks
     /// of mail from the internet (on the blocking pool).
-    pub async fn prepare(&self, envelope: Envelope, raw: Vec<u8>) -> Result<Prepared, StoreError> {
+    pub async fn prepare(&self, envelope: Envelope, raw: Vec<u8>) -> Result<Prepared, MailError> {
         let hostname = self.hostname.clone();
         let trusted_reporters = self.trusted_reporters.clone();
         let checks = self
@@ -147,7 +150,7 @@ async fn prepare_blocking(
     hostname: String,
     trusted_reporters: Vec<String>,
     checks: Option<(Dns, tokio::runtime::Handle)>,
-) -> Result<Prepared, StoreError> {
+) -> Result<Prepared, MailError> {
     tokio::task::spawn_blocking(move || {
         let raw = auth::rename_forged_results(raw, &hostname);
         // Mail from the internet is checked; local deliveries are our own. The checks hash the
@@ -174,12 +177,12 @@ async fn prepare_blocking(
         }
     })
     .await
-    .map_err(|e| StoreError::Task(e.to_string()))
+    .map_err(|e| MailError::Task(e.to_string()))
 }
 
 /// Stores a prepared message for every recipient, in the caller's transaction (so that local
 /// delivery records its outcome in the same one).
-pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy>, StoreError> {
+pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy>, Failure> {
     let Prepared {
         envelope,
         raw,
@@ -310,7 +313,7 @@ fn reported_message(
     rcpt: &Recipient,
     report: &Report,
     reporter: &Reporter<'_>,
-) -> Result<Option<Message>, StoreError> {
+) -> Result<Option<Message>, Failure> {
     if let Some(id) = rcpt.report_for {
         if matches!(report, Report::Bounce { .. }) && !reporter.mail_from.is_empty() {
             return Ok(None);
@@ -343,7 +346,7 @@ fn apply_report(
     original: &Message,
     report: &Report,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     // A bounce names recipients of the message, or it is about some other message.
     let bounced: Vec<String> = match report {
         Report::Bounce { recipients, .. } => recipients

@@ -10,10 +10,11 @@ use crate::domain::outbound::SendRequest;
 use crate::domain::random;
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Credential, DomainId, InboxId, MessageId};
+use crate::mail::MailError;
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
 use crate::store::outbound::{self, NewOutbound};
-use crate::store::{Db, Store, StoreError, Tx, domains, inboxes};
+use crate::store::{Db, Failure, Store, Tx, domains, inboxes};
 
 /// Accepting sends, with what it needs: the store, the clock, the shared domain and its DKIM
 /// key, and what sandbox accounts may do. Cheap to clone.
@@ -53,8 +54,8 @@ impl Sending {
         who: &Credential,
         inbox_id: InboxId,
         request: SendRequest,
-        respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
+        respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, Failure> + Send + 'static,
+    ) -> Result<R, MailError> {
         let now = self.clock.now();
         let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
         let shared_key = self.shared_key.clone();
@@ -82,9 +83,15 @@ impl Sending {
                     Some(_) => None,
                     None => Some(shared_domain),
                 };
-                compose_for(context, request, key.as_deref(), bounces_to.as_deref(), now)
+                Ok(compose_for(
+                    context,
+                    request,
+                    key.as_deref(),
+                    bounces_to.as_deref(),
+                    now,
+                ))
             })
-            .await?;
+            .await??;
         let Composed {
             context,
             request,
@@ -139,15 +146,16 @@ impl Sending {
                 respond(tx, message)
             })
             .await
+            .map_err(MailError::from)
     }
 }
 
 /// The signing key of a custom domain verified for sending.
-fn domain_key(c: &Db, domain_id: DomainId) -> Result<Option<DkimKey>, StoreError> {
+fn domain_key(c: &Db, domain_id: DomainId) -> Result<Option<DkimKey>, Failure> {
     domains::signing_key(c, domain_id)?
         .map(|k| {
             DkimKey::from_stored(k.algorithm, &k.private_key, &k.domain, &k.selector)
-                .map_err(|e| StoreError::Corrupt(format!("DKIM key of domain {domain_id}: {e}")))
+                .map_err(|e| Failure::corrupt(format!("DKIM key of domain {domain_id}: {e}")))
         })
         .transpose()
 }
@@ -177,7 +185,7 @@ fn compose_for(
     dkim: Option<&DkimKey>,
     bounces_to: Option<&str>,
     now: crate::domain::Timestamp,
-) -> Result<Composed, StoreError> {
+) -> Result<Composed, MailError> {
     let inbox = &context.inbox;
     let domain = inbox
         .address
@@ -215,11 +223,11 @@ fn compose_for(
         attachments: &parts,
         date: now,
     })
-    .map_err(|e| StoreError::Task(format!("composing a message: {e}")))?;
+    .map_err(|e| MailError::Compose(e.to_string()))?;
     // Signed here, so that the stored bytes are the ones sent.
     let raw = match dkim {
         Some(key) if key.domain().eq_ignore_ascii_case(domain) => {
-            key.sign(&raw).map_err(StoreError::Task)?
+            key.sign(&raw).map_err(MailError::Signing)?
         }
         _ => raw,
     };

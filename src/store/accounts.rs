@@ -1,12 +1,14 @@
 //! Accounts and API keys.
 
+use crate::domain::Refusal;
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::sql::unsigned;
-use super::{Resource, StoreError, Tx, count};
+use super::{Failure, Tx, count};
+use crate::domain::Resource;
 use crate::domain::account::{AccountName, DeviceId};
 use crate::domain::{
     Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, Credential, EmailAddress,
@@ -56,11 +58,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
 }
 
 /// Inserts an account.
-pub fn create_account(
-    tx: &Tx<'_>,
-    new: &NewAccount,
-    now: Timestamp,
-) -> Result<Account, StoreError> {
+pub fn create_account(tx: &Tx<'_>, new: &NewAccount, now: Timestamp) -> Result<Account, Failure> {
     let id = AccountId::new();
     tx.sql().execute(
         "INSERT INTO accounts (id, name, email, plan, daily_send_limit, created_at, updated_at)
@@ -78,7 +76,7 @@ pub fn create_account(
 }
 
 /// One account.
-pub fn get_account(conn: &Db, id: AccountId) -> Result<Account, StoreError> {
+pub fn get_account(conn: &Db, id: AccountId) -> Result<Account, Failure> {
     conn.sql()
         .query_row(
             concat!(
@@ -90,11 +88,11 @@ pub fn get_account(conn: &Db, id: AccountId) -> Result<Account, StoreError> {
             account_from_row,
         )
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Account))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Account)))
 }
 
 /// Every account, oldest first (for the operator's CLI).
-pub fn list_accounts(conn: &Db) -> Result<Vec<Account>, StoreError> {
+pub fn list_accounts(conn: &Db) -> Result<Vec<Account>, Failure> {
     let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         account_columns!(),
@@ -111,7 +109,7 @@ pub fn update_account(
     name: Option<&AccountName>,
     email: Option<&EmailAddress>,
     now: Timestamp,
-) -> Result<Account, StoreError> {
+) -> Result<Account, Failure> {
     let changed = tx.sql().execute(
         "UPDATE accounts SET name = coalesce(?2, name), email = coalesce(?3, email),
              updated_at = ?4
@@ -124,7 +122,7 @@ pub fn update_account(
         ],
     )?;
     if changed == 0 {
-        return Err(StoreError::NotFound(Resource::Account));
+        return Err(Failure::Refused(Refusal::NotFound(Resource::Account)));
     }
     get_account(tx, id)
 }
@@ -135,7 +133,7 @@ pub fn bootstrap(
     tx: &Tx<'_>,
     new: &NewAccount,
     now: Timestamp,
-) -> Result<Option<(Account, ApiKeySecret)>, StoreError> {
+) -> Result<Option<(Account, ApiKeySecret)>, Failure> {
     let existing: i64 = tx
         .sql()
         .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
@@ -167,7 +165,7 @@ pub fn provision(
     new: &NewAccount,
     claim_hash: impl FnOnce(AccountId) -> String,
     now: Timestamp,
-) -> Result<Provisioned, StoreError> {
+) -> Result<Provisioned, Failure> {
     let existing: Option<AccountId> = tx
         .sql()
         .prepare_cached("SELECT id FROM accounts WHERE device_id = ?1")?
@@ -225,7 +223,7 @@ pub enum ClaimError {
     AlreadyClaimed,
     /// The database failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] Failure),
 }
 
 impl From<rusqlite::Error> for ClaimError {
@@ -235,7 +233,7 @@ impl From<rusqlite::Error> for ClaimError {
 }
 
 /// The sandbox account a claim token is for (claimed or not), if any.
-pub fn find_by_claim_token(conn: &Db, token_hash: &str) -> Result<Option<Account>, StoreError> {
+pub fn find_by_claim_token(conn: &Db, token_hash: &str) -> Result<Option<Account>, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(concat!(
@@ -281,7 +279,7 @@ pub fn claim(
     if changed == 0 {
         return Err(match get_account(tx, id) {
             Ok(_) => ClaimError::AlreadyClaimed,
-            Err(StoreError::NotFound(_)) => ClaimError::Unknown,
+            Err(Failure::Refused(Refusal::NotFound(_))) => ClaimError::Unknown,
             Err(e) => ClaimError::Store(e),
         });
     }
@@ -313,7 +311,7 @@ fn insert_api_key(
     name: Option<&KeyName>,
     expires_at: Option<Timestamp>,
     now: Timestamp,
-) -> Result<(ApiKey, ApiKeySecret), StoreError> {
+) -> Result<(ApiKey, ApiKeySecret), Failure> {
     let secret = ApiKeySecret::generate();
     let id = ApiKeyId::new();
     conn.sql().execute(
@@ -344,7 +342,7 @@ pub fn create_api_key(
     name: Option<&KeyName>,
     expires_at: Option<Timestamp>,
     now: Timestamp,
-) -> Result<(ApiKey, ApiKeySecret), StoreError> {
+) -> Result<(ApiKey, ApiKeySecret), Failure> {
     get_account(tx, account_id)?;
     insert_api_key(tx, account_id, name, expires_at, now)
 }
@@ -354,7 +352,7 @@ pub fn list_api_keys(
     conn: &Db,
     account_id: AccountId,
     paging: Paging,
-) -> Result<Page<ApiKey>, StoreError> {
+) -> Result<Page<ApiKey>, Failure> {
     let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL",
         [account_id],
@@ -385,14 +383,14 @@ pub fn revoke_api_key(
     account_id: Option<AccountId>,
     key_id: ApiKeyId,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     let changed = tx.sql().execute(
         "UPDATE api_keys SET revoked_at = ?3
          WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2) AND revoked_at IS NULL",
         params![key_id, account_id, now],
     )?;
     if changed == 0 {
-        return Err(StoreError::NotFound(Resource::ApiKey));
+        return Err(Failure::Refused(Refusal::NotFound(Resource::ApiKey)));
     }
     Ok(())
 }
@@ -409,7 +407,7 @@ pub struct Verified {
 /// Checks a credential: a presented key must be live (not revoked, not expired). Looked up on
 /// every request, never cached, so that a revocation by the API or the CLI applies to the very
 /// next request. A credential verified earlier in the request is taken as it is.
-pub fn verify(conn: &Db, credential: &Credential, now: Timestamp) -> Result<Verified, StoreError> {
+pub fn verify(conn: &Db, credential: &Credential, now: Timestamp) -> Result<Verified, Failure> {
     let secret = match credential {
         Credential::Verified(context) => {
             return Ok(Verified {
@@ -429,7 +427,7 @@ pub fn verify(conn: &Db, credential: &Credential, now: Timestamp) -> Result<Veri
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
-    let (key_id, account_id, last_used) = found.ok_or(StoreError::Unauthorized)?;
+    let (key_id, account_id, last_used) = found.ok_or(Failure::Refused(Refusal::Unauthorized))?;
     Ok(Verified {
         context: AuthContext { account_id, key_id },
         touch: last_used.is_none_or(|t| t < now.minus(LAST_USED_GRANULARITY)),
@@ -442,7 +440,7 @@ pub fn verify_and_touch(
     tx: &Tx<'_>,
     credential: &Credential,
     now: Timestamp,
-) -> Result<Option<AuthContext>, StoreError> {
+) -> Result<Option<AuthContext>, Failure> {
     match verify(tx, credential, now) {
         Ok(verified) => {
             if verified.touch {
@@ -450,13 +448,13 @@ pub fn verify_and_touch(
             }
             Ok(Some(verified.context))
         }
-        Err(StoreError::Unauthorized) => Ok(None),
+        Err(Failure::Refused(Refusal::Unauthorized)) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 /// Records that a key was used (at most once a minute, so authenticating stays a read).
-pub fn touch_api_key(tx: &Tx<'_>, key_id: ApiKeyId, now: Timestamp) -> Result<(), StoreError> {
+pub fn touch_api_key(tx: &Tx<'_>, key_id: ApiKeyId, now: Timestamp) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![key_id, now])?;
@@ -467,7 +465,7 @@ pub fn touch_api_key(tx: &Tx<'_>, key_id: ApiKeyId, now: Timestamp) -> Result<()
 pub fn list_all_api_keys(
     conn: &Db,
     account_id: AccountId,
-) -> Result<Vec<(ApiKey, Option<Timestamp>)>, StoreError> {
+) -> Result<Vec<(ApiKey, Option<Timestamp>)>, Failure> {
     get_account(conn, account_id)?;
     let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",

@@ -1,12 +1,14 @@
 //! Attachments (SPEC §3.6): uploads and parts of received mail, lookups, the bytes kept and
 //! read in pieces of [`PIECE`] bytes, and retention of attachments no message uses.
 
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use super::Db;
 use super::sql::unsigned;
-use super::{Resource, StoreError, Tx};
+use super::{Failure, Tx};
+use crate::domain::Resource;
 use crate::domain::message::{Attachment, AttachmentMeta};
 use crate::domain::{AccountId, AttachmentId, Timestamp};
 
@@ -48,7 +50,7 @@ pub fn insert(
     a: &NewAttachment<'_>,
     origin: Origin,
     now: Timestamp,
-) -> Result<Attachment, StoreError> {
+) -> Result<Attachment, Failure> {
     let id = AttachmentId::new();
     let sha256 = hex::encode(Sha256::digest(a.content));
     tx.sql()
@@ -106,23 +108,23 @@ fn attachment_from_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
 }
 
 /// An attachment of the account (uploaded or received).
-pub fn get(conn: &Db, account_id: AccountId, id: AttachmentId) -> Result<Attachment, StoreError> {
+pub fn get(conn: &Db, account_id: AccountId, id: AttachmentId) -> Result<Attachment, Failure> {
     conn.sql()
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM attachments WHERE id = ?1 AND account_id = ?2"
         ))?
         .query_row(params![id, account_id], attachment_from_row)
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Attachment))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Attachment)))
 }
 
 /// An attachment of any account: for presigned links, whose signature is the authorisation.
-pub fn get_unchecked(conn: &Db, id: AttachmentId) -> Result<Attachment, StoreError> {
+pub fn get_unchecked(conn: &Db, id: AttachmentId) -> Result<Attachment, Failure> {
     conn.sql()
         .prepare_cached(&format!("SELECT {COLUMNS} FROM attachments WHERE id = ?1"))?
         .query_row(params![id], attachment_from_row)
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Attachment))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Attachment)))
 }
 
 /// An attachment of the account with all its bytes (composing a message needs them whole).
@@ -130,7 +132,7 @@ pub fn with_content(
     conn: &Db,
     account_id: AccountId,
     id: AttachmentId,
-) -> Result<(AttachmentMeta, Vec<u8>), StoreError> {
+) -> Result<(AttachmentMeta, Vec<u8>), Failure> {
     let meta = get(conn, account_id, id)?.meta;
     let mut content = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
     let mut stmt = conn.sql().prepare_cached(
@@ -145,7 +147,7 @@ pub fn with_content(
 }
 
 /// Piece `seq` of an attachment's bytes; `None` past the end (or when it was deleted).
-pub fn read_piece(conn: &Db, id: AttachmentId, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn read_piece(conn: &Db, id: AttachmentId, seq: u64) -> Result<Option<Vec<u8>>, Failure> {
     Ok(conn
         .sql()
         .prepare_cached("SELECT data FROM attachment_pieces WHERE attachment_id = ?1 AND seq = ?2")?
@@ -161,7 +163,7 @@ const PURGE_BATCH: i64 = 1000;
 /// Deletes attachments created before `before` that no message uses: uploads never sent (a
 /// part of received mail goes with the last message using it; should one be left over, it is
 /// taken here too). Returns how many.
-pub fn purge_unused(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+pub fn purge_unused(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "DELETE FROM attachments WHERE id IN (
              SELECT a.id FROM attachments a
@@ -175,7 +177,7 @@ pub fn purge_unused(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError>
 /// Migration 2, after its SQL created `attachment_pieces`: moves each attachment's bytes from
 /// the old one-blob column into pieces, reading the old blob with incremental blob I/O (one
 /// piece in memory at a time, each byte read once), then drops the old column.
-pub(super) fn move_blobs_into_pieces(tx: &Tx<'_>) -> Result<(), StoreError> {
+pub(super) fn move_blobs_into_pieces(tx: &Tx<'_>) -> Result<(), Failure> {
     let rows: Vec<(i64, AttachmentId)> = tx
         .sql()
         .prepare("SELECT rowid, id FROM attachments")?

@@ -1,12 +1,14 @@
 //! Custom domains: their keys, statuses and DNS check results.
 
+use crate::domain::Refusal;
 use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::sql::bad_text;
-use super::{Queue, Resource, StoreError, Tx, count};
+use super::{Failure, Queue, Tx, count};
+use crate::domain::Resource;
 use crate::domain::custom_domain::{
     CheckOutcome, DkimAlgorithm, Domain, ReceivingStatus, SendingStatus,
 };
@@ -97,7 +99,7 @@ pub fn may_add(
     name: &DomainName,
     limits: &DomainLimits,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     let account = super::accounts::get_account(conn, account_id)?;
     limits.sandbox.check(&account, now, Attempt::CreateDomain)?;
     let owned: i64 = conn
@@ -105,9 +107,9 @@ pub fn may_add(
         .prepare_cached("SELECT count(*) FROM domains WHERE account_id = ?1")?
         .query_row([account_id], |r| r.get(0))?;
     if count(owned) >= u64::from(limits.max_per_account) {
-        return Err(StoreError::DomainLimitReached {
+        return Err(Failure::Refused(Refusal::DomainLimitReached {
             limit: limits.max_per_account,
-        });
+        }));
     }
     let holders: Vec<(AccountId, bool)> = conn
         .sql()
@@ -119,10 +121,10 @@ pub fn may_add(
         .query_map([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     if holders.iter().any(|(holder, _)| *holder == account_id) {
-        return Err(StoreError::DomainExists { elsewhere: false });
+        return Err(Failure::Refused(Refusal::DomainExists { elsewhere: false }));
     }
     if holders.iter().any(|(_, verified)| *verified) {
-        return Err(StoreError::DomainExists { elsewhere: true });
+        return Err(Failure::Refused(Refusal::DomainExists { elsewhere: true }));
     }
     Ok(())
 }
@@ -134,7 +136,7 @@ pub fn create_domain(
     new: &NewDomain,
     limits: &DomainLimits,
     now: Timestamp,
-) -> Result<Domain, StoreError> {
+) -> Result<Domain, Failure> {
     may_add(tx, account_id, &new.name, limits, now)?;
     let id = DomainId::new();
     tx.sql()
@@ -158,7 +160,7 @@ pub fn create_domain(
 }
 
 /// One of the account's domains.
-pub fn get_domain(conn: &Db, account_id: AccountId, id: DomainId) -> Result<Domain, StoreError> {
+pub fn get_domain(conn: &Db, account_id: AccountId, id: DomainId) -> Result<Domain, Failure> {
     conn.sql()
         .prepare_cached(concat!(
             "SELECT ",
@@ -167,7 +169,7 @@ pub fn get_domain(conn: &Db, account_id: AccountId, id: DomainId) -> Result<Doma
         ))?
         .query_row(params![id, account_id], domain_from_row)
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Domain))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Domain)))
 }
 
 /// The account's domains, newest first.
@@ -175,7 +177,7 @@ pub fn list_domains(
     conn: &Db,
     account_id: AccountId,
     paging: Paging,
-) -> Result<Page<Domain>, StoreError> {
+) -> Result<Page<Domain>, Failure> {
     let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM domains WHERE account_id = ?1",
         [account_id],
@@ -202,7 +204,7 @@ pub fn list_domains(
 
 /// Deletes a domain and its key. `409 DOMAIN_IN_USE` while inboxes that are not deleted use
 /// it; deleted inboxes keep their (reserved) addresses but lose the link to the domain.
-pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result<(), StoreError> {
+pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result<(), Failure> {
     get_domain(tx, account_id, id)?;
     let in_use: i64 = tx.sql().query_row(
         "SELECT count(*) FROM inboxes WHERE domain_id = ?1 AND status != 'deleted'",
@@ -210,9 +212,9 @@ pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result
         |r| r.get(0),
     )?;
     if in_use > 0 {
-        return Err(StoreError::DomainInUse {
+        return Err(Failure::Refused(Refusal::DomainInUse {
             inboxes: count(in_use),
-        });
+        }));
     }
     tx.sql().execute(
         "UPDATE inboxes SET domain_id = NULL WHERE domain_id = ?1",
@@ -226,7 +228,7 @@ pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result
 }
 
 /// Whether an account other than the domain's own already receives mail for its name.
-pub fn received_elsewhere(conn: &Db, domain: &Domain) -> Result<bool, StoreError> {
+pub fn received_elsewhere(conn: &Db, domain: &Domain) -> Result<bool, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(
@@ -245,7 +247,7 @@ pub fn record_check(
     before: &Domain,
     outcome: &CheckOutcome,
     now: Timestamp,
-) -> Result<Domain, StoreError> {
+) -> Result<Domain, Failure> {
     let became = |was: bool, is: bool| (!was && is).then_some(now);
     let sending_verified_at = before.sending_verified_at.or(became(
         before.sending_status == SendingStatus::Verified,
@@ -283,7 +285,7 @@ pub fn check_job_payload(account_id: AccountId, id: DomainId) -> String {
 
 /// Migration step to version 7: a check job for every domain with a side still pending, due
 /// at its last check (the job reschedules itself by the configured interval, or ends).
-pub(super) fn queue_pending_checks(tx: &Tx<'_>) -> Result<(), StoreError> {
+pub(super) fn queue_pending_checks(tx: &Tx<'_>) -> Result<(), Failure> {
     let pending: Vec<(AccountId, DomainId, Timestamp)> = tx
         .sql()
         .prepare(
@@ -306,7 +308,7 @@ pub(super) fn queue_pending_checks(tx: &Tx<'_>) -> Result<(), StoreError> {
 }
 
 /// The signing key of the custom domain `domain_id`, if it is verified for sending.
-pub fn signing_key(conn: &Db, domain_id: DomainId) -> Result<Option<StoredKey>, StoreError> {
+pub fn signing_key(conn: &Db, domain_id: DomainId) -> Result<Option<StoredKey>, Failure> {
     let row: Option<(String, String, String, Vec<u8>)> = conn
         .sql()
         .prepare_cached(
@@ -320,7 +322,7 @@ pub fn signing_key(conn: &Db, domain_id: DomainId) -> Result<Option<StoredKey>, 
     row.map(|(domain, selector, algorithm, private_key)| {
         Ok(StoredKey {
             algorithm: DkimAlgorithm::parse(&algorithm)
-                .ok_or_else(|| StoreError::Corrupt(format!("DKIM algorithm {algorithm:?}")))?,
+                .ok_or_else(|| Failure::corrupt(format!("DKIM algorithm {algorithm:?}")))?,
             domain,
             selector,
             private_key,
@@ -335,10 +337,10 @@ pub fn verified_sending_domain(
     conn: &Db,
     account_id: AccountId,
     domain_id: DomainId,
-) -> Result<DomainName, StoreError> {
+) -> Result<DomainName, Failure> {
     let domain = get_domain(conn, account_id, domain_id)?;
     if domain.sending_status != SendingStatus::Verified {
-        return Err(StoreError::DomainNotVerified);
+        return Err(Failure::Refused(Refusal::DomainNotVerified));
     }
     Ok(domain.name)
 }

@@ -1,84 +1,14 @@
-//! What can go wrong in the store.
+//! What can go wrong in the store: [`StoreError`], failures of the storage alone, and
+//! [`Failure`], what a store operation ends with when it does not succeed (a rule refused it,
+//! or the storage failed).
 
-use crate::domain::ValidationErrors;
+use crate::domain::Refusal;
+use crate::domain::sandbox::ClaimRequired;
 
-/// Which kind of resource was not found (each maps to its own API error code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    /// An account.
-    Account,
-    /// An API key.
-    ApiKey,
-    /// An inbox.
-    Inbox,
-    /// A custom domain.
-    Domain,
-    /// A webhook.
-    Webhook,
-    /// A message.
-    Message,
-    /// A thread.
-    Thread,
-    /// An attachment.
-    Attachment,
-}
-
-/// What can go wrong in the store. Conditions the API reports have their own variants; the
-/// rest are internal failures.
+/// A failure of the storage: the database, its connections, the writer thread, or data that
+/// cannot be read back. Never a business outcome (those are [`Refusal`]s).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No such resource in this account.
-    #[error("{0:?} not found")]
-    NotFound(Resource),
-    /// The address is used by another inbox, possibly a deleted one.
-    #[error("address already taken")]
-    AddressTaken,
-    /// An inbox address names a domain other than the one the inbox is created on.
-    #[error("address must be on {expected}")]
-    InvalidInboxDomain {
-        /// The domain the address must use.
-        expected: String,
-    },
-    /// The API key is unknown, revoked or expired.
-    #[error("invalid or missing API key")]
-    Unauthorized,
-    /// The account has this domain already, or another account has it verified.
-    #[error("domain exists")]
-    DomainExists {
-        /// Another account holds it.
-        elsewhere: bool,
-    },
-    /// The account has as many domains as it may.
-    #[error("domain limit of {limit} reached")]
-    DomainLimitReached {
-        /// The limit.
-        limit: u32,
-    },
-    /// Inboxes still use the domain.
-    #[error("domain in use by {inboxes} inboxes")]
-    DomainInUse {
-        /// How many.
-        inboxes: u64,
-    },
-    /// The custom domain is not verified for sending.
-    #[error("domain not verified")]
-    DomainNotVerified,
-    /// The inbox is suspended and may not send.
-    #[error("inbox suspended")]
-    InboxSuspended,
-    /// The thread belongs to another inbox.
-    #[error("thread of another inbox")]
-    ThreadInboxMismatch,
-    /// A sandbox account reached one of its limits.
-    #[error(transparent)]
-    ClaimRequired(#[from] crate::domain::sandbox::ClaimRequired),
-    /// The inbox or the account has sent its daily quota.
-    #[error("daily send limit reached")]
-    DailySendLimitReached,
-    /// The request's `Idempotency-Key` reservation was taken over (the request ran so long
-    /// that it counted as abandoned); its change is rolled back.
-    #[error("the idempotency key was taken over")]
-    IdempotencyKeyLost,
     /// A background job's lease ran out while its worker was at it, and another attempt took
     /// it over; this attempt's results are not recorded.
     #[error("the job was taken over by another attempt")]
@@ -87,12 +17,6 @@ pub enum StoreError {
     /// more may be written in it.
     #[error("the transaction was rolled back: {0}")]
     TransactionLost(String),
-    /// The attachments of a send are too large together.
-    #[error("attachments too large")]
-    AttachmentsTooLarge,
-    /// A value breaks a rule that depends on stored state (e.g. a limit above the account's).
-    #[error("invalid: {}", .0.summary())]
-    Invalid(ValidationErrors),
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -113,4 +37,46 @@ pub enum StoreError {
         /// Highest version this binary knows.
         supported: i64,
     },
+}
+
+/// Why a store operation did not succeed: a rule refused it, or the storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A rule of the service refused it (reported to the client as such).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The storage failed (an internal error).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<r2d2::Error> for Failure {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<ClaimRequired> for Failure {
+    fn from(e: ClaimRequired) -> Self {
+        Self::Refused(e.into())
+    }
+}
+
+impl Failure {
+    /// An internal failure described by `what` (a task that died, a key that cannot be
+    /// made).
+    pub fn task(what: impl Into<String>) -> Self {
+        Self::Store(StoreError::Task(what.into()))
+    }
+
+    /// A stored value that cannot be read back.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        Self::Store(StoreError::Corrupt(what.into()))
+    }
 }

@@ -1,8 +1,9 @@
 //! Stored responses for `Idempotency-Key` (SPEC §1.6).
 
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};
 
-use super::{StoreError, Tx};
+use super::{Failure, Tx};
 use crate::domain::{BootId, Timestamp};
 
 /// A response as it is replayed.
@@ -54,7 +55,7 @@ pub fn reserve(
     now: Timestamp,
     expires_at: Timestamp,
     stale_before: Timestamp,
-) -> Result<Reservation, StoreError> {
+) -> Result<Reservation, Failure> {
     type Row = (
         String,
         String,
@@ -96,7 +97,7 @@ pub fn reserve(
             }
             let headers: Vec<(String, String)> = match headers {
                 Some(json) => serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?,
+                    .map_err(|e| Failure::corrupt(format!("idempotency headers: {e}")))?,
                 None => Vec::new(),
             };
             return Ok(Reservation::Replay(StoredResponse {
@@ -125,11 +126,11 @@ pub fn reserve(
 
 /// Stores the response of the request holding `key`. Called in the transaction of the
 /// request's change, this makes the change and its stored response one: after a crash a
-/// retry finds both or neither. [`StoreError::IdempotencyKeyLost`] (and so a rolled-back
+/// retry finds both or neither. [`Failure::Refused(Refusal::IdempotencyKeyLost)`] (and so a rolled-back
 /// change) when the reservation is no longer this request's.
-pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<(), StoreError> {
+pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<(), Failure> {
     let headers = serde_json::to_string(&response.headers)
-        .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?;
+        .map_err(|e| Failure::corrupt(format!("idempotency headers: {e}")))?;
     let stored = tx
         .sql()
         .prepare_cached(
@@ -147,14 +148,14 @@ pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<()
             response.body
         ])?;
     if stored == 0 {
-        return Err(StoreError::IdempotencyKeyLost);
+        return Err(Failure::Refused(Refusal::IdempotencyKeyLost));
     }
     Ok(())
 }
 
 /// Forgets the reservation of a request that failed with a 5xx or never finished, so that
 /// the client can retry.
-pub fn release(tx: &Tx<'_>, key: &Hold) -> Result<(), StoreError> {
+pub fn release(tx: &Tx<'_>, key: &Hold) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached(
             "DELETE FROM idempotency_keys
@@ -168,7 +169,7 @@ pub fn release(tx: &Tx<'_>, key: &Hold) -> Result<(), StoreError> {
 /// A handler's change commits together with its stored response (`Idempotency::keep`), so
 /// theirs never did. (Reservations from before holders were recorded are left to expire as
 /// abandoned: their changes may have committed.) Returns how many.
-pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, StoreError> {
+pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "DELETE FROM idempotency_keys
          WHERE state = 'in_flight' AND holder IS NOT NULL
@@ -178,7 +179,7 @@ pub fn release_orphans(tx: &Tx<'_>, me: &BootId) -> Result<usize, StoreError> {
 }
 
 /// Drops keys whose window has passed.
-pub fn purge(tx: &Tx<'_>, now: Timestamp) -> Result<usize, StoreError> {
+pub fn purge(tx: &Tx<'_>, now: Timestamp) -> Result<usize, Failure> {
     Ok(tx
         .sql()
         .execute("DELETE FROM idempotency_keys WHERE expires_at <= ?1", [now])?)
@@ -221,7 +222,10 @@ mod tests {
             .unwrap();
         assert_eq!(outcome.0, Reservation::Proceed);
         assert_eq!(outcome.1, Reservation::Proceed);
-        assert!(matches!(outcome.2, Err(StoreError::IdempotencyKeyLost)));
+        assert!(matches!(
+            outcome.2,
+            Err(Failure::Refused(Refusal::IdempotencyKeyLost))
+        ));
 
         let me = BootId::new();
         let released = store

@@ -1,10 +1,12 @@
 //! Inboxes.
 
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::sql::unsigned;
-use super::{Resource, StoreError, Tx, accounts, count, domains};
+use super::{Failure, Tx, accounts, count, domains};
+use crate::domain::Resource;
 use crate::domain::inbox::{AddressRequest, InboxDomain};
 use crate::domain::sandbox::{Attempt, SandboxPolicy};
 use crate::domain::{
@@ -82,20 +84,24 @@ fn from_row(row: &Row<'_>, now: Timestamp) -> rusqlite::Result<Inbox> {
     })
 }
 
-fn daily_limit(raw: i64, account_limit: u32) -> Result<DailySendLimit, StoreError> {
-    DailySendLimit::parse(raw, account_limit)
-        .map_err(|e| StoreError::Invalid(ValidationErrors::single("dailySendLimit", e.to_string())))
+fn daily_limit(raw: i64, account_limit: u32) -> Result<DailySendLimit, Failure> {
+    DailySendLimit::parse(raw, account_limit).map_err(|e| {
+        Failure::Refused(Refusal::Invalid(ValidationErrors::single(
+            "dailySendLimit",
+            e.to_string(),
+        )))
+    })
 }
 
 /// Creates an inbox. An exact address that is taken (even by a deleted inbox) is
-/// [`StoreError::AddressTaken`]; a generated one is retried with fresh randomness.
+/// [`Failure::Refused(Refusal::AddressTaken)`]; a generated one is retried with fresh randomness.
 pub fn create_inbox(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewInbox,
     sandbox: &SandboxPolicy,
     now: Timestamp,
-) -> Result<Inbox, StoreError> {
+) -> Result<Inbox, Failure> {
     let account = accounts::get_account(tx, account_id)?;
     let existing: i64 = tx
         .sql()
@@ -118,9 +124,9 @@ pub fn create_inbox(
     if let Some(requested) = &new.requested_domain
         && *requested != domain.as_str()
     {
-        return Err(StoreError::InvalidInboxDomain {
+        return Err(Failure::Refused(Refusal::InvalidInboxDomain {
             expected: domain.to_string(),
-        });
+        }));
     }
     let limit = match new.daily_send_limit {
         Some(raw) => daily_limit(raw, account.daily_send_limit)?.get(),
@@ -158,7 +164,7 @@ pub fn create_inbox(
         )?;
         return get_inbox(tx, account_id, id, now);
     }
-    Err(StoreError::AddressTaken)
+    Err(Failure::Refused(Refusal::AddressTaken))
 }
 
 /// One of the account's inboxes that is not deleted.
@@ -167,7 +173,7 @@ pub fn get_inbox(
     account_id: AccountId,
     id: InboxId,
     now: Timestamp,
-) -> Result<Inbox, StoreError> {
+) -> Result<Inbox, Failure> {
     conn.sql()
         .prepare_cached(concat!(
             "SELECT ",
@@ -176,7 +182,7 @@ pub fn get_inbox(
         ))?
         .query_row(params![id, account_id], |r| from_row(r, now))
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Inbox))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Inbox)))
 }
 
 /// The account's active and suspended inboxes, newest first.
@@ -185,7 +191,7 @@ pub fn list_inboxes(
     account_id: AccountId,
     paging: Paging,
     now: Timestamp,
-) -> Result<Page<Inbox>, StoreError> {
+) -> Result<Page<Inbox>, Failure> {
     let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM inboxes WHERE account_id = ?1 AND status IN ('active', 'suspended')",
         [account_id],
@@ -215,7 +221,7 @@ pub fn update_inbox(
     id: InboxId,
     changes: &InboxChanges,
     now: Timestamp,
-) -> Result<Inbox, StoreError> {
+) -> Result<Inbox, Failure> {
     let inbox = get_inbox(tx, account_id, id, now)?;
     let limit = match changes.daily_send_limit {
         Some(raw) => {
@@ -243,14 +249,14 @@ pub fn delete_inbox(
     account_id: AccountId,
     id: InboxId,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     let changed = tx.sql().execute(
         "UPDATE inboxes SET status = 'deleted', updated_at = ?3
          WHERE id = ?1 AND account_id = ?2 AND status != 'deleted'",
         params![id, account_id, now],
     )?;
     if changed == 0 {
-        return Err(StoreError::NotFound(Resource::Inbox));
+        return Err(Failure::Refused(Refusal::NotFound(Resource::Inbox)));
     }
     Ok(())
 }
@@ -260,7 +266,7 @@ pub fn delete_inbox(
 pub fn find_receiving_inbox(
     conn: &Db,
     address: &str,
-) -> Result<Option<(InboxId, AccountId)>, StoreError> {
+) -> Result<Option<(InboxId, AccountId)>, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(
@@ -274,7 +280,7 @@ pub fn find_receiving_inbox(
 
 /// Whether `inbox` still receives mail (checked again when a message is stored: it may have
 /// been deleted or suspended while the message was being sent).
-pub fn still_receiving(conn: &Db, inbox_id: InboxId) -> Result<bool, StoreError> {
+pub fn still_receiving(conn: &Db, inbox_id: InboxId) -> Result<bool, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(
@@ -289,7 +295,7 @@ pub fn suspend_if_over_limits(
     tx: &Tx<'_>,
     inbox_id: InboxId,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+) -> Result<bool, Failure> {
     Ok(tx
         .sql()
         .prepare_cached(

@@ -1,10 +1,11 @@
 //! Durable background jobs: rows claimed with a lease, retried at a set time, done or failed.
 //! A job whose worker died is taken up again when its lease runs out.
 
+use crate::store::StoreError;
 use rusqlite::params;
 
 use super::Db;
-use super::{Queue, StoreError, Tx, sql::unsigned};
+use super::{Failure, Queue, Tx, sql::unsigned};
 use crate::domain::{BootId, JobId, Timestamp};
 
 /// A claim's lease: the run of the server that holds it, and until when. Work whose lease
@@ -47,7 +48,7 @@ pub fn enqueue(
     run_at: Timestamp,
     queue: Queue,
     now: Timestamp,
-) -> Result<JobId, StoreError> {
+) -> Result<JobId, Failure> {
     let id = JobId::new();
     tx.sql()
         .prepare_cached(
@@ -66,7 +67,7 @@ pub fn claim(
     now: Timestamp,
     max: usize,
     lease: &Lease,
-) -> Result<Vec<Job>, StoreError> {
+) -> Result<Vec<Job>, Failure> {
     // Two index searches (jobs_due, jobs_lease) rather than one OR, which SQLite would answer
     // by scanning every job of the kind ever queued; each walks its index in order and stops
     // after `max` rows, so a claim costs the same however long the backlog is.
@@ -109,7 +110,7 @@ pub fn claim(
 
 /// Makes jobs claimed by other runs of the server (which died holding them: only one server
 /// runs on a database) due at once. Returns how many.
-pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, StoreError> {
+pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "UPDATE jobs SET lease_until = ?2, updated_at = ?2
          WHERE status = 'running' AND claimed_by IS NOT ?1 AND lease_until > ?2",
@@ -119,7 +120,7 @@ pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usi
 
 /// Checks that `job` is still held by the attempt that claimed it (`holder`'s claim with the
 /// same attempt number): one whose lease ran out may have been taken over by another.
-pub fn check_held(tx: &Tx<'_>, job: &Job, holder: &BootId) -> Result<(), StoreError> {
+pub fn check_held(tx: &Tx<'_>, job: &Job, holder: &BootId) -> Result<(), Failure> {
     let held: bool = tx
         .sql()
         .prepare_cached(
@@ -130,12 +131,12 @@ pub fn check_held(tx: &Tx<'_>, job: &Job, holder: &BootId) -> Result<(), StoreEr
     if held {
         Ok(())
     } else {
-        Err(StoreError::ClaimLost)
+        Err(Failure::Store(StoreError::ClaimLost))
     }
 }
 
 /// Marks a job done.
-pub fn complete(tx: &Tx<'_>, id: JobId, now: Timestamp) -> Result<(), StoreError> {
+pub fn complete(tx: &Tx<'_>, id: JobId, now: Timestamp) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached(
             "UPDATE jobs SET status = 'done', lease_until = NULL, updated_at = ?2 WHERE id = ?1",
@@ -151,7 +152,7 @@ pub fn retry_at(
     run_at: Timestamp,
     error: &str,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached(
             "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL, last_error = ?3,
@@ -169,7 +170,7 @@ pub fn run_again_at(
     id: JobId,
     run_at: Timestamp,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached(
             "UPDATE jobs SET status = 'pending', run_at = ?2, attempts = 0, lease_until = NULL,
@@ -182,7 +183,7 @@ pub fn run_again_at(
 
 /// Hands claimed jobs back (their work was cut short by a shutdown), due at once and without
 /// counting the attempt.
-pub fn release(tx: &Tx<'_>, ids: &[JobId], now: Timestamp) -> Result<(), StoreError> {
+pub fn release(tx: &Tx<'_>, ids: &[JobId], now: Timestamp) -> Result<(), Failure> {
     let mut stmt = tx.sql().prepare_cached(
         "UPDATE jobs SET status = 'pending', attempts = max(attempts - 1, 0), run_at = ?2,
              lease_until = NULL, updated_at = ?2
@@ -195,7 +196,7 @@ pub fn release(tx: &Tx<'_>, ids: &[JobId], now: Timestamp) -> Result<(), StoreEr
 }
 
 /// When a job of `kind` that is not yet due becomes due (a retry, or an expired lease).
-pub fn next_due(conn: &Db, kind: &str, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+pub fn next_due(conn: &Db, kind: &str, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(
@@ -210,7 +211,7 @@ pub fn next_due(conn: &Db, kind: &str, now: Timestamp) -> Result<Option<Timestam
 }
 
 /// Jobs of `kind` due now or under way (for tests and benchmarks that wait for quiet).
-pub fn unsettled(conn: &Db, kind: &str, now: Timestamp) -> Result<u64, StoreError> {
+pub fn unsettled(conn: &Db, kind: &str, now: Timestamp) -> Result<u64, Failure> {
     let n: i64 = conn.sql().query_row(
         "SELECT count(*) FROM jobs
          WHERE kind = ?1 AND ((status = 'pending' AND run_at <= ?2) OR status = 'running')",
@@ -221,7 +222,7 @@ pub fn unsettled(conn: &Db, kind: &str, now: Timestamp) -> Result<u64, StoreErro
 }
 
 /// Drops finished jobs older than `before`.
-pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?1",
         [before],
@@ -256,7 +257,7 @@ mod tests {
             })
             .unwrap();
         assert!(held.0);
-        assert!(matches!(held.1, Err(StoreError::ClaimLost)));
+        assert!(matches!(held.1, Err(Failure::Store(StoreError::ClaimLost))));
         assert!(held.2);
         assert!(!held.3);
     }

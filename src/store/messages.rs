@@ -1,11 +1,13 @@
 //! Messages, their raw bytes and attachments, and threads.
 
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::attachments::{self, NewAttachment, Origin};
 use super::sql::{bad_text, unsigned};
-use super::{Resource, StoreError, Tx, count, inboxes};
+use super::{Failure, Tx, count, inboxes};
+use crate::domain::Resource;
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
 use crate::domain::{
@@ -51,7 +53,7 @@ pub struct NewInbound<'a> {
 /// Stores a message's raw bytes, given in pieces that follow one another. They are written
 /// into the row in place (incremental blob I/O): binding them as a parameter would have SQLite
 /// copy them first, and joining the pieces would copy them again, at up to 25 MiB a message.
-pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Result<(), StoreError> {
+pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Result<(), Failure> {
     let len: usize = pieces.iter().map(|p| p.len()).sum();
     tx.sql()
         .prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))")?
@@ -91,7 +93,7 @@ pub fn find_thread(
     conn: &Db,
     inbox_id: InboxId,
     candidates: &[&str],
-) -> Result<Option<ThreadId>, StoreError> {
+) -> Result<Option<ThreadId>, Failure> {
     let mut stmt = conn.sql().prepare_cached(
         "SELECT thread_id FROM messages WHERE inbox_id = ?1 AND message_id_header = ?2
          ORDER BY created_at DESC, rowid DESC LIMIT 1",
@@ -108,11 +110,7 @@ pub fn find_thread(
 }
 
 /// Stores an inbound message in its thread (found or new) and updates the thread's counters.
-pub fn insert_inbound(
-    tx: &Tx<'_>,
-    m: &NewInbound<'_>,
-    now: Timestamp,
-) -> Result<Stored, StoreError> {
+pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result<Stored, Failure> {
     let mut candidates: Vec<&str> = m.in_reply_to.into_iter().collect();
     candidates.extend(m.references.iter().rev().map(String::as_str));
     let thread_id = match find_thread(tx, m.inbox_id, &candidates)? {
@@ -154,7 +152,7 @@ pub fn insert_inbound(
             m.auth_results
                 .map(serde_json::to_string)
                 .transpose()
-                .map_err(|e| StoreError::Corrupt(format!("auth_results: {e}")))?,
+                .map_err(|e| Failure::corrupt(format!("auth_results: {e}")))?,
             now
         ])?;
     insert_raw(tx, message_id, m.raw)?;
@@ -236,7 +234,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
 }
 
 /// Fills in the attachments of `messages` with one query.
-fn with_attachments(conn: &Db, messages: &mut [Message]) -> Result<(), StoreError> {
+fn with_attachments(conn: &Db, messages: &mut [Message]) -> Result<(), Failure> {
     if messages.is_empty() {
         return Ok(());
     }
@@ -274,7 +272,7 @@ fn with_attachments(conn: &Db, messages: &mut [Message]) -> Result<(), StoreErro
 }
 
 /// One of the account's messages.
-pub fn get_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Message, StoreError> {
+pub fn get_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Message, Failure> {
     let message = conn
         .sql()
         .prepare_cached(concat!(
@@ -284,7 +282,7 @@ pub fn get_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Me
         ))?
         .query_row(params![id, account_id], message_from_row)
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Message))?;
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
     let mut one = [message];
     with_attachments(conn, &mut one)?;
     let [message] = one;
@@ -299,7 +297,7 @@ pub fn list_messages(
     status: Option<MessageStatus>,
     paging: Paging,
     now: Timestamp,
-) -> Result<Page<Message>, StoreError> {
+) -> Result<Page<Message>, Failure> {
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     let status = status.map(MessageStatus::as_str);
     let total: i64 = conn
@@ -329,7 +327,7 @@ pub fn list_messages(
 }
 
 /// The exact stored bytes of one of the account's messages.
-pub fn raw_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Vec<u8>, StoreError> {
+pub fn raw_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Vec<u8>, Failure> {
     conn.sql()
         .prepare_cached(
             "SELECT r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id
@@ -337,12 +335,12 @@ pub fn raw_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Ve
         )?
         .query_row(params![id, account_id], |r| r.get(0))
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Message))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))
 }
 
 /// Deletes a message with its raw bytes and inbound attachments, and keeps its thread's
 /// counters right (a thread left empty is deleted).
-pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Result<(), StoreError> {
+pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Result<(), Failure> {
     let thread_id: ThreadId = tx
         .sql()
         .query_row(
@@ -351,7 +349,7 @@ pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Resu
             |r| r.get(0),
         )
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Message))?;
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
     let inbound_parts: Vec<AttachmentId> = tx
         .sql()
         .prepare(
@@ -417,7 +415,7 @@ pub fn list_threads(
     inbox_id: InboxId,
     paging: Paging,
     now: Timestamp,
-) -> Result<Page<Thread>, StoreError> {
+) -> Result<Page<Thread>, Failure> {
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     let total: i64 = conn
         .sql()
@@ -443,7 +441,7 @@ pub fn list_threads(
 }
 
 /// One of the account's threads.
-pub fn get_thread(conn: &Db, account_id: AccountId, id: ThreadId) -> Result<Thread, StoreError> {
+pub fn get_thread(conn: &Db, account_id: AccountId, id: ThreadId) -> Result<Thread, Failure> {
     conn.sql()
         .prepare_cached(concat!(
             "SELECT ",
@@ -452,7 +450,7 @@ pub fn get_thread(conn: &Db, account_id: AccountId, id: ThreadId) -> Result<Thre
         ))?
         .query_row(params![id, account_id], thread_from_row)
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Thread))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Thread)))
 }
 
 /// A thread's messages, oldest first.
@@ -461,7 +459,7 @@ pub fn thread_messages(
     account_id: AccountId,
     thread_id: ThreadId,
     paging: Paging,
-) -> Result<Page<Message>, StoreError> {
+) -> Result<Page<Message>, Failure> {
     let thread = get_thread(conn, account_id, thread_id)?;
     let mut data: Vec<Message> = conn
         .sql()
@@ -488,7 +486,7 @@ pub fn thread_messages(
 pub fn return_path_owner(
     conn: &Db,
     address: &str,
-) -> Result<Option<(MessageId, InboxId, AccountId)>, StoreError> {
+) -> Result<Option<(MessageId, InboxId, AccountId)>, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(
@@ -505,7 +503,7 @@ pub fn outbound(
     conn: &Db,
     account_id: AccountId,
     id: MessageId,
-) -> Result<Option<Message>, StoreError> {
+) -> Result<Option<Message>, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(concat!(
@@ -524,7 +522,7 @@ pub fn outbound_by_return_path(
     account_id: AccountId,
     return_paths: &[String],
     message_ids: &[String],
-) -> Result<Option<Message>, StoreError> {
+) -> Result<Option<Message>, Failure> {
     let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
@@ -553,7 +551,7 @@ pub fn outbound_by_message_id(
     conn: &Db,
     account_id: AccountId,
     message_ids: &[String],
-) -> Result<Option<Message>, StoreError> {
+) -> Result<Option<Message>, Failure> {
     let mut stmt = conn.sql().prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
@@ -598,7 +596,7 @@ pub fn mark_reported(
     message: &Message,
     kind: ReportKind,
     now: Timestamp,
-) -> Result<Reported, StoreError> {
+) -> Result<Reported, Failure> {
     let (status, counter) = match kind {
         ReportKind::Bounce => ("bounced", "bounce_count"),
         ReportKind::Complaint => ("complained", "complaint_count"),

@@ -1,6 +1,7 @@
 //! The schema and its numbered migrations, applied when the store opens.
 
-use super::{StoreError, Tx, attachments, domains};
+use super::{Failure, Tx, attachments, domains};
+use crate::store::StoreError;
 
 /// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
 /// the same transaction.
@@ -10,7 +11,7 @@ pub(super) struct Migration {
 }
 
 /// A migration's Rust step.
-type MigrationStep = fn(&Tx<'_>) -> Result<(), StoreError>;
+type MigrationStep = fn(&Tx<'_>) -> Result<(), Failure>;
 
 /// The schema and its numbered migrations: entry `i` brings a database to `user_version` i+1.
 pub(super) const MIGRATIONS: &[Migration] = &[
@@ -44,16 +45,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), StoreError> {
+pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {
     let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let current: i64 = tx
         .sql()
         .query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > supported {
-        return Err(StoreError::SchemaTooNew {
+        return Err(Failure::Store(StoreError::SchemaTooNew {
             found: current,
             supported,
-        });
+        }));
     }
     for (version, migration) in (1..)
         .zip(MIGRATIONS)

@@ -23,11 +23,12 @@ mod wake;
 pub mod webhooks;
 mod writer;
 
-pub use error::{Resource, StoreError};
+pub use error::{Failure, StoreError};
 pub use lock::ServeLock;
 pub use unit::{Db, Tx};
 pub use wake::{Queue, Wake, Wakers};
 
+use crate::domain::Refusal;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -94,7 +95,7 @@ const STATEMENT_CACHE: usize = 256;
 
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+    pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, Failure> {
         let busy_timeout = options.busy_timeout;
         let mut conn = Connection::open(path)?;
         configure(&conn, busy_timeout)?;
@@ -107,7 +108,7 @@ impl Store {
         let writer_alive = Arc::new(AtomicBool::new(false));
         let (stopped, writer_stopped) = tokio::sync::watch::channel(());
         let writer = writer::spawn(conn, wakers.clone(), writer_alive.clone(), stopped)
-            .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| Failure::task(format!("cannot start the writer thread: {e}")))?;
         let manager =
             SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy_timeout));
         let readers = Pool::builder()
@@ -146,17 +147,17 @@ impl Store {
     }
 
     /// Runs a query closure with a reader connection on the blocking pool.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn read<T, F>(&self, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
-        F: FnOnce(&Db) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Db) -> Result<T, Failure> + Send + 'static,
     {
         let permit = self
             .read_permits
             .clone()
             .acquire_owned()
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))?;
+            .map_err(|e| Failure::task(e.to_string()))?;
         let readers = self.readers.clone();
         blocking(move || {
             let _permit = permit;
@@ -168,31 +169,26 @@ impl Store {
 
     /// Runs `f` in a write transaction on the writer thread; its changes are committed if it
     /// returns `Ok` (and the result comes back only once they are), rolled back otherwise.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn write<T, F>(&self, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, Failure> + Send + 'static,
     {
         let (reply, result) = oneshot::channel();
         self.submit(writer::Command::Write(Box::new(writer::Job::new(f, reply))))?;
         result.await.map_err(|_| writer_gone())?
     }
 
-    fn submit(&self, command: writer::Command) -> Result<(), StoreError> {
+    fn submit(&self, command: writer::Command) -> Result<(), Failure> {
         self.writer.send(command).map_err(|_| writer_gone())
     }
 
     /// [`Store::read`] for a request: verifies the credential and runs `f` as that account,
     /// in the same database call (one trip to the blocking pool per request).
-    pub async fn read_as<T, F>(
-        &self,
-        who: &Credential,
-        now: Timestamp,
-        f: F,
-    ) -> Result<T, StoreError>
+    pub async fn read_as<T, F>(&self, who: &Credential, now: Timestamp, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
-        F: FnOnce(&Db, AuthContext) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Db, AuthContext) -> Result<T, Failure> + Send + 'static,
     {
         let who = who.clone();
         let (verified, value) = self
@@ -207,19 +203,15 @@ impl Store {
 
     /// [`Store::write`] for a request: verifies the credential and runs `f` as that account,
     /// in the same transaction.
-    pub async fn write_as<T, F>(
-        &self,
-        who: &Credential,
-        now: Timestamp,
-        f: F,
-    ) -> Result<T, StoreError>
+    pub async fn write_as<T, F>(&self, who: &Credential, now: Timestamp, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
-        F: FnOnce(&Tx<'_>, AuthContext) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>, AuthContext) -> Result<T, Failure> + Send + 'static,
     {
         let who = who.clone();
         self.write(move |tx| {
-            let who = accounts::verify_and_touch(tx, &who, now)?.ok_or(StoreError::Unauthorized)?;
+            let who = accounts::verify_and_touch(tx, &who, now)?
+                .ok_or(Failure::Refused(Refusal::Unauthorized))?;
             f(tx, who)
         })
         .await
@@ -243,8 +235,8 @@ impl Store {
     /// [`Store::read`] on the current thread, for the command-line tools (no async runtime).
     pub fn read_blocking<T>(
         &self,
-        f: impl FnOnce(&Db) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&Db) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
         let conn = self.readers.get()?;
         f(Db::of(&conn))
     }
@@ -253,8 +245,8 @@ impl Store {
     /// called from async code (it blocks the thread until the write is committed).
     pub fn write_blocking<T>(
         &self,
-        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError>
+        f: impl FnOnce(&Tx<'_>) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure>
     where
         T: Send + 'static,
     {
@@ -265,23 +257,23 @@ impl Store {
 
     /// Moves the write-ahead log into the main file (after the writes queued before it), so
     /// that a stopped server leaves one self-contained file behind.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+    pub async fn checkpoint(&self) -> Result<(), Failure> {
         let (reply, result) = oneshot::channel();
         self.submit(writer::Command::Checkpoint(reply))?;
-        result.await.map_err(|_| writer_gone())?
+        Ok(result.await.map_err(|_| writer_gone())??)
     }
 }
 
-fn writer_gone() -> StoreError {
-    StoreError::Task("the writer thread has stopped".to_owned())
+fn writer_gone() -> Failure {
+    Failure::task("the writer thread has stopped")
 }
 
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        .map_err(|e| Failure::task(e.to_string()))?
 }
 
 /// A store on a fresh file in a temporary directory (kept while the directory lives), for
@@ -356,12 +348,12 @@ mod tests {
                 "INSERT INTO settings (name, value) VALUES ('doomed', x'00')",
                 [],
             )?;
-            Err::<(), _>(StoreError::AddressTaken)
+            Err::<(), _>(Failure::Refused(Refusal::AddressTaken))
         });
-        let panicking = store.write(|_tx| -> Result<(), StoreError> { panic!("boom") });
+        let panicking = store.write(|_tx| -> Result<(), Failure> { panic!("boom") });
         let (a, f, p, b) = tokio::join!(insert("a"), failing, panicking, insert("b"));
         assert!(a.is_ok() && b.is_ok());
-        assert!(matches!(f, Err(StoreError::AddressTaken)));
+        assert!(matches!(f, Err(Failure::Refused(Refusal::AddressTaken))));
         assert!(p.is_err());
         let names: Vec<String> = store
             .read(|c| {
@@ -518,7 +510,7 @@ mod tests {
         };
         assert!(matches!(
             Store::open(&path, &options),
-            Err(StoreError::SchemaTooNew { found: 99, .. })
+            Err(Failure::Store(StoreError::SchemaTooNew { found: 99, .. }))
         ));
     }
 }

@@ -1,11 +1,13 @@
 //! Outgoing mail: what a send needs, storing an accepted message with its recipients and its
 //! send job, and recording how each recipient's delivery went.
 
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};
 
 use super::Db;
-use super::{Queue, Resource, StoreError, Tx, accounts, attachments, inboxes, jobs, messages};
+use super::{Failure, Queue, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
+use crate::domain::Resource;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
 use crate::domain::sandbox::{Attempt, SandboxPolicy};
@@ -40,7 +42,7 @@ pub struct SendContext {
 
 /// Refuses a send when the inbox or the account has used its quota for the UTC day, counting
 /// every message accepted today (SPEC §3.2), from per-day counters kept on both rows.
-fn check_daily_limits(conn: &Db, inbox: &Inbox, now: Timestamp) -> Result<(), StoreError> {
+fn check_daily_limits(conn: &Db, inbox: &Inbox, now: Timestamp) -> Result<(), Failure> {
     let (inbox_today, account_today, account_limit): (i64, i64, i64) = conn
         .sql()
         .prepare_cached(
@@ -53,7 +55,7 @@ fn check_daily_limits(conn: &Db, inbox: &Inbox, now: Timestamp) -> Result<(), St
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
     if inbox_today >= i64::from(inbox.daily_send_limit) || account_today >= account_limit {
-        return Err(StoreError::DailySendLimitReached);
+        return Err(Failure::Refused(Refusal::DailySendLimitReached));
     }
     Ok(())
 }
@@ -64,7 +66,7 @@ fn count_accepted(
     inbox_id: InboxId,
     account_id: AccountId,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     const TODAY: &str =
         "accepted_today = CASE WHEN accepted_day = ?2 THEN accepted_today + 1 ELSE 1 END,
              accepted_day = ?2 WHERE id = ?1";
@@ -85,10 +87,10 @@ fn sending_inbox(
     account_id: AccountId,
     inbox_id: InboxId,
     now: Timestamp,
-) -> Result<Inbox, StoreError> {
+) -> Result<Inbox, Failure> {
     let inbox = inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     if inbox.status != InboxStatus::Active {
-        return Err(StoreError::InboxSuspended);
+        return Err(Failure::Refused(Refusal::InboxSuspended));
     }
     check_daily_limits(conn, &inbox, now)?;
     Ok(inbox)
@@ -103,14 +105,14 @@ pub fn send_context(
     thread_id: Option<ThreadId>,
     attachment_ids: &[AttachmentId],
     now: Timestamp,
-) -> Result<SendContext, StoreError> {
+) -> Result<SendContext, Failure> {
     let inbox = sending_inbox(conn, account_id, inbox_id, now)?;
     let thread = match thread_id {
         None => None,
         Some(id) => {
             let thread = messages::get_thread(conn, account_id, id)?;
             if thread.inbox_id != inbox_id {
-                return Err(StoreError::ThreadInboxMismatch);
+                return Err(Failure::Refused(Refusal::ThreadInboxMismatch));
             }
             let last: Option<(String, String)> = conn
                 .sql()
@@ -125,7 +127,7 @@ pub fn send_context(
                 Some((mid, refs)) => (
                     Some(mid),
                     serde_json::from_str(&refs)
-                        .map_err(|e| StoreError::Corrupt(format!("references: {e}")))?,
+                        .map_err(|e| Failure::corrupt(format!("references: {e}")))?,
                 ),
                 None => (None, Vec::new()),
             };
@@ -142,7 +144,7 @@ pub fn send_context(
         total = total.saturating_add(attachments::get(conn, account_id, *id)?.meta.size);
     }
     if total > MAX_ATTACHMENTS_BYTES {
-        return Err(StoreError::AttachmentsTooLarge);
+        return Err(Failure::Refused(Refusal::AttachmentsTooLarge));
     }
     for id in attachment_ids {
         attachments.push(attachments::with_content(conn, account_id, *id)?);
@@ -203,7 +205,7 @@ pub fn insert_outbound(
     m: &NewOutbound<'_>,
     sandbox: &SandboxPolicy,
     now: Timestamp,
-) -> Result<Message, StoreError> {
+) -> Result<Message, Failure> {
     sending_inbox(tx, m.account_id, m.inbox_id, now)?;
     let account = accounts::get_account(tx, m.account_id)?;
     if account.plan == Plan::Sandbox {
@@ -285,7 +287,7 @@ pub fn insert_outbound(
                 m.account_id
             ])?;
         if linked == 0 {
-            return Err(StoreError::NotFound(Resource::Attachment));
+            return Err(Failure::Refused(Refusal::NotFound(Resource::Attachment)));
         }
     }
     for (address, kind) in m.recipients {
@@ -328,7 +330,7 @@ pub struct SendUnit {
 
 /// Loads a message to send, and which of its pending recipients are inboxes here; `None` when
 /// it was deleted meanwhile.
-pub fn load_send(conn: &Db, message_id: MessageId) -> Result<Option<SendUnit>, StoreError> {
+pub fn load_send(conn: &Db, message_id: MessageId) -> Result<Option<SendUnit>, Failure> {
     let account_id: Option<AccountId> = conn
         .sql()
         .query_row(
@@ -365,7 +367,7 @@ pub fn load_send(conn: &Db, message_id: MessageId) -> Result<Option<SendUnit>, S
             let local = inboxes::find_receiving_inbox(conn, &address.to_lowercase())?;
             Ok((address, local))
         })
-        .collect::<Result<_, StoreError>>()?;
+        .collect::<Result<_, Failure>>()?;
     Ok(Some(SendUnit {
         message,
         mail_from,
@@ -385,7 +387,7 @@ pub fn set_recipient(
     route: Option<&str>,
     error: Option<&str>,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached(
             "UPDATE message_recipients
@@ -407,7 +409,7 @@ pub fn set_recipient(
 pub fn recipients(
     conn: &Db,
     message_id: MessageId,
-) -> Result<Vec<(String, RecipientStatus, Option<String>)>, StoreError> {
+) -> Result<Vec<(String, RecipientStatus, Option<String>)>, Failure> {
     let rows = conn
         .sql()
         .prepare_cached(
@@ -421,7 +423,7 @@ pub fn recipients(
         .map(|(address, status, route)| {
             RecipientStatus::parse(&status)
                 .map(|s| (address, s, route))
-                .ok_or_else(|| StoreError::Corrupt(format!("recipient status {status:?}")))
+                .ok_or_else(|| Failure::corrupt(format!("recipient status {status:?}")))
         })
         .collect()
 }
@@ -434,7 +436,7 @@ pub fn set_status(
     delivery: Option<&str>,
     error: Option<&str>,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     tx.sql().prepare_cached(
         "UPDATE messages SET status = ?2, delivery = coalesce(?3, delivery), error_message = ?4,
              updated_at = ?5
@@ -446,7 +448,7 @@ pub fn set_status(
 
 /// The first hand-off of a message: sets `sent_at` and counts the send on the inbox and the
 /// account (`sendsToday` per UTC day, `totalSent`). `false` if it was handed off before.
-pub fn mark_handed_off(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, StoreError> {
+pub fn mark_handed_off(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, Failure> {
     let first = tx
         .sql()
         .prepare_cached("UPDATE messages SET sent_at = ?2 WHERE id = ?1 AND sent_at IS NULL")?
@@ -470,7 +472,7 @@ pub fn mark_handed_off(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result
 
 /// Counts a bounce of this message on its inbox (once per message) and applies the
 /// auto-suspension rule. Returns whether the inbox was suspended by it.
-pub fn count_bounce(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, StoreError> {
+pub fn count_bounce(tx: &Tx<'_>, message: &Message, now: Timestamp) -> Result<bool, Failure> {
     tx.sql()
         .prepare_cached(
             "UPDATE inboxes SET bounce_count = bounce_count + 1, updated_at = ?2 WHERE id = ?1",
@@ -486,7 +488,7 @@ pub fn claim_sends(
     now: Timestamp,
     max: usize,
     lease: &jobs::Lease,
-) -> Result<Vec<jobs::Job>, StoreError> {
+) -> Result<Vec<jobs::Job>, Failure> {
     let claimed = jobs::claim(tx, SEND_JOB, now, max, lease)?;
     for job in &claimed {
         tx.sql()

@@ -2,12 +2,12 @@
 
 use rusqlite::params;
 
-use super::{StoreError, Tx};
+use super::{Failure, Tx};
 
 /// Counts one request against `bucket` in the window starting at `window_start` (unix
 /// seconds) and returns the count so far, this request included. A bucket whose stored
 /// window is older starts again at 1. One statement, so concurrent requests never lose counts.
-pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreError> {
+pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, Failure> {
     // In an upsert's SET, column names refer to the row as it was before the update, so the
     // CASE compares against the stored window.
     let count: i64 = tx
@@ -25,7 +25,7 @@ pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, StoreErr
 
 /// Drops counters of windows that started before `before` (unix seconds), and provisioning
 /// counters of windows that started before `provisioning_before`.
-pub fn purge(tx: &Tx<'_>, before: i64, provisioning_before: i64) -> Result<usize, StoreError> {
+pub fn purge(tx: &Tx<'_>, before: i64, provisioning_before: i64) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         &format!(
             "DELETE FROM rate_limit_windows

@@ -3,10 +3,10 @@
 
 use rusqlite::params;
 
-use super::{StoreError, Tx};
+use super::{Failure, Tx};
 
 /// The value stored under `name`, storing `candidate` first if there is none yet.
-pub fn get_or_insert(tx: &Tx<'_>, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+pub fn get_or_insert(tx: &Tx<'_>, name: &str, candidate: &[u8]) -> Result<Vec<u8>, Failure> {
     tx.sql()
         .prepare_cached("INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)")?
         .execute(params![name, candidate])?;

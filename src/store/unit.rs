@@ -8,15 +8,15 @@ use std::ops::Deref;
 use ref_cast::RefCast;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::StoreError;
 use super::wake::{Queue, WakeSet};
+use super::{Failure, StoreError};
 
 /// Runs `f` in an IMMEDIATE transaction on `conn` directly (schema migration at open, before
 /// the writer thread exists).
 pub(super) fn in_write_tx<T>(
     conn: &mut Connection,
-    f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    f: impl FnOnce(&Tx<'_>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
     let tx = Tx {
         tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
         wake: Cell::new(WakeSet::default()),

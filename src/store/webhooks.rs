@@ -1,11 +1,13 @@
 //! Webhooks, events, deliveries and their attempts.
 
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::jobs::Lease;
 use super::sql::unsigned;
-use super::{Queue, Resource, StoreError, Tx, count};
+use super::{Failure, Queue, Tx, count};
+use crate::domain::Resource;
 use crate::domain::sandbox::{self, SandboxPolicy};
 use crate::domain::webhook::{
     Attempt, Delivery, DeliveryStatus, EventFilter, EventName, Webhook, WebhookDescription,
@@ -77,7 +79,7 @@ pub fn create_webhook(
     new: &NewWebhook,
     sandbox: &SandboxPolicy,
     now: Timestamp,
-) -> Result<Webhook, StoreError> {
+) -> Result<Webhook, Failure> {
     let account = super::accounts::get_account(tx, account_id)?;
     sandbox.check(&account, now, sandbox::Attempt::CreateWebhook)?;
     let id = WebhookId::new();
@@ -99,7 +101,7 @@ pub fn create_webhook(
 }
 
 /// One of the account's webhooks.
-pub fn get_webhook(conn: &Db, account_id: AccountId, id: WebhookId) -> Result<Webhook, StoreError> {
+pub fn get_webhook(conn: &Db, account_id: AccountId, id: WebhookId) -> Result<Webhook, Failure> {
     conn.sql()
         .prepare_cached(concat!(
             "SELECT ",
@@ -108,7 +110,7 @@ pub fn get_webhook(conn: &Db, account_id: AccountId, id: WebhookId) -> Result<We
         ))?
         .query_row(params![id, account_id], webhook_from_row)
         .optional()?
-        .ok_or(StoreError::NotFound(Resource::Webhook))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Webhook)))
 }
 
 /// The account's webhooks, newest first.
@@ -116,7 +118,7 @@ pub fn list_webhooks(
     conn: &Db,
     account_id: AccountId,
     paging: Paging,
-) -> Result<Page<Webhook>, StoreError> {
+) -> Result<Page<Webhook>, Failure> {
     let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM webhooks WHERE account_id = ?1",
         [account_id],
@@ -147,7 +149,7 @@ pub fn update_webhook(
     id: WebhookId,
     changes: &WebhookChanges,
     now: Timestamp,
-) -> Result<Webhook, StoreError> {
+) -> Result<Webhook, Failure> {
     let current = get_webhook(tx, account_id, id)?;
     let url = changes
         .url
@@ -178,13 +180,13 @@ pub fn update_webhook(
 }
 
 /// Deletes a webhook; its deliveries go with it, so nothing more is sent to it.
-pub fn delete_webhook(tx: &Tx<'_>, account_id: AccountId, id: WebhookId) -> Result<(), StoreError> {
+pub fn delete_webhook(tx: &Tx<'_>, account_id: AccountId, id: WebhookId) -> Result<(), Failure> {
     let deleted = tx.sql().execute(
         "DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2",
         params![id, account_id],
     )?;
     if deleted == 0 {
-        return Err(StoreError::NotFound(Resource::Webhook));
+        return Err(Failure::Refused(Refusal::NotFound(Resource::Webhook)));
     }
     Ok(())
 }
@@ -195,7 +197,7 @@ fn insert_event(
     event: EventName,
     body: &str,
     now: Timestamp,
-) -> Result<EventId, StoreError> {
+) -> Result<EventId, Failure> {
     let id = EventId::new();
     tx.sql().prepare_cached(
         "INSERT INTO events (id, account_id, event, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -209,7 +211,7 @@ fn insert_delivery(
     webhook_id: WebhookId,
     event_id: EventId,
     now: Timestamp,
-) -> Result<DeliveryId, StoreError> {
+) -> Result<DeliveryId, Failure> {
     let id = DeliveryId::new();
     tx.sql()
         .prepare_cached(
@@ -230,7 +232,7 @@ pub fn queue_event(
     event: EventName,
     body: &str,
     now: Timestamp,
-) -> Result<usize, StoreError> {
+) -> Result<usize, Failure> {
     let targets: Vec<WebhookId> = tx
         .sql()
         .prepare_cached(
@@ -259,12 +261,14 @@ pub fn queue_test(
     webhook_id: WebhookId,
     body: &str,
     now: Timestamp,
-) -> Result<Delivery, StoreError> {
+) -> Result<Delivery, Failure> {
     let webhook = get_webhook(tx, account_id, webhook_id)?;
     if !webhook.is_active {
-        return Err(StoreError::Invalid(ValidationErrors::single(
-            "isActive",
-            "the webhook is inactive; activate it before testing it",
+        return Err(Failure::Refused(Refusal::Invalid(
+            ValidationErrors::single(
+                "isActive",
+                "the webhook is inactive; activate it before testing it",
+            ),
         )));
     }
     let event_id = insert_event(tx, account_id, EventName::WebhookTest, body, now)?;
@@ -316,7 +320,7 @@ fn attempt_from_row(r: &Row<'_>) -> rusqlite::Result<Attempt> {
     })
 }
 
-fn attempt_log(conn: &Db, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+fn attempt_log(conn: &Db, id: DeliveryId) -> Result<Vec<Attempt>, Failure> {
     let mut stmt = conn.sql().prepare_cached(
         "SELECT attempt, status_code, duration_ms, response, error, created_at
          FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY attempt, id",
@@ -325,7 +329,7 @@ fn attempt_log(conn: &Db, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn get_delivery(conn: &Db, id: DeliveryId) -> Result<Delivery, StoreError> {
+fn get_delivery(conn: &Db, id: DeliveryId) -> Result<Delivery, Failure> {
     let mut delivery = conn
         .sql()
         .prepare_cached(concat!(
@@ -344,7 +348,7 @@ pub fn list_deliveries(
     account_id: AccountId,
     webhook_id: WebhookId,
     paging: Paging,
-) -> Result<Page<Delivery>, StoreError> {
+) -> Result<Page<Delivery>, Failure> {
     get_webhook(conn, account_id, webhook_id)?;
     let total: i64 = conn.sql().query_row(
         "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?1",
@@ -423,7 +427,7 @@ pub fn claim_due(
     tx: &Tx<'_>,
     now: Timestamp,
     limits: ClaimLimits,
-) -> Result<Vec<Claimed>, StoreError> {
+) -> Result<Vec<Claimed>, Failure> {
     tx.sql()
         .prepare_cached(
             "UPDATE webhook_deliveries
@@ -467,7 +471,7 @@ fn claim_one(
     id: DeliveryId,
     now: Timestamp,
     lease: &Lease,
-) -> Result<Claimed, StoreError> {
+) -> Result<Claimed, Failure> {
     let (attempt, webhook_id, event_id) = tx
         .sql()
         .prepare_cached(
@@ -514,7 +518,7 @@ pub fn record_and_claim_next(
     webhook_id: WebhookId,
     now: Timestamp,
     lease: &Lease,
-) -> Result<Option<Claimed>, StoreError> {
+) -> Result<Option<Claimed>, Failure> {
     record_attempt(tx, record, now)?;
     let next: Option<DeliveryId> = tx
         .sql()
@@ -533,7 +537,7 @@ pub fn record_and_claim_next(
 /// Deliveries that are due already but were not claimed are waiting for a slot (all slots
 /// busy, or their webhook at its in-flight cap); a finishing attempt frees that slot and wakes
 /// the worker, so they are left out here, or the worker would spin on them.
-pub fn next_due(conn: &Db, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+pub fn next_due(conn: &Db, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
     Ok(conn
         .sql()
         .prepare_cached(
@@ -548,7 +552,7 @@ pub fn next_due(conn: &Db, now: Timestamp) -> Result<Option<Timestamp>, StoreErr
 }
 
 /// Deliveries due now or under way (for tests and benchmarks that wait for quiet).
-pub fn unsettled(conn: &Db, now: Timestamp) -> Result<u64, StoreError> {
+pub fn unsettled(conn: &Db, now: Timestamp) -> Result<u64, Failure> {
     let n: i64 = conn.sql().query_row(
         "SELECT count(*) FROM webhook_deliveries
          WHERE (status = 'pending' AND next_attempt_at <= ?1) OR status = 'delivering'",
@@ -592,7 +596,7 @@ pub struct AttemptRecord {
 
 /// Logs an attempt and moves its delivery on. A delivery deleted meanwhile (its webhook was
 /// deleted) is left alone.
-pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<(), StoreError> {
+pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<(), Failure> {
     let webhook_id: Option<WebhookId> = tx
         .sql()
         .prepare_cached("SELECT webhook_id FROM webhook_deliveries WHERE id = ?1")?
@@ -650,7 +654,7 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
 
 /// Makes deliveries claimed by other runs of the server (which died holding them) due at
 /// once. Returns how many.
-pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, StoreError> {
+pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "UPDATE webhook_deliveries SET lease_until = ?2, updated_at = ?2
          WHERE status = 'delivering' AND claimed_by IS NOT ?1 AND lease_until > ?2",
@@ -659,7 +663,7 @@ pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usi
 }
 
 /// Hands claimed deliveries back (their attempts were cut short by a shutdown), due at once.
-pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result<(), StoreError> {
+pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result<(), Failure> {
     let mut stmt = tx.sql().prepare_cached(
         "UPDATE webhook_deliveries
          SET status = 'pending', attempts = max(attempts - 1, 0), next_attempt_at = ?2,
@@ -673,7 +677,7 @@ pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result
 }
 
 /// Drops finished deliveries (and then events without deliveries) older than `before`.
-pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
     let deleted = tx.sql().execute(
         "DELETE FROM webhook_deliveries
          WHERE status IN ('succeeded', 'failed') AND updated_at < ?1",

@@ -19,7 +19,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::wake::{WakeSet, Wakers};
-use super::{StoreError, Tx};
+use super::{Failure, StoreError, Tx};
 
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 256;
@@ -36,12 +36,12 @@ pub(super) trait WriteJob: Send {
 /// A closure and the channel its result goes back on.
 pub(super) struct Job<T, F> {
     f: Option<F>,
-    outcome: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
+    outcome: Option<Result<T, Failure>>,
+    reply: oneshot::Sender<Result<T, Failure>>,
 }
 
 impl<T, F> Job<T, F> {
-    pub(super) fn new(f: F, reply: oneshot::Sender<Result<T, StoreError>>) -> Self {
+    pub(super) fn new(f: F, reply: oneshot::Sender<Result<T, Failure>>) -> Self {
         Self {
             f: Some(f),
             outcome: None,
@@ -53,12 +53,12 @@ impl<T, F> Job<T, F> {
 impl<T, F> WriteJob for Job<T, F>
 where
     T: Send,
-    F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send,
+    F: FnOnce(&Tx<'_>) -> Result<T, Failure> + Send,
 {
     fn run(&mut self, tx: &Tx<'_>) -> bool {
         let outcome = match self.f.take() {
             Some(f) => f(tx),
-            None => Err(StoreError::Task("a write job ran twice".to_owned())),
+            None => Err(Failure::task("a write job ran twice")),
         };
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
@@ -69,8 +69,8 @@ where
         let result = match (committed, self.outcome) {
             (Ok(()), Some(outcome)) => outcome,
             (_, Some(Err(e))) => Err(e),
-            (Err(e), _) => Err(StoreError::Task(format!("the transaction failed: {e}"))),
-            (Ok(()), None) => Err(StoreError::Task("a write job did not run".to_owned())),
+            (Err(e), _) => Err(Failure::task(format!("the transaction failed: {e}"))),
+            (Ok(()), None) => Err(Failure::task("a write job did not run")),
         };
         // The caller may have gone away; its change is committed all the same.
         let _ = self.reply.send(result);

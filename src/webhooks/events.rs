@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::domain::auth_results::AuthResults;
 use crate::domain::webhook::EventName;
 use crate::domain::{DomainId, InboxId, MessageId, ThreadId, Timestamp, WebhookId};
-use crate::store::StoreError;
+use crate::store::Failure;
 
 /// `message.received`
 #[derive(Debug, Clone, Serialize)]
@@ -132,17 +132,13 @@ struct Envelope<'a, T: Serialize> {
     timestamp: i64,
 }
 
-fn envelope<T: Serialize>(
-    event: EventName,
-    data: &T,
-    now: Timestamp,
-) -> Result<String, StoreError> {
+fn envelope<T: Serialize>(event: EventName, data: &T, now: Timestamp) -> Result<String, Failure> {
     serde_json::to_string(&Envelope {
         event: event.as_str(),
         data,
         timestamp: now.as_millis(),
     })
-    .map_err(|e| StoreError::Corrupt(format!("serialising an event: {e}")))
+    .map_err(|e| Failure::corrupt(format!("serialising an event: {e}")))
 }
 
 impl Event {
@@ -159,7 +155,7 @@ impl Event {
     }
 
     /// The exact body POSTed to webhooks.
-    pub fn body(&self, now: Timestamp) -> Result<String, StoreError> {
+    pub fn body(&self, now: Timestamp) -> Result<String, Failure> {
         let name = self.name();
         match self {
             Event::MessageReceived(d) => envelope(name, d, now),
@@ -181,7 +177,7 @@ struct TestData {
 }
 
 /// The body of a `webhook.test` delivery.
-pub fn test_body(webhook_id: WebhookId, now: Timestamp) -> Result<String, StoreError> {
+pub fn test_body(webhook_id: WebhookId, now: Timestamp) -> Result<String, Failure> {
     envelope(
         EventName::WebhookTest,
         &TestData {

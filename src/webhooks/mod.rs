@@ -12,7 +12,7 @@ pub mod worker;
 
 use crate::domain::webhook::{Delivery, EventName};
 use crate::domain::{AccountId, Timestamp, WebhookId};
-use crate::store::{StoreError, Tx, webhooks as store};
+use crate::store::{Failure, Tx, webhooks as store};
 
 pub use events::Event;
 
@@ -23,7 +23,7 @@ pub fn emit(
     account_id: AccountId,
     event: &Event,
     now: Timestamp,
-) -> Result<usize, StoreError> {
+) -> Result<usize, Failure> {
     let body = event.body(now)?;
     store::queue_event(tx, account_id, event.name(), &body, now)
 }
@@ -34,7 +34,7 @@ pub fn queue_test(
     account_id: AccountId,
     webhook_id: WebhookId,
     now: Timestamp,
-) -> Result<Delivery, StoreError> {
+) -> Result<Delivery, Failure> {
     let body = events::test_body(webhook_id, now)?;
     store::queue_test(tx, account_id, webhook_id, &body, now)
 }

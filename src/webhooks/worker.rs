@@ -21,7 +21,7 @@ use crate::domain::{DeliveryId, Timestamp};
 use crate::runner::{Leases, Runner, Work};
 use crate::store::jobs::Lease;
 use crate::store::webhooks::{self as store, AttemptRecord, ClaimLimits, Claimed, Disposition};
-use crate::store::{Queue, Store, StoreError};
+use crate::store::{Failure, Queue, Store};
 
 /// At most this much of a response body is kept in the delivery log.
 const RESPONSE_PREFIX: usize = 1024;
@@ -71,7 +71,7 @@ impl Work for Deliveries {
         now: Timestamp,
         max: usize,
         lease: Lease,
-    ) -> Result<Vec<Claimed>, StoreError> {
+    ) -> Result<Vec<Claimed>, Failure> {
         let limits = ClaimLimits {
             max,
             per_webhook: self.config.per_webhook_concurrency,
@@ -88,7 +88,7 @@ impl Work for Deliveries {
         &self,
         delivery: Claimed,
         leases: &Leases,
-    ) -> Result<Option<Claimed>, StoreError> {
+    ) -> Result<Option<Claimed>, Failure> {
         let record = self.attempt_and_judge(&delivery, leases).await;
         let now = leases.now();
         let lease = leases.at(now);
@@ -98,11 +98,11 @@ impl Work for Deliveries {
             .await
     }
 
-    async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+    async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
         self.store.read(move |c| store::next_due(c, now)).await
     }
 
-    async fn release(&self, ids: Vec<DeliveryId>, now: Timestamp) -> Result<(), StoreError> {
+    async fn release(&self, ids: Vec<DeliveryId>, now: Timestamp) -> Result<(), Failure> {
         self.store
             .write(move |tx| store::release_claims(tx, &ids, now))
             .await

@@ -616,9 +616,10 @@ async fn links_use_the_configured_public_url() {
 
 #[tokio::test]
 async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
+    use agentsend::domain::Refusal;
     use agentsend::domain::outbound::RecipientKind;
     use agentsend::domain::{AccountId, AttachmentId, InboxId};
-    use agentsend::store::StoreError;
+    use agentsend::store::Failure;
     use agentsend::store::outbound::{NewOutbound, insert_outbound};
 
     // What the writer sees when the janitor removed an upload between composing a message and
@@ -662,7 +663,10 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
             )
         })
         .await;
-    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(Failure::Refused(Refusal::NotFound(_)))),
+        "{result:?}"
+    );
     let left = app
         .sql()
         .query_row(

@@ -1,3 +1,4 @@
+use agentsend::http::error_code::ErrorCode;
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{TestApp, json};
@@ -88,6 +89,16 @@ async fn the_openapi_document_describes_every_endpoint_and_only_routed_ones() {
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     assert!(schemas.contains_key("ErrorBody") && schemas.contains_key("InboxDto"));
+    // The error codes are one list, in the document as an enum.
+    let codes: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(codes, all);
+    assert!(codes.contains(&"INBOX_NOT_FOUND") && codes.contains(&"CLAIM_REQUIRED"));
     let security = doc["components"]["securitySchemes"].as_object().unwrap();
     assert!(security.contains_key("BearerAuth") && security.contains_key("ApiKeyAuth"));
 }

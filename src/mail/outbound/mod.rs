@@ -15,11 +15,12 @@ use crate::dns::Dns;
 use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
 use crate::domain::{JobId, MessageId, Plan, Timestamp};
+use crate::mail::MailError;
 use crate::mail::ingest::{self, Envelope, Ingest, Origin, Prepared, Recipient};
 use crate::runner::{Leases, Runner, Work};
 use crate::store::jobs::Lease;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
-use crate::store::{Queue, Store, StoreError, Tx, jobs};
+use crate::store::{Failure, Queue, Store, Tx, jobs};
 use crate::webhooks::events::{MessageBounced, MessageDelivered, MessageSent};
 use crate::webhooks::{self, Event};
 
@@ -57,27 +58,23 @@ impl Work for Sends {
         now: Timestamp,
         max: usize,
         lease: Lease,
-    ) -> Result<Vec<jobs::Job>, StoreError> {
+    ) -> Result<Vec<jobs::Job>, Failure> {
         self.store
             .write(move |tx| store::claim_sends(tx, now, max, &lease))
             .await
     }
 
-    async fn process(
-        &self,
-        job: jobs::Job,
-        leases: &Leases,
-    ) -> Result<Option<jobs::Job>, StoreError> {
+    async fn process(&self, job: jobs::Job, leases: &Leases) -> Result<Option<jobs::Job>, Failure> {
         self.attempt(job, leases).await
     }
 
-    async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+    async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
         self.store
             .read(move |c| jobs::next_due(c, SEND_JOB, now))
             .await
     }
 
-    async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), StoreError> {
+    async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), Failure> {
         self.store
             .write(move |tx| jobs::release(tx, &ids, now))
             .await
@@ -112,15 +109,11 @@ impl Sends {
     /// (exactly once, whatever crashes). Remote recipients are at least once: each hand-off is
     /// recorded as soon as its SMTP transaction ends, so a crash repeats one transaction at
     /// most, never a whole message.
-    async fn attempt(
-        &self,
-        job: jobs::Job,
-        leases: &Leases,
-    ) -> Result<Option<jobs::Job>, StoreError> {
+    async fn attempt(&self, job: jobs::Job, leases: &Leases) -> Result<Option<jobs::Job>, Failure> {
         let message_id: MessageId = serde_json::from_str::<serde_json::Value>(&job.payload)
             .ok()
             .and_then(|v| v["messageId"].as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| StoreError::Corrupt(format!("send job {}: bad payload", job.id)))?;
+            .ok_or_else(|| Failure::corrupt(format!("send job {}: bad payload", job.id)))?;
         let unit = self
             .store
             .read(move |c| store::load_send(c, message_id))
@@ -270,7 +263,7 @@ impl Sends {
 /// Local recipients of a send and their message, parsed.
 struct Local {
     recipients: Vec<Recipient>,
-    prepared: Result<Prepared, StoreError>,
+    prepared: Result<Prepared, MailError>,
 }
 
 /// Stores the local copies in `tx`, the transaction that records the attempt; what failed is
@@ -279,9 +272,11 @@ fn deliver_locally(
     tx: &Tx<'_>,
     local: Local,
     now: Timestamp,
-) -> Result<Vec<(String, Outcome)>, StoreError> {
+) -> Result<Vec<(String, Outcome)>, Failure> {
     let stored = match local.prepared {
-        Ok(prepared) => tx.part(|tx| ingest::store(tx, &prepared, now))?,
+        Ok(prepared) => tx
+            .part(|tx| ingest::store(tx, &prepared, now))?
+            .map_err(MailError::from),
         Err(e) => Err(e),
     };
     Ok(match stored {
@@ -317,7 +312,7 @@ fn record(
     outcomes: &[(String, Outcome)],
     schedule: &[u64],
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     let message = &unit.message;
     let mut retry_errors = Vec::new();
     let mut bounced = Vec::new();

@@ -25,9 +25,10 @@ use self::session::{Backend, Ending, Session, SessionConfig};
 use crate::budget::MemoryBudget;
 use crate::config::SmtpConfig;
 use crate::domain::outbound::RETURN_PATH_PREFIX;
+use crate::mail::MailError;
 use crate::mail::ingest::{Envelope, Ingest, Recipient, StoredCopy};
 use crate::net::{ClientSlot, PerClient};
-use crate::store::{StoreError, inboxes, messages};
+use crate::store::{Failure, inboxes, messages};
 
 /// Sessions still running at shutdown get this long to notice and say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -44,7 +45,7 @@ impl Backend for StoreBackend {
     fn recipient(
         &self,
         address: &str,
-    ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Option<Recipient>, Failure>> + Send {
         let store = self.ingest.store().clone();
         let address = address.to_owned();
         async move {
@@ -75,7 +76,7 @@ impl Backend for StoreBackend {
         &self,
         envelope: Envelope,
         raw: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<StoredCopy>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Vec<StoredCopy>, MailError>> + Send {
         let ingest = self.ingest.clone();
         async move { ingest.ingest(envelope, raw).await }
     }

@@ -15,9 +15,10 @@ use tokio::sync::watch;
 use super::data::DataReceiver;
 use super::replies as r;
 use crate::budget::{MESSAGE_PEAK_FACTOR, MemoryBudget};
+use crate::mail::MailError;
 use crate::mail::ingest::{Envelope, Origin, Recipient, StoredCopy};
 use crate::net::rate_deadline;
-use crate::store::StoreError;
+use crate::store::Failure;
 
 /// What a session needs from the rest of the server.
 pub trait Backend: Send + Sync + 'static {
@@ -25,14 +26,14 @@ pub trait Backend: Send + Sync + 'static {
     fn recipient(
         &self,
         address: &str,
-    ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Recipient>, Failure>> + Send;
 
     /// Stores a message; returns once it is committed.
     fn deliver(
         &self,
         envelope: Envelope,
         raw: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<StoredCopy>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<StoredCopy>, MailError>> + Send;
 }
 
 /// Session settings.
@@ -573,7 +574,7 @@ mod tests {
         fn recipient(
             &self,
             address: &str,
-        ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send {
+        ) -> impl Future<Output = Result<Option<Recipient>, Failure>> + Send {
             let found = (address == "bob@x.test").then(|| Recipient {
                 address: address.to_owned(),
                 inbox_id: InboxId::new(),
@@ -587,7 +588,7 @@ mod tests {
             &self,
             envelope: Envelope,
             raw: Vec<u8>,
-        ) -> impl Future<Output = Result<Vec<StoredCopy>, StoreError>> + Send {
+        ) -> impl Future<Output = Result<Vec<StoredCopy>, MailError>> + Send {
             self.delivered.lock().unwrap().push(raw);
             let copies = envelope
                 .recipients
