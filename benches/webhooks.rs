@@ -103,7 +103,6 @@ async fn main() -> anyhow::Result<()> {
     let now = state.now();
     let webhook_url =
         agentsend::domain::webhook::WebhookUrl::parse(&url).map_err(anyhow::Error::msg)?;
-    let sandbox = state.sandbox.clone();
     state
         .store
         .write(move |tx| {
@@ -113,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
                 events: Default::default(),
                 secret: agentsend::domain::webhook::WebhookSecret::generate(),
             };
-            agentsend::store::webhooks::create_webhook(tx, account, &new, &sandbox, now)
+            agentsend::store::webhooks::create_webhook(tx, account, &new, now)
         })
         .await?;
     let config = state.config.webhooks.clone();

@@ -22,6 +22,7 @@ use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{
     Account, ApiKeySecret, BootId, Clock, EmailAddress, Plan, SystemClock, Timestamp,
 };
+use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::mail::ingest::Ingest;
 use crate::mail::outbound::{self, SendWorker, Sends};
@@ -237,6 +238,10 @@ impl Application {
             limits: config.sandbox.limits(),
             claims: claims.clone(),
         });
+        let limits = Arc::new(Limits {
+            sandbox: sandbox.clone(),
+            max_domains_per_account: config.domains.max_per_account,
+        });
         let ingest = Ingest::new(
             store.clone(),
             clock.clone(),
@@ -249,7 +254,7 @@ impl Application {
             clock.clone(),
             config.mail.shared_domain.to_string(),
             dkim.clone(),
-            sandbox.clone(),
+            limits.clone(),
         );
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).
@@ -302,7 +307,7 @@ impl Application {
             dns.clone(),
             dns_setup.clone(),
             config.domains.clone(),
-            sandbox.clone(),
+            limits.clone(),
         );
         let domain_checker = Runner::new(
             DomainChecks(domains.clone()),
@@ -329,6 +334,7 @@ impl Application {
             boot,
             sending,
             domains,
+            limits,
             components: Components::new(),
         };
         let app_state = state.clone();

@@ -11,11 +11,11 @@ use std::time::Duration;
 use crate::config::DomainsConfig;
 use crate::dns::Dns;
 use crate::domain::custom_domain::{DnsAnswers, DnsSetup, Domain, SendingStatus, evaluate};
-use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{AccountId, Clock, Credential, DomainId, DomainName, JobId, Timestamp, random};
+use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::runner::{Leases, Runner, Work};
-use crate::store::domains::{self as store, DOMAIN_CHECK_JOB, DomainLimits, NewDomain};
+use crate::store::domains::{self as store, DOMAIN_CHECK_JOB, NewDomain};
 use crate::store::jobs::{self, Lease};
 use crate::store::{Failure, Queue, Store, Tx};
 use crate::webhooks::{self, Event, events::DomainVerified};
@@ -24,7 +24,7 @@ use crate::webhooks::{self, Event, events::DomainVerified};
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Custom domains and what they need: the store, the clock, the DNS, what domains publish,
-/// their settings, and what sandbox accounts may do. Cheap to clone.
+/// their settings, and the limits on adding them. Cheap to clone.
 #[derive(Clone)]
 pub struct CustomDomains {
     store: Store,
@@ -32,7 +32,7 @@ pub struct CustomDomains {
     dns: Dns,
     setup: Arc<DnsSetup>,
     config: DomainsConfig,
-    sandbox: Arc<SandboxPolicy>,
+    limits: Arc<Limits>,
 }
 
 impl CustomDomains {
@@ -43,7 +43,7 @@ impl CustomDomains {
         dns: Dns,
         setup: Arc<DnsSetup>,
         config: DomainsConfig,
-        sandbox: Arc<SandboxPolicy>,
+        limits: Arc<Limits>,
     ) -> Self {
         Self {
             store,
@@ -51,7 +51,7 @@ impl CustomDomains {
             dns,
             setup,
             config,
-            sandbox,
+            limits,
         }
     }
 
@@ -66,15 +66,12 @@ impl CustomDomains {
         respond: impl FnOnce(&Tx<'_>, Domain) -> Result<R, Failure> + Send + 'static,
     ) -> Result<R, Failure> {
         let config = &self.config;
-        let limits = DomainLimits {
-            sandbox: self.sandbox.clone(),
-            max_per_account: config.max_per_account,
-        };
         // Refused requests do not cost a key generation.
-        let (now, checked, limits_now) = (self.clock.now(), name.clone(), limits.clone());
+        let (now, checked, limits) = (self.clock.now(), name.clone(), self.limits.clone());
         self.store
             .read_as(who, now, move |c, auth| {
-                store::may_add(c, auth.account_id, &checked, &limits_now, now)
+                limits.may_add_domain(c, auth.account_id, now)?;
+                store::check_name_free(c, auth.account_id, &checked)
             })
             .await?;
         // A selector of its own per domain: two accounts (or a re-added domain) never publish
@@ -98,9 +95,11 @@ impl CustomDomains {
             dkim_public_key: key.public_key_base64(),
         };
         let first_check = now.plus(self.recheck_interval());
+        let limits = self.limits.clone();
         self.store
             .write_as(who, now, move |tx, auth| {
-                let domain = store::create_domain(tx, auth.account_id, &new, &limits, now)?;
+                limits.may_add_domain(tx, auth.account_id, now)?;
+                let domain = store::create_domain(tx, auth.account_id, &new, now)?;
                 schedule_checks(tx, &domain, first_check, now)?;
                 respond(tx, domain)
             })

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod limits;
 pub mod mail;
 pub mod net;
 pub mod runner;

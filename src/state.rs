@@ -11,6 +11,7 @@ use crate::domain::custom_domain::DnsSetup;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{BootId, Clock, Timestamp};
+use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::mail::send::Sending;
 use crate::store::Store;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub sending: Sending,
     /// Adding and checking custom domains.
     pub domains: CustomDomains,
+    /// What accounts may create and send.
+    pub limits: Arc<Limits>,
     /// Which supervised components have stopped (for the health check).
     pub components: Arc<Components>,
 }

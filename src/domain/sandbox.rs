@@ -61,8 +61,8 @@ pub struct ClaimRequired {
     pub claim_url: String,
 }
 
-/// The limits and where to send people to lift them: what the store checks sandbox accounts
-/// against.
+/// The limits and where to send people to lift them: what [`crate::limits`] checks sandbox
+/// accounts against.
 #[derive(Debug, Clone)]
 pub struct SandboxPolicy {
     /// The limits.
@@ -72,6 +72,12 @@ pub struct SandboxPolicy {
 }
 
 impl SandboxPolicy {
+    /// Whether a send by `account` is refused for recipients outside this server (so that they
+    /// must be looked up).
+    pub fn limits_recipients(&self, account: &Account) -> bool {
+        account.plan == Plan::Sandbox && !self.limits.external_recipients
+    }
+
     /// [`SandboxLimits::check`], with the account's claim link on a refusal.
     pub fn check(
         &self,

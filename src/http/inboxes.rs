@@ -202,11 +202,12 @@ pub async fn create(
 ) -> Result<Reply, ApiError> {
     let new = body.into_inner().into_new_inbox(&state.config)?;
     let now = state.now();
-    let sandbox = state.sandbox.clone();
+    let limits = state.limits.clone();
     Ok(state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            let inbox = inboxes::create_inbox(tx, who.account_id, &new, &sandbox, now)?;
+            limits.may_create_inbox(tx, who.account_id, now)?;
+            let inbox = inboxes::create_inbox(tx, who.account_id, &new, now)?;
             idempotency.keep(
                 tx,
                 Reply::json(StatusCode::CREATED, &InboxDto::from(inbox))?,

@@ -217,11 +217,12 @@ pub async fn create(
         secret: WebhookSecret::generate(),
     };
     let now = state.now();
-    let sandbox = state.sandbox.clone();
+    let limits = state.limits.clone();
     Ok(state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            let webhook = store::create_webhook(tx, who.account_id, &new, &sandbox, now)?;
+            limits.may_create_webhook(tx, who.account_id, now)?;
+            let webhook = store::create_webhook(tx, who.account_id, &new, now)?;
             let created = CreatedWebhookDto {
                 webhook: webhook.into(),
                 secret: new.secret.expose().to_owned(),

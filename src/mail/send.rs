@@ -8,8 +8,8 @@ use crate::domain::message::{Message, normalize_subject};
 use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::SendRequest;
 use crate::domain::random;
-use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{Credential, DomainId, InboxId, MessageId};
+use crate::limits::{Limits, SendCheck};
 use crate::mail::MailError;
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
@@ -17,14 +17,14 @@ use crate::store::outbound::{self, NewOutbound};
 use crate::store::{Db, Failure, Store, Tx, domains, inboxes};
 
 /// Accepting sends, with what it needs: the store, the clock, the shared domain and its DKIM
-/// key, and what sandbox accounts may do. Cheap to clone.
+/// key, and the limits on sending. Cheap to clone.
 #[derive(Clone)]
 pub struct Sending {
     store: Store,
     clock: Arc<dyn Clock>,
     shared_domain: String,
     shared_key: Option<Arc<DkimKey>>,
-    sandbox: Arc<SandboxPolicy>,
+    limits: Arc<Limits>,
 }
 
 impl Sending {
@@ -35,14 +35,14 @@ impl Sending {
         clock: Arc<dyn Clock>,
         shared_domain: String,
         shared_key: Option<Arc<DkimKey>>,
-        sandbox: Arc<SandboxPolicy>,
+        limits: Arc<Limits>,
     ) -> Self {
         Self {
             store,
             clock,
             shared_domain,
             shared_key,
-            sandbox,
+            limits,
         }
     }
 
@@ -60,11 +60,18 @@ impl Sending {
         let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
         let shared_key = self.shared_key.clone();
         let shared_domain = self.shared_domain.clone();
+        let limits = self.limits.clone();
         // Loading what composing needs and composing (base64 of up to 25 MB of attachments) are
         // one trip to the blocking pool, outside the writer.
         let built = self
             .store
             .read_as(who, now, move |c, auth| {
+                let inbox = inboxes::get_inbox(c, auth.account_id, inbox_id, now)?;
+                let check = SendCheck {
+                    inbox: &inbox,
+                    recipients: None,
+                };
+                limits.may_send(c, check, now)?;
                 let context = outbound::send_context(
                     c,
                     auth.account_id,
@@ -103,19 +110,27 @@ impl Sending {
             return_path,
         } = built;
 
-        let sandbox = self.sandbox.clone();
+        let limits = self.limits.clone();
         self.store
             .write_as(who, now, move |tx, auth| {
-                let strings = |list: &[crate::domain::EmailAddress]| {
-                    list.iter()
-                        .map(|a| a.as_str().to_owned())
-                        .collect::<Vec<_>>()
-                };
+                // Checked again where they cannot change underneath, now with the recipients.
+                let inbox = inboxes::get_inbox(tx, auth.account_id, inbox_id, now)?;
                 let recipients: Vec<(String, _)> = request
                     .recipients()
                     .into_iter()
                     .map(|(a, kind)| (a.as_str().to_owned(), kind))
                     .collect();
+                let addresses: Vec<&str> = recipients.iter().map(|(a, _)| a.as_str()).collect();
+                let check = SendCheck {
+                    inbox: &inbox,
+                    recipients: Some(&addresses),
+                };
+                limits.may_send(tx, check, now)?;
+                let strings = |list: &[crate::domain::EmailAddress]| {
+                    list.iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect::<Vec<_>>()
+                };
                 let attachment_ids: Vec<_> =
                     context.attachments.iter().map(|(m, _)| m.id).collect();
                 let message = outbound::insert_outbound(
@@ -140,7 +155,6 @@ impl Sending {
                         raw: &raw,
                         return_path: &return_path,
                     },
-                    &sandbox,
                     now,
                 )?;
                 respond(tx, message)

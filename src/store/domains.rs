@@ -1,7 +1,6 @@
 //! Custom domains: their keys, statuses and DNS check results.
 
 use crate::domain::Refusal;
-use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -12,7 +11,6 @@ use crate::domain::Resource;
 use crate::domain::custom_domain::{
     CheckOutcome, DkimAlgorithm, Domain, ReceivingStatus, SendingStatus,
 };
-use crate::domain::sandbox::{Attempt, SandboxPolicy};
 use crate::domain::{AccountId, DomainId, DomainName, Page, Paging, Timestamp};
 
 /// What a domain is created with (no `Debug`: it holds the private key).
@@ -80,37 +78,19 @@ fn domain_from_row(row: &Row<'_>) -> rusqlite::Result<Domain> {
     })
 }
 
-/// What limits adding a domain.
-#[derive(Debug, Clone)]
-pub struct DomainLimits {
-    /// What sandbox accounts may do.
-    pub sandbox: Arc<SandboxPolicy>,
-    /// Domains per account.
-    pub max_per_account: u32,
-}
-
-/// Whether the account may add `name`: under its limit, not a sandbox (`402`), not its own
-/// duplicate, not verified by another account (`409 DOMAIN_EXISTS`: a domain receives and signs for one
-/// account only). [`create_domain`] checks again in its transaction; this is for refusing
-/// before the work of making a key.
-pub fn may_add(
-    conn: &Db,
-    account_id: AccountId,
-    name: &DomainName,
-    limits: &DomainLimits,
-    now: Timestamp,
-) -> Result<(), Failure> {
-    let account = super::accounts::get_account(conn, account_id)?;
-    limits.sandbox.check(&account, now, Attempt::CreateDomain)?;
+/// How many custom domains the account has.
+pub fn owned_count(conn: &Db, account_id: AccountId) -> Result<u64, Failure> {
     let owned: i64 = conn
         .sql()
         .prepare_cached("SELECT count(*) FROM domains WHERE account_id = ?1")?
         .query_row([account_id], |r| r.get(0))?;
-    if count(owned) >= u64::from(limits.max_per_account) {
-        return Err(Failure::Refused(Refusal::DomainLimitReached {
-            limit: limits.max_per_account,
-        }));
-    }
+    Ok(count(owned))
+}
+
+/// Whether `name` is free for the account: not its own duplicate, not verified by another
+/// account (`409 DOMAIN_EXISTS`: a domain receives and signs for one account only).
+/// [`create_domain`] checks again in its transaction.
+pub fn check_name_free(conn: &Db, account_id: AccountId, name: &DomainName) -> Result<(), Failure> {
     let holders: Vec<(AccountId, bool)> = conn
         .sql()
         .prepare_cached(
@@ -129,15 +109,14 @@ pub fn may_add(
     Ok(())
 }
 
-/// Adds a domain to the account, after the checks of [`may_add`].
+/// Adds a domain to the account (its name checked free again, in this transaction).
 pub fn create_domain(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewDomain,
-    limits: &DomainLimits,
     now: Timestamp,
 ) -> Result<Domain, Failure> {
-    may_add(tx, account_id, &new.name, limits, now)?;
+    check_name_free(tx, account_id, &new.name)?;
     let id = DomainId::new();
     tx.sql()
         .prepare_cached(

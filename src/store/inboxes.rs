@@ -8,7 +8,6 @@ use super::sql::unsigned;
 use super::{Failure, Tx, accounts, count, domains};
 use crate::domain::Resource;
 use crate::domain::inbox::{AddressRequest, InboxDomain};
-use crate::domain::sandbox::{Attempt, SandboxPolicy};
 use crate::domain::{
     AccountId, DailySendLimit, DisplayName, EmailAddress, Inbox, InboxId, InboxStatus, Page,
     Paging, Timestamp, ValidationErrors,
@@ -93,27 +92,24 @@ fn daily_limit(raw: i64, account_limit: u32) -> Result<DailySendLimit, Failure> 
     })
 }
 
+/// How many inboxes the account has created, deleted ones included.
+pub fn created_count(conn: &Db, account_id: AccountId) -> Result<u64, Failure> {
+    let created: i64 = conn
+        .sql()
+        .prepare_cached("SELECT count(*) FROM inboxes WHERE account_id = ?1")?
+        .query_row([account_id], |r| r.get(0))?;
+    Ok(super::count(created))
+}
+
 /// Creates an inbox. An exact address that is taken (even by a deleted inbox) is
 /// [`Failure::Refused(Refusal::AddressTaken)`]; a generated one is retried with fresh randomness.
 pub fn create_inbox(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewInbox,
-    sandbox: &SandboxPolicy,
     now: Timestamp,
 ) -> Result<Inbox, Failure> {
     let account = accounts::get_account(tx, account_id)?;
-    let existing: i64 = tx
-        .sql()
-        .prepare_cached("SELECT count(*) FROM inboxes WHERE account_id = ?1")?
-        .query_row([account_id], |r| r.get(0))?;
-    sandbox.check(
-        &account,
-        now,
-        Attempt::CreateInbox {
-            existing: super::count(existing),
-        },
-    )?;
     let (domain, domain_id) = match &new.domain {
         InboxDomain::Shared(name) => (name.clone(), None),
         InboxDomain::Custom(id) => (

@@ -10,10 +10,7 @@ use crate::domain::Plan;
 use crate::domain::Resource;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
-use crate::domain::sandbox::{Attempt, SandboxPolicy};
-use crate::domain::{
-    AccountId, AttachmentId, Inbox, InboxId, InboxStatus, MessageId, ThreadId, Timestamp,
-};
+use crate::domain::{AccountId, AttachmentId, Inbox, InboxId, MessageId, ThreadId, Timestamp};
 
 /// The job kind of a send.
 pub const SEND_JOB: &str = "send";
@@ -40,24 +37,52 @@ pub struct SendContext {
     pub attachments: Vec<(AttachmentMeta, Vec<u8>)>,
 }
 
-/// Refuses a send when the inbox or the account has used its quota for the UTC day, counting
-/// every message accepted today (SPEC §3.2), from per-day counters kept on both rows.
-fn check_daily_limits(conn: &Db, inbox: &Inbox, now: Timestamp) -> Result<(), Failure> {
-    let (inbox_today, account_today, account_limit): (i64, i64, i64) = conn
-        .sql()
-        .prepare_cached(
-            "SELECT CASE WHEN i.accepted_day = ?2 THEN i.accepted_today ELSE 0 END,
-                    CASE WHEN a.accepted_day = ?2 THEN a.accepted_today ELSE 0 END,
-                    a.daily_send_limit
-             FROM inboxes i JOIN accounts a ON a.id = i.account_id WHERE i.id = ?1",
-        )?
-        .query_row(params![inbox.id, now.utc_day()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    if inbox_today >= i64::from(inbox.daily_send_limit) || account_today >= account_limit {
-        return Err(Failure::Refused(Refusal::DailySendLimitReached));
+/// What the send rules look at ([`crate::limits`]): the messages accepted today (UTC) from
+/// the inbox and from its account, the account's daily limit, and its sends ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendUsage {
+    /// Accepted today from the inbox.
+    pub inbox_today: u64,
+    /// Accepted today from the whole account.
+    pub account_today: u64,
+    /// The account's daily limit.
+    pub account_daily_limit: u64,
+    /// Accepted from the account ever.
+    pub account_total: u64,
+}
+
+/// The usage of `inbox_id` and its account, from the per-day counters kept on both rows.
+pub fn send_usage(conn: &Db, inbox_id: InboxId, now: Timestamp) -> Result<SendUsage, Failure> {
+    let (inbox_today, account_today, account_daily_limit, account_total): (i64, i64, i64, i64) =
+        conn.sql()
+            .prepare_cached(
+                "SELECT CASE WHEN i.accepted_day = ?2 THEN i.accepted_today ELSE 0 END,
+                        CASE WHEN a.accepted_day = ?2 THEN a.accepted_today ELSE 0 END,
+                        a.daily_send_limit, a.total_accepted
+                 FROM inboxes i JOIN accounts a ON a.id = i.account_id WHERE i.id = ?1",
+            )?
+            .query_row(params![inbox_id, now.utc_day()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+    Ok(SendUsage {
+        inbox_today: super::count(inbox_today),
+        account_today: super::count(account_today),
+        account_daily_limit: super::count(account_daily_limit),
+        account_total: super::count(account_total),
+    })
+}
+
+/// The first of `addresses` that is not an inbox receiving here, if any.
+pub fn first_external<'a>(
+    conn: &Db,
+    addresses: impl IntoIterator<Item = &'a str>,
+) -> Result<Option<&'a str>, Failure> {
+    for address in addresses {
+        if inboxes::find_receiving_inbox(conn, &address.to_lowercase())?.is_none() {
+            return Ok(Some(address));
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Counts an accepted send on the inbox and its account for today.
@@ -82,22 +107,8 @@ fn count_accepted(
     Ok(())
 }
 
-fn sending_inbox(
-    conn: &Db,
-    account_id: AccountId,
-    inbox_id: InboxId,
-    now: Timestamp,
-) -> Result<Inbox, Failure> {
-    let inbox = inboxes::get_inbox(conn, account_id, inbox_id, now)?;
-    if inbox.status != InboxStatus::Active {
-        return Err(Failure::Refused(Refusal::InboxSuspended));
-    }
-    check_daily_limits(conn, &inbox, now)?;
-    Ok(inbox)
-}
-
-/// Checks what can be checked before composing (inbox, limits, thread, attachments) and loads
-/// what composing needs.
+/// Checks what the store can check before composing (the thread, the attachments) and loads
+/// what composing needs. The send rules ([`crate::limits`]) are the caller's.
 pub fn send_context(
     conn: &Db,
     account_id: AccountId,
@@ -106,7 +117,7 @@ pub fn send_context(
     attachment_ids: &[AttachmentId],
     now: Timestamp,
 ) -> Result<SendContext, Failure> {
-    let inbox = sending_inbox(conn, account_id, inbox_id, now)?;
+    let inbox = inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     let thread = match thread_id {
         None => None,
         Some(id) => {
@@ -198,37 +209,13 @@ pub struct NewOutbound<'a> {
 }
 
 /// Stores an accepted message (status `queued`), its recipients and its send job, in one
-/// transaction; the inbox and the daily limits are checked again here, where they cannot
-/// change underneath.
+/// transaction, and counts it against the day's usage. The send rules ([`crate::limits`]) are
+/// checked by the caller in the same transaction, where they cannot change underneath.
 pub fn insert_outbound(
     tx: &Tx<'_>,
     m: &NewOutbound<'_>,
-    sandbox: &SandboxPolicy,
     now: Timestamp,
 ) -> Result<Message, Failure> {
-    sending_inbox(tx, m.account_id, m.inbox_id, now)?;
-    let account = accounts::get_account(tx, m.account_id)?;
-    if account.plan == Plan::Sandbox {
-        let sent: i64 = tx
-            .sql()
-            .prepare_cached("SELECT total_accepted FROM accounts WHERE id = ?1")?
-            .query_row([m.account_id], |r| r.get(0))?;
-        let mut external = None;
-        for (address, _) in m.recipients {
-            if inboxes::find_receiving_inbox(tx, &address.to_lowercase())?.is_none() {
-                external = Some(address.as_str());
-                break;
-            }
-        }
-        sandbox.check(
-            &account,
-            now,
-            Attempt::Send {
-                sent: super::count(sent),
-                external,
-            },
-        )?;
-    }
     count_accepted(tx, m.inbox_id, m.account_id, now)?;
     let thread_id = match m.thread_id {
         Some(id) => id,

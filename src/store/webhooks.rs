@@ -8,7 +8,6 @@ use super::jobs::Lease;
 use super::sql::unsigned;
 use super::{Failure, Queue, Tx, count};
 use crate::domain::Resource;
-use crate::domain::sandbox::{self, SandboxPolicy};
 use crate::domain::webhook::{
     Attempt, Delivery, DeliveryStatus, EventFilter, EventName, Webhook, WebhookDescription,
     WebhookSecret, WebhookUrl,
@@ -77,11 +76,8 @@ pub fn create_webhook(
     tx: &Tx<'_>,
     account_id: AccountId,
     new: &NewWebhook,
-    sandbox: &SandboxPolicy,
     now: Timestamp,
 ) -> Result<Webhook, Failure> {
-    let account = super::accounts::get_account(tx, account_id)?;
-    sandbox.check(&account, now, sandbox::Attempt::CreateWebhook)?;
     let id = WebhookId::new();
     tx.sql().execute(
         "INSERT INTO webhooks (id, account_id, url, description, events, secret, created_at,

@@ -629,7 +629,6 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
     let account: AccountId = app.account_id.parse().unwrap();
     let inbox: InboxId = id(&alice).parse().unwrap();
     let now = app.now();
-    let sandbox = app.state.sandbox.clone();
     let result = app
         .state
         .store
@@ -658,7 +657,6 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
                     raw: b"Subject: s\r\n\r\nt\r\n",
                     return_path: "bounces+test@agentsend.localhost",
                 },
-                &sandbox,
                 now,
             )
         })
