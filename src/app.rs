@@ -310,7 +310,7 @@ impl Application {
             limits.clone(),
         );
         let domain_checker = Runner::new(
-            DomainChecks(domains.clone()),
+            DomainChecks::new(domains.clone()),
             // A check is a few DNS lookups, each with its own timeout.
             Leases::new(boot.clone(), clock.clone(), DOMAIN_CHECK_LEASE),
             RunnerSettings {

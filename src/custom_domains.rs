@@ -14,7 +14,7 @@ use crate::domain::custom_domain::{DnsAnswers, DnsSetup, Domain, SendingStatus, 
 use crate::domain::{AccountId, Clock, Credential, DomainId, DomainName, JobId, Timestamp, random};
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
-use crate::runner::{Leases, Runner, Work};
+use crate::runner::{JobTable, Leases, Runner, Work};
 use crate::store::domains::{self as store, DOMAIN_CHECK_JOB, NewDomain};
 use crate::store::jobs::{self, Lease};
 use crate::store::{Failure, Queue, Store, Tx};
@@ -218,7 +218,18 @@ impl Check {
 }
 
 /// The background checks of pending domains, as a kind of work for the [`crate::runner`].
-pub struct DomainChecks(pub CustomDomains);
+pub struct DomainChecks {
+    domains: CustomDomains,
+    jobs: JobTable,
+}
+
+impl DomainChecks {
+    /// The background checks of `domains`.
+    pub fn new(domains: CustomDomains) -> Self {
+        let jobs = JobTable::new(domains.store.clone(), DOMAIN_CHECK_JOB);
+        Self { domains, jobs }
+    }
+}
 
 /// The background checks' runner.
 pub type DomainChecker = Runner<DomainChecks>;
@@ -239,16 +250,13 @@ impl Work for DomainChecks {
         max: usize,
         lease: Lease,
     ) -> Result<Vec<jobs::Job>, Failure> {
-        self.0
-            .store
-            .write(move |tx| jobs::claim(tx, DOMAIN_CHECK_JOB, now, max, &lease))
-            .await
+        self.jobs.claim(now, max, lease).await
     }
 
     /// Checks the domain if it is due (a manual check may have come first), and schedules
     /// the next check or ends the job.
     async fn process(&self, job: jobs::Job, leases: &Leases) -> Result<Option<jobs::Job>, Failure> {
-        let domains = &self.0;
+        let domains = &self.domains;
         let (account_id, id) = serde_json::from_str::<serde_json::Value>(&job.payload)
             .ok()
             .and_then(|v| {
@@ -277,7 +285,7 @@ impl Work for DomainChecks {
         };
         let holder = leases.at(now).holder;
         let domains = domains.clone();
-        self.0
+        self.domains
             .store
             .write(move |tx| {
                 jobs::check_held(tx, &job, &holder)?;
@@ -295,17 +303,11 @@ impl Work for DomainChecks {
     }
 
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
-        self.0
-            .store
-            .read(move |c| jobs::next_due(c, DOMAIN_CHECK_JOB, now))
-            .await
+        self.jobs.next_due(now).await
     }
 
     async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), Failure> {
-        self.0
-            .store
-            .write(move |tx| jobs::release(tx, &ids, now))
-            .await
+        self.jobs.release(ids, now).await
     }
 }
 

@@ -27,9 +27,9 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::domain::{BootId, Clock, Timestamp};
-use crate::store::jobs::Lease;
-use crate::store::{Failure, Queue, Wakers};
+use crate::domain::{BootId, Clock, JobId, Timestamp};
+use crate::store::jobs::{self, Lease};
+use crate::store::{Failure, Queue, Store, Wakers};
 
 /// Longest sleep when nothing is due (a safety net: queued work wakes the runner at once).
 pub const IDLE_POLL: Duration = Duration::from_secs(60);
@@ -79,6 +79,54 @@ pub trait Work: Send + Sync + 'static {
         keys: Vec<Self::Key>,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), Failure>> + Send;
+}
+
+/// What every kind of work kept in the store's `jobs` table does the same way: its schedule
+/// and handing jobs back.
+#[derive(Clone)]
+pub struct JobTable {
+    store: Store,
+    kind: &'static str,
+}
+
+impl JobTable {
+    /// The jobs of `kind` in `store`.
+    pub fn new(store: Store, kind: &'static str) -> Self {
+        Self { store, kind }
+    }
+
+    /// The store they are kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// [`Work::claim`] for kinds that need nothing more than the job.
+    pub async fn claim(
+        &self,
+        now: Timestamp,
+        max: usize,
+        lease: Lease,
+    ) -> Result<Vec<jobs::Job>, Failure> {
+        let kind = self.kind;
+        self.store
+            .write(move |tx| jobs::claim(tx, kind, now, max, &lease))
+            .await
+    }
+
+    /// [`Work::next_due`].
+    pub async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
+        let kind = self.kind;
+        self.store
+            .read(move |db| jobs::next_due(db, kind, now))
+            .await
+    }
+
+    /// [`Work::release`].
+    pub async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), Failure> {
+        self.store
+            .write(move |tx| jobs::release(tx, &ids, now))
+            .await
+    }
 }
 
 /// Where leases come from: this run of the server, its clock, and a lease's length.

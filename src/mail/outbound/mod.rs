@@ -17,7 +17,7 @@ use crate::domain::outbound::{RecipientStatus, summarize};
 use crate::domain::{JobId, MessageId, Plan, Timestamp};
 use crate::mail::MailError;
 use crate::mail::ingest::{self, Envelope, Ingest, Origin, Prepared, Recipient};
-use crate::runner::{Leases, Runner, Work};
+use crate::runner::{JobTable, Leases, Runner, Work};
 use crate::store::jobs::Lease;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
 use crate::store::{Failure, Queue, Store, Tx, jobs};
@@ -33,6 +33,7 @@ pub type SendWorker = Runner<Sends>;
 /// Queued sends as a kind of background work.
 pub struct Sends {
     store: Store,
+    jobs: JobTable,
     config: OutboundConfig,
     transport: Transport,
     /// Local delivery: the same path as mail received by SMTP.
@@ -69,15 +70,11 @@ impl Work for Sends {
     }
 
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
-        self.store
-            .read(move |c| jobs::next_due(c, SEND_JOB, now))
-            .await
+        self.jobs.next_due(now).await
     }
 
     async fn release(&self, ids: Vec<JobId>, now: Timestamp) -> Result<(), Failure> {
-        self.store
-            .write(move |tx| jobs::release(tx, &ids, now))
-            .await
+        self.jobs.release(ids, now).await
     }
 }
 
@@ -95,6 +92,7 @@ impl Sends {
     ) -> anyhow::Result<Self> {
         let transport = Transport::new(&config, dns)?;
         Ok(Self {
+            jobs: JobTable::new(store.clone(), SEND_JOB),
             store,
             config,
             transport,
