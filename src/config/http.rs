@@ -14,9 +14,9 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
-    /// Largest JSON request body in bytes (SPEC: 4 MiB).
+    /// Largest JSON request body in bytes (4 MiB, as the hosted service has it).
     pub json_body_limit: usize,
-    /// Largest multipart request body in bytes (SPEC: 11 MiB).
+    /// Largest multipart request body in bytes (11 MiB, as the hosted service has it).
     pub multipart_body_limit: usize,
     /// Take the client address from `Forwarded` / `X-Forwarded-For` (only behind a proxy
     /// you control); it keys the rate limit of unauthenticated requests.

@@ -156,7 +156,7 @@ pub struct ApiKey {
     pub created_at: Timestamp,
 }
 
-/// The secret API key string: `ask_` and 40 characters of `[A-Za-z0-9_-]` (SPEC §1.2). It is
+/// The secret API key string: `ask_` and 40 characters of `[A-Za-z0-9_-]`. It is
 /// shown once when created; only its SHA-256 is stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKeySecret(String);

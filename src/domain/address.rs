@@ -59,7 +59,7 @@ impl fmt::Display for DomainName {
     }
 }
 
-/// The local part of an inbox address, as the hosted service allows them (SPEC §3.1):
+/// The local part of an inbox address, as the hosted service allows them:
 /// lower case, `^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LocalPart(String);

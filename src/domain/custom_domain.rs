@@ -1,4 +1,4 @@
-//! Custom domains (SPEC §2 Domain, §3.5): the name a client may add, the DNS records it must
+//! Custom domains: the name a client may add, the DNS records it must
 //! publish, and how what DNS answered moves its statuses.
 
 use std::net::IpAddr;
@@ -224,7 +224,7 @@ pub fn parse_custom_domain(raw: &str) -> Result<DomainName, String> {
     Ok(name)
 }
 
-/// A DNS record to publish (SPEC §2: `{type, name, value, priority?}`), with what it is for.
+/// A DNS record to publish (`{type, name, value, priority?}`), with what it is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsRecord {
     /// `TXT` or `MX`.

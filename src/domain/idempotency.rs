@@ -1,4 +1,4 @@
-//! The `Idempotency-Key` request header (SPEC §1.6).
+//! The `Idempotency-Key` request header.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Inboxes (SPEC §2, §3.1).
+//! Inboxes.
 
 use super::address::{DomainName, LocalPart};
 use super::ids::{AccountId, DomainId, InboxId};

@@ -1,8 +1,8 @@
-//! Links the server hands out. Presigned attachment download links (SPEC §3.6):
+//! Links the server hands out. Presigned attachment download links:
 //! `{base}/attachments/{id}/download?expires={unix seconds}&signature={hex}`, where the
 //! signature is an HMAC-SHA256 over the id and the expiry with a server secret: anyone holding
 //! the link can download until it expires, and changing any part of it invalidates it. Claim
-//! links of sandbox accounts (SPEC §3.7): `{base}/claim/{token}`, the token an HMAC of the
+//! links of sandbox accounts: `{base}/claim/{token}`, the token an HMAC of the
 //! account id, so the same link can be handed out again without storing it (only its hash is
 //! stored, to find the account).
 

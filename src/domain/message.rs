@@ -1,4 +1,4 @@
-//! Messages and threads (SPEC §2), and the pure rules of receiving mail: thread subjects and
+//! Messages and threads, and the pure rules of receiving mail: thread subjects and
 //! attachment filenames.
 
 use super::auth_results::AuthResults;
@@ -33,7 +33,7 @@ impl Direction {
     }
 }
 
-/// Where a message stands (SPEC §2).
+/// Where a message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageStatus {
     /// Accepted for sending.
@@ -111,7 +111,7 @@ pub struct Attachment {
     pub created_at: super::Timestamp,
 }
 
-/// Largest upload (SPEC §3.6: 10 MiB).
+/// Largest upload (10 MiB, as the hosted service has it).
 pub const MAX_UPLOAD_SIZE: usize = 10 * 1024 * 1024;
 
 /// The content type to store for an upload: the one the client gave for the part unless it
@@ -216,7 +216,7 @@ const PREFIXES: [&str; 14] = [
     "re", "fwd", "fw", "aw", "wg", "sv", "vs", "antw", "rif", "tr", "odp", "res", "enc", "r",
 ];
 
-/// A thread's subject (SPEC §2): reply/forward prefixes such as `Re:`, `Fwd:`, `AW:`, `SV:`,
+/// A thread's subject: reply/forward prefixes such as `Re:`, `Fwd:`, `AW:`, `SV:`,
 /// also counted (`Re[2]:`, `Re(3):`), and bracketed counters such as `[2]` stripped repeatedly
 /// from the front, whitespace collapsed.
 pub fn normalize_subject(subject: &str) -> String {

@@ -1,4 +1,4 @@
-//! Sending: the validated request (SPEC §3.2) and how a message's recipients add up to its
+//! Sending: the validated request and how a message's recipients add up to its
 //! status.
 
 use super::address::EmailAddress;
@@ -105,7 +105,7 @@ fn body(errors: &mut ValidationErrors, field: &str, raw: Option<String>) -> Opti
 }
 
 impl SendRequest {
-    /// Checks every rule of SPEC §3.2 that needs nothing from the database.
+    /// Checks every rule of a send that needs nothing from the database.
     pub fn parse(f: SendFields) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let to = addresses(&mut errors, "to", f.to, true);
@@ -234,7 +234,7 @@ impl RecipientStatus {
     }
 }
 
-/// A message's status from its recipients' (SPEC §3.2): `sending` until something is handed
+/// A message's status from its recipients': `sending` until something is handed
 /// off, `sent` while anything is pending or some went only as far as a relay (or dry-run),
 /// `delivered` once everyone reachable is delivered, `bounced` when everyone bounced, `failed`
 /// when no one got it and retries ran out for some.

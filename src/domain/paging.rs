@@ -1,4 +1,4 @@
-//! `limit`/`offset` paging (SPEC §1.4).
+//! `limit`/`offset` paging.
 
 use serde::Serialize;
 
@@ -75,7 +75,7 @@ impl Default for Paging {
     }
 }
 
-/// One page of a list and the count of every matching row: the `{data, total}` of SPEC §1.4.
+/// One page of a list and the count of every matching row: the `{data, total}` of every list response.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
     /// The rows of this page.

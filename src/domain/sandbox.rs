@@ -1,4 +1,4 @@
-//! Sandbox accounts (SPEC §3.7): what an auto-provisioned account may do before a person
+//! Sandbox accounts: what an auto-provisioned account may do before a person
 //! claims it. Every refusal is a [`ClaimRequired`] naming the limit and what a claim unlocks.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use super::Timestamp;
 use super::account::{Account, Plan};
 use super::links::ClaimLinks;
 
-/// The limits of a sandbox account (configurable; SPEC defaults: 1 inbox, 50 sends in total,
+/// The limits of a sandbox account (configurable; the hosted service's defaults: 1 inbox, 50 sends in total,
 /// 7 days, recipients only inboxes on this server, no webhooks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxLimits {

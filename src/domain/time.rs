@@ -68,7 +68,7 @@ impl Timestamp {
     }
 }
 
-/// ISO 8601 in UTC with milliseconds, e.g. `2026-04-16T10:23:00.000Z` (SPEC §1.1).
+/// ISO 8601 in UTC with milliseconds, e.g. `2026-04-16T10:23:00.000Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.0.div_euclid(MS_PER_DAY);

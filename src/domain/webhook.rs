@@ -1,4 +1,4 @@
-//! Webhooks: subscriptions, event names, secrets and the delivery log (SPEC §2, §3.4).
+//! Webhooks: subscriptions, event names, secrets and the delivery log.
 
 use std::fmt;
 
@@ -147,7 +147,7 @@ impl WebhookUrl {
     }
 }
 
-/// A webhook's signing secret: `whsec_` and 48 lowercase hex characters (SPEC §2). Shown to
+/// A webhook's signing secret: `whsec_` and 48 lowercase hex characters. Shown to
 /// its owner when created or rotated, never listed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookSecret(String);

@@ -1,4 +1,4 @@
-//! Attachments (SPEC §3.6): upload (`multipart/form-data`, field `file`), metadata with a
+//! Attachments: upload (`multipart/form-data`, field `file`), metadata with a
 //! presigned `url`, and the bytes, with the API key (`/content`) or through the presigned link
 //! (`/download`, no key). Downloads are streamed from SQLite a piece at a time, so memory per
 //! download stays at one piece whatever the file's size.

@@ -1,12 +1,12 @@
-//! The gate every request passes: API-key authentication (SPEC §1.2) and rate limiting
-//! (§1.5). It puts the request's [`Credential`] into the request for the
+//! The gate every request passes: API-key authentication and rate limiting.
+//! It puts the request's [`Credential`] into the request for the
 //! [`super::extract::Authenticated`] extractor; whether a route needs one is the route's
 //! business, so public routes simply ignore it.
 //!
 //! With rate limiting on, the key is verified and the request counted in one write (the
 //! bucket is the account, or the client's IP address without a valid key), and the verified
 //! credential is passed on. That makes every request a write while limiting is on: the price
-//! of counters that live in the database (SPEC §1.5); README's performance section has its
+//! of counters that live in the database; README's performance section has its
 //! measured cost. With it off, the gate does not touch the database: the key is
 //! verified by the handler's own database call.
 

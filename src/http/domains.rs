@@ -1,4 +1,4 @@
-//! `/domains` (SPEC §3.5).
+//! `/domains`.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};

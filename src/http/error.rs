@@ -1,5 +1,5 @@
 //! The one error type at the HTTP edge and its envelope,
-//! `{"error": {"code", "message", "status", "details"?}}` (SPEC §1.3).
+//! `{"error": {"code", "message", "status", "details"?}}`.
 
 use crate::domain::Refusal;
 use crate::http::error_code::ErrorCode;

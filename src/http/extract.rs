@@ -125,7 +125,7 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
 const DEFAULT_JSON_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The body limit for a request whose route is not known yet (the idempotency middleware):
-/// multipart or JSON by content type (SPEC §1.1). The route's own extractor applies its limit.
+/// multipart or JSON by content type. The route's own extractor applies its limit.
 pub fn body_limit(req: &HttpRequest) -> usize {
     let Some(state) = req.app_data::<Data<AppState>>() else {
         return DEFAULT_JSON_LIMIT;
@@ -173,7 +173,7 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-/// `limit` and `offset` from the query string, validated (SPEC §1.4); other parameters are
+/// `limit` and `offset` from the query string, validated; other parameters are
 /// left to other extractors.
 #[derive(Debug, Clone, Copy)]
 pub struct Paged(pub Paging);

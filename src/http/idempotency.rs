@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POST requests (SPEC §1.6). The first request with a key runs and its
+//! `Idempotency-Key` on POST requests. The first request with a key runs and its
 //! response is stored; a retry of the same request gets that response replayed with
 //! `Idempotent-Replayed: true` and no side effects. The reservation is a row in SQLite taken in
 //! one write transaction, so of two concurrent identical requests exactly one runs.
@@ -228,7 +228,7 @@ async fn run_and_store<B: MessageBody + 'static>(
 }
 
 /// Fields that carry a secret shown only once (`key` of a new API key, `secret` of a new or
-/// rotated webhook). Their values are not stored for replay: SPEC §1.2 keeps only a hash of an
+/// rotated webhook). Their values are not stored for replay: the API keeps only a hash of an
 /// API key, and a replay must not show a secret a second time. A replay has `null` there.
 const SECRET_FIELDS: [&str; 2] = ["key", "secret"];
 

@@ -1,4 +1,4 @@
-//! `/inboxes` (SPEC §3.1).
+//! `/inboxes`.
 
 use crate::http::error_code::ErrorCode;
 use actix_web::http::StatusCode;

@@ -1,4 +1,4 @@
-//! `/inboxes/{id}/messages`, `/messages/{id}` and the raw download (SPEC §3).
+//! `/inboxes/{id}/messages`, `/messages/{id}` and the raw download.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};

@@ -34,7 +34,7 @@ use self::error::ApiError;
 use crate::domain::Page;
 use crate::state::AppState;
 
-/// The whole API, in the order of the SPEC's endpoint table. Each path is one resource; a
+/// The whole API, in the order of the hosted API's endpoint table. Each path is one resource; a
 /// method it does not list is a 405 with `Allow`.
 fn routes(cfg: &mut web::ServiceConfig) {
     use Method as M;
@@ -234,7 +234,7 @@ pub fn app(
         .wrap(from_fn(log::request_log))
 }
 
-/// A list response: `{data, total}` (SPEC §1.4).
+/// A list response: `{data, total}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct List<T: ToSchema> {
     /// This page's items.

@@ -50,7 +50,7 @@ use super::{
 )]
 pub struct ApiDoc;
 
-/// The two ways to send an API key (SPEC §1.2).
+/// The two ways to send an API key.
 struct Security;
 
 impl Modify for Security {

@@ -1,4 +1,4 @@
-//! Fixed-window rate limiting (SPEC §1.5): the window arithmetic and the headers. Counting
+//! Fixed-window rate limiting: the window arithmetic and the headers. Counting
 //! happens in the gate middleware ([`super::auth`]), in the same database call as the key
 //! lookup.
 

@@ -1,4 +1,4 @@
-//! Agent self-service (SPEC §3.7): `POST /auth/auto-provision` hands an agent a sandbox
+//! Agent self-service: `POST /auth/auto-provision` hands an agent a sandbox
 //! account, and the claim page (`/claim/{token}`, plain HTML that works without JavaScript)
 //! lets a person claim it.
 

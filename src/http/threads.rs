@@ -1,4 +1,4 @@
-//! `/inboxes/{id}/threads` and `/threads/{id}` (SPEC §3).
+//! `/inboxes/{id}/threads` and `/threads/{id}`.
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, Responder};

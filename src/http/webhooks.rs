@@ -1,4 +1,4 @@
-//! `/webhooks` (SPEC §3.4).
+//! `/webhooks`.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};

@@ -1,4 +1,4 @@
-//! Outgoing MIME (SPEC §3.2) with mail-builder: From with display name, To, Cc (Bcc only in
+//! Outgoing MIME with mail-builder: From with display name, To, Cc (Bcc only in
 //! the envelope), Subject (RFC 2047 when not ASCII), Date, Message-ID, In-Reply-To and
 //! References for replies; text/plain, text/html or multipart/alternative, inside
 //! multipart/mixed with base64 attachments (RFC 2231 filenames). CRLF line ends throughout.

@@ -191,7 +191,7 @@ struct Composed {
 }
 
 /// The message's bytes and headers: Message-ID on the inbox's domain, In-Reply-To and
-/// References from the thread's newest message (SPEC §3.2); DKIM-signed with `dkim` when it
+/// References from the thread's newest message; DKIM-signed with `dkim` when it
 /// is the inbox domain's key. Bounces go to `bounces_to`, or the inbox's domain if `None`.
 fn compose_for(
     context: outbound::SendContext,

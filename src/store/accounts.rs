@@ -146,7 +146,7 @@ pub fn bootstrap(
     Ok(Some((account, secret)))
 }
 
-/// A sandbox account handed to a device (SPEC §3.7).
+/// A sandbox account handed to a device.
 #[derive(Debug)]
 pub struct Provisioned {
     /// The account.

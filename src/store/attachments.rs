@@ -1,4 +1,4 @@
-//! Attachments (SPEC §3.6): uploads and parts of received mail, lookups, the bytes kept and
+//! Attachments: uploads and parts of received mail, lookups, the bytes kept and
 //! read in pieces of [`PIECE`] bytes, and retention of attachments no message uses.
 
 use crate::domain::Refusal;

@@ -311,7 +311,7 @@ pub fn signing_key(conn: &Db, domain_id: DomainId) -> Result<Option<StoredKey>, 
 }
 
 /// The name of one of the account's domains, provided it is verified for sending: the
-/// precondition for creating an inbox on it (SPEC §3.1).
+/// precondition for creating an inbox on it.
 pub fn verified_sending_domain(
     conn: &Db,
     account_id: AccountId,

@@ -1,4 +1,4 @@
-//! Stored responses for `Idempotency-Key` (SPEC §1.6).
+//! Stored responses for `Idempotency-Key`.
 
 use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};

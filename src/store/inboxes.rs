@@ -258,7 +258,7 @@ pub fn delete_inbox(
 }
 
 /// The inbox that receives mail for `address` (lower-cased by the caller): an active inbox,
-/// on the shared domain or on a custom domain verified for receiving (SPEC §3.3).
+/// on the shared domain or on a custom domain verified for receiving.
 pub fn find_receiving_inbox(
     conn: &Db,
     address: &str,
@@ -285,7 +285,7 @@ pub fn still_receiving(conn: &Db, inbox_id: InboxId) -> Result<bool, Failure> {
         .query_row([inbox_id], |r| r.get(0))?)
 }
 
-/// SPEC §3.2's auto-suspension: once an inbox has sent at least 100 messages, a bounce rate
+/// The hosted service's auto-suspension: once an inbox has sent at least 100 messages, a bounce rate
 /// above 5 % or a complaint rate above 0.1 % suspends it. Returns whether it was suspended now.
 pub fn suspend_if_over_limits(
     tx: &Tx<'_>,

@@ -87,7 +87,7 @@ fn json_list(items: &[String]) -> String {
 }
 
 /// The thread of the newest message in `inbox` whose Message-ID is one of `candidates`, tried
-/// in order (SPEC §3.3: In-Reply-To first, then References newest first). Only stored messages
+/// in order (In-Reply-To first, then References newest first, as the hosted service does). Only stored messages
 /// are looked at, one lookup per candidate, so reference loops cannot make this spin.
 pub fn find_thread(
     conn: &Db,
@@ -590,7 +590,7 @@ pub struct Reported {
 
 /// Marks an outbound message bounced or complained and counts it on its inbox, once per
 /// message however many reports arrive about it; suspends the inbox when, after at least 100
-/// sends, bounces exceed 5 % or complaints 0.1 % (SPEC §3.2).
+/// sends, bounces exceed 5 % or complaints 0.1 %.
 pub fn mark_reported(
     tx: &Tx<'_>,
     message: &Message,

@@ -69,7 +69,7 @@ pub struct Store {
     wakers: Arc<Wakers>,
 }
 
-/// Applies the connection settings (DESIGN rule 8); the one place they are set.
+/// Applies the connection settings; the one place they are set.
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     // Every statement the server runs stays compiled (rusqlite keeps 16 by default, fewer than
     // one send touches, and recompiling was a tenth of the writer's time).

@@ -1,4 +1,4 @@
-//! Event payloads (SPEC §3.4): the body is `{"event": name, "data": {...}, "timestamp": ms}`.
+//! Event payloads: the body is `{"event": name, "data": {...}, "timestamp": ms}`.
 
 use serde::Serialize;
 

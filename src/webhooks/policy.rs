@@ -1,4 +1,4 @@
-//! Which addresses webhook deliveries may go to (SPEC §3.4 "Safety"). A webhook URL is chosen
+//! Which addresses webhook deliveries may go to (as the hosted service restricts them). A webhook URL is chosen
 //! by an API user, so without a guard any account could make the server send requests into
 //! its own network: loopback services, RFC 1918 hosts, the cloud metadata endpoint. Targets are
 //! checked on the *resolved* address at delivery time (a name can point anywhere, and can be

@@ -1,4 +1,4 @@
-//! The two signatures every delivery carries (SPEC §3.4):
+//! The two signatures every delivery carries:
 //!
 //! * `X-AgentSend-Signature`: lowercase hex HMAC-SHA256 of the raw body, keyed with the whole
 //!   secret string (`whsec_...`), as the hosted service signs;

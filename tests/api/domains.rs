@@ -1,4 +1,4 @@
-//! Custom domains (SPEC §3.5): records to publish, verification against a real DNS server on
+//! Custom domains: records to publish, verification against a real DNS server on
 //! loopback, statuses over time, inboxes and receiving on a domain, deletion.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Every class of error comes back in the envelope (SPEC §1.3).
+//! Every class of error comes back in the envelope.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

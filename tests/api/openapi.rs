@@ -3,7 +3,7 @@ use reqwest::{Method, StatusCode};
 
 use crate::helpers::{TestApp, json};
 
-/// The endpoints that exist so far (SPEC §3's table, as far as it is built).
+/// The endpoints that exist so far (the hosted API's endpoint table, as far as it is built).
 const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/health"),
     ("post", "/inboxes"),
