@@ -162,8 +162,8 @@ fn raise_fd_limit(config: &Config) {
 
 /// Custom domains checked at once in the background.
 const DOMAIN_CHECK_CONCURRENCY: usize = 8;
-/// A background domain check not recorded by then is taken up again (its lookups have their
-/// own, much shorter, timeouts).
+/// A background domain check not recorded by then is taken up again (at least; longer when
+/// the DNS timeout is).
 const DOMAIN_CHECK_LEASE: Duration = Duration::from_secs(120);
 
 /// The shared domain's DKIM key, if one is configured; its DNS record is logged.
@@ -284,7 +284,7 @@ impl Application {
             &dns,
             ingest.clone(),
             config.smtp.hostname.clone(),
-            config.sandbox.limits().external_recipients,
+            sandbox.clone(),
         )
         .context("cannot set up outgoing mail")?;
         let send_worker = Runner::new(
@@ -311,8 +311,14 @@ impl Application {
         );
         let domain_checker = Runner::new(
             DomainChecks::new(domains.clone()),
-            // A check is a few DNS lookups, each with its own timeout.
-            Leases::new(boot.clone(), clock.clone(), DOMAIN_CHECK_LEASE),
+            // A check is three lookups at once, each of which may be tried twice.
+            Leases::new(
+                boot.clone(),
+                clock.clone(),
+                DOMAIN_CHECK_LEASE.max(Duration::from_secs(
+                    config.dns.timeout_secs.saturating_mul(4),
+                )),
+            ),
             RunnerSettings {
                 concurrency: DOMAIN_CHECK_CONCURRENCY,
                 shutdown_grace: custom_domains::SHUTDOWN_GRACE,

@@ -15,7 +15,7 @@ use crate::domain::{AccountId, Clock, Credential, DomainId, DomainName, JobId, T
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::runner::{JobTable, Leases, Runner, Work};
-use crate::store::domains::{self as store, DOMAIN_CHECK_JOB, NewDomain};
+use crate::store::domains::{self as store, DOMAIN_CHECK_JOB, DomainCheckJob, NewDomain};
 use crate::store::jobs::{self, Lease};
 use crate::store::{Failure, Queue, Store, Tx};
 use crate::webhooks::{self, Event, events::DomainVerified};
@@ -85,7 +85,7 @@ impl CustomDomains {
         })
         .await
         .map_err(|e| Failure::task(format!("key generation: {e}")))?
-        .map_err(Failure::task)?;
+        .map_err(|e| Failure::Internal(format!("DKIM key generation: {e}")))?;
         let new = NewDomain {
             name,
             verification_token: hex::encode(random::bytes::<16>()),
@@ -136,24 +136,51 @@ impl CustomDomains {
         }
     }
 
-    /// When the background should next check `domain`, if ever: every re-check interval
-    /// after its last check while a side is pending, until a day after the verification
-    /// period (past it, only DNS failures keep a domain pending, and a manual check still
-    /// works).
-    fn next_check(&self, domain: &Domain, now: Timestamp) -> Option<Timestamp> {
+    /// What the background does next about `domain` at `now`: it looks at a domain every
+    /// re-check interval after its last check, and checks it if a side is still pending, until
+    /// a day after the verification period (past it, only DNS failures keep a domain pending,
+    /// and a manual check still works). A settled domain is looked at too, since a manual
+    /// check can make it pending again.
+    fn plan(&self, domain: &Domain, now: Timestamp) -> Plan {
         let last_day = Duration::from_secs(
             self.config
                 .verification_hours
                 .saturating_add(24)
                 .saturating_mul(3600),
         );
-        let next = domain
+        let end = domain.created_at.plus(last_day);
+        let due = domain
             .last_checked_at
             .unwrap_or(domain.created_at)
             .plus(self.recheck_interval());
-        let end = domain.created_at.plus(last_day);
-        (domain.is_pending() && now < end && next < end).then_some(next)
+        let next = if due > now {
+            due
+        } else if domain.is_pending() {
+            return if now < end {
+                Plan::CheckNow
+            } else {
+                Plan::Done
+            };
+        } else {
+            now.plus(self.recheck_interval())
+        };
+        if next < end {
+            Plan::LookAt(next)
+        } else {
+            Plan::Done
+        }
     }
+}
+
+/// What the background does next about a domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Look up its records now.
+    CheckNow,
+    /// Look at it again then.
+    LookAt(Timestamp),
+    /// Nothing more: its checks are over.
+    Done,
 }
 
 /// Queues the background checks of a new domain, the first at `first`.
@@ -166,7 +193,7 @@ fn schedule_checks(
     jobs::enqueue(
         tx,
         DOMAIN_CHECK_JOB,
-        &store::check_job_payload(domain.account_id, domain.id),
+        &DomainCheckJob::of(domain.account_id, domain.id),
         first,
         Queue::DomainChecks,
         now,
@@ -257,15 +284,9 @@ impl Work for DomainChecks {
     /// the next check or ends the job.
     async fn process(&self, job: jobs::Job, leases: &Leases) -> Result<Option<jobs::Job>, Failure> {
         let domains = &self.domains;
-        let (account_id, id) = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|v| {
-                Some((
-                    v["accountId"].as_str()?.parse().ok()?,
-                    v["domainId"].as_str()?.parse().ok()?,
-                ))
-            })
-            .ok_or_else(|| Failure::corrupt(format!("domain check {}: bad payload", job.id)))?;
+        let payload: DomainCheckJob = serde_json::from_str(&job.payload)
+            .map_err(|e| Failure::corrupt(format!("domain check {}: {e}", job.id)))?;
+        let (account_id, id) = (payload.account_id, payload.domain_id);
         let domain = match domains
             .store
             .read(move |c| store::get_domain(c, account_id, id))
@@ -278,7 +299,7 @@ impl Work for DomainChecks {
         };
         let now = leases.now();
         let check = match &domain {
-            Some(d) if domains.next_check(d, now).is_some_and(|t| t <= now) => {
+            Some(d) if domains.plan(d, now) == Plan::CheckNow => {
                 Some(domains.check(d, lookup(&domains.dns, d).await))
             }
             _ => None,
@@ -289,13 +310,17 @@ impl Work for DomainChecks {
             .store
             .write(move |tx| {
                 jobs::check_held(tx, &job, &holder)?;
-                let domain = match (check, domain) {
-                    (Some(check), _) => Some(check.record(tx)?),
-                    (None, domain) => domain,
+                let domain = match check.map(|check| check.record(tx)) {
+                    Some(Ok(after)) => Some(after),
+                    // Deleted between the lookups and now.
+                    Some(Err(Failure::Refused(Refusal::NotFound(_)))) => None,
+                    Some(Err(e)) => return Err(e),
+                    None => domain,
                 };
-                match domain.as_ref().and_then(|d| domains.next_check(d, now)) {
-                    Some(next) => jobs::run_again_at(tx, job.id, next.max(now), now)?,
-                    None => jobs::complete(tx, job.id, now)?,
+                match domain.map(|d| domains.plan(&d, now)) {
+                    Some(Plan::LookAt(next)) => jobs::run_again_at(tx, job.id, next, now)?,
+                    Some(Plan::CheckNow) => jobs::run_again_at(tx, job.id, now, now)?,
+                    Some(Plan::Done) | None => jobs::complete(tx, job.id, now)?,
                 }
                 Ok(None)
             })

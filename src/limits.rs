@@ -2,8 +2,9 @@
 //! Each check reads the facts it needs (counts, the day's usage) with the store's own
 //! functions, in the caller's transaction, so that a decision and the change it guards commit
 //! together; then it decides: sandbox limits ([`SandboxPolicy`]), the inbox's state, the daily
-//! send limits, and the number of custom domains. The store itself only keeps data consistent
-//! (a taken address, a domain another account verified).
+//! send limits, and the number of custom domains. Rules about the stored data itself
+//! (uniqueness, references, a send's attachment total) stay in the store, where the data is
+//! written; `docs/architecture.md` lists them.
 
 use std::sync::Arc;
 
@@ -20,15 +21,6 @@ pub struct Limits {
     pub sandbox: Arc<SandboxPolicy>,
     /// Custom domains per account.
     pub max_domains_per_account: u32,
-}
-
-/// A send as the rules see it.
-#[derive(Debug, Clone, Copy)]
-pub struct SendCheck<'a> {
-    /// The sending inbox.
-    pub inbox: &'a Inbox,
-    /// The recipients, once known (before composing they are not looked at).
-    pub recipients: Option<&'a [&'a str]>,
 }
 
 impl Limits {
@@ -73,24 +65,27 @@ impl Limits {
         Ok(())
     }
 
-    /// Whether the inbox may send now: it is active, neither it nor its account has used the
-    /// day's quota, and a sandbox account is within its limits (which, once the recipients
-    /// are known, include sending only to inboxes here).
-    pub fn may_send(&self, db: &Db, send: SendCheck<'_>, now: Timestamp) -> Result<(), Failure> {
-        let inbox = send.inbox;
-        if inbox.status != InboxStatus::Active {
-            return Err(Refusal::InboxSuspended.into());
-        }
-        let usage = outbound::send_usage(db, inbox.id, now)?;
-        if over_daily_limits(inbox, &usage) {
-            return Err(Refusal::DailySendLimitReached.into());
-        }
+    /// Whether the inbox may start a send (before composing): it is active and neither it
+    /// nor its account has used the day's quota.
+    pub fn may_start_send(&self, db: &Db, inbox: &Inbox, now: Timestamp) -> Result<(), Failure> {
+        self.inbox_may_send(db, inbox, now).map(|_| ())
+    }
+
+    /// Whether the inbox may send to `recipients` now: [`Limits::may_start_send`], and a
+    /// sandbox account within its limits (messages sent, recipients only inboxes here).
+    pub fn may_send(
+        &self,
+        db: &Db,
+        inbox: &Inbox,
+        recipients: &[&str],
+        now: Timestamp,
+    ) -> Result<(), Failure> {
+        let usage = self.inbox_may_send(db, inbox, now)?;
         let account = accounts::get_account(db, inbox.account_id)?;
-        let external = match send.recipients {
-            Some(recipients) if self.sandbox.limits_recipients(&account) => {
-                outbound::first_external(db, recipients.iter().copied())?
-            }
-            _ => None,
+        let external = if self.sandbox.limits_recipients(account.plan) {
+            outbound::first_external(db, recipients.iter().copied())?
+        } else {
+            None
         };
         self.sandbox(
             &account,
@@ -100,6 +95,18 @@ impl Limits {
                 external,
             },
         )
+    }
+
+    /// The inbox is active and under the daily limits; returns the usage read.
+    fn inbox_may_send(&self, db: &Db, inbox: &Inbox, now: Timestamp) -> Result<SendUsage, Failure> {
+        if inbox.status != InboxStatus::Active {
+            return Err(Refusal::InboxSuspended.into());
+        }
+        let usage = outbound::send_usage(db, inbox.id, now)?;
+        if over_daily_limits(inbox, &usage) {
+            return Err(Refusal::DailySendLimitReached.into());
+        }
+        Ok(usage)
     }
 
     fn sandbox(

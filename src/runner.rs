@@ -1,5 +1,5 @@
 //! The one runner of durable background work. Every kind of work (sends, webhook
-//! deliveries) is a queue in the store whose items are claimed with a lease in the name of this
+//! deliveries, custom-domain re-checks) is a queue in the store whose items are claimed with a lease in the name of this
 //! run of the server ([`BootId`]); a [`Work`] says how to claim, process, schedule and hand back
 //! its items, and a [`Runner`] does the rest the same way for all of them:
 //!
@@ -14,8 +14,9 @@
 //! - [`Runner::run_once`] and [`Runner::drain`] for tests and benchmarks, [`Runner::run`] for
 //!   the server;
 //! - shutdown: items under way get a grace period, then are cut short and handed back, due at
-//!   once for the next start. An item whose process dies is taken up again when its lease runs
-//!   out, or at the next start.
+//!   once for the next start. An item whose processing failed stays claimed (handed back at
+//!   shutdown, or taken up again when its lease runs out); one whose process dies is taken up
+//!   again when its lease runs out, or at the next start.
 
 use std::collections::HashSet;
 use std::fmt::Display;
@@ -29,7 +30,7 @@ use tokio::task::JoinSet;
 
 use crate::domain::{BootId, Clock, JobId, Timestamp};
 use crate::store::jobs::{self, Lease};
-use crate::store::{Failure, Queue, Store, Wakers};
+use crate::store::{Failure, Queue, Store, StoreError, Wakers};
 
 /// Longest sleep when nothing is due (a safety net: queued work wakes the runner at once).
 pub const IDLE_POLL: Duration = Duration::from_secs(60);
@@ -93,11 +94,6 @@ impl JobTable {
     /// The jobs of `kind` in `store`.
     pub fn new(store: Store, kind: &'static str) -> Self {
         Self { store, kind }
-    }
-
-    /// The store they are kept in.
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// [`Work::claim`] for kinds that need nothing more than the job.
@@ -333,13 +329,26 @@ impl<W: Work> Runner<W> {
         loop {
             let key = W::key(&item);
             let next = self.inner.work.process(item, &self.inner.leases).await;
-            let next_key = next.as_ref().ok().and_then(|n| n.as_ref().map(W::key));
-            self.track(next_key, Some(&key));
             match next {
-                Ok(Some(next)) => item = next,
-                Ok(None) => return,
+                Ok(next) => {
+                    self.track(next.as_ref().map(W::key), Some(&key));
+                    match next {
+                        Some(next) => item = next,
+                        None => return,
+                    }
+                }
+                // Another attempt holds it now: not ours to hand back.
+                Err(Failure::Store(StoreError::ClaimLost)) => {
+                    log::warn!(
+                        "{} {key}: its lease ran out and another attempt took it",
+                        W::NAME
+                    );
+                    self.track(None, Some(&key));
+                    return;
+                }
                 Err(e) => {
-                    // Its lease runs out and it is taken up again.
+                    // Still claimed: handed back at shutdown, or taken up again when its
+                    // lease runs out.
                     log::error!("{} {key} failed: {e}", W::NAME);
                     return;
                 }

@@ -72,10 +72,10 @@ pub struct SandboxPolicy {
 }
 
 impl SandboxPolicy {
-    /// Whether a send by `account` is refused for recipients outside this server (so that they
-    /// must be looked up).
-    pub fn limits_recipients(&self, account: &Account) -> bool {
-        account.plan == Plan::Sandbox && !self.limits.external_recipients
+    /// Whether a send by an account on `plan` is refused for recipients outside this server
+    /// (so that they must be looked up).
+    pub fn limits_recipients(&self, plan: Plan) -> bool {
+        plan == Plan::Sandbox && !self.limits.external_recipients
     }
 
     /// [`SandboxLimits::check`], with the account's claim link on a refusal.

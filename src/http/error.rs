@@ -3,7 +3,6 @@
 
 use crate::domain::Refusal;
 use crate::http::error_code::ErrorCode;
-use crate::store::StoreError;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -313,13 +312,7 @@ impl From<Failure> for ApiError {
                 ErrorCode::AttachmentsTooLarge,
                 "The attachments add up to more than 25 MB.",
             ),
-            e @ (Failure::Store(StoreError::Sqlite(_))
-            | Failure::Store(StoreError::Pool(_))
-            | Failure::Store(StoreError::Task(_))
-            | Failure::Store(StoreError::Corrupt(_))
-            | Failure::Store(StoreError::ClaimLost)
-            | Failure::Store(StoreError::TransactionLost(_))
-            | Failure::Store(StoreError::SchemaTooNew { .. })) => Self::internal(e),
+            e @ (Failure::Store(_) | Failure::Internal(_)) => Self::internal(e),
         }
     }
 }

@@ -417,7 +417,7 @@ impl Reply {
     /// `value` as JSON with `status`.
     pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Result<Self, Failure> {
         let body = serde_json::to_vec(value)
-            .map_err(|e| Failure::task(format!("serializing a response: {e}")))?;
+            .map_err(|e| Failure::Internal(format!("serializing a response: {e}")))?;
         Ok(Self {
             status,
             body,

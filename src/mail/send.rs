@@ -9,7 +9,7 @@ use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::SendRequest;
 use crate::domain::random;
 use crate::domain::{Credential, DomainId, InboxId, MessageId};
-use crate::limits::{Limits, SendCheck};
+use crate::limits::Limits;
 use crate::mail::MailError;
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
@@ -67,19 +67,8 @@ impl Sending {
             .store
             .read_as(who, now, move |c, auth| {
                 let inbox = inboxes::get_inbox(c, auth.account_id, inbox_id, now)?;
-                let check = SendCheck {
-                    inbox: &inbox,
-                    recipients: None,
-                };
-                limits.may_send(c, check, now)?;
-                let context = outbound::send_context(
-                    c,
-                    auth.account_id,
-                    inbox_id,
-                    thread_id,
-                    &attachment_ids,
-                    now,
-                )?;
+                limits.may_start_send(c, &inbox, now)?;
+                let context = outbound::send_context(c, inbox, thread_id, &attachment_ids)?;
                 let key = match context.inbox.domain_id {
                     Some(domain_id) => domain_key(c, domain_id)?.map(Arc::new),
                     None => shared_key,
@@ -121,11 +110,7 @@ impl Sending {
                     .map(|(a, kind)| (a.as_str().to_owned(), kind))
                     .collect();
                 let addresses: Vec<&str> = recipients.iter().map(|(a, _)| a.as_str()).collect();
-                let check = SendCheck {
-                    inbox: &inbox,
-                    recipients: Some(&addresses),
-                };
-                limits.may_send(tx, check, now)?;
+                limits.may_send(tx, &inbox, &addresses, now)?;
                 let strings = |list: &[crate::domain::EmailAddress]| {
                     list.iter()
                         .map(|a| a.as_str().to_owned())

@@ -258,8 +258,24 @@ pub fn record_check(
 pub const DOMAIN_CHECK_JOB: &str = "domain-check";
 
 /// The payload of a domain's check job.
-pub fn check_job_payload(account_id: AccountId, id: DomainId) -> String {
-    serde_json::json!({"accountId": account_id, "domainId": id}).to_string()
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainCheckJob {
+    /// The domain's account.
+    pub account_id: AccountId,
+    /// The domain.
+    pub domain_id: DomainId,
+}
+
+impl DomainCheckJob {
+    /// The payload, as stored, of the check job of domain `domain_id`.
+    pub fn of(account_id: AccountId, domain_id: DomainId) -> String {
+        serde_json::json!(Self {
+            account_id,
+            domain_id
+        })
+        .to_string()
+    }
 }
 
 /// Migration step to version 7: a check job for every domain with a side still pending, due
@@ -277,7 +293,7 @@ pub(super) fn queue_pending_checks(tx: &Tx<'_>) -> Result<(), Failure> {
         super::jobs::enqueue(
             tx,
             DOMAIN_CHECK_JOB,
-            &check_job_payload(account_id, id),
+            &DomainCheckJob::of(account_id, id),
             due,
             Queue::DomainChecks,
             due,

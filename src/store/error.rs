@@ -17,12 +17,10 @@ pub enum StoreError {
     /// more may be written in it.
     #[error("the transaction was rolled back: {0}")]
     TransactionLost(String),
-    /// SQLite failed.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// No connection could be had from the pool.
-    #[error("connection pool: {0}")]
-    Pool(#[from] r2d2::Error),
+    /// The database failed, or no connection could be had (the backend's own error, kept
+    /// opaque: callers only report it).
+    #[error("database: {0}")]
+    Database(Box<dyn std::error::Error + Send + Sync>),
     /// The blocking task panicked or was cancelled.
     #[error("database task failed: {0}")]
     Task(String),
@@ -39,6 +37,18 @@ pub enum StoreError {
     },
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(Box::new(e))
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Database(Box::new(e))
+    }
+}
+
 /// Why a store operation did not succeed: a rule refused it, or the storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
@@ -48,6 +58,10 @@ pub enum Failure {
     /// The storage failed (an internal error).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something else failed inside the operation (a key that cannot be made, a value that
+    /// cannot be serialized): an internal error that is not the storage's.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<rusqlite::Error> for Failure {
@@ -69,8 +83,7 @@ impl From<ClaimRequired> for Failure {
 }
 
 impl Failure {
-    /// An internal failure described by `what` (a task that died, a key that cannot be
-    /// made).
+    /// A blocking task of the store that died, described by `what`.
     pub fn task(what: impl Into<String>) -> Self {
         Self::Store(StoreError::Task(what.into()))
     }

@@ -126,8 +126,8 @@ pub fn reserve(
 
 /// Stores the response of the request holding `key`. Called in the transaction of the
 /// request's change, this makes the change and its stored response one: after a crash a
-/// retry finds both or neither. [`Failure::Refused(Refusal::IdempotencyKeyLost)`] (and so a rolled-back
-/// change) when the reservation is no longer this request's.
+/// retry finds both or neither. Refused ([`Refusal::IdempotencyKeyLost`], and so a
+/// rolled-back change) when the reservation is no longer this request's.
 pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<(), Failure> {
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| Failure::corrupt(format!("idempotency headers: {e}")))?;

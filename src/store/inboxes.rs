@@ -102,7 +102,7 @@ pub fn created_count(conn: &Db, account_id: AccountId) -> Result<u64, Failure> {
 }
 
 /// Creates an inbox. An exact address that is taken (even by a deleted inbox) is
-/// [`Failure::Refused(Refusal::AddressTaken)`]; a generated one is retried with fresh randomness.
+/// refused ([`Refusal::AddressTaken`]); a generated one is retried with fresh randomness.
 pub fn create_inbox(
     tx: &Tx<'_>,
     account_id: AccountId,

@@ -163,8 +163,9 @@ pub fn retry_at(
     Ok(())
 }
 
-/// Schedules a recurring job's next run: pending again at `run_at`, a fresh count of
-/// attempts, no error.
+/// Schedules a recurring job's next run: pending again at `run_at`, without an error. Its
+/// count of attempts goes on, so that an attempt that outlived its lease never matches a later
+/// claim ([`check_held`]).
 pub fn run_again_at(
     tx: &Tx<'_>,
     id: JobId,
@@ -173,8 +174,8 @@ pub fn run_again_at(
 ) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached(
-            "UPDATE jobs SET status = 'pending', run_at = ?2, attempts = 0, lease_until = NULL,
-                 claimed_by = NULL, last_error = NULL, updated_at = ?3
+            "UPDATE jobs SET status = 'pending', run_at = ?2, lease_until = NULL,
+                 last_error = NULL, updated_at = ?3
              WHERE id = ?1",
         )?
         .execute(params![id, run_at, now])?;

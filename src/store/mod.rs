@@ -1,7 +1,7 @@
-//! The only module that holds SQL. Plain functions taking `&Connection` (reads) or `&Tx`
-//! (writes),
-//! one file per table group, and [`Store::read`] / [`Store::write`] to call them on the
-//! blocking pool.
+//! The only module that holds SQL, and the only one that knows the database is SQLite. Plain
+//! functions taking a [`Db`] (reads) or a [`Tx`] (writes), one module per resource, and
+//! [`Store::read`] / [`Store::write`] to call them on the blocking pool or the writer thread.
+//! See `docs/architecture.md`.
 
 pub mod accounts;
 pub mod attachments;
@@ -490,7 +490,7 @@ mod tests {
             jobs,
             [(
                 domains::DOMAIN_CHECK_JOB.to_owned(),
-                domains::check_job_payload(account, pending),
+                domains::DomainCheckJob::of(account, pending),
                 5000
             )]
         );

@@ -111,13 +111,11 @@ fn count_accepted(
 /// what composing needs. The send rules ([`crate::limits`]) are the caller's.
 pub fn send_context(
     conn: &Db,
-    account_id: AccountId,
-    inbox_id: InboxId,
+    inbox: Inbox,
     thread_id: Option<ThreadId>,
     attachment_ids: &[AttachmentId],
-    now: Timestamp,
 ) -> Result<SendContext, Failure> {
-    let inbox = inboxes::get_inbox(conn, account_id, inbox_id, now)?;
+    let (account_id, inbox_id) = (inbox.account_id, inbox.id);
     let thread = match thread_id {
         None => None,
         Some(id) => {

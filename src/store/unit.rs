@@ -26,7 +26,7 @@ pub(super) fn in_write_tx<T>(
     Ok(value)
 }
 
-/// A write transaction: rusqlite's [`Transaction`] plus the workers to wake once it commits
+/// A write transaction: rusqlite's [`Transaction`] plus the queues to wake once it commits
 /// (waking them earlier would let them look before the rows are visible).
 pub struct Tx<'c> {
     pub(super) tx: Transaction<'c>,
@@ -69,13 +69,6 @@ impl Deref for Tx<'_> {
     type Target = Db;
     fn deref(&self) -> &Db {
         Db::ref_cast(&self.tx)
-    }
-}
-
-impl Tx<'_> {
-    /// The SQLite connection under the transaction (store code only).
-    pub(in crate::store) fn sql(&self) -> &Connection {
-        &self.tx
     }
 }
 

@@ -16,15 +16,11 @@ pub enum Queue {
 }
 
 impl Queue {
-    /// Every queue, in the order of their bits in a [`WakeSet`].
+    /// Every queue, in the order of their discriminants (which index their signals and bits).
     pub const ALL: [Queue; 3] = [Queue::Webhooks, Queue::Sends, Queue::DomainChecks];
 
     fn bit(self) -> u8 {
-        match self {
-            Queue::Webhooks => 1,
-            Queue::Sends => 2,
-            Queue::DomainChecks => 4,
-        }
+        1 << self as u8
     }
 }
 
@@ -60,11 +56,7 @@ impl Default for Wakers {
 
 impl Wakers {
     fn signal(&self, queue: Queue) -> &watch::Sender<u64> {
-        let index = Queue::ALL
-            .iter()
-            .position(|q| *q == queue)
-            .unwrap_or_default();
-        &self.signals[index]
+        &self.signals[queue as usize]
     }
 
     /// A new waiter on `queue`.

@@ -138,7 +138,7 @@ fn envelope<T: Serialize>(event: EventName, data: &T, now: Timestamp) -> Result<
         data,
         timestamp: now.as_millis(),
     })
-    .map_err(|e| Failure::corrupt(format!("serialising an event: {e}")))
+    .map_err(|e| Failure::Internal(format!("serialising an event: {e}")))
 }
 
 impl Event {

@@ -72,7 +72,39 @@ fn no_file_outside_the_store_names_rusqlite() {
     );
 }
 
-/// `crate::<module>` paths named in each top-level module's code.
+/// The top-level modules a `crate::` path starting at the beginning of `rest` names: one for
+/// `crate::mail::…`, each group member's for `crate::{mail, store::Tx}`.
+fn named_modules(rest: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![ident(rest)];
+    };
+    // The members at the group's top level, up to its closing brace.
+    let (mut depth, mut members, mut start) = (0, Vec::new(), 0);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                members.push(ident(&group[start..i]));
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                members.push(ident(&group[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    members
+}
+
+/// `crate::<module>` paths named in each top-level module's code, grouped imports included.
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for path in sources(&src()) {
@@ -81,12 +113,9 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let deps = graph.entry(from.clone()).or_default();
-        for line in code_lines(&path) {
-            for (i, _) in line.match_indices("crate::") {
-                let to: String = line[i + "crate::".len()..]
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
+        let code = code_lines(&path).join("\n");
+        for (i, _) in code.match_indices("crate::") {
+            for to in named_modules(&code[i + "crate::".len()..]) {
                 if !to.is_empty() && to != from {
                     deps.insert(to);
                 }
@@ -132,15 +161,32 @@ fn top_level_modules_depend_on_each_other_without_cycles() {
 }
 
 #[test]
-fn mail_and_webhooks_get_what_they_use_not_the_whole_state() {
+fn services_get_what_they_use_not_the_whole_state() {
     let graph = module_graph();
-    for module in ["mail", "webhooks", "runner", "store"] {
+    for module in [
+        "mail",
+        "webhooks",
+        "runner",
+        "store",
+        "custom_domains",
+        "limits",
+    ] {
         assert!(
             !graph[module].contains("state") && !graph[module].contains("http"),
             "{module} depends on {:?}",
             graph[module]
         );
     }
+}
+
+#[test]
+fn grouped_imports_count() {
+    assert_eq!(named_modules("mail::ingest::Ingest;"), ["mail"]);
+    assert_eq!(
+        named_modules("{http, jobs::{self, x}, webhooks};"),
+        ["http", "jobs", "webhooks"]
+    );
+    assert!(module_graph()["app"].contains("http"));
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 pub mod transport;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use self::transport::{Outcome, Transport};
@@ -14,7 +15,8 @@ use crate::config::OutboundConfig;
 use crate::dns::Dns;
 use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
-use crate::domain::{JobId, MessageId, Plan, Timestamp};
+use crate::domain::sandbox::SandboxPolicy;
+use crate::domain::{JobId, MessageId, Timestamp};
 use crate::mail::MailError;
 use crate::mail::ingest::{self, Envelope, Ingest, Origin, Prepared, Recipient};
 use crate::runner::{JobTable, Leases, Runner, Work};
@@ -40,8 +42,8 @@ pub struct Sends {
     ingest: Ingest,
     /// This server's name, in the `Received` header of local copies.
     hostname: String,
-    /// Whether sandbox accounts may send outside this server.
-    sandbox_sends_out: bool,
+    /// What sandbox accounts may do (send outside this server or not).
+    sandbox: Arc<SandboxPolicy>,
 }
 
 impl Work for Sends {
@@ -81,14 +83,14 @@ impl Work for Sends {
 impl Sends {
     /// Sends through the transport `config` describes (resolving with `dns`); local
     /// recipients get their copies through `ingest`, received from `hostname`. Sandbox accounts
-    /// send outside this server only if `sandbox_sends_out`.
+    /// send outside this server only if `sandbox` allows it.
     pub fn new(
         store: Store,
         config: OutboundConfig,
         dns: &Dns,
         ingest: Ingest,
         hostname: String,
-        sandbox_sends_out: bool,
+        sandbox: Arc<SandboxPolicy>,
     ) -> anyhow::Result<Self> {
         let transport = Transport::new(&config, dns)?;
         Ok(Self {
@@ -98,7 +100,7 @@ impl Sends {
             transport,
             ingest,
             hostname,
-            sandbox_sends_out,
+            sandbox,
         })
     }
 
@@ -173,7 +175,7 @@ impl Sends {
             return (local, Vec::new());
         }
         // Accepted while the address was an inbox here, which it no longer is.
-        if unit.plan == Plan::Sandbox && !self.sandbox_sends_out {
+        if self.sandbox.limits_recipients(unit.plan) {
             let refusal = "550 5.7.1 sandbox accounts can only send to inboxes on this server; \
                            claim the account to send elsewhere";
             let refused = remote

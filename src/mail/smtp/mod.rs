@@ -35,7 +35,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A TLS handshake must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The real backend: inboxes from the store, delivery through [`ingest::ingest`].
+/// The real backend: inboxes from the store, delivery through [`Ingest::ingest`].
 #[derive(Clone)]
 pub struct StoreBackend {
     ingest: Ingest,
