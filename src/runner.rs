@@ -398,8 +398,16 @@ mod tests {
         }
 
         async fn process(&self, item: u32, _: &Leases) -> Result<Option<u32>, Failure> {
-            self.done.lock().unwrap().push(item);
-            Ok((item % 10 < 2).then_some(item + 1))
+            match item {
+                // Recording failed: still ours.
+                666 => Err(Failure::task("the disk is full")),
+                // Another attempt holds it now.
+                777 => Err(Failure::Store(StoreError::ClaimLost)),
+                _ => {
+                    self.done.lock().unwrap().push(item);
+                    Ok((item % 10 < 2).then_some(item + 1))
+                }
+            }
         }
 
         async fn next_due(&self, _: Timestamp) -> Result<Option<Timestamp>, Failure> {
@@ -437,6 +445,22 @@ mod tests {
         assert_eq!(runner.work().done.lock().unwrap().len(), 9);
         assert!(runner.inner.claimed.lock().unwrap().is_empty());
         assert_eq!(runner.inner.slots.available_permits(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_item_stays_claimed_and_is_handed_back_at_shutdown_unless_taken_over() {
+        let runner = runner(4, vec![666, 777, 55]);
+        assert_eq!(runner.run_once().await.unwrap(), 3);
+        assert_eq!(*runner.work().done.lock().unwrap(), [55]);
+        assert_eq!(
+            *runner.inner.claimed.lock().unwrap(),
+            HashSet::from([666]),
+            "the failed item is still claimed; the one taken over is not"
+        );
+        let (stop, shutdown) = watch::channel(false);
+        stop.send(true).unwrap();
+        runner.clone().run(shutdown).await;
+        assert_eq!(*runner.work().released.lock().unwrap(), [666]);
     }
 
     #[tokio::test]
