@@ -48,6 +48,14 @@ pub struct Bootstrap {
     pub api_key: ApiKeySecret,
 }
 
+/// What a start may be given besides the configuration.
+#[derive(Default)]
+pub struct StartOptions {
+    /// The API key of the default account, when this start creates it (a fresh database);
+    /// a random one otherwise.
+    pub api_key: Option<ApiKeySecret>,
+}
+
 /// A built server, listening but not yet serving.
 pub struct Application {
     server: actix_web::dev::Server,
@@ -197,6 +205,15 @@ impl Application {
 
     /// Builds with the given clock (tests move time forward with a manual one).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_with_options(config, clock, StartOptions::default()).await
+    }
+
+    /// Builds with the given clock and start options.
+    pub async fn build_with_options(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        options: StartOptions,
+    ) -> anyhow::Result<Self> {
         let lock = ServeLock::acquire(&config.database.path).map_err(anyhow::Error::msg)?;
         raise_fd_limit(&config);
         let store = open_store(&config).with_context(|| {
@@ -215,7 +232,7 @@ impl Application {
         let boot = BootId::new();
         take_over_orphans(&store, &boot, now).await?;
         let bootstrap = store
-            .write(move |c| accounts::bootstrap(c, &default_account, now))
+            .write(move |c| accounts::bootstrap(c, &default_account, options.api_key.as_ref(), now))
             .await?
             .map(|(account, api_key)| Bootstrap { account, api_key });
 
@@ -451,10 +468,12 @@ impl Application {
             "janitor",
             infallible(jobs::run_janitor(state.clone(), shutdown_rx.clone())),
         );
-        supervisor.spawn(
-            "domain-checks",
-            infallible(domain_checker.run(shutdown_rx.clone())),
-        );
+        if state.config.domains.background_checks {
+            supervisor.spawn(
+                "domain-checks",
+                infallible(domain_checker.run(shutdown_rx.clone())),
+            );
+        }
         supervisor.spawn(
             "webhooks",
             infallible(webhook_worker.run(shutdown_rx.clone())),

@@ -13,8 +13,9 @@ use crate::app::{self, Application, Bootstrap};
 use crate::config::{Config, Loaded, Overrides};
 use crate::domain::account::AccountName;
 use crate::domain::{
-    AccountId, ApiKeyId, Clock, EmailAddress, KeyName, Plan, SystemClock, Timestamp,
+    AccountId, ApiKeyId, ApiKeySecret, Clock, EmailAddress, KeyName, Plan, SystemClock, Timestamp,
 };
+use crate::fixture::{Fixture, FixtureOptions};
 use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount};
 
 /// AgentSend: an email API for AI agents, in one binary and one SQLite file.
@@ -60,11 +61,37 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Run an ephemeral instance for tests: a temporary database, free loopback ports, rate
+    /// limiting off, outbound mail in dry-run; prints one JSON line when ready and stops when
+    /// its standard input closes.
+    Fixture(FixtureArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print the version.
     Version,
+}
+
+/// Options of `fixture`.
+#[derive(Debug, Clone, Args)]
+pub struct FixtureArgs {
+    /// The default account's API key (`ask_` and 40 characters of A-Z a-z 0-9 - _); random
+    /// when not given.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Also write the ready line to this file (written whole, then renamed into place).
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+    /// Stop when standard input closes, so that a test runner that dies never leaves a server
+    /// behind.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub exit_on_stdin_close: bool,
+    /// Address for the HTTP API (default 127.0.0.1:0).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Address for the SMTP listener (default 127.0.0.1:0).
+    #[arg(long, value_name = "ADDR")]
+    pub smtp_listen: Option<SocketAddr>,
 }
 
 /// `agentsend accounts ...`
@@ -173,6 +200,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         None | Some(Command::Serve(_)) => serve(config),
+        Some(Command::Fixture(args)) => fixture(config, args),
         Some(Command::Accounts(cmd)) => accounts_command(&config, cmd),
         Some(Command::Keys(cmd)) => keys_command(&config, cmd),
         Some(Command::Config(ConfigCommand::Check)) => {
@@ -213,6 +241,73 @@ fn serve(config: Config) -> anyhow::Result<()> {
         }
         app.run_until(stop).await
     })
+}
+
+fn fixture(config: Config, args: FixtureArgs) -> anyhow::Result<()> {
+    let api_key = args
+        .api_key
+        .as_deref()
+        .map(|raw| {
+            ApiKeySecret::parse(raw)
+                .context("--api-key must be `ask_` followed by 40 characters of A-Z a-z 0-9 - _")
+        })
+        .transpose()?;
+    let options = FixtureOptions {
+        api_key,
+        listen: args.listen,
+        smtp_listen: args.smtp_listen,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let signal = app::shutdown_signal()?;
+        let fixture = Fixture::start_with(config, options).await?;
+        let line = serde_json::to_string(fixture.ready())?;
+        if let Some(path) = &args.ready_file {
+            write_whole(path, &format!("{line}\n"))
+                .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
+        }
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
+        let exit_on_stdin_close = args.exit_on_stdin_close;
+        fixture
+            .serve_until(async move {
+                if exit_on_stdin_close {
+                    tokio::select! {
+                        () = signal => {}
+                        () = stdin_closed() => log::info!("standard input closed: stopping"),
+                    }
+                } else {
+                    signal.await;
+                }
+            })
+            .await
+    });
+    // The read of standard input cannot be cancelled; the runtime must not wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+/// Completes when standard input reaches its end (or cannot be read).
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 1024];
+    while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+}
+
+/// Writes `text` to `path` through a temporary file renamed into place, so that a reader never
+/// sees half of it.
+fn write_whole(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)
 }
 
 /// The first key goes to stdout, once, and never into the log.

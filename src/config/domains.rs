@@ -24,6 +24,9 @@ pub struct DomainsConfig {
     pub verification_hours: u64,
     /// Seconds between automatic re-checks of pending domains.
     pub recheck_interval_secs: u64,
+    /// Whether pending domains are re-checked in the background at all (`fixture` turns it
+    /// off: tests check on request).
+    pub background_checks: bool,
     /// Domains one account may have.
     pub max_per_account: u32,
 }
@@ -37,6 +40,7 @@ impl Default for DomainsConfig {
             dkim_algorithm: DkimAlgorithm::Rsa,
             verification_hours: 72,
             recheck_interval_secs: 600,
+            background_checks: true,
             max_per_account: 50,
         }
     }

@@ -132,6 +132,7 @@ pub fn update_account(
 pub fn bootstrap(
     tx: &Tx<'_>,
     new: &NewAccount,
+    key: Option<&ApiKeySecret>,
     now: Timestamp,
 ) -> Result<Option<(Account, ApiKeySecret)>, Failure> {
     let existing: i64 = tx
@@ -142,7 +143,8 @@ pub fn bootstrap(
     }
     let account = create_account(tx, new, now)?;
     let name = KeyName::parse("default").ok();
-    let (_, secret) = insert_api_key(tx, account.id, name.as_ref(), None, now)?;
+    let secret = key.cloned().unwrap_or_else(ApiKeySecret::generate);
+    insert_api_key(tx, account.id, &secret, name.as_ref(), None, now)?;
     Ok(Some((account, secret)))
 }
 
@@ -195,7 +197,8 @@ pub fn provision(
         }
     };
     let name = KeyName::parse("auto-provisioned").ok();
-    let (_, key) = insert_api_key(tx, id, name.as_ref(), None, now)?;
+    let key = ApiKeySecret::generate();
+    insert_api_key(tx, id, &key, name.as_ref(), None, now)?;
     Ok(Provisioned {
         account: get_account(tx, id)?,
         key,
@@ -308,11 +311,11 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
 fn insert_api_key(
     conn: &Db,
     account_id: AccountId,
+    secret: &ApiKeySecret,
     name: Option<&KeyName>,
     expires_at: Option<Timestamp>,
     now: Timestamp,
-) -> Result<(ApiKey, ApiKeySecret), Failure> {
-    let secret = ApiKeySecret::generate();
+) -> Result<ApiKey, Failure> {
     let id = ApiKeyId::new();
     conn.sql().execute(
         "INSERT INTO api_keys (id, account_id, key_hash, prefix, name, expires_at, created_at)
@@ -332,7 +335,7 @@ fn insert_api_key(
         [id],
         key_from_row,
     )?;
-    Ok((key, secret))
+    Ok(key)
 }
 
 /// Creates a key for an existing account; the secret is returned once and never stored.
@@ -344,7 +347,9 @@ pub fn create_api_key(
     now: Timestamp,
 ) -> Result<(ApiKey, ApiKeySecret), Failure> {
     get_account(tx, account_id)?;
-    insert_api_key(tx, account_id, name, expires_at, now)
+    let secret = ApiKeySecret::generate();
+    let key = insert_api_key(tx, account_id, &secret, name, expires_at, now)?;
+    Ok((key, secret))
 }
 
 /// The account's keys that are not revoked, newest first.

@@ -24,6 +24,7 @@ mod crash;
 mod dkim;
 pub mod domains;
 mod errors;
+mod fixture;
 mod health;
 mod idempotency;
 mod inboxes;

@@ -1,0 +1,267 @@
+//! `agentsend fixture` as another project's test suite uses it: the real binary, its ready
+//! line, its key, its exit when standard input closes, and the in-process `Fixture`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
+use std::time::Duration;
+
+use agentsend::domain::ApiKeySecret;
+use agentsend::fixture::Fixture;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{client, eventually};
+use crate::process::agentsend;
+
+/// A fixture process, its stdin kept open (closing it stops the fixture) and its ready line.
+struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    ready: Value,
+}
+
+impl Running {
+    /// Starts `agentsend fixture ARGS` with its temporary files in `tmp`; waits for the ready
+    /// line.
+    fn start(tmp: &Path, args: &[&str]) -> Self {
+        let mut child = agentsend(tmp)
+            .arg("fixture")
+            .args(args)
+            .env("TMPDIR", tmp)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the first line is the ready JSON ({e}): {line:?}"));
+        Self {
+            child,
+            stdin,
+            ready,
+        }
+    }
+
+    fn field(&self, name: &str) -> String {
+        self.ready[name].as_str().unwrap().to_owned()
+    }
+
+    /// Closes stdin and waits (up to 30 s) for a clean exit.
+    fn close_stdin_and_wait(mut self) {
+        drop(self.stdin.take());
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit status after stdin closed: {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill().unwrap();
+        panic!("the fixture did not stop within 30 s of its stdin closing");
+    }
+}
+
+/// Fixture directories left in `tmp`.
+fn fixture_dirs(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("agentsend-fixture-"))
+        .collect()
+}
+
+async fn account_status(base: &str, key: &str) -> StatusCode {
+    client()
+        .get(format!("{base}/account"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_fixture_prints_one_ready_line_serves_with_the_given_key_and_goes_when_stdin_closes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = "ask_fixture_key_0123456789abcdefghijABCDEFGH";
+    assert!(ApiKeySecret::parse(key).is_some());
+    let ready_file = tmp.path().join("ready.json");
+    let fixture = Running::start(
+        tmp.path(),
+        &[
+            "--api-key",
+            key,
+            "--ready-file",
+            ready_file.to_str().unwrap(),
+        ],
+    );
+    let http = fixture.field("http");
+    assert!(http.starts_with("http://127.0.0.1:"), "{http}");
+    assert_eq!(fixture.field("apiKey"), key);
+    assert_eq!(fixture.ready["inboxes"], json!({}));
+    let on_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    assert_eq!(on_file, fixture.ready);
+
+    assert_eq!(account_status(&http, key).await, StatusCode::OK);
+    let (_, account) = crate::helpers::json(
+        client()
+            .get(format!("{http}/account"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(account["id"], fixture.ready["accountId"]);
+    // Rate limiting is off: a burst well over the default limit of 100 per window passes.
+    for _ in 0..150 {
+        assert_eq!(account_status(&http, key).await, StatusCode::OK);
+    }
+    // SMTP answers on its own port.
+    let smtp = TcpStream::connect(fixture.field("smtp")).unwrap();
+    let mut banner = String::new();
+    BufReader::new(smtp).read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("220 "), "{banner}");
+    // A send to the outside goes nowhere (dry-run) but is recorded as sent.
+    let inbox = client()
+        .post(format!("{http}/inboxes"))
+        .bearer_auth(key)
+        .json(&json!({"address": "agent"}))
+        .send()
+        .await
+        .unwrap();
+    let inbox: Value = inbox.json().await.unwrap();
+    let sent = client()
+        .post(format!(
+            "{http}/inboxes/{}/messages",
+            inbox["id"].as_str().unwrap()
+        ))
+        .bearer_auth(key)
+        .json(&json!({"to": ["someone@example.com"], "subject": "hi", "bodyText": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let message: Value = sent.json().await.unwrap();
+    let url = format!("{http}/messages/{}", message["id"].as_str().unwrap());
+    eventually("the dry-run send to be sent", || async {
+        let m: Value = client()
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (m["status"] == "sent").then_some(())
+    })
+    .await;
+
+    assert_eq!(fixture_dirs(tmp.path()).len(), 1);
+    fixture.close_stdin_and_wait();
+    assert!(
+        fixture_dirs(tmp.path()).is_empty(),
+        "the fixture's directory is removed"
+    );
+    assert!(
+        TcpStream::connect(http.trim_start_matches("http://")).is_err(),
+        "nothing listens any more"
+    );
+}
+
+#[tokio::test]
+async fn ten_fixtures_started_together_never_collide() {
+    let tmp = tempfile::tempdir().unwrap();
+    let starts: Vec<_> = (0..10)
+        .map(|_| {
+            let dir = tmp.path().to_owned();
+            std::thread::spawn(move || Running::start(&dir, &[]))
+        })
+        .collect();
+    let fixtures: Vec<Running> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut addresses: Vec<String> = fixtures
+        .iter()
+        .flat_map(|f| [f.field("http"), f.field("smtp")])
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 20, "every fixture has ports of its own");
+    for (i, f) in fixtures.iter().enumerate() {
+        // Each answers to its own key and not to another's.
+        let other = &fixtures[(i + 1) % fixtures.len()];
+        assert_eq!(
+            account_status(&f.field("http"), &f.field("apiKey")).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            account_status(&f.field("http"), &other.field("apiKey")).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(fixture_dirs(tmp.path()).len(), 10);
+    for f in fixtures {
+        f.close_stdin_and_wait();
+    }
+    assert!(fixture_dirs(tmp.path()).is_empty());
+}
+
+#[test]
+fn a_malformed_api_key_is_refused_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = agentsend(tmp.path())
+        .args(["fixture", "--api-key", "ask_too-short"])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no ready line");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--api-key"), "{err}");
+    assert!(fixture_dirs(tmp.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_killed_fixture_leaves_its_directory_to_the_next_fixture_to_remove() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut killed = Running::start(tmp.path(), &[]);
+    let left = fixture_dirs(tmp.path());
+    assert_eq!(left.len(), 1);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    assert_eq!(fixture_dirs(tmp.path()), left, "SIGKILL leaves it behind");
+    let next = Running::start(tmp.path(), &[]);
+    let now = fixture_dirs(tmp.path());
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, left, "the dead fixture's directory is gone");
+    next.close_stdin_and_wait();
+}
+
+#[tokio::test]
+async fn the_in_process_fixture_starts_serves_and_cleans_up() {
+    let fixture = Fixture::start().await.unwrap();
+    let db = fixture.db_path().unwrap();
+    assert!(db.exists());
+    assert_eq!(
+        account_status(fixture.http(), fixture.api_key()).await,
+        StatusCode::OK
+    );
+    let health = client()
+        .get(format!("{}/health", fixture.http()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    fixture.shutdown().await.unwrap();
+    assert!(!db.exists(), "its database is removed with it");
+}
