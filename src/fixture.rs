@@ -170,7 +170,7 @@ impl Drop for Fixture {
 
 /// `config` with what makes a fixture: its own database in `dir`, loopback ports picked by
 /// the system unless given, no rate limiting, outbound mail in `dry-run`, no background DNS
-/// re-checks.
+/// re-checks, one HTTP worker thread unless configured.
 pub fn fixture_config(mut config: Config, dir: &Path, options: &FixtureOptions) -> Config {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     config.database.path = dir.join("agentsend.db");
@@ -179,6 +179,10 @@ pub fn fixture_config(mut config: Config, dir: &Path, options: &FixtureOptions) 
     config.limits.rate_limit = 0;
     config.outbound.mode = crate::config::OutboundMode::DryRun;
     config.domains.background_checks = false;
+    // One HTTP worker thread is plenty for a test and saves memory per fixture.
+    if config.http.workers == 0 {
+        config.http.workers = 1;
+    }
     config
 }
 
