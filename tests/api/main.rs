@@ -19,6 +19,7 @@ mod architecture;
 mod attachments;
 mod auth_results;
 mod cli;
+mod clients;
 mod connections;
 mod crash;
 mod dkim;
