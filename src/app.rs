@@ -29,7 +29,7 @@ use crate::mail::outbound::{self, SendWorker, Sends};
 use crate::mail::send::Sending;
 use crate::mail::smtp::SmtpServer;
 use crate::runner::{Leases, Runner, RunnerSettings};
-use crate::state::AppState;
+use crate::state::{AppState, FixtureAccess};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::settings;
 use crate::store::{Failure, ServeLock, Store, StoreOptions};
@@ -54,6 +54,9 @@ pub struct StartOptions {
     /// The API key of the default account, when this start creates it (a fresh database);
     /// a random one otherwise.
     pub api_key: Option<ApiKeySecret>,
+    /// A test fixture's token: turns on `/_fixture/*`, guarded by it (needs a fresh database,
+    /// whose default account and key a reset keeps).
+    pub fixture_token: Option<String>,
 }
 
 /// A built server, listening but not yet serving.
@@ -231,8 +234,9 @@ impl Application {
         let now = clock.now();
         let boot = BootId::new();
         take_over_orphans(&store, &boot, now).await?;
+        let (api_key, fixture_token) = (options.api_key, options.fixture_token);
         let bootstrap = store
-            .write(move |c| accounts::bootstrap(c, &default_account, options.api_key.as_ref(), now))
+            .write(move |c| accounts::bootstrap(c, &default_account, api_key.as_ref(), now))
             .await?
             .map(|(account, api_key)| Bootstrap { account, api_key });
 
@@ -259,6 +263,15 @@ impl Application {
             sandbox: sandbox.clone(),
             max_domains_per_account: config.domains.max_per_account,
         });
+        let fixture = match (fixture_token, &bootstrap) {
+            (Some(token), Some(b)) => Some(Arc::new(FixtureAccess {
+                token,
+                account_id: b.account.id,
+                key_hash: b.api_key.hash(),
+            })),
+            (Some(_), None) => anyhow::bail!("a fixture needs a fresh database"),
+            (None, _) => None,
+        };
         let ingest = Ingest::new(
             store.clone(),
             clock.clone(),
@@ -358,6 +371,7 @@ impl Application {
             sending,
             domains,
             limits,
+            fixture,
             components: Components::new(),
         };
         let app_state = state.clone();

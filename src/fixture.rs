@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{Application, StartOptions};
 use crate::config::Config;
-use crate::domain::{ApiKeySecret, SystemClock};
+use crate::domain::{ApiKeySecret, SystemClock, random};
 
 /// The prefix of fixture directories in the system's temporary directory.
 const DIR_PREFIX: &str = "agentsend-fixture-";
@@ -41,6 +41,8 @@ pub struct Ready {
     pub account_id: String,
     /// Inboxes created before ready, by address (none yet: seeding comes with `--seed`).
     pub inboxes: BTreeMap<String, String>,
+    /// The bearer token of `POST /_fixture/reset` and `GET /_fixture/outbox`.
+    pub fixture_token: String,
 }
 
 /// How to start a fixture.
@@ -73,8 +75,10 @@ impl Fixture {
     pub async fn start_with(config: Config, options: FixtureOptions) -> anyhow::Result<Self> {
         let dir = fixture_dir()?;
         let config = fixture_config(config, dir.path(), &options);
+        let token = random::url_safe_token::<24>();
         let start = StartOptions {
             api_key: options.api_key,
+            fixture_token: Some(token.clone()),
         };
         let app = Application::build_with_options(config, Arc::new(SystemClock), start).await?;
         let bootstrap = app
@@ -86,6 +90,7 @@ impl Fixture {
             api_key: bootstrap.api_key.expose().to_owned(),
             account_id: bootstrap.account.id.to_string(),
             inboxes: BTreeMap::new(),
+            fixture_token: token,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {

@@ -10,7 +10,7 @@ use crate::dns::Dns;
 use crate::domain::custom_domain::DnsSetup;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
-use crate::domain::{BootId, Clock, Timestamp};
+use crate::domain::{AccountId, BootId, Clock, Timestamp};
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::mail::send::Sending;
@@ -51,8 +51,21 @@ pub struct AppState {
     pub domains: CustomDomains,
     /// What accounts may create and send.
     pub limits: Arc<Limits>,
+    /// Set in a test fixture: what `/_fixture/*` needs (absent, those routes are 404).
+    pub fixture: Option<Arc<FixtureAccess>>,
     /// Which supervised components have stopped (for the health check).
     pub components: Arc<Components>,
+}
+
+/// A test fixture's own endpoints: their token, and what a reset keeps.
+#[derive(Debug)]
+pub struct FixtureAccess {
+    /// The bearer token `/_fixture/*` wants.
+    pub token: String,
+    /// The default account, kept by a reset.
+    pub account_id: AccountId,
+    /// The hash of its key, kept by a reset.
+    pub key_hash: String,
 }
 
 impl AppState {

@@ -9,6 +9,7 @@ pub mod domains;
 pub mod error;
 pub mod error_code;
 pub mod extract;
+pub mod fixture;
 pub mod health;
 pub mod idempotency;
 pub mod inboxes;
@@ -109,6 +110,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/webhooks/{id}/test",
         [(M::POST, web::route().to(webhooks::test))],
+    ))
+    .service(resource(
+        "/_fixture/reset",
+        [(M::POST, web::route().to(fixture::reset))],
+    ))
+    .service(resource(
+        "/_fixture/outbox",
+        [(M::GET, web::route().to(fixture::outbox))],
     ))
     .service(resource(
         "/domains",

@@ -338,6 +338,50 @@ pub fn raw_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Ve
         .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))
 }
 
+/// A message that would have left the machine (a recipient handed to the `dry-run`
+/// transport), for a test fixture's outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    /// The message.
+    pub message: Message,
+    /// The recipients it was handed off for.
+    pub recipients: Vec<String>,
+    /// Its exact bytes.
+    pub raw: Vec<u8>,
+}
+
+/// Every message handed to the `dry-run` transport, oldest first, in every account.
+pub fn outbox(conn: &Db) -> Result<Vec<OutboxEntry>, Failure> {
+    let rows: Vec<(AccountId, MessageId)> = conn
+        .sql()
+        .prepare(
+            "SELECT m.account_id, m.id FROM messages m
+             WHERE m.direction = 'outbound' AND EXISTS (
+                 SELECT 1 FROM message_recipients r
+                 WHERE r.message_id = m.id AND r.route = 'dry-run')
+             ORDER BY m.created_at, m.rowid",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for (account_id, id) in rows {
+        let recipients = conn
+            .sql()
+            .prepare_cached(
+                "SELECT address FROM message_recipients WHERE message_id = ?1 AND route = 'dry-run'
+                 ORDER BY address",
+            )?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        entries.push(OutboxEntry {
+            message: get_message(conn, account_id, id)?,
+            recipients,
+            raw: raw_message(conn, account_id, id)?,
+        });
+    }
+    Ok(entries)
+}
+
 /// Deletes a message with its raw bytes and inbound attachments, and keeps its thread's
 /// counters right (a thread left empty is deleted).
 pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Result<(), Failure> {

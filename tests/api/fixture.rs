@@ -265,3 +265,125 @@ async fn the_in_process_fixture_starts_serves_and_cleans_up() {
     fixture.shutdown().await.unwrap();
     assert!(!db.exists(), "its database is removed with it");
 }
+
+#[tokio::test]
+async fn the_fixture_token_guards_the_outbox_and_the_reset() {
+    let fixture = Fixture::start().await.unwrap();
+    let (http, key) = (fixture.http().to_owned(), fixture.api_key().to_owned());
+    let token = fixture.ready().fixture_token.clone();
+    let inbox: Value = client()
+        .post(format!("{http}/inboxes"))
+        .bearer_auth(&key)
+        .json(&json!({"address": "agent"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent: Value = client()
+        .post(format!(
+            "{http}/inboxes/{}/messages",
+            inbox["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&key)
+        .json(
+            &json!({"to": ["someone@example.com"], "cc": ["agent@agentsend.localhost"],
+                      "subject": "to the outbox", "bodyText": "hello"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let outbox = || async {
+        client()
+            .get(format!("{http}/_fixture/outbox"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+    };
+    let listed: Value = eventually("the send to reach the outbox", || async {
+        let body: Value = outbox().await.json().await.unwrap();
+        (body["total"] == 1).then_some(body)
+    })
+    .await;
+    let entry = &listed["data"][0];
+    assert_eq!(entry["id"], id.as_str());
+    assert_eq!(entry["subject"], "to the outbox");
+    // Only the recipient outside the machine is in the outbox; the inbox here got its copy.
+    assert_eq!(entry["handedOffTo"], json!(["someone@example.com"]));
+    let raw = client()
+        .get(format!("{http}/messages/{id}/raw"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(entry["raw"], raw.as_str(), "the exact bytes that were sent");
+
+    // The token and nothing else opens them.
+    for bearer in [None, Some(key.as_str()), Some("wrong")] {
+        let mut request = client().post(format!("{http}/_fixture/reset"));
+        if let Some(b) = bearer {
+            request = request.bearer_auth(b);
+        }
+        crate::helpers::assert_error(
+            request.send().await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+        )
+        .await;
+    }
+    let reset = client()
+        .post(format!("{http}/_fixture/reset"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let (_, inboxes) = crate::helpers::json(
+        client()
+            .get(format!("{http}/inboxes"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(inboxes["total"], 0, "the data is gone");
+    assert_eq!(
+        account_status(&http, &key).await,
+        StatusCode::OK,
+        "the key stays"
+    );
+    let body: Value = outbox().await.json().await.unwrap();
+    assert_eq!(body["total"], 0);
+    // The address is free again.
+    let again = client()
+        .post(format!("{http}/inboxes"))
+        .bearer_auth(&key)
+        .json(&json!({"address": "agent"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    fixture.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_fixture_endpoints_do_not_exist_outside_a_fixture() {
+    let app = crate::helpers::TestApp::spawn().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/_fixture/outbox"),
+        (reqwest::Method::POST, "/_fixture/reset"),
+    ] {
+        let res = app.request(method, path).send().await.unwrap();
+        crate::helpers::assert_error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    }
+}
