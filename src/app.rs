@@ -2,6 +2,7 @@
 //! the default account on first start, bind the HTTP and SMTP listeners (port 0 allowed, real
 //! ports reported), then run and supervise everything until shutdown.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::mail::outbound::{self, SendWorker, Sends};
 use crate::mail::send::Sending;
 use crate::mail::smtp::SmtpServer;
 use crate::runner::{Leases, Runner, RunnerSettings};
+use crate::seed::{Seed, SeedSetup};
 use crate::state::{AppState, FixtureAccess};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::settings;
@@ -46,6 +48,8 @@ pub struct Bootstrap {
     pub account: Account,
     /// Its first API key.
     pub api_key: ApiKeySecret,
+    /// The inboxes the seed created, their ids by address.
+    pub seeded_inboxes: BTreeMap<String, String>,
 }
 
 /// What a start may be given besides the configuration.
@@ -57,6 +61,9 @@ pub struct StartOptions {
     /// A test fixture's token: turns on `/_fixture/*`, guarded by it (needs a fresh database,
     /// whose default account and key a reset keeps).
     pub fixture_token: Option<String>,
+    /// What a fresh database starts with besides the default account (and a fixture's reset
+    /// returns to).
+    pub seed: Option<Seed>,
 }
 
 /// A built server, listening but not yet serving.
@@ -235,10 +242,36 @@ impl Application {
         let boot = BootId::new();
         take_over_orphans(&store, &boot, now).await?;
         let (api_key, fixture_token) = (options.api_key, options.fixture_token);
+
+        let seed_setup = SeedSetup {
+            shared_domain: config.mail.shared_domain.clone(),
+            inbox_daily_send_limit: config.limits.inbox_daily_send_limit,
+            account_daily_send_limit: config.limits.account_daily_send_limit,
+        };
+        let seed = options.seed;
+        let (seed_for_start, setup) = (seed.clone(), seed_setup.clone());
+        // The default account, its key and the seed, all or nothing, on a fresh database only.
         let bootstrap = store
-            .write(move |c| accounts::bootstrap(c, &default_account, api_key.as_ref(), now))
-            .await?
-            .map(|(account, api_key)| Bootstrap { account, api_key });
+            .write(move |c| {
+                let Some((account, api_key)) =
+                    accounts::bootstrap(c, &default_account, api_key.as_ref(), now)?
+                else {
+                    return Ok(None);
+                };
+                let inboxes = match &seed_for_start {
+                    Some(seed) => seed.apply(c, account.id, &setup, now)?,
+                    None => BTreeMap::new(),
+                };
+                Ok(Some(Bootstrap {
+                    account,
+                    api_key,
+                    seeded_inboxes: inboxes,
+                }))
+            })
+            .await?;
+        if seed.is_some() && bootstrap.is_none() {
+            log::warn!("the database is not new: the seed file is not applied");
+        }
 
         let listener = TcpListener::bind(config.http.listen)
             .with_context(|| format!("cannot listen on {}", config.http.listen))?;
@@ -268,6 +301,7 @@ impl Application {
                 token,
                 account_id: b.account.id,
                 key_hash: b.api_key.hash(),
+                seed: seed.map(|seed| (seed, seed_setup)),
             })),
             (Some(_), None) => anyhow::bail!("a fixture needs a fresh database"),
             (None, _) => None,

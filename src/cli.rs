@@ -16,6 +16,7 @@ use crate::domain::{
     AccountId, ApiKeyId, ApiKeySecret, Clock, EmailAddress, KeyName, Plan, SystemClock, Timestamp,
 };
 use crate::fixture::{Fixture, FixtureOptions};
+use crate::seed::Seed;
 use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount};
 
 /// AgentSend: an email API for AI agents, in one binary and one SQLite file.
@@ -92,6 +93,10 @@ pub struct FixtureArgs {
     /// Address for the SMTP listener (default 127.0.0.1:0).
     #[arg(long, value_name = "ADDR")]
     pub smtp_listen: Option<SocketAddr>,
+    /// Accounts, keys, inboxes and webhooks to start with (JSON, or TOML for `.toml`); a
+    /// reset returns to them.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
 }
 
 /// `agentsend accounts ...`
@@ -252,10 +257,16 @@ fn fixture(config: Config, args: FixtureArgs) -> anyhow::Result<()> {
                 .context("--api-key must be `ask_` followed by 40 characters of A-Z a-z 0-9 - _")
         })
         .transpose()?;
+    let seed = args
+        .seed
+        .as_deref()
+        .map(|path| Seed::load(path, &config.mail.shared_domain))
+        .transpose()?;
     let options = FixtureOptions {
         api_key,
         listen: args.listen,
         smtp_listen: args.smtp_listen,
+        seed,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::app::{Application, StartOptions};
 use crate::config::Config;
 use crate::domain::{ApiKeySecret, SystemClock, random};
+use crate::seed::Seed;
 
 /// The prefix of fixture directories in the system's temporary directory.
 const DIR_PREFIX: &str = "agentsend-fixture-";
@@ -39,7 +40,7 @@ pub struct Ready {
     pub api_key: String,
     /// The default account's id.
     pub account_id: String,
-    /// Inboxes created before ready, by address (none yet: seeding comes with `--seed`).
+    /// The seeded inboxes' ids, by address.
     pub inboxes: BTreeMap<String, String>,
     /// The bearer token of `POST /_fixture/reset` and `GET /_fixture/outbox`.
     pub fixture_token: String,
@@ -54,6 +55,8 @@ pub struct FixtureOptions {
     pub listen: Option<SocketAddr>,
     /// The SMTP address (default `127.0.0.1:0`).
     pub smtp_listen: Option<SocketAddr>,
+    /// What to create before ready (and return to on reset).
+    pub seed: Option<Seed>,
 }
 
 /// A running fixture. Stop it with [`Fixture::shutdown`]; dropping it stops it too, without
@@ -79,6 +82,7 @@ impl Fixture {
         let start = StartOptions {
             api_key: options.api_key,
             fixture_token: Some(token.clone()),
+            seed: options.seed,
         };
         let app = Application::build_with_options(config, Arc::new(SystemClock), start).await?;
         let bootstrap = app
@@ -89,7 +93,7 @@ impl Fixture {
             smtp: app.smtp_addr().to_string(),
             api_key: bootstrap.api_key.expose().to_owned(),
             account_id: bootstrap.account.id.to_string(),
-            inboxes: BTreeMap::new(),
+            inboxes: bootstrap.seeded_inboxes.clone(),
             fixture_token: token,
         };
         let (stop, stopped) = oneshot::channel::<()>();

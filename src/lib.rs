@@ -15,6 +15,7 @@ pub mod limits;
 pub mod mail;
 pub mod net;
 pub mod runner;
+pub mod seed;
 pub mod state;
 pub mod store;
 pub mod supervisor;

@@ -14,6 +14,7 @@ use crate::domain::{AccountId, BootId, Clock, Timestamp};
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::mail::send::Sending;
+use crate::seed::{Seed, SeedSetup};
 use crate::store::Store;
 use crate::supervisor::Components;
 use crate::webhooks::policy::NetworkPolicy;
@@ -66,6 +67,8 @@ pub struct FixtureAccess {
     pub account_id: AccountId,
     /// The hash of its key, kept by a reset.
     pub key_hash: String,
+    /// The seed a reset applies again.
+    pub seed: Option<(Seed, SeedSetup)>,
 }
 
 impl AppState {

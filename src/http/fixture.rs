@@ -1,6 +1,6 @@
 //! A test fixture's own endpoints (`agentsend fixture` only; `404` elsewhere), guarded by the
 //! fixture token of its ready line: `POST /_fixture/reset` empties the database back to the
-//! default account and its key; `GET /_fixture/outbox` lists every message that would have
+//! default account, its key and the seed; `GET /_fixture/outbox` lists every message that would have
 //! left the machine, with its exact MIME.
 
 use actix_web::http::StatusCode;
@@ -37,15 +37,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `POST /_fixture/reset`: everything but the default account and its key goes.
+/// `POST /_fixture/reset`: everything but the default account and its key goes, and the seed
+/// is applied again; answers with the seeded inboxes' (new) ids by address.
 pub async fn reset(state: Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let fixture = access(&state, &request)?;
     let (account_id, key_hash) = (fixture.account_id, fixture.key_hash.clone());
-    state
+    let seed = fixture.seed.clone();
+    let now = state.now();
+    let inboxes = state
         .store
-        .write(move |tx| maintenance::reset_to(tx, account_id, &key_hash))
+        .write(move |tx| {
+            maintenance::reset_to(tx, account_id, &key_hash)?;
+            match &seed {
+                Some((seed, setup)) => seed.apply(tx, account_id, setup, now),
+                None => Ok(Default::default()),
+            }
+        })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "inboxes": inboxes })))
 }
 
 /// One message of the outbox.

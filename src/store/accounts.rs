@@ -338,6 +338,18 @@ fn insert_api_key(
     Ok(key)
 }
 
+/// Gives an existing account a key whose secret the caller chose (a seed file's).
+pub fn add_api_key(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    secret: &ApiKeySecret,
+    name: Option<&KeyName>,
+    now: Timestamp,
+) -> Result<ApiKey, Failure> {
+    get_account(tx, account_id)?;
+    insert_api_key(tx, account_id, secret, name, None, now)
+}
+
 /// Creates a key for an existing account; the secret is returned once and never stored.
 pub fn create_api_key(
     tx: &Tx<'_>,

@@ -346,7 +346,7 @@ async fn the_fixture_token_guards_the_outbox_and_the_reset() {
         .send()
         .await
         .unwrap();
-    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    assert_eq!(reset.status(), StatusCode::OK);
     let (_, inboxes) = crate::helpers::json(
         client()
             .get(format!("{http}/inboxes"))
@@ -386,4 +386,138 @@ async fn the_fixture_endpoints_do_not_exist_outside_a_fixture() {
         let res = app.request(method, path).send().await.unwrap();
         crate::helpers::assert_error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     }
+}
+
+#[tokio::test]
+async fn a_seeded_fixture_starts_with_its_seed_and_a_reset_returns_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.toml");
+    let other_key = format!("ask_{}", "o".repeat(40));
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+inboxes = [{{ address = "agent" }}, {{ address = "support@agentsend.localhost", displayName = "Support" }}]
+webhooks = [{{ url = "http://127.0.0.1:9/hook", events = ["message.received"] }}]
+
+[[accounts]]
+name = "Other team"
+email = "other@example.com"
+apiKey = "{other_key}"
+inboxes = [{{ address = "other" }}]
+"#
+        ),
+    )
+    .unwrap();
+    let domain = agentsend::domain::DomainName::parse("agentsend.localhost").unwrap();
+    let seed = agentsend::seed::Seed::load(&path, &domain).unwrap();
+    let options = agentsend::fixture::FixtureOptions {
+        seed: Some(seed),
+        ..Default::default()
+    };
+    let fixture = Fixture::start_with(agentsend::Config::default(), options)
+        .await
+        .unwrap();
+    let (http, key) = (fixture.http().to_owned(), fixture.api_key().to_owned());
+    let seeded: Vec<&String> = fixture.ready().inboxes.keys().collect();
+    assert_eq!(
+        seeded,
+        [
+            "agent@agentsend.localhost",
+            "other@agentsend.localhost",
+            "support@agentsend.localhost"
+        ]
+    );
+    let list = |key: String, path: &'static str| {
+        let http = http.clone();
+        async move {
+            let (status, body) = crate::helpers::json(
+                client()
+                    .get(format!("{http}{path}"))
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            body
+        }
+    };
+    let inboxes = list(key.clone(), "/inboxes").await;
+    assert_eq!(inboxes["total"], 2);
+    assert_eq!(list(other_key.clone(), "/inboxes").await["total"], 1);
+    let hooks = list(key.clone(), "/webhooks").await;
+    assert_eq!(hooks["total"], 1);
+    assert_eq!(hooks["data"][0]["url"], "http://127.0.0.1:9/hook");
+
+    // A test adds to it; the reset goes back to the seed.
+    let added = client()
+        .post(format!("{http}/inboxes"))
+        .bearer_auth(&key)
+        .json(&json!({"address": "extra"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let reset: Value = client()
+        .post(format!("{http}/_fixture/reset"))
+        .bearer_auth(&fixture.ready().fixture_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reset["inboxes"].as_object().unwrap().len(), 3);
+    assert_eq!(list(key.clone(), "/inboxes").await["total"], 2);
+    assert_eq!(
+        list(other_key, "/inboxes").await["total"],
+        1,
+        "its key works again"
+    );
+    fixture.shutdown().await.unwrap();
+}
+
+#[test]
+fn a_bad_seed_file_names_the_file_the_line_and_the_field_and_nothing_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "seed.json",
+            "{\n  \"inboxes\": [\n    {\"address\": \"two words\"}\n  ]\n}\n",
+            "inboxes[0].address",
+        ),
+        (
+            "seed.toml",
+            "inboxes = []\n\n[[accounts]]\nname = \"A\"\nmail = \"a@example.com\"\n",
+            "line 5",
+        ),
+        (
+            "elsewhere.json",
+            "{\"inboxes\": [{\"address\": \"agent@example.com\"}]}",
+            "example.com is not a domain of this server",
+        ),
+        (
+            "key.json",
+            "{\"accounts\": [{\"name\": \"A\", \"email\": \"a@example.com\", \"apiKey\": \"ask_x\"}]}",
+            "accounts[0].apiKey",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = agentsend(tmp.path())
+            .args(["fixture", "--seed", path.to_str().unwrap()])
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: no ready line");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(name), "{name}: names the file: {err}");
+        assert!(err.contains(expected), "{name}: {expected:?} in {err}");
+    }
+    assert!(fixture_dirs(tmp.path()).is_empty());
 }

@@ -1,0 +1,281 @@
+//! Seed files: the accounts, keys, inboxes and webhooks a test fixture starts with (and
+//! returns to on reset). JSON, or TOML when the file name ends in `.toml`:
+//!
+//! ```toml
+//! inboxes = [{ address = "agent" }, { address = "support", displayName = "Support" }]
+//! webhooks = [{ url = "http://127.0.0.1:9000/hook", events = ["message.received"] }]
+//!
+//! [[accounts]]
+//! name = "Other team"
+//! email = "other@example.com"
+//! apiKey = "ask_…"              # 40 characters of A-Z a-z 0-9 - _
+//! inboxes = [{ address = "other" }]
+//! ```
+//!
+//! Top-level `inboxes` and `webhooks` belong to the default account. Addresses are local parts
+//! or full addresses on the shared domain. Everything is checked when the file is read; a bad
+//! file names its line and field, and nothing starts.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::domain::account::AccountName;
+use crate::domain::inbox::{AddressRequest, InboxDomain};
+use crate::domain::webhook::{EventFilter, WebhookSecret, WebhookUrl};
+use crate::domain::{
+    AccountId, ApiKeySecret, DisplayName, DomainName, EmailAddress, KeyName, LocalPart, Plan,
+    Timestamp,
+};
+use crate::store::accounts::{self, NewAccount};
+use crate::store::inboxes::{self, NewInbox};
+use crate::store::webhooks::{self, NewWebhook};
+use crate::store::{Failure, Tx};
+
+/// A seed file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SeedFile {
+    #[serde(default)]
+    inboxes: Vec<InboxSeed>,
+    #[serde(default)]
+    webhooks: Vec<WebhookSeed>,
+    #[serde(default)]
+    accounts: Vec<AccountSeedFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InboxSeed {
+    address: String,
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WebhookSeed {
+    url: String,
+    events: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AccountSeedFile {
+    name: String,
+    email: String,
+    api_key: String,
+    #[serde(default)]
+    inboxes: Vec<InboxSeed>,
+    #[serde(default)]
+    webhooks: Vec<WebhookSeed>,
+}
+
+/// A checked seed, ready to apply.
+#[derive(Debug, Clone, Default)]
+pub struct Seed {
+    default: Contents,
+    accounts: Vec<AccountSeed>,
+}
+
+/// What one account is seeded with.
+#[derive(Debug, Clone, Default)]
+struct Contents {
+    inboxes: Vec<(LocalPart, Option<DisplayName>)>,
+    webhooks: Vec<(WebhookUrl, EventFilter)>,
+}
+
+#[derive(Debug, Clone)]
+struct AccountSeed {
+    name: AccountName,
+    email: EmailAddress,
+    api_key: ApiKeySecret,
+    contents: Contents,
+}
+
+/// A seed file that cannot be used: its path, and where and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("seed file {path}: {message}")]
+pub struct SeedError {
+    path: String,
+    message: String,
+}
+
+impl Seed {
+    /// Reads and checks `path`; addresses must be on `shared_domain`.
+    pub fn load(path: &Path, shared_domain: &DomainName) -> Result<Self, SeedError> {
+        let fail = |message: String| SeedError {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let file: SeedFile = if path.extension().is_some_and(|e| e == "toml") {
+            let de = toml::Deserializer::parse(&text).map_err(|e| fail(toml_message(&text, &e)))?;
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let line = toml_line(&text, e.inner().span());
+                fail(format!("{line}{}: {}", e.path(), e.inner().message()))
+            })?
+        } else {
+            let mut de = serde_json::Deserializer::from_str(&text);
+            serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let line = e.inner().line();
+                fail(format!("line {line}: {}: {}", e.path(), e.inner()))
+            })?
+        };
+        file.check(shared_domain).map_err(fail)
+    }
+
+    /// Seeds the default account `account_id` and creates the other accounts, in `tx`.
+    /// Returns the seeded inboxes' ids by address.
+    pub fn apply(
+        &self,
+        tx: &Tx<'_>,
+        account_id: AccountId,
+        setup: &SeedSetup,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, String>, Failure> {
+        let mut inboxes = BTreeMap::new();
+        self.default
+            .apply(tx, account_id, setup, now, &mut inboxes)?;
+        for account in &self.accounts {
+            let new = NewAccount {
+                name: account.name.clone(),
+                email: account.email.clone(),
+                plan: Plan::Free,
+                daily_send_limit: setup.account_daily_send_limit,
+            };
+            let created = accounts::create_account(tx, &new, now)?;
+            let name = KeyName::parse("seed").ok();
+            accounts::add_api_key(tx, created.id, &account.api_key, name.as_ref(), now)?;
+            account
+                .contents
+                .apply(tx, created.id, setup, now, &mut inboxes)?;
+        }
+        Ok(inboxes)
+    }
+}
+
+/// What applying a seed needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct SeedSetup {
+    /// The shared domain, where seeded inboxes live.
+    pub shared_domain: DomainName,
+    /// The default daily limit of an inbox.
+    pub inbox_daily_send_limit: u32,
+    /// The default daily limit of an account.
+    pub account_daily_send_limit: u32,
+}
+
+impl Contents {
+    fn apply(
+        &self,
+        tx: &Tx<'_>,
+        account_id: AccountId,
+        setup: &SeedSetup,
+        now: Timestamp,
+        ids: &mut BTreeMap<String, String>,
+    ) -> Result<(), Failure> {
+        for (local, display_name) in &self.inboxes {
+            let new = NewInbox {
+                address: AddressRequest::Exact(local.clone()),
+                domain: InboxDomain::Shared(setup.shared_domain.clone()),
+                requested_domain: None,
+                display_name: display_name.clone(),
+                daily_send_limit: None,
+                default_daily_send_limit: setup.inbox_daily_send_limit,
+            };
+            let inbox = inboxes::create_inbox(tx, account_id, &new, now)?;
+            ids.insert(inbox.address.clone(), inbox.id.to_string());
+        }
+        for (url, events) in &self.webhooks {
+            let new = NewWebhook {
+                url: url.clone(),
+                description: None,
+                events: events.clone(),
+                secret: WebhookSecret::generate(),
+            };
+            webhooks::create_webhook(tx, account_id, &new, now)?;
+        }
+        Ok(())
+    }
+}
+
+impl SeedFile {
+    /// Checks every value; the message names the field.
+    fn check(self, shared_domain: &DomainName) -> Result<Seed, String> {
+        let default = contents(&self.inboxes, &self.webhooks, shared_domain, "")?;
+        let mut accounts = Vec::new();
+        let mut keys = std::collections::HashSet::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            let at = format!("accounts[{i}]");
+            let api_key = ApiKeySecret::parse(&a.api_key).ok_or_else(|| {
+                format!("{at}.apiKey: must be `ask_` and 40 characters of A-Z a-z 0-9 - _")
+            })?;
+            if !keys.insert(api_key.hash()) {
+                return Err(format!("{at}.apiKey: the same key is given twice"));
+            }
+            accounts.push(AccountSeed {
+                name: AccountName::parse(&a.name).map_err(|e| format!("{at}.name: {e}"))?,
+                email: EmailAddress::parse(a.email.trim())
+                    .map_err(|e| format!("{at}.email: {e}"))?,
+                api_key,
+                contents: contents(&a.inboxes, &a.webhooks, shared_domain, &format!("{at}."))?,
+            });
+        }
+        Ok(Seed { default, accounts })
+    }
+}
+
+fn contents(
+    inboxes: &[InboxSeed],
+    webhooks: &[WebhookSeed],
+    shared_domain: &DomainName,
+    at: &str,
+) -> Result<Contents, String> {
+    let mut out = Contents::default();
+    for (i, inbox) in inboxes.iter().enumerate() {
+        let field = format!("{at}inboxes[{i}]");
+        let (local, domain) = match inbox.address.rsplit_once('@') {
+            Some((local, domain)) => (local, Some(domain)),
+            None => (inbox.address.as_str(), None),
+        };
+        if let Some(domain) = domain
+            && !domain.eq_ignore_ascii_case(shared_domain.as_str())
+        {
+            return Err(format!(
+                "{field}.address: {domain} is not a domain of this server (seeded inboxes live \
+                 on {shared_domain})"
+            ));
+        }
+        let local = LocalPart::parse(local).map_err(|e| format!("{field}.address: {e}"))?;
+        let display_name = inbox
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|e| format!("{field}.displayName: {e}"))?
+            .flatten();
+        out.inboxes.push((local, display_name));
+    }
+    for (i, webhook) in webhooks.iter().enumerate() {
+        let field = format!("{at}webhooks[{i}]");
+        let url = WebhookUrl::parse(&webhook.url).map_err(|e| format!("{field}.url: {e}"))?;
+        let events = EventFilter::parse(webhook.events.as_deref().unwrap_or_default())
+            .map_err(|e| format!("{field}.events: {e}"))?;
+        out.webhooks.push((url, events));
+    }
+    Ok(out)
+}
+
+/// `line N: ` for a span of `text`.
+fn toml_line(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|s| {
+        let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+        format!("line {line}: ")
+    })
+    .unwrap_or_default()
+}
+
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    format!("{}{}", toml_line(text, e.span()), e.message())
+}
