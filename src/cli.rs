@@ -4,12 +4,13 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{self, Application, Bootstrap};
+use crate::app::{self, Application, Bootstrap, StartOptions};
 use crate::config::{Config, Loaded, Overrides};
 use crate::domain::account::AccountName;
 use crate::domain::{
@@ -49,6 +50,14 @@ pub struct ServeArgs {
     /// Address for the SMTP listener (overrides smtp.listen), e.g. 0.0.0.0:25; port 0 picks one.
     #[arg(long, value_name = "ADDR")]
     pub smtp_listen: Option<SocketAddr>,
+    /// On a new database: the default account's API key instead of a random one (`ask_` and
+    /// 40 characters of A-Z a-z 0-9 - _). Ignored once the database has an account.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// On a new database: accounts, keys, inboxes and webhooks to start with (JSON, or TOML
+    /// for `.toml`). Ignored once the database has an account.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
 }
 
 /// Commands.
@@ -174,13 +183,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             listen: args.listen.or(cli.serve.listen),
             rate_limit: args.rate_limit.or(cli.serve.rate_limit),
             smtp_listen: args.smtp_listen.or(cli.serve.smtp_listen),
+            api_key: args.api_key.clone().or(cli.serve.api_key.clone()),
+            seed: args.seed.clone().or(cli.serve.seed.clone()),
         },
         Some(_)
             if cli.serve.listen.is_some()
                 || cli.serve.rate_limit.is_some()
-                || cli.serve.smtp_listen.is_some() =>
+                || cli.serve.smtp_listen.is_some()
+                || cli.serve.api_key.is_some()
+                || cli.serve.seed.is_some() =>
         {
-            anyhow::bail!("--listen, --rate-limit and --smtp-listen only apply to `serve`");
+            anyhow::bail!(
+                "--listen, --rate-limit, --smtp-listen, --api-key and --seed only apply to \
+                 `serve` (`fixture` has its own)"
+            );
         }
         Some(_) => ServeArgs::default(),
     };
@@ -204,7 +220,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         log::warn!("{w}");
     }
     match cli.command {
-        None | Some(Command::Serve(_)) => serve(config),
+        None | Some(Command::Serve(_)) => {
+            let options = StartOptions {
+                api_key: parse_api_key(serve_args.api_key.as_deref())?,
+                seed: load_seed(serve_args.seed.as_deref(), &config)?,
+                fixture_token: None,
+            };
+            serve(config, options)
+        }
         Some(Command::Fixture(args)) => fixture(config, args),
         Some(Command::Accounts(cmd)) => accounts_command(&config, cmd),
         Some(Command::Keys(cmd)) => keys_command(&config, cmd),
@@ -232,7 +255,7 @@ fn init_logging(config: &Config) {
     let _ = builder.try_init();
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: Config, options: StartOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -240,7 +263,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     runtime.block_on(async {
         // Before anything starts, so that no early signal kills the process uncleanly.
         let stop = app::shutdown_signal()?;
-        let app = Application::build(config).await?;
+        let app = Application::build_with_options(config, Arc::new(SystemClock), options).await?;
         if let Some(bootstrap) = app.bootstrap() {
             print_bootstrap(bootstrap, app.http_addr());
         }
@@ -249,24 +272,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 fn fixture(config: Config, args: FixtureArgs) -> anyhow::Result<()> {
-    let api_key = args
-        .api_key
-        .as_deref()
-        .map(|raw| {
-            ApiKeySecret::parse(raw)
-                .context("--api-key must be `ask_` followed by 40 characters of A-Z a-z 0-9 - _")
-        })
-        .transpose()?;
-    let seed = args
-        .seed
-        .as_deref()
-        .map(|path| Seed::load(path, &config.mail.shared_domain))
-        .transpose()?;
     let options = FixtureOptions {
-        api_key,
+        api_key: parse_api_key(args.api_key.as_deref())?,
         listen: args.listen,
         smtp_listen: args.smtp_listen,
-        seed,
+        seed: load_seed(args.seed.as_deref(), &config)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -302,6 +312,22 @@ fn fixture(config: Config, args: FixtureArgs) -> anyhow::Result<()> {
     // The read of standard input cannot be cancelled; the runtime must not wait for it.
     runtime.shutdown_background();
     result
+}
+
+/// `--api-key`, checked.
+fn parse_api_key(raw: Option<&str>) -> anyhow::Result<Option<ApiKeySecret>> {
+    raw.map(|raw| {
+        ApiKeySecret::parse(raw)
+            .context("--api-key must be `ask_` followed by 40 characters of A-Z a-z 0-9 - _")
+    })
+    .transpose()
+}
+
+/// `--seed`, read and checked.
+fn load_seed(path: Option<&std::path::Path>, config: &Config) -> anyhow::Result<Option<Seed>> {
+    Ok(path
+        .map(|path| Seed::load(path, &config.mail.shared_domain))
+        .transpose()?)
 }
 
 /// Completes when standard input reaches its end (or cannot be read).

@@ -521,3 +521,41 @@ fn a_bad_seed_file_names_the_file_the_line_and_the_field_and_nothing_starts() {
     }
     assert!(fixture_dirs(tmp.path()).is_empty());
 }
+
+#[tokio::test]
+async fn serve_takes_the_same_key_and_seed_on_a_new_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = tmp.path().join("seed.json");
+    std::fs::write(&seed, r#"{"inboxes": [{"address": "dev"}]}"#).unwrap();
+    let key = format!("ask_{}", "d".repeat(40));
+    let mut child = agentsend(tmp.path())
+        .args(["serve", "--db", "dev.db", "--listen", "127.0.0.1:0"])
+        .args(["--smtp-listen", "127.0.0.1:0", "--api-key", &key])
+        .args(["--seed", seed.to_str().unwrap()])
+        .env("AGENTSEND_LOG_LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "the server starts");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split(' ').next().unwrap().to_owned();
+        }
+    };
+    let (status, inboxes) = crate::helpers::json(
+        client()
+            .get(format!("{base}/inboxes"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(inboxes["total"], 1);
+    assert_eq!(inboxes["data"][0]["address"], "dev@agentsend.localhost");
+    crate::process::terminate(&mut child);
+}
