@@ -2,7 +2,8 @@
 //! returns to on reset). JSON, or TOML when the file name ends in `.toml`:
 //!
 //! ```toml
-//! inboxes = [{ address = "agent" }, { address = "support", displayName = "Support" }]
+//! domains = [{ name = "example.com" }]   # verified at once, without DNS
+//! inboxes = [{ address = "agent" }, { address = "support@example.com" }]
 //! webhooks = [{ url = "http://127.0.0.1:9000/hook", events = ["message.received"] }]
 //!
 //! [[accounts]]
@@ -12,8 +13,10 @@
 //! inboxes = [{ address = "other" }]
 //! ```
 //!
-//! Top-level `inboxes` and `webhooks` belong to the default account. Addresses are local parts
-//! or full addresses on the shared domain. Everything is checked when the file is read; a bad
+//! Top-level `domains`, `inboxes` and `webhooks` belong to the default account. Addresses are
+//! local parts (on the shared domain) or full addresses on the shared domain or one of the
+//! account's seeded domains, which are verified at once and sign with an Ed25519 key made
+//! when the file is read. Everything is checked when the file is read; a bad
 //! file names its line and field, and nothing starts.
 
 use std::collections::BTreeMap;
@@ -22,13 +25,17 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::domain::account::AccountName;
+use crate::domain::custom_domain::DkimAlgorithm;
 use crate::domain::inbox::{AddressRequest, InboxDomain};
+use crate::domain::random;
 use crate::domain::webhook::{EventFilter, WebhookSecret, WebhookUrl};
 use crate::domain::{
     AccountId, ApiKeySecret, DisplayName, DomainName, EmailAddress, KeyName, LocalPart, Plan,
     Timestamp,
 };
+use crate::mail::dkim::DkimKey;
 use crate::store::accounts::{self, NewAccount};
+use crate::store::domains::{self, NewDomain};
 use crate::store::inboxes::{self, NewInbox};
 use crate::store::webhooks::{self, NewWebhook};
 use crate::store::{Failure, Tx};
@@ -38,11 +45,19 @@ use crate::store::{Failure, Tx};
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SeedFile {
     #[serde(default)]
+    domains: Vec<DomainSeed>,
+    #[serde(default)]
     inboxes: Vec<InboxSeed>,
     #[serde(default)]
     webhooks: Vec<WebhookSeed>,
     #[serde(default)]
     accounts: Vec<AccountSeedFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DomainSeed {
+    name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +81,8 @@ struct AccountSeedFile {
     email: String,
     api_key: String,
     #[serde(default)]
+    domains: Vec<DomainSeed>,
+    #[serde(default)]
     inboxes: Vec<InboxSeed>,
     #[serde(default)]
     webhooks: Vec<WebhookSeed>,
@@ -79,9 +96,12 @@ pub struct Seed {
 }
 
 /// What one account is seeded with.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 struct Contents {
-    inboxes: Vec<(LocalPart, Option<DisplayName>)>,
+    domains: Vec<NewDomain>,
+    /// The local part, the seeded domain (an index into `domains`) or the shared one, and the
+    /// display name.
+    inboxes: Vec<(LocalPart, Option<usize>, Option<DisplayName>)>,
     webhooks: Vec<(WebhookUrl, EventFilter)>,
 }
 
@@ -166,6 +186,18 @@ pub struct SeedSetup {
     pub account_daily_send_limit: u32,
 }
 
+/// Without the domains' private keys.
+impl std::fmt::Debug for Contents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.domains.iter().map(|d| d.name.as_str()).collect();
+        f.debug_struct("Contents")
+            .field("domains", &names)
+            .field("inboxes", &self.inboxes)
+            .field("webhooks", &self.webhooks.len())
+            .finish()
+    }
+}
+
 impl Contents {
     fn apply(
         &self,
@@ -175,10 +207,20 @@ impl Contents {
         now: Timestamp,
         ids: &mut BTreeMap<String, String>,
     ) -> Result<(), Failure> {
-        for (local, display_name) in &self.inboxes {
+        let mut domain_ids = Vec::with_capacity(self.domains.len());
+        for new in &self.domains {
+            let domain = domains::create_domain(tx, account_id, new, now)?;
+            domains::mark_verified(tx, domain.id, now)?;
+            domain_ids.push(domain.id);
+        }
+        for (local, domain, display_name) in &self.inboxes {
+            let domain = match domain {
+                Some(i) => InboxDomain::Custom(domain_ids[*i]),
+                None => InboxDomain::Shared(setup.shared_domain.clone()),
+            };
             let new = NewInbox {
                 address: AddressRequest::Exact(local.clone()),
-                domain: InboxDomain::Shared(setup.shared_domain.clone()),
+                domain,
                 requested_domain: None,
                 display_name: display_name.clone(),
                 daily_send_limit: None,
@@ -203,7 +245,13 @@ impl Contents {
 impl SeedFile {
     /// Checks every value; the message names the field.
     fn check(self, shared_domain: &DomainName) -> Result<Seed, String> {
-        let default = contents(&self.inboxes, &self.webhooks, shared_domain, "")?;
+        let default = contents(
+            &self.domains,
+            &self.inboxes,
+            &self.webhooks,
+            shared_domain,
+            "",
+        )?;
         let mut accounts = Vec::new();
         let mut keys = std::collections::HashSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
@@ -219,7 +267,13 @@ impl SeedFile {
                 email: EmailAddress::parse(a.email.trim())
                     .map_err(|e| format!("{at}.email: {e}"))?,
                 api_key,
-                contents: contents(&a.inboxes, &a.webhooks, shared_domain, &format!("{at}."))?,
+                contents: contents(
+                    &a.domains,
+                    &a.inboxes,
+                    &a.webhooks,
+                    shared_domain,
+                    &format!("{at}."),
+                )?,
             });
         }
         Ok(Seed { default, accounts })
@@ -227,26 +281,56 @@ impl SeedFile {
 }
 
 fn contents(
+    domains: &[DomainSeed],
     inboxes: &[InboxSeed],
     webhooks: &[WebhookSeed],
     shared_domain: &DomainName,
     at: &str,
 ) -> Result<Contents, String> {
     let mut out = Contents::default();
+    let mut names = Vec::new();
+    for (i, domain) in domains.iter().enumerate() {
+        let field = format!("{at}domains[{i}].name");
+        let name = DomainName::parse(&domain.name).map_err(|e| format!("{field}: {e}"))?;
+        if name == *shared_domain || names.contains(&name) {
+            return Err(format!(
+                "{field}: {name} is given twice or is the shared domain"
+            ));
+        }
+        let selector = format!("seed-{}", random::lower_alnum(6));
+        let (key, private) = DkimKey::generate(DkimAlgorithm::Ed25519, name.as_str(), &selector)
+            .map_err(|e| format!("{field}: cannot make its DKIM key: {e}"))?;
+        out.domains.push(NewDomain {
+            name: name.clone(),
+            verification_token: hex::encode(random::bytes::<16>()),
+            dkim_selector: selector,
+            dkim_algorithm: DkimAlgorithm::Ed25519,
+            dkim_private_key: private,
+            dkim_public_key: key.public_key_base64(),
+        });
+        names.push(name);
+    }
     for (i, inbox) in inboxes.iter().enumerate() {
         let field = format!("{at}inboxes[{i}]");
         let (local, domain) = match inbox.address.rsplit_once('@') {
             Some((local, domain)) => (local, Some(domain)),
             None => (inbox.address.as_str(), None),
         };
-        if let Some(domain) = domain
-            && !domain.eq_ignore_ascii_case(shared_domain.as_str())
-        {
-            return Err(format!(
-                "{field}.address: {domain} is not a domain of this server (seeded inboxes live \
-                 on {shared_domain})"
-            ));
-        }
+        let seeded = match domain {
+            None => None,
+            Some(d) if d.eq_ignore_ascii_case(shared_domain.as_str()) => None,
+            Some(d) => Some(
+                names
+                    .iter()
+                    .position(|n| n.as_str().eq_ignore_ascii_case(d))
+                    .ok_or_else(|| {
+                        format!(
+                            "{field}.address: {d} is not a domain of this server (the shared \
+                             domain is {shared_domain}; seed others under `domains`)"
+                        )
+                    })?,
+            ),
+        };
         let local = LocalPart::parse(local).map_err(|e| format!("{field}.address: {e}"))?;
         let display_name = inbox
             .display_name
@@ -255,7 +339,7 @@ fn contents(
             .transpose()
             .map_err(|e| format!("{field}.displayName: {e}"))?
             .flatten();
-        out.inboxes.push((local, display_name));
+        out.inboxes.push((local, seeded, display_name));
     }
     for (i, webhook) in webhooks.iter().enumerate() {
         let field = format!("{at}webhooks[{i}]");

@@ -397,7 +397,8 @@ async fn a_seeded_fixture_starts_with_its_seed_and_a_reset_returns_to_it() {
         &path,
         format!(
             r#"
-inboxes = [{{ address = "agent" }}, {{ address = "support@agentsend.localhost", displayName = "Support" }}]
+domains = [{{ name = "seeded.example" }}]
+inboxes = [{{ address = "agent" }}, {{ address = "support@agentsend.localhost", displayName = "Support" }}, {{ address = "hello@seeded.example" }}]
 webhooks = [{{ url = "http://127.0.0.1:9/hook", events = ["message.received"] }}]
 
 [[accounts]]
@@ -424,6 +425,7 @@ inboxes = [{{ address = "other" }}]
         seeded,
         [
             "agent@agentsend.localhost",
+            "hello@seeded.example",
             "other@agentsend.localhost",
             "support@agentsend.localhost"
         ]
@@ -445,7 +447,11 @@ inboxes = [{{ address = "other" }}]
         }
     };
     let inboxes = list(key.clone(), "/inboxes").await;
-    assert_eq!(inboxes["total"], 2);
+    assert_eq!(inboxes["total"], 3);
+    let domains = list(key.clone(), "/domains").await;
+    assert_eq!(domains["total"], 1);
+    assert_eq!(domains["data"][0]["sendingStatus"], "verified");
+    assert_eq!(domains["data"][0]["receivingStatus"], "verified");
     assert_eq!(list(other_key.clone(), "/inboxes").await["total"], 1);
     let hooks = list(key.clone(), "/webhooks").await;
     assert_eq!(hooks["total"], 1);
@@ -469,8 +475,9 @@ inboxes = [{{ address = "other" }}]
         .json()
         .await
         .unwrap();
-    assert_eq!(reset["inboxes"].as_object().unwrap().len(), 3);
-    assert_eq!(list(key.clone(), "/inboxes").await["total"], 2);
+    assert_eq!(reset["inboxes"].as_object().unwrap().len(), 4);
+    assert_eq!(list(key.clone(), "/inboxes").await["total"], 3);
+    assert_eq!(list(key.clone(), "/domains").await["total"], 1);
     assert_eq!(
         list(other_key, "/inboxes").await["total"],
         1,
