@@ -238,10 +238,17 @@ impl Application {
             plan: Plan::Free,
             daily_send_limit: config.limits.account_daily_send_limit,
         };
+        let reset_account = default_account.clone();
         let now = clock.now();
         let boot = BootId::new();
         take_over_orphans(&store, &boot, now).await?;
         let (api_key, fixture_token) = (options.api_key, options.fixture_token);
+        if let (Some(seed), Some(key)) = (&options.seed, &api_key)
+            && seed.uses_key(key)
+        {
+            anyhow::bail!("the seed gives another account the default account's --api-key");
+        }
+        let key_given = api_key.is_some();
 
         let seed_setup = SeedSetup {
             shared_domain: config.mail.shared_domain.clone(),
@@ -269,8 +276,13 @@ impl Application {
                 }))
             })
             .await?;
-        if seed.is_some() && bootstrap.is_none() {
-            log::warn!("the database is not new: the seed file is not applied");
+        if bootstrap.is_none() {
+            if seed.is_some() {
+                log::warn!("the database is not new: the seed file is not applied");
+            }
+            if key_given {
+                log::warn!("the database is not new: --api-key is not applied");
+            }
         }
 
         let listener = TcpListener::bind(config.http.listen)
@@ -300,6 +312,7 @@ impl Application {
             (Some(token), Some(b)) => Some(Arc::new(FixtureAccess {
                 token,
                 account_id: b.account.id,
+                account: reset_account,
                 key_hash: b.api_key.hash(),
                 seed: seed.map(|seed| (seed, seed_setup)),
             })),

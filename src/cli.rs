@@ -89,11 +89,13 @@ pub struct FixtureArgs {
     /// when not given.
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
-    /// Also write the ready line to this file (written whole, then renamed into place).
+    /// Also write the ready line to this file (written whole, then renamed into place; owner
+    /// only; removed at exit).
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
     /// Stop when standard input closes, so that a test runner that dies never leaves a server
-    /// behind.
+    /// behind (when stdin is a pipe, a socket or a terminal; with `/dev/null` or a file, only
+    /// SIGTERM and SIGINT stop it).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub exit_on_stdin_close: bool,
     /// Address for the HTTP API (default 127.0.0.1:0).
@@ -295,8 +297,13 @@ fn fixture(config: Config, args: FixtureArgs) -> anyhow::Result<()> {
             writeln!(out, "{line}")?;
             out.flush()?;
         }
-        let exit_on_stdin_close = args.exit_on_stdin_close;
-        fixture
+        let exit_on_stdin_close = args.exit_on_stdin_close && stdin_can_close();
+        if args.exit_on_stdin_close && !exit_on_stdin_close {
+            log::info!(
+                "standard input is not a pipe or a terminal: the fixture runs until SIGTERM"
+            );
+        }
+        let served = fixture
             .serve_until(async move {
                 if exit_on_stdin_close {
                     tokio::select! {
@@ -307,7 +314,11 @@ fn fixture(config: Config, args: FixtureArgs) -> anyhow::Result<()> {
                     signal.await;
                 }
             })
-            .await
+            .await;
+        if let Some(path) = &args.ready_file {
+            let _ = std::fs::remove_file(path);
+        }
+        served
     });
     // The read of standard input cannot be cancelled; the runtime must not wait for it.
     runtime.shutdown_background();
@@ -330,6 +341,24 @@ fn load_seed(path: Option<&std::path::Path>, config: &Config) -> anyhow::Result<
         .transpose()?)
 }
 
+/// Whether standard input is something that closes when whoever started us goes away: a pipe,
+/// a socket or a terminal. `/dev/null` or a file "closes" at once; then only signals stop us.
+fn stdin_can_close() -> bool {
+    use std::io::IsTerminal;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return true;
+    }
+    stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+}
+
 /// Completes when standard input reaches its end (or cannot be read).
 async fn stdin_closed() {
     use tokio::io::AsyncReadExt;
@@ -339,12 +368,23 @@ async fn stdin_closed() {
 }
 
 /// Writes `text` to `path` through a temporary file renamed into place, so that a reader never
-/// sees half of it.
+/// sees half of it; readable by the owner only (it holds the keys).
 fn write_whole(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
-    std::fs::write(&partial, text)?;
-    std::fs::rename(&partial, path)
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .and_then(|()| std::fs::rename(&partial, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 /// The first key goes to stdout, once, and never into the log.

@@ -5,7 +5,8 @@
 //! [`Fixture::start`] is the same inside a Rust test.
 //!
 //! The directory goes when the fixture stops. One whose process was killed outright is
-//! removed by the next fixture that starts (each directory names the process that owns it).
+//! removed by the next fixture that starts: each directory holds a file its fixture keeps
+//! locked while it lives (the kernel drops the lock when the process dies, however it dies).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -25,8 +26,8 @@ use crate::seed::Seed;
 
 /// The prefix of fixture directories in the system's temporary directory.
 const DIR_PREFIX: &str = "agentsend-fixture-";
-/// The file in a fixture directory naming the process that owns it.
-const OWNER_FILE: &str = "owner.pid";
+/// The file in a fixture directory that its fixture keeps locked while it lives.
+const OWNER_FILE: &str = "owner.lock";
 
 /// What a test needs to reach a fixture: printed as one JSON line when it is ready.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub struct Fixture {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     dir: Option<tempfile::TempDir>,
+    /// The locked owner file: the directory is in use while it is held.
+    _owner: std::fs::File,
 }
 
 impl Fixture {
@@ -76,7 +79,7 @@ impl Fixture {
 
     /// Starts a fixture from `config`, with what makes it a fixture applied over it.
     pub async fn start_with(config: Config, options: FixtureOptions) -> anyhow::Result<Self> {
-        let dir = fixture_dir()?;
+        let (dir, owner) = fixture_dir()?;
         let config = fixture_config(config, dir.path(), &options);
         let token = random::url_safe_token::<24>();
         let start = StartOptions {
@@ -105,6 +108,7 @@ impl Fixture {
             stop: Some(stop),
             task: Some(task),
             dir: Some(dir),
+            _owner: owner,
         })
     }
 
@@ -195,25 +199,31 @@ pub fn fixture_config(mut config: Config, dir: &Path, options: &FixtureOptions) 
     config
 }
 
-/// A new fixture directory, after removing those whose process is gone.
-pub fn fixture_dir() -> anyhow::Result<tempfile::TempDir> {
+/// A new fixture directory and its locked owner file, after removing the directories whose
+/// fixture is gone.
+pub fn fixture_dir() -> anyhow::Result<(tempfile::TempDir, std::fs::File)> {
     let tmp = std::env::temp_dir();
     remove_orphans(&tmp);
     let dir = tempfile::Builder::new()
         .prefix(DIR_PREFIX)
         .tempdir_in(&tmp)
         .with_context(|| format!("cannot create a fixture directory in {}", tmp.display()))?;
-    std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())
-        .context("cannot write the fixture directory's owner")?;
-    Ok(dir)
+    // Locked under another name, then renamed: the owner file is never seen unlocked.
+    let partial = dir.path().join("owner.partial");
+    let owner = std::fs::File::create(&partial)
+        .and_then(|file| {
+            file.try_lock().map_err(std::io::Error::other)?;
+            std::fs::rename(&partial, dir.path().join(OWNER_FILE))?;
+            Ok(file)
+        })
+        .context("cannot lock the fixture directory")?;
+    Ok((dir, owner))
 }
 
-/// Removes fixture directories in `tmp` whose owning process no longer runs (it was killed
-/// before it could clean up). Only where `/proc` tells which processes run.
+/// Removes fixture directories in `tmp` whose owner file nobody holds locked: their fixture
+/// was killed before it could clean up. A directory being set up has no owner file yet and is
+/// left alone.
 fn remove_orphans(tmp: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return;
     };
@@ -226,13 +236,10 @@ fn remove_orphans(tmp: &Path) {
         if !is_fixture {
             continue;
         }
-        let owner = std::fs::read_to_string(path.join(OWNER_FILE))
-            .ok()
-            .and_then(|pid| pid.trim().parse::<u32>().ok());
-        // A directory being set up has no owner file yet; it is left alone.
-        if let Some(pid) = owner
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
+        let Ok(owner) = std::fs::File::open(path.join(OWNER_FILE)) else {
+            continue;
+        };
+        if owner.try_lock().is_ok() {
             let _ = std::fs::remove_dir_all(&path);
         }
     }

@@ -145,6 +145,12 @@ impl Seed {
         file.check(shared_domain).map_err(fail)
     }
 
+    /// Whether one of the seeded accounts has `key` (which then cannot be the default
+    /// account's too).
+    pub fn uses_key(&self, key: &ApiKeySecret) -> bool {
+        self.accounts.iter().any(|a| a.api_key == *key)
+    }
+
     /// Seeds the default account `account_id` and creates the other accounts, in `tx`.
     /// Returns the seeded inboxes' ids by address.
     pub fn apply(
@@ -245,12 +251,14 @@ impl Contents {
 impl SeedFile {
     /// Checks every value; the message names the field.
     fn check(self, shared_domain: &DomainName) -> Result<Seed, String> {
+        let mut taken = Taken::default();
         let default = contents(
             &self.domains,
             &self.inboxes,
             &self.webhooks,
             shared_domain,
             "",
+            &mut taken,
         )?;
         let mut accounts = Vec::new();
         let mut keys = std::collections::HashSet::new();
@@ -273,11 +281,19 @@ impl SeedFile {
                     &a.webhooks,
                     shared_domain,
                     &format!("{at}."),
+                    &mut taken,
                 )?,
             });
         }
         Ok(Seed { default, accounts })
     }
+}
+
+/// Addresses and domain names the seed has used so far, across its accounts.
+#[derive(Default)]
+struct Taken {
+    addresses: std::collections::HashSet<String>,
+    domains: std::collections::HashSet<DomainName>,
 }
 
 fn contents(
@@ -286,13 +302,14 @@ fn contents(
     webhooks: &[WebhookSeed],
     shared_domain: &DomainName,
     at: &str,
+    taken: &mut Taken,
 ) -> Result<Contents, String> {
     let mut out = Contents::default();
     let mut names = Vec::new();
     for (i, domain) in domains.iter().enumerate() {
         let field = format!("{at}domains[{i}].name");
         let name = DomainName::parse(&domain.name).map_err(|e| format!("{field}: {e}"))?;
-        if name == *shared_domain || names.contains(&name) {
+        if name == *shared_domain || !taken.domains.insert(name.clone()) {
             return Err(format!(
                 "{field}: {name} is given twice or is the shared domain"
             ));
@@ -332,6 +349,13 @@ fn contents(
             ),
         };
         let local = LocalPart::parse(local).map_err(|e| format!("{field}.address: {e}"))?;
+        let full = match seeded {
+            Some(i) => format!("{}@{}", local.as_str(), names[i]),
+            None => format!("{}@{shared_domain}", local.as_str()),
+        };
+        if !taken.addresses.insert(full.to_ascii_lowercase()) {
+            return Err(format!("{field}.address: {full} is given twice"));
+        }
         let display_name = inbox
             .display_name
             .as_deref()

@@ -16,6 +16,7 @@ use crate::mail::dkim::DkimKey;
 use crate::mail::send::Sending;
 use crate::seed::{Seed, SeedSetup};
 use crate::store::Store;
+use crate::store::accounts::NewAccount;
 use crate::supervisor::Components;
 use crate::webhooks::policy::NetworkPolicy;
 
@@ -58,13 +59,15 @@ pub struct AppState {
     pub components: Arc<Components>,
 }
 
-/// A test fixture's own endpoints: their token, and what a reset keeps.
-#[derive(Debug)]
+/// A test fixture's own endpoints: their token, and what a reset keeps (no `Debug`: it holds
+/// the token).
 pub struct FixtureAccess {
     /// The bearer token `/_fixture/*` wants.
     pub token: String,
     /// The default account, kept by a reset.
     pub account_id: AccountId,
+    /// What the default account was created as, restored by a reset.
+    pub account: NewAccount,
     /// The hash of its key, kept by a reset.
     pub key_hash: String,
     /// The seed a reset applies again.

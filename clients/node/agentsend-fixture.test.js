@@ -40,6 +40,18 @@ test("two fixtures are apart, and a fixed key is used", async () => {
   }
 });
 
-test("a malformed key is refused before ready", async () => {
-  await assert.rejects(startAgentSend(["--api-key", "nope"]), /exited with 2|exited with 1/);
+test("a malformed key is refused before ready, saying why", async () => {
+  await assert.rejects(startAgentSend(["--api-key", "nope"]), /--api-key/);
+});
+
+test("the fixture token resets", async () => {
+  const server = await startAgentSend();
+  try {
+    assert.strictEqual((await call(server, "POST", "/inboxes", { address: "gone" })).status, 201);
+    const reset = await call(server, "POST", "/_fixture/reset", undefined, server.fixtureToken);
+    assert.strictEqual(reset.status, 200);
+    assert.strictEqual((await call(server, "GET", "/inboxes")).body.total, 0);
+  } finally {
+    await server.stop();
+  }
 });

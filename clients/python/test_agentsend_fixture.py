@@ -43,6 +43,22 @@ def test_two_fixtures_are_apart():
     assert a.process.returncode == 0 and b.process.returncode == 0
 
 
+def test_a_bad_start_says_why():
+    try:
+        start_agentsend("--api-key", "nope")
+    except RuntimeError as e:
+        assert "--api-key" in str(e)
+    else:
+        raise AssertionError("a malformed key starts nothing")
+
+
+def test_the_fixture_token_resets(agentsend):
+    assert call(agentsend, "POST", "/inboxes", {"address": "gone"})[0] == 201
+    status, body = call(agentsend, "POST", "/_fixture/reset", key=agentsend.fixture_token)
+    assert status == 200 and body == {"inboxes": {}}
+    assert call(agentsend, "GET", "/inboxes")[1]["total"] == 0
+
+
 def test_a_fixed_key():
     key = "ask_" + "p" * 40
     server = start_agentsend("--api-key", key)

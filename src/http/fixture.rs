@@ -24,8 +24,9 @@ fn access<'a>(state: &'a AppState, request: &HttpRequest) -> Result<&'a FixtureA
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
     if constant_time_eq(presented.as_bytes(), fixture.token.as_bytes()) {
         Ok(fixture)
     } else {
@@ -42,12 +43,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub async fn reset(state: Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let fixture = access(&state, &request)?;
     let (account_id, key_hash) = (fixture.account_id, fixture.key_hash.clone());
-    let seed = fixture.seed.clone();
+    let (account, seed) = (fixture.account.clone(), fixture.seed.clone());
     let now = state.now();
     let inboxes = state
         .store
         .write(move |tx| {
-            maintenance::reset_to(tx, account_id, &key_hash)?;
+            maintenance::reset_to(tx, account_id, &account, &key_hash)?;
             match &seed {
                 Some((seed, setup)) => seed.apply(tx, account_id, setup, now),
                 None => Ok(Default::default()),

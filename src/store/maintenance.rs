@@ -2,6 +2,7 @@
 
 use rusqlite::params;
 
+use super::accounts::NewAccount;
 use super::{Db, Failure, Tx};
 use crate::domain::AccountId;
 
@@ -15,9 +16,15 @@ pub fn ping(conn: &Db) -> Result<(), Failure> {
 
 /// Empties the database back to one account and one of its keys (a test fixture's reset):
 /// every other account and key, and every inbox, message, attachment, domain, webhook, event,
-/// job, stored idempotent response and rate-limit counter, go; the account's usage counters
-/// start again from zero. Settings (the link-signing secrets) stay.
-pub fn reset_to(tx: &Tx<'_>, account_id: AccountId, key_hash: &str) -> Result<(), Failure> {
+/// job, stored idempotent response and rate-limit counter, go. The account is as `account`
+/// describes again, with no usage; the key works again (not revoked, no expiry). Settings (the
+/// link-signing secrets) stay.
+pub fn reset_to(
+    tx: &Tx<'_>,
+    account_id: AccountId,
+    account: &NewAccount,
+    key_hash: &str,
+) -> Result<(), Failure> {
     // Children first, whatever the foreign keys cascade.
     tx.sql().execute_batch(
         "DELETE FROM webhook_attempts;
@@ -44,9 +51,24 @@ pub fn reset_to(tx: &Tx<'_>, account_id: AccountId, key_hash: &str) -> Result<()
     tx.sql()
         .execute("DELETE FROM accounts WHERE id <> ?1", [account_id])?;
     tx.sql().execute(
-        "UPDATE accounts SET accepted_today = 0, accepted_day = 0, total_accepted = 0
+        "UPDATE accounts SET name = ?2, email = ?3, plan = ?4, daily_send_limit = ?5,
+             is_verified = 0, device_id = NULL, claim_token_hash = NULL, sends_today = 0,
+             sends_day = 0, total_sent = 0, accepted_today = 0, accepted_day = 0,
+             total_accepted = 0
          WHERE id = ?1",
-        [account_id],
+        params![
+            account_id,
+            account.name.as_str(),
+            account.email.as_str(),
+            account.plan.as_str(),
+            account.daily_send_limit
+        ],
+    )?;
+    tx.sql().execute(
+        "UPDATE api_keys SET name = 'default', last_used_at = NULL, expires_at = NULL,
+             revoked_at = NULL
+         WHERE key_hash = ?1",
+        [key_hash],
     )?;
     Ok(())
 }

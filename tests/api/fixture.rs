@@ -340,6 +340,25 @@ async fn the_fixture_token_guards_the_outbox_and_the_reset() {
         )
         .await;
     }
+    // A test revokes the default key; the reset gives it back.
+    let (_, keys) = crate::helpers::json(
+        client()
+            .get(format!("{http}/account/api-keys"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let key_id = keys["data"][0]["id"].as_str().unwrap().to_owned();
+    let revoked = client()
+        .delete(format!("{http}/account/api-keys/{key_id}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    assert_eq!(account_status(&http, &key).await, StatusCode::UNAUTHORIZED);
     let reset = client()
         .post(format!("{http}/_fixture/reset"))
         .bearer_auth(&token)
@@ -506,6 +525,11 @@ fn a_bad_seed_file_names_the_file_the_line_and_the_field_and_nothing_starts() {
             "example.com is not a domain of this server",
         ),
         (
+            "twice.json",
+            "{\"inboxes\": [{\"address\": \"agent\"}], \"accounts\": [{\"name\": \"A\", \"email\": \"a@example.com\", \"apiKey\": \"ask_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"inboxes\": [{\"address\": \"AGENT@agentsend.localhost\"}]}]}",
+            "accounts[0].inboxes[0].address: agent@agentsend.localhost is given twice",
+        ),
+        (
             "key.json",
             "{\"accounts\": [{\"name\": \"A\", \"email\": \"a@example.com\", \"apiKey\": \"ask_x\"}]}",
             "accounts[0].apiKey",
@@ -565,4 +589,32 @@ async fn serve_takes_the_same_key_and_seed_on_a_new_database() {
     assert_eq!(inboxes["total"], 1);
     assert_eq!(inboxes["data"][0]["address"], "dev@agentsend.localhost");
     crate::process::terminate(&mut child);
+}
+
+#[test]
+fn with_stdin_from_dev_null_a_fixture_runs_until_sigterm_and_then_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = agentsend(tmp.path())
+        .arg("fixture")
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    // Ready, and still serving although stdin is at its end.
+    let http = ready["http"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://");
+    assert!(TcpStream::connect(http).is_ok());
+    assert!(child.try_wait().unwrap().is_none());
+    assert_eq!(fixture_dirs(tmp.path()).len(), 1);
+    crate::process::terminate(&mut child);
+    assert!(fixture_dirs(tmp.path()).is_empty(), "SIGTERM cleans up too");
 }
