@@ -72,6 +72,7 @@ struct InboxSeed {
 struct WebhookSeed {
     url: String,
     events: Option<Vec<String>>,
+    secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,7 +103,8 @@ struct Contents {
     /// The local part, the seeded domain (an index into `domains`) or the shared one, and the
     /// display name.
     inboxes: Vec<(LocalPart, Option<usize>, Option<DisplayName>)>,
-    webhooks: Vec<(WebhookUrl, EventFilter)>,
+    /// With their secret: given, or made when the file is read (the same across resets).
+    webhooks: Vec<(WebhookUrl, EventFilter, WebhookSecret)>,
 }
 
 #[derive(Debug, Clone)]
@@ -235,12 +237,12 @@ impl Contents {
             let inbox = inboxes::create_inbox(tx, account_id, &new, now)?;
             ids.insert(inbox.address.clone(), inbox.id.to_string());
         }
-        for (url, events) in &self.webhooks {
+        for (url, events, secret) in &self.webhooks {
             let new = NewWebhook {
                 url: url.clone(),
                 description: None,
                 events: events.clone(),
-                secret: WebhookSecret::generate(),
+                secret: secret.clone(),
             };
             webhooks::create_webhook(tx, account_id, &new, now)?;
         }
@@ -333,20 +335,19 @@ fn contents(
             Some((local, domain)) => (local, Some(domain)),
             None => (inbox.address.as_str(), None),
         };
+        let domain = domain
+            .map(DomainName::parse)
+            .transpose()
+            .map_err(|e| format!("{field}.address: the domain {e}"))?;
         let seeded = match domain {
             None => None,
-            Some(d) if d.eq_ignore_ascii_case(shared_domain.as_str()) => None,
-            Some(d) => Some(
-                names
-                    .iter()
-                    .position(|n| n.as_str().eq_ignore_ascii_case(d))
-                    .ok_or_else(|| {
-                        format!(
-                            "{field}.address: {d} is not a domain of this server (the shared \
+            Some(d) if d == *shared_domain => None,
+            Some(d) => Some(names.iter().position(|n| *n == d).ok_or_else(|| {
+                format!(
+                    "{field}.address: {d} is not a domain of this server (the shared \
                              domain is {shared_domain}; seed others under `domains`)"
-                        )
-                    })?,
-            ),
+                )
+            })?),
         };
         let local = LocalPart::parse(local).map_err(|e| format!("{field}.address: {e}"))?;
         let full = match seeded {
@@ -370,7 +371,13 @@ fn contents(
         let url = WebhookUrl::parse(&webhook.url).map_err(|e| format!("{field}.url: {e}"))?;
         let events = EventFilter::parse(webhook.events.as_deref().unwrap_or_default())
             .map_err(|e| format!("{field}.events: {e}"))?;
-        out.webhooks.push((url, events));
+        let secret = match &webhook.secret {
+            Some(raw) => WebhookSecret::parse(raw).ok_or_else(|| {
+                format!("{field}.secret: must be `whsec_` and 48 lowercase hex characters")
+            })?,
+            None => WebhookSecret::generate(),
+        };
+        out.webhooks.push((url, events, secret));
     }
     Ok(out)
 }

@@ -158,6 +158,16 @@ impl WebhookSecret {
         Self(format!("whsec_{}", hex::encode(random::bytes::<24>())))
     }
 
+    /// A secret given by someone (a seed file): the format of generated ones.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let hex = raw.strip_prefix("whsec_")?;
+        let ok = hex.len() == 48
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| Self(raw.to_owned()))
+    }
+
     /// A stored secret.
     pub fn from_stored(s: String) -> Self {
         Self(s)
