@@ -78,6 +78,23 @@ fn fixture_dirs(tmp: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A request to `base` with `bearer` (and a JSON body): its status and JSON body.
+async fn call(
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(bearer);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    crate::helpers::json(request.send().await.unwrap()).await
+}
+
 async fn account_status(base: &str, key: &str) -> StatusCode {
     client()
         .get(format!("{base}/account"))
@@ -112,15 +129,7 @@ async fn a_fixture_prints_one_ready_line_serves_with_the_given_key_and_goes_when
     assert_eq!(on_file, fixture.ready);
 
     assert_eq!(account_status(&http, key).await, StatusCode::OK);
-    let (_, account) = crate::helpers::json(
-        client()
-            .get(format!("{http}/account"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, account) = call(reqwest::Method::GET, &http, "/account", key, None).await;
     assert_eq!(account["id"], fixture.ready["accountId"]);
     // Rate limiting is off: a burst well over the default limit of 100 per window passes.
     for _ in 0..150 {
@@ -132,14 +141,14 @@ async fn a_fixture_prints_one_ready_line_serves_with_the_given_key_and_goes_when
     BufReader::new(smtp).read_line(&mut banner).unwrap();
     assert!(banner.starts_with("220 "), "{banner}");
     // A send to the outside goes nowhere (dry-run) but is recorded as sent.
-    let inbox = client()
-        .post(format!("{http}/inboxes"))
-        .bearer_auth(key)
-        .json(&json!({"address": "agent"}))
-        .send()
-        .await
-        .unwrap();
-    let inbox: Value = inbox.json().await.unwrap();
+    let (_, inbox) = call(
+        reqwest::Method::POST,
+        &http,
+        "/inboxes",
+        key,
+        Some(json!({"address": "agent"})),
+    )
+    .await;
     let sent = client()
         .post(format!(
             "{http}/inboxes/{}/messages",
@@ -271,32 +280,18 @@ async fn the_fixture_token_guards_the_outbox_and_the_reset() {
     let fixture = Fixture::start().await.unwrap();
     let (http, key) = (fixture.http().to_owned(), fixture.api_key().to_owned());
     let token = fixture.ready().fixture_token.clone();
-    let inbox: Value = client()
-        .post(format!("{http}/inboxes"))
-        .bearer_auth(&key)
-        .json(&json!({"address": "agent"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sent: Value = client()
-        .post(format!(
-            "{http}/inboxes/{}/messages",
-            inbox["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&key)
-        .json(
-            &json!({"to": ["someone@example.com"], "cc": ["agent@agentsend.localhost"],
-                      "subject": "to the outbox", "bodyText": "hello"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, inbox) = call(
+        reqwest::Method::POST,
+        &http,
+        "/inboxes",
+        &key,
+        Some(json!({"address": "agent"})),
+    )
+    .await;
+    let path = format!("/inboxes/{}/messages", inbox["id"].as_str().unwrap());
+    let body = json!({"to": ["someone@example.com"], "cc": ["agent@agentsend.localhost"],
+                      "subject": "to the outbox", "bodyText": "hello"});
+    let (_, sent) = call(reqwest::Method::POST, &http, &path, &key, Some(body)).await;
     let id = sent["id"].as_str().unwrap().to_owned();
     let outbox = || async {
         client()
@@ -341,15 +336,7 @@ async fn the_fixture_token_guards_the_outbox_and_the_reset() {
         .await;
     }
     // A test revokes the default key; the reset gives it back.
-    let (_, keys) = crate::helpers::json(
-        client()
-            .get(format!("{http}/account/api-keys"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, keys) = call(reqwest::Method::GET, &http, "/account/api-keys", &key, None).await;
     let key_id = keys["data"][0]["id"].as_str().unwrap().to_owned();
     let revoked = client()
         .delete(format!("{http}/account/api-keys/{key_id}"))
@@ -366,15 +353,7 @@ async fn the_fixture_token_guards_the_outbox_and_the_reset() {
         .await
         .unwrap();
     assert_eq!(reset.status(), StatusCode::OK);
-    let (_, inboxes) = crate::helpers::json(
-        client()
-            .get(format!("{http}/inboxes"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, inboxes) = call(reqwest::Method::GET, &http, "/inboxes", &key, None).await;
     assert_eq!(inboxes["total"], 0, "the data is gone");
     assert_eq!(
         account_status(&http, &key).await,
@@ -452,15 +431,7 @@ inboxes = [{{ address = "other" }}]
     let list = |key: String, path: &'static str| {
         let http = http.clone();
         async move {
-            let (status, body) = crate::helpers::json(
-                client()
-                    .get(format!("{http}{path}"))
-                    .bearer_auth(key)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let (status, body) = call(reqwest::Method::GET, &http, path, &key, None).await;
             assert_eq!(status, StatusCode::OK);
             body
         }
@@ -576,15 +547,7 @@ async fn serve_takes_the_same_key_and_seed_on_a_new_database() {
             break rest.split(' ').next().unwrap().to_owned();
         }
     };
-    let (status, inboxes) = crate::helpers::json(
-        client()
-            .get(format!("{base}/inboxes"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, inboxes) = call(reqwest::Method::GET, &base, "/inboxes", &key, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(inboxes["total"], 1);
     assert_eq!(inboxes["data"][0]["address"], "dev@agentsend.localhost");
