@@ -96,7 +96,14 @@ pub struct FixtureArgs {
     /// Stop when standard input closes, so that a test runner that dies never leaves a server
     /// behind (when stdin is a pipe, a socket or a terminal; with `/dev/null` or a file, only
     /// SIGTERM and SIGINT stop it).
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub exit_on_stdin_close: bool,
     /// Address for the HTTP API (default 127.0.0.1:0).
     #[arg(long, value_name = "ADDR")]
