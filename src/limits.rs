@@ -31,9 +31,8 @@ impl Limits {
         account_id: AccountId,
         now: Timestamp,
     ) -> Result<(), Failure> {
-        let account = accounts::get_account(db, account_id)?;
         let existing = inboxes::created_count(db, account_id)?;
-        self.sandbox(&account, now, Attempt::CreateInbox { existing })
+        self.account_may(db, account_id, now, Attempt::CreateInbox { existing })
     }
 
     /// Whether the account may create a webhook.
@@ -43,8 +42,7 @@ impl Limits {
         account_id: AccountId,
         now: Timestamp,
     ) -> Result<(), Failure> {
-        let account = accounts::get_account(db, account_id)?;
-        self.sandbox(&account, now, Attempt::CreateWebhook)
+        self.account_may(db, account_id, now, Attempt::CreateWebhook)
     }
 
     /// Whether the account may add another custom domain.
@@ -54,8 +52,7 @@ impl Limits {
         account_id: AccountId,
         now: Timestamp,
     ) -> Result<(), Failure> {
-        let account = accounts::get_account(db, account_id)?;
-        self.sandbox(&account, now, Attempt::CreateDomain)?;
+        self.account_may(db, account_id, now, Attempt::CreateDomain)?;
         if domains::owned_count(db, account_id)? >= u64::from(self.max_domains_per_account) {
             return Err(Refusal::DomainLimitReached {
                 limit: self.max_domains_per_account,
@@ -107,6 +104,18 @@ impl Limits {
             return Err(Refusal::DailySendLimitReached.into());
         }
         Ok(usage)
+    }
+
+    /// Reads the account and checks `attempt` against the sandbox limits.
+    fn account_may(
+        &self,
+        db: &Db,
+        account_id: AccountId,
+        now: Timestamp,
+        attempt: Attempt<'_>,
+    ) -> Result<(), Failure> {
+        let account = accounts::get_account(db, account_id)?;
+        self.sandbox(&account, now, attempt)
     }
 
     fn sandbox(

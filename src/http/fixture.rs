@@ -3,7 +3,6 @@
 //! default account, its key and the seed; `GET /_fixture/outbox` lists every message that would have
 //! left the machine, with its exact MIME.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
@@ -84,5 +83,5 @@ pub async fn outbox(state: Data<AppState>, request: HttpRequest) -> Result<HttpR
         })
         .collect();
     let total = data.len();
-    Ok(HttpResponse::build(StatusCode::OK).json(serde_json::json!({"data": data, "total": total})))
+    Ok(HttpResponse::Ok().json(serde_json::json!({"data": data, "total": total})))
 }

@@ -363,14 +363,15 @@ async fn the_fixture_token_guards_the_outbox_and_the_reset() {
     let body: Value = outbox().await.json().await.unwrap();
     assert_eq!(body["total"], 0);
     // The address is free again.
-    let again = client()
-        .post(format!("{http}/inboxes"))
-        .bearer_auth(&key)
-        .json(&json!({"address": "agent"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), StatusCode::CREATED);
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &http,
+        "/inboxes",
+        &key,
+        Some(json!({"address": "agent"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
     fixture.shutdown().await.unwrap();
 }
 
@@ -448,14 +449,15 @@ inboxes = [{{ address = "other" }}]
     assert_eq!(hooks["data"][0]["url"], "http://127.0.0.1:9/hook");
 
     // A test adds to it; the reset goes back to the seed.
-    let added = client()
-        .post(format!("{http}/inboxes"))
-        .bearer_auth(&key)
-        .json(&json!({"address": "extra"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::CREATED);
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &http,
+        "/inboxes",
+        &key,
+        Some(json!({"address": "extra"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
     let reset: Value = client()
         .post(format!("{http}/_fixture/reset"))
         .bearer_auth(&fixture.ready().fixture_token)
