@@ -29,7 +29,7 @@ pub use ids::{
     ThreadId, WebhookId,
 };
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
-pub use paging::{Page, Paging};
+pub use paging::{Cursor, Page, Paging};
 pub use refusal::{Refusal, Resource};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use validation::ValidationErrors;

@@ -1,12 +1,59 @@
-//! `limit`/`offset` paging.
+//! Paging: `limit` with either `offset` or an opaque `cursor`.
 
-use serde::Serialize;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// A validated page request: `limit` 1–100 (default 20), `offset` ≥ 0 (default 0).
+/// A validated page request: `limit` 1–100 (default 20), and where the page starts: `offset`
+/// rows from the start (default 0), or right after the row a `cursor` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
     limit: u32,
-    offset: u64,
+    start: Start,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Offset(u64),
+    After(Cursor),
+}
+
+/// A position in a list: the list's sort key and a row number that breaks ties, of the last
+/// row a page returned. Paging on from it costs the same on any page (an index seek, where an
+/// offset walks every row before it), and rows added meanwhile neither shift nor repeat rows.
+/// On the wire it is opaque: clients pass back what `nextCursor` gave them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The sort key (a timestamp).
+    pub key: i64,
+    /// The tie-breaker.
+    pub row: i64,
+}
+
+/// The cursor format's version, the first byte of every cursor.
+const CURSOR_VERSION: &str = "1";
+
+impl Cursor {
+    /// The opaque text form.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{CURSOR_VERSION}.{}.{}", self.key, self.row))
+    }
+
+    /// Reads the text form back.
+    pub fn decode(text: &str) -> Result<Self, PagingError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| PagingError::Cursor)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| PagingError::Cursor)?;
+        let mut parts = text.split('.');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(CURSOR_VERSION), Some(key), Some(row), None) => Ok(Self {
+                key: key.parse().map_err(|_| PagingError::Cursor)?,
+                row: row.parse().map_err(|_| PagingError::Cursor)?,
+            }),
+            _ => Err(PagingError::Cursor),
+        }
+    }
 }
 
 /// Why a paging parameter is invalid.
@@ -18,6 +65,12 @@ pub enum PagingError {
     /// `offset` is not a non-negative integer.
     #[error("must be an integer of 0 or more")]
     Offset,
+    /// `cursor` is not one this server gave out.
+    #[error("must be a nextCursor value from an earlier page of this list")]
+    Cursor,
+    /// Both `offset` and `cursor` were given.
+    #[error("cannot be combined with offset; a cursor already says where the page starts")]
+    CursorWithOffset,
 }
 
 impl Paging {
@@ -50,11 +103,31 @@ impl Paging {
         }
     }
 
+    /// See [`Paging::parse_limit`]. A cursor and an offset exclude each other.
+    pub fn parse_cursor(
+        raw: Option<&str>,
+        offset: Option<&str>,
+    ) -> Result<Option<Cursor>, PagingError> {
+        match (raw, offset) {
+            (None, _) => Ok(None),
+            (Some(_), Some(_)) => Err(PagingError::CursorWithOffset),
+            (Some(text), None) => Cursor::decode(text).map(Some),
+        }
+    }
+
     /// A page from already validated parts.
     pub fn new(limit: u32, offset: u64) -> Self {
         Self {
             limit: limit.clamp(1, Self::MAX_LIMIT),
-            offset,
+            start: Start::Offset(offset),
+        }
+    }
+
+    /// The page right after `cursor`.
+    pub fn after(limit: u32, cursor: Cursor) -> Self {
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            start: Start::After(cursor),
         }
     }
 
@@ -63,9 +136,20 @@ impl Paging {
         i64::from(self.limit)
     }
 
-    /// Rows skipped.
+    /// Rows skipped (0 for a page that starts at a cursor).
     pub fn offset(&self) -> i64 {
-        i64::try_from(self.offset).unwrap_or(i64::MAX)
+        match self.start {
+            Start::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
+            Start::After(_) => 0,
+        }
+    }
+
+    /// The cursor the page starts after, if it starts at one.
+    pub fn cursor(&self) -> Option<Cursor> {
+        match self.start {
+            Start::Offset(_) => None,
+            Start::After(c) => Some(c),
+        }
     }
 }
 
@@ -75,13 +159,16 @@ impl Default for Paging {
     }
 }
 
-/// One page of a list and the count of every matching row: the `{data, total}` of every list response.
-#[derive(Debug, Clone, Serialize)]
+/// One page of a list, the count of every matching row, and where the next page starts: the
+/// `{data, total, nextCursor}` of every list response.
+#[derive(Debug, Clone)]
 pub struct Page<T> {
     /// The rows of this page.
     pub data: Vec<T>,
     /// All matching rows, across pages.
     pub total: u64,
+    /// The position of this page's last row, when more rows follow it.
+    pub next: Option<Cursor>,
 }
 
 impl<T> Page<T> {
@@ -90,6 +177,7 @@ impl<T> Page<T> {
         Page {
             data: self.data.into_iter().map(f).collect(),
             total: self.total,
+            next: self.next,
         }
     }
 }
@@ -99,29 +187,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_outside_one_to_a_hundred_are_errors() {
-        assert_eq!(Paging::parse_limit(None), Ok(20));
-        assert_eq!(Paging::parse_limit(Some("1")), Ok(1));
-        assert_eq!(Paging::parse_limit(Some("100")), Ok(100));
-        for bad in ["0", "101", "abc", "-1", "", "1.5"] {
-            assert_eq!(
-                Paging::parse_limit(Some(bad)),
-                Err(PagingError::Limit),
-                "{bad}"
-            );
+    fn cursors_read_back_and_refuse_anything_else() {
+        let c = Cursor {
+            key: 1_764_000_000_123,
+            row: 42,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        for bad in ["", "x", "MS4y", "!!!!", &URL_SAFE_NO_PAD.encode("2.1.2")] {
+            assert_eq!(Cursor::decode(bad), Err(PagingError::Cursor), "{bad}");
         }
-    }
-
-    #[test]
-    fn offsets_must_be_non_negative_integers() {
-        assert_eq!(Paging::parse_offset(None), Ok(0));
-        assert_eq!(Paging::parse_offset(Some("40")), Ok(40));
-        for bad in ["-1", "x", "18446744073709551615"] {
-            assert_eq!(
-                Paging::parse_offset(Some(bad)),
-                Err(PagingError::Offset),
-                "{bad}"
-            );
-        }
+        assert_eq!(
+            Paging::parse_cursor(Some(&c.encode()), Some("0")),
+            Err(PagingError::CursorWithOffset)
+        );
+        assert_eq!(Paging::parse_cursor(None, Some("5")), Ok(None));
     }
 }

@@ -173,7 +173,7 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-/// `limit` and `offset` from the query string, validated; other parameters are
+/// `limit` and `offset` or `cursor` from the query string, validated; other parameters are
 /// left to other extractors.
 #[derive(Debug, Clone, Copy)]
 pub struct Paged(pub Paging);
@@ -182,6 +182,7 @@ pub struct Paged(pub Paging);
 struct RawPaging {
     limit: Option<String>,
     offset: Option<String>,
+    cursor: Option<String>,
 }
 
 impl FromRequest for Paged {
@@ -199,8 +200,13 @@ fn parse_paging(query: &str) -> Result<Paged, ApiError> {
     let mut errors = ValidationErrors::new();
     let limit = errors.check("limit", Paging::parse_limit(raw.limit.as_deref()));
     let offset = errors.check("offset", Paging::parse_offset(raw.offset.as_deref()));
-    match (limit, offset) {
-        (Some(limit), Some(offset)) => Ok(Paged(Paging::new(limit, offset))),
+    let cursor = errors.check(
+        "cursor",
+        Paging::parse_cursor(raw.cursor.as_deref(), raw.offset.as_deref()),
+    );
+    match (limit, offset, cursor) {
+        (Some(limit), _, Some(Some(cursor))) => Ok(Paged(Paging::after(limit, cursor))),
+        (Some(limit), Some(offset), Some(None)) => Ok(Paged(Paging::new(limit, offset))),
         _ => Err(ApiError::validation(errors)),
     }
 }
@@ -239,5 +245,16 @@ mod tests {
         let e = parse_paging("limit=0&offset=-1").unwrap_err();
         assert_eq!(e.code(), "VALIDATION_ERROR");
         assert!(e.to_string().contains("limit"));
+        let e = parse_paging("cursor=nonsense").unwrap_err();
+        assert!(e.to_string().contains("cursor"), "{e}");
+        let cursor = crate::domain::Cursor { key: 5, row: 6 }.encode();
+        let Ok(Paged(paging)) = parse_paging(&format!("limit=3&cursor={cursor}")) else {
+            panic!("a cursor from this server is accepted");
+        };
+        assert_eq!(
+            paging.cursor(),
+            Some(crate::domain::Cursor { key: 5, row: 6 })
+        );
+        assert!(parse_paging(&format!("offset=0&cursor={cursor}")).is_err());
     }
 }

@@ -243,13 +243,18 @@ pub fn app(
         .wrap(from_fn(log::request_log))
 }
 
-/// A list response: `{data, total}`.
+/// A list response: `{data, total, nextCursor}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct List<T: ToSchema> {
     /// This page's items.
     data: Vec<T>,
     /// Items across all pages.
     total: u64,
+    /// Pass as `cursor` to get the next page; `null` on the last page. Opaque. (An addition to
+    /// the hosted API: cursor pages cost the same at any depth and do not shift when items
+    /// are added.)
+    next_cursor: Option<String>,
 }
 
 impl<T: ToSchema> From<Page<T>> for List<T> {
@@ -257,6 +262,7 @@ impl<T: ToSchema> From<Page<T>> for List<T> {
         Self {
             data: p.data,
             total: p.total,
+            next_cursor: p.next.map(|c| c.encode()),
         }
     }
 }
@@ -271,8 +277,11 @@ impl<T: ToSchema> From<Page<T>> for List<T> {
 pub struct PageParams {
     /// 1–100, default 20.
     limit: Option<u32>,
-    /// 0 or more, default 0.
+    /// 0 or more, default 0. Not with `cursor`.
     offset: Option<u64>,
+    /// The `nextCursor` of the previous page: this page starts right after it. Not with
+    /// `offset`.
+    cursor: Option<String>,
 }
 
 /// A resource id in the path, for the OpenAPI document.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
+use super::page::{Order, page};
 use super::sql::unsigned;
 use super::{Failure, Tx, count};
 use crate::domain::Resource;
@@ -364,7 +365,7 @@ pub fn create_api_key(
     Ok((key, secret))
 }
 
-/// The account's keys that are not revoked, newest first.
+/// The account's keys that are not revoked, newest first (a short list: its total is counted).
 pub fn list_api_keys(
     conn: &Db,
     account_id: AccountId,
@@ -375,22 +376,19 @@ pub fn list_api_keys(
         [account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.sql().prepare_cached(concat!(
-        "SELECT ",
-        key_columns!(),
-        " FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL
-         ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    let data = stmt
-        .query_map(
-            params![account_id, paging.limit(), paging.offset()],
-            key_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        data,
-        total: count(total),
-    })
+    page(
+        conn,
+        concat!(
+            "SELECT ",
+            key_columns!(),
+            ", created_at, rowid FROM api_keys WHERE account_id = ?1 AND revoked_at IS NULL"
+        ),
+        &Order::NEWEST,
+        &[&account_id],
+        paging,
+        count(total),
+        key_from_row,
+    )
 }
 
 /// Revokes a key at once. With `account_id`, only that account's keys can be revoked (the

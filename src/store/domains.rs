@@ -5,6 +5,7 @@ use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
+use super::page::{Order, page};
 use super::sql::bad_text;
 use super::{Failure, Queue, Tx, count};
 use crate::domain::Resource;
@@ -151,7 +152,7 @@ pub fn get_domain(conn: &Db, account_id: AccountId, id: DomainId) -> Result<Doma
         .ok_or(Failure::Refused(Refusal::NotFound(Resource::Domain)))
 }
 
-/// The account's domains, newest first.
+/// The account's domains, newest first (a short list: its total is counted).
 pub fn list_domains(
     conn: &Db,
     account_id: AccountId,
@@ -162,23 +163,19 @@ pub fn list_domains(
         [account_id],
         |r| r.get(0),
     )?;
-    let data = conn
-        .sql()
-        .prepare_cached(concat!(
+    page(
+        conn,
+        concat!(
             "SELECT ",
             domain_columns!(),
-            " FROM domains WHERE account_id = ?1
-              ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-        ))?
-        .query_map(
-            params![account_id, paging.limit(), paging.offset()],
-            domain_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        data,
-        total: count(total),
-    })
+            ", created_at, rowid FROM domains WHERE account_id = ?1"
+        ),
+        &Order::NEWEST,
+        &[&account_id],
+        paging,
+        count(total),
+        domain_from_row,
+    )
 }
 
 /// Deletes a domain and its key. `409 DOMAIN_IN_USE` while inboxes that are not deleted use

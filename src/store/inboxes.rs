@@ -4,8 +4,9 @@ use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
+use super::page::{Counted, Order, kept_total, page};
 use super::sql::unsigned;
-use super::{Failure, Tx, accounts, count, domains};
+use super::{Failure, Tx, accounts, domains};
 use crate::domain::Resource;
 use crate::domain::inbox::{AddressRequest, InboxDomain};
 use crate::domain::{
@@ -188,26 +189,26 @@ pub fn list_inboxes(
     paging: Paging,
     now: Timestamp,
 ) -> Result<Page<Inbox>, Failure> {
-    let total: i64 = conn.sql().query_row(
-        "SELECT count(*) FROM inboxes WHERE account_id = ?1 AND status IN ('active', 'suspended')",
-        [account_id],
-        |r| r.get(0),
+    let total = kept_total(
+        conn,
+        Counted::Inboxes,
+        &account_id,
+        &["active", "suspended"],
     )?;
-    let mut stmt = conn.sql().prepare_cached(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM inboxes WHERE account_id = ?1 AND status IN ('active', 'suspended')
-         ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    let data = stmt
-        .query_map(params![account_id, paging.limit(), paging.offset()], |r| {
-            from_row(r, now)
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        data,
-        total: count(total),
-    })
+    page(
+        conn,
+        concat!(
+            "SELECT ",
+            columns!(),
+            ", created_at, rowid FROM inboxes
+             WHERE account_id = ?1 AND status IN ('active', 'suspended')"
+        ),
+        &Order::NEWEST,
+        &[&account_id],
+        paging,
+        total,
+        |r| from_row(r, now),
+    )
 }
 
 /// Applies `changes` to a non-deleted inbox.

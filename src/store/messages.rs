@@ -5,8 +5,9 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::attachments::{self, NewAttachment, Origin};
+use super::page::{Counted, Order, kept_total, page};
 use super::sql::{bad_text, unsigned};
-use super::{Failure, Tx, count, inboxes};
+use super::{Failure, Tx, inboxes};
 use crate::domain::Resource;
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
@@ -300,30 +301,37 @@ pub fn list_messages(
 ) -> Result<Page<Message>, Failure> {
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     let status = status.map(MessageStatus::as_str);
-    let total: i64 = conn
-        .sql()
-        .prepare_cached(
-            "SELECT count(*) FROM messages WHERE inbox_id = ?1 AND (?2 IS NULL OR status = ?2)",
-        )?
-        .query_row(params![inbox_id, status], |r| r.get(0))?;
-    let mut data: Vec<Message> = conn
-        .sql()
-        .prepare_cached(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages WHERE inbox_id = ?1 AND (?2 IS NULL OR status = ?2)
-              ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
-        ))?
-        .query_map(
-            params![inbox_id, status, paging.limit(), paging.offset()],
+    let total = kept_total(conn, Counted::Messages, &inbox_id, status.as_slice())?;
+    let mut page = match status {
+        None => page(
+            conn,
+            concat!(
+                "SELECT ",
+                message_columns!(),
+                ", created_at, rowid FROM messages WHERE inbox_id = ?1"
+            ),
+            &Order::NEWEST,
+            &[&inbox_id],
+            paging,
+            total,
             message_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    with_attachments(conn, &mut data)?;
-    Ok(Page {
-        data,
-        total: count(total),
-    })
+        )?,
+        Some(status) => page(
+            conn,
+            concat!(
+                "SELECT ",
+                message_columns!(),
+                ", created_at, rowid FROM messages WHERE inbox_id = ?1 AND status = ?2"
+            ),
+            &Order::NEWEST,
+            &[&inbox_id, &status],
+            paging,
+            total,
+            message_from_row,
+        )?,
+    };
+    with_attachments(conn, &mut page.data)?;
+    Ok(page)
 }
 
 /// The exact stored bytes of one of the account's messages.
@@ -461,27 +469,24 @@ pub fn list_threads(
     now: Timestamp,
 ) -> Result<Page<Thread>, Failure> {
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
-    let total: i64 = conn
-        .sql()
-        .prepare_cached("SELECT count(*) FROM threads WHERE inbox_id = ?1")?
-        .query_row([inbox_id], |r| r.get(0))?;
-    let data = conn
-        .sql()
-        .prepare_cached(concat!(
+    let total = kept_total(conn, Counted::Threads, &inbox_id, &[])?;
+    page(
+        conn,
+        concat!(
             "SELECT ",
             thread_columns!(),
-            " FROM threads WHERE inbox_id = ?1
-              ORDER BY last_message_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-        ))?
-        .query_map(
-            params![inbox_id, paging.limit(), paging.offset()],
-            thread_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        data,
-        total: count(total),
-    })
+            ", last_message_at, rowid FROM threads WHERE inbox_id = ?1"
+        ),
+        &Order {
+            key: "last_message_at",
+            row: "rowid",
+            descending: true,
+        },
+        &[&inbox_id],
+        paging,
+        total,
+        thread_from_row,
+    )
 }
 
 /// One of the account's threads.
@@ -505,24 +510,24 @@ pub fn thread_messages(
     paging: Paging,
 ) -> Result<Page<Message>, Failure> {
     let thread = get_thread(conn, account_id, thread_id)?;
-    let mut data: Vec<Message> = conn
-        .sql()
-        .prepare_cached(concat!(
+    let mut page = page(
+        conn,
+        concat!(
             "SELECT ",
             message_columns!(),
-            " FROM messages WHERE thread_id = ?1
-              ORDER BY created_at, rowid LIMIT ?2 OFFSET ?3"
-        ))?
-        .query_map(
-            params![thread_id, paging.limit(), paging.offset()],
-            message_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    with_attachments(conn, &mut data)?;
-    Ok(Page {
-        data,
-        total: thread.message_count,
-    })
+            ", created_at, rowid FROM messages WHERE thread_id = ?1"
+        ),
+        &Order {
+            descending: false,
+            ..Order::NEWEST
+        },
+        &[&thread_id],
+        paging,
+        thread.message_count,
+        message_from_row,
+    )?;
+    with_attachments(conn, &mut page.data)?;
+    Ok(page)
 }
 
 /// The outbound message whose own return path (VERP) is `address`, with the inbox that sent

@@ -43,6 +43,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0007_domain_check_jobs.sql"),
         then: Some(domains::queue_pending_checks),
     },
+    Migration {
+        sql: include_str!("../../migrations/0008_list_counts.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod messages;
 mod migrate;
 pub mod outbound;
+mod page;
 pub mod rate_limits;
 pub mod settings;
 mod sql;

@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::jobs::Lease;
+use super::page::{Counted, Order, kept_total, page};
 use super::sql::unsigned;
 use super::{Failure, Queue, Tx, count};
 use crate::domain::Resource;
@@ -109,7 +110,7 @@ pub fn get_webhook(conn: &Db, account_id: AccountId, id: WebhookId) -> Result<We
         .ok_or(Failure::Refused(Refusal::NotFound(Resource::Webhook)))
 }
 
-/// The account's webhooks, newest first.
+/// The account's webhooks, newest first (a short list: its total is counted).
 pub fn list_webhooks(
     conn: &Db,
     account_id: AccountId,
@@ -120,22 +121,19 @@ pub fn list_webhooks(
         [account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.sql().prepare_cached(concat!(
-        "SELECT ",
-        webhook_columns!(),
-        " FROM webhooks WHERE account_id = ?1
-          ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    let data = stmt
-        .query_map(
-            params![account_id, paging.limit(), paging.offset()],
-            webhook_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        data,
-        total: count(total),
-    })
+    page(
+        conn,
+        concat!(
+            "SELECT ",
+            webhook_columns!(),
+            ", created_at, rowid FROM webhooks WHERE account_id = ?1"
+        ),
+        &Order::NEWEST,
+        &[&account_id],
+        paging,
+        count(total),
+        webhook_from_row,
+    )
 }
 
 /// Applies `changes` to one of the account's webhooks.
@@ -346,24 +344,25 @@ pub fn list_deliveries(
     paging: Paging,
 ) -> Result<Page<Delivery>, Failure> {
     get_webhook(conn, account_id, webhook_id)?;
-    let total: i64 = conn.sql().query_row(
-        "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?1",
-        [webhook_id],
-        |r| r.get(0),
+    let total = kept_total(conn, Counted::Deliveries, &webhook_id, &[])?;
+    let Page { mut data, next, .. } = page(
+        conn,
+        concat!(
+            "SELECT ",
+            delivery_columns!(),
+            ", d.created_at, d.rowid FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+             WHERE d.webhook_id = ?1"
+        ),
+        &Order {
+            key: "d.created_at",
+            row: "d.rowid",
+            descending: true,
+        },
+        &[&webhook_id],
+        paging,
+        total,
+        delivery_from_row,
     )?;
-    let mut stmt = conn.sql().prepare_cached(concat!(
-        "SELECT ",
-        delivery_columns!(),
-        " FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-          WHERE d.webhook_id = ?1
-          ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    let mut data: Vec<Delivery> = stmt
-        .query_map(
-            params![webhook_id, paging.limit(), paging.offset()],
-            delivery_from_row,
-        )?
-        .collect::<Result<_, _>>()?;
     // The page's attempts in one query, grouped by delivery.
     let ids: Vec<String> = data.iter().map(|d| d.id.to_string()).collect();
     let ids = serde_json::Value::from(ids).to_string();
@@ -381,10 +380,7 @@ pub fn list_deliveries(
             d.attempt_log.push(attempt);
         }
     }
-    Ok(Page {
-        data,
-        total: count(total),
-    })
+    Ok(Page { data, total, next })
 }
 
 /// A delivery claimed by a worker: everything needed to make the attempt.
