@@ -1,7 +1,8 @@
 //! Fills an inbox with received messages quickly, through the store (no SMTP, no HTTP), for
 //! the list benchmarks (`bench/lists.sh`). Each message is a small mail in a thread of its own,
 //! stored exactly as the SMTP receiver stores one (the same store call), so counters, indexes
-//! and raw copies are what a real inbox of that size has.
+//! and raw copies are what a real inbox of that size has. The messages are dated one
+//! millisecond apart, ending now, as mail that arrived over time would be.
 //!
 //!   cargo run --release --example populate -- --db agentsend.db --inbox bench@localhost \
 //!       --count 100000
@@ -11,10 +12,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use agentsend::domain::{Clock, SystemClock};
+use agentsend::domain::{Clock, SystemClock, Timestamp};
 use agentsend::store::messages::{self, NewInbound};
 use agentsend::store::{Store, StoreOptions, inboxes};
 use anyhow::{Context, bail};
+use tokio::task::JoinSet;
 use clap::Parser;
 
 #[derive(Parser)]
@@ -28,12 +30,16 @@ struct Args {
     /// Messages to add.
     #[arg(long)]
     count: u64,
-    /// Messages per write transaction.
-    #[arg(long, default_value_t = 5_000)]
+    /// Messages per write job.
+    #[arg(long, default_value_t = 20)]
     batch: u64,
 }
 
-fn main() -> anyhow::Result<()> {
+/// Write jobs submitted and not yet committed.
+const IN_FLIGHT: usize = 64;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let store = Store::open(
         &args.db,
@@ -43,60 +49,76 @@ fn main() -> anyhow::Result<()> {
         },
     )?;
     let address = args.inbox.to_ascii_lowercase();
-    let Some((inbox_id, account_id)) =
-        store.read_blocking(|db| inboxes::find_receiving_inbox(db, &address))?
+    let Some((inbox_id, account_id)) = store
+        .read(move |db| inboxes::find_receiving_inbox(db, &address))
+        .await?
     else {
-        bail!("no active inbox {address} in {}", args.db.display());
+        bail!("no active inbox {} in {}", args.inbox, args.db.display());
     };
     let started = Instant::now();
+    let count = i64::try_from(args.count)?;
+    let first_at = SystemClock.now().as_millis() - count;
+    let to = vec![args.inbox.to_ascii_lowercase()];
+    // Small jobs, many in flight: the writer commits them together (group commit), as it
+    // does the SMTP receiver's.
+    let mut in_flight = JoinSet::new();
     let mut done = 0;
-    while done < args.count {
-        let n = args.batch.min(args.count - done);
-        let first = done;
-        let to = vec![address.clone()];
-        store
-            .write_blocking(move |tx| {
-                let now = SystemClock.now();
-                for i in first..first + n {
-                    let subject = format!("Benchmark message {i}");
-                    let message_id = format!("bench-{i}-{}@populate.test", inbox_id);
-                    let body = format!("Message {i} of the list benchmark.\r\n");
-                    let raw = format!(
-                        "From: Bench <bench@populate.test>\r\nTo: {}\r\nSubject: {subject}\r\n\
-                         Message-ID: <{message_id}>\r\nDate: Wed, 2 Dec 2026 12:00:00 +0000\r\n\
-                         \r\n{body}",
-                        to[0]
-                    );
-                    messages::insert_inbound(
-                        tx,
-                        &NewInbound {
-                            account_id,
-                            inbox_id,
-                            from: "Bench <bench@populate.test>",
-                            to: &to,
-                            cc: &[],
-                            subject: &subject,
-                            text: Some(&body),
-                            html: None,
-                            message_id: Some(&message_id),
-                            in_reply_to: None,
-                            references: &[],
-                            attachments: &[],
-                            raw: &[raw.as_bytes()],
-                            thread_subject: &subject,
-                            auth_results: None,
-                        },
-                        now,
-                    )?;
-                }
-                Ok(())
-            })
-            .context("storing a batch")?;
-        done += n;
-        eprint!("\r{done}/{} messages", args.count);
+    for first in (0..args.count).step_by(usize::try_from(args.batch)?) {
+        let n = args.batch.min(args.count - first);
+        if in_flight.len() >= IN_FLIGHT {
+            in_flight.join_next().await.context("a batch")???;
+            done += args.batch;
+            if done % 100_000 == 0 {
+                eprintln!("{done}/{} messages", args.count);
+            }
+        }
+        let (store, to) = (store.clone(), to.clone());
+        in_flight.spawn(async move {
+            store
+                .write(move |tx| {
+                    for i in first..first + n {
+                        let at = Timestamp::from_millis(first_at + i64::try_from(i).unwrap_or(0));
+                        let subject = format!("Benchmark message {i}");
+                        let message_id = format!("bench-{i}-{inbox_id}@populate.test");
+                        let body = format!("Message {i} of the list benchmark.\r\n");
+                        let raw = format!(
+                            "From: Bench <bench@populate.test>\r\nTo: {}\r\n\
+                             Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+                             Date: Wed, 2 Dec 2026 12:00:00 +0000\r\n\r\n{body}",
+                            to[0]
+                        );
+                        messages::insert_inbound(
+                            tx,
+                            &NewInbound {
+                                account_id,
+                                inbox_id,
+                                from: "Bench <bench@populate.test>",
+                                to: &to,
+                                cc: &[],
+                                subject: &subject,
+                                text: Some(&body),
+                                html: None,
+                                message_id: Some(&message_id),
+                                in_reply_to: None,
+                                references: &[],
+                                attachments: &[],
+                                raw: &[raw.as_bytes()],
+                                thread_subject: &subject,
+                                auth_results: None,
+                            },
+                            at,
+                        )?;
+                    }
+                    Ok(())
+                })
+                .await
+        });
+    }
+    while let Some(batch) = in_flight.join_next().await {
+        batch.context("a batch")??;
     }
     eprintln!(
-        "\nstored {} messages in {:.1} s",
+        "stored {} messages in {:.1} s",
         args.count,
         started.elapsed().as_secs_f64()
     );

@@ -29,6 +29,7 @@ mod fixture;
 mod health;
 mod idempotency;
 mod inboxes;
+mod lists;
 mod mail;
 mod memory;
 mod openapi;
