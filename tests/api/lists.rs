@@ -215,7 +215,7 @@ async fn bad_cursors_are_refused_in_the_error_envelope() {
         .send()
         .await
         .unwrap();
-    assert_error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    assert_error(res, StatusCode::NOT_FOUND, "INBOX_NOT_FOUND").await;
 }
 
 /// A small deterministic generator, so that a failure can be replayed.
