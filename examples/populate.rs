@@ -16,8 +16,8 @@ use agentsend::domain::{Clock, SystemClock, Timestamp};
 use agentsend::store::messages::{self, NewInbound};
 use agentsend::store::{Store, StoreOptions, inboxes};
 use anyhow::{Context, bail};
-use tokio::task::JoinSet;
 use clap::Parser;
+use tokio::task::JoinSet;
 
 #[derive(Parser)]
 struct Args {

@@ -63,6 +63,9 @@ pub struct Inbox {
     pub bounce_count: u64,
     /// Spam complaints.
     pub complaint_count: u64,
+    /// Its mail goes out from a verified domain: the server's shared domain, or a custom
+    /// domain verified for sending.
+    pub is_verified: bool,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.

@@ -198,6 +198,8 @@ pub struct Message {
 pub struct Thread {
     /// Id.
     pub id: ThreadId,
+    /// Owner.
+    pub account_id: AccountId,
     /// Inbox.
     pub inbox_id: InboxId,
     /// Normalised subject.

@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
 use super::idempotency::{Idempotency, Reply};
 use crate::domain::custom_domain::{self, DnsRecord, DnsSetup, Domain};
-use crate::domain::{DomainId, Timestamp};
+use crate::domain::{AccountId, DomainId, Timestamp};
 use crate::state::AppState;
 use crate::store::Tx;
 use crate::store::domains as store;
@@ -55,6 +55,9 @@ impl From<DnsRecord> for DnsRecordDto {
 pub struct DomainDto {
     #[schema(value_type = String, format = Uuid)]
     id: DomainId,
+    /// The owning account.
+    #[schema(value_type = String, format = Uuid)]
+    account_id: AccountId,
     /// Lower-case; IDNA A-label for internationalised names.
     #[schema(example = "example.com")]
     domain: String,
@@ -66,6 +69,12 @@ pub struct DomainDto {
     receiving_status: &'static str,
     /// Same as `sendingStatus` (older clients).
     verification_status: &'static str,
+    /// The token of the ownership TXT record (the `verification` record in `dnsRecords`,
+    /// whose value is this token after a fixed prefix).
+    verification_token: String,
+    /// The DKIM selectors: each publishes `<selector>._domainkey.<domain>` (the `dkim` record
+    /// in `dnsRecords`). One selector per domain here.
+    dkim_tokens: Vec<String>,
     /// Verification, DKIM, SPF and DMARC records.
     sending_dns_records: Vec<DnsRecordDto>,
     /// The MX record.
@@ -98,10 +107,13 @@ impl DomainDto {
         let (sending, receiving) = (dtos(&sending), dtos(&receiving));
         Self {
             id: d.id,
+            account_id: d.account_id,
             domain: d.name.to_string(),
             sending_status: d.sending_status.as_str(),
             receiving_status: d.receiving_status.as_str(),
             verification_status: d.sending_status.as_str(),
+            verification_token: d.verification_token.clone(),
+            dkim_tokens: vec![d.dkim_selector.clone()],
             sending_dns_records: sending,
             receiving_dns_records: receiving,
             dns_records: all,

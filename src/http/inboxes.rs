@@ -14,7 +14,8 @@ use super::{List, double_option};
 use crate::config::Config;
 use crate::domain::inbox::{AddressRequest, InboxDomain};
 use crate::domain::{
-    DisplayName, DomainId, DomainName, Inbox, InboxId, LocalPart, Timestamp, ValidationErrors,
+    AccountId, DisplayName, DomainId, DomainName, Inbox, InboxId, LocalPart, Timestamp,
+    ValidationErrors,
 };
 use crate::state::AppState;
 use crate::store::inboxes::{self, InboxChanges, NewInbox};
@@ -25,6 +26,9 @@ use crate::store::inboxes::{self, InboxChanges, NewInbox};
 pub struct InboxDto {
     #[schema(value_type = String, format = Uuid)]
     id: InboxId,
+    /// The owning account.
+    #[schema(value_type = String, format = Uuid)]
+    account_id: AccountId,
     /// The full address.
     #[schema(example = "agent-k3x9q2ab@agentsend.localhost")]
     address: String,
@@ -41,6 +45,9 @@ pub struct InboxDto {
     total_sent: u64,
     bounce_count: u64,
     complaint_count: u64,
+    /// Mail from this inbox goes out from a verified domain: `true` on the server's shared
+    /// domain, and on a custom domain once it is verified for sending.
+    is_verified: bool,
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -51,6 +58,7 @@ impl From<Inbox> for InboxDto {
     fn from(i: Inbox) -> Self {
         Self {
             id: i.id,
+            account_id: i.account_id,
             address: i.address,
             display_name: i.display_name,
             domain_id: i.domain_id,
@@ -60,6 +68,7 @@ impl From<Inbox> for InboxDto {
             total_sent: i.total_sent,
             bounce_count: i.bounce_count,
             complaint_count: i.complaint_count,
+            is_verified: i.is_verified,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }

@@ -14,7 +14,7 @@ use super::idempotency::{Idempotency, Reply};
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{SendFields, SendRequest};
-use crate::domain::{AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
+use crate::domain::{AccountId, AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::state::AppState;
 use crate::store::Tx;
 use crate::store::messages;
@@ -25,6 +25,9 @@ use crate::store::messages;
 pub struct AttachmentMetaDto {
     #[schema(value_type = String, format = Uuid)]
     id: AttachmentId,
+    /// The same as `id`, for clients of the hosted API, which names it `key`.
+    #[schema(value_type = String, format = Uuid)]
+    key: AttachmentId,
     filename: String,
     content_type: String,
     size: u64,
@@ -34,6 +37,7 @@ impl From<AttachmentMeta> for AttachmentMetaDto {
     fn from(a: AttachmentMeta) -> Self {
         Self {
             id: a.id,
+            key: a.id,
             filename: a.filename,
             content_type: a.content_type,
             size: a.size,
@@ -47,6 +51,9 @@ impl From<AttachmentMeta> for AttachmentMetaDto {
 pub struct MessageDto {
     #[schema(value_type = String, format = Uuid)]
     id: MessageId,
+    /// The owning account.
+    #[schema(value_type = String, format = Uuid)]
+    account_id: AccountId,
     #[schema(value_type = String, format = Uuid)]
     inbox_id: InboxId,
     #[schema(value_type = String, format = Uuid)]
@@ -75,6 +82,10 @@ pub struct MessageDto {
     in_reply_to: Option<String>,
     references_headers: Vec<String>,
     error_message: Option<String>,
+    /// Always `null`: the hosted service's Amazon SES message id, which a self-hosted server
+    /// does not have (`messageIdHeader` identifies the message on the wire).
+    #[schema(value_type = Option<String>)]
+    ses_message_id: Option<()>,
     /// Inbound mail received over SMTP: what the SPF, DKIM and DMARC checks found, as
     /// `{"spf": {"result", "domain"}, "dkim": [{"result", "domain", "selector", "reason"?}],
     /// "dmarc": {"result", "domain", "policy"}}`; `null` for outbound mail, local deliveries
@@ -96,6 +107,7 @@ impl From<Message> for MessageDto {
     fn from(m: Message) -> Self {
         Self {
             id: m.id,
+            account_id: m.account_id,
             inbox_id: m.inbox_id,
             thread_id: m.thread_id,
             direction: m.direction.as_str(),
@@ -113,6 +125,7 @@ impl From<Message> for MessageDto {
             in_reply_to: m.in_reply_to.map(bracketed),
             references_headers: m.references.into_iter().map(bracketed).collect(),
             error_message: m.error_message,
+            ses_message_id: None,
             auth_results: m.auth_results,
             created_at: m.created_at,
             sent_at: m.sent_at,

@@ -10,7 +10,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Authenticated, Paged};
 use super::messages::MessageDto;
 use crate::domain::message::Thread;
-use crate::domain::{InboxId, ThreadId, Timestamp};
+use crate::domain::{AccountId, InboxId, ThreadId, Timestamp};
 use crate::state::AppState;
 use crate::store::messages;
 
@@ -20,6 +20,9 @@ use crate::store::messages;
 pub struct ThreadDto {
     #[schema(value_type = String, format = Uuid)]
     id: ThreadId,
+    /// The owning account.
+    #[schema(value_type = String, format = Uuid)]
+    account_id: AccountId,
     #[schema(value_type = String, format = Uuid)]
     inbox_id: InboxId,
     /// Normalised: reply and forward prefixes stripped.
@@ -35,6 +38,7 @@ impl From<Thread> for ThreadDto {
     fn from(t: Thread) -> Self {
         Self {
             id: t.id,
+            account_id: t.account_id,
             inbox_id: t.inbox_id,
             subject: t.subject,
             message_count: t.message_count,

@@ -49,7 +49,8 @@ macro_rules! columns {
     () => {
         "id, account_id, address, domain_id, display_name, status, daily_send_limit, \
          sends_today, sends_day, total_sent, bounce_count, complaint_count, created_at, \
-         updated_at"
+         updated_at, (domain_id IS NULL OR EXISTS (SELECT 1 FROM domains d \
+         WHERE d.id = inboxes.domain_id AND d.sending_status = 'verified')) AS is_verified"
     };
 }
 
@@ -79,6 +80,7 @@ fn from_row(row: &Row<'_>, now: Timestamp) -> rusqlite::Result<Inbox> {
         total_sent: unsigned(row, "total_sent")?,
         bounce_count: unsigned(row, "bounce_count")?,
         complaint_count: unsigned(row, "complaint_count")?,
+        is_verified: row.get("is_verified")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })

@@ -445,13 +445,14 @@ pub fn delete_message(tx: &Tx<'_>, account_id: AccountId, id: MessageId) -> Resu
 
 macro_rules! thread_columns {
     () => {
-        "id, inbox_id, subject, message_count, last_message_at, created_at"
+        "id, account_id, inbox_id, subject, message_count, last_message_at, created_at"
     };
 }
 
 fn thread_from_row(row: &Row<'_>) -> rusqlite::Result<Thread> {
     Ok(Thread {
         id: row.get("id")?,
+        account_id: row.get("account_id")?,
         inbox_id: row.get("inbox_id")?,
         subject: row.get("subject")?,
         message_count: unsigned(row, "message_count")?,

@@ -93,18 +93,17 @@ async fn cursor_pages_return_every_message_once_while_new_mail_arrives() {
             None => break,
         }
     }
-    assert_eq!(seen, before, "every message once, in order, none of the new ones");
+    assert_eq!(
+        seen, before,
+        "every message once, in order, none of the new ones"
+    );
     let (_, now) = json(app.get(&format!("{path}?limit=1")).await).await;
     assert_eq!(now["total"], 23 + (n - 100));
 
     // Old clients' offset paging is unchanged: the same rows, newest first, and the total.
     let mut by_offset = Vec::new();
     for offset in (0..).step_by(7) {
-        let (_, page) = json(
-            app.get(&format!("{path}?limit=7&offset={offset}"))
-                .await,
-        )
-        .await;
+        let (_, page) = json(app.get(&format!("{path}?limit=7&offset={offset}")).await).await;
         assert_eq!(page["total"], 23 + (n - 100));
         let got = ids(&page);
         if got.is_empty() {
@@ -131,7 +130,11 @@ async fn every_list_pages_by_cursor() {
     let (_, webhook) = json(app.post("/webhooks", &hook(1)).await).await;
     app.post("/webhooks", &hook(2)).await;
     for n in 0..3 {
-        let (status, _) = json(app.post(&format!("/webhooks/{}/test", id(&webhook)), &json!({})).await).await;
+        let (status, _) = json(
+            app.post(&format!("/webhooks/{}/test", id(&webhook)), &json!({}))
+                .await,
+        )
+        .await;
         assert_eq!(status, StatusCode::ACCEPTED, "test event {n}");
     }
     for n in 0..3 {
@@ -300,9 +303,8 @@ async fn list_totals_stay_equal_to_the_rows_through_every_path() {
     app.settle_sends().await;
 
     let sql = app.sql();
-    let count = |query: &str, param: &str| -> i64 {
-        sql.query_row(query, [param], |r| r.get(0)).unwrap()
-    };
+    let count =
+        |query: &str, param: &str| -> i64 { sql.query_row(query, [param], |r| r.get(0)).unwrap() };
     let (_, listed) = json(app.get("/inboxes?limit=1").await).await;
     assert_eq!(
         listed["total"],
@@ -321,10 +323,20 @@ async fn list_totals_stay_equal_to_the_rows_through_every_path() {
         .await;
         assert_eq!(
             page["total"],
-            count("SELECT count(*) FROM messages WHERE inbox_id = ?1", &inbox_id),
+            count(
+                "SELECT count(*) FROM messages WHERE inbox_id = ?1",
+                &inbox_id
+            ),
             "{inbox_id}"
         );
-        for status in ["queued", "sending", "sent", "delivered", "received", "failed"] {
+        for status in [
+            "queued",
+            "sending",
+            "sent",
+            "delivered",
+            "received",
+            "failed",
+        ] {
             let (_, page) = json(
                 app.get(&format!(
                     "/inboxes/{inbox_id}/messages?limit=1&status={status}"
@@ -348,11 +360,17 @@ async fn list_totals_stay_equal_to_the_rows_through_every_path() {
         .await;
         assert_eq!(
             threads["total"],
-            count("SELECT count(*) FROM threads WHERE inbox_id = ?1", &inbox_id)
+            count(
+                "SELECT count(*) FROM threads WHERE inbox_id = ?1",
+                &inbox_id
+            )
         );
         for thread in threads["data"].as_array().unwrap() {
             let thread_id = id(thread);
-            let rows = count("SELECT count(*) FROM messages WHERE thread_id = ?1", &thread_id);
+            let rows = count(
+                "SELECT count(*) FROM messages WHERE thread_id = ?1",
+                &thread_id,
+            );
             assert_eq!(thread["messageCount"], rows, "{thread_id}");
             let (_, messages) = json(
                 app.get(&format!("/threads/{thread_id}/messages?limit=1"))

@@ -20,6 +20,7 @@ mod attachments;
 mod auth_results;
 mod cli;
 mod clients;
+mod compat;
 mod connections;
 mod crash;
 mod dkim;
