@@ -22,7 +22,7 @@ pub struct JanitorReport {
     pub rate_limit_windows: usize,
     /// Finished webhook deliveries past the retention period.
     pub webhook_deliveries: usize,
-    /// Background jobs finished more than a day ago.
+    /// Background jobs finished longer ago than `database.job_retention_secs`.
     pub jobs: usize,
     /// Attachments no message used within their retention.
     pub attachments: usize,
@@ -40,6 +40,9 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, Failure> {
     let retention =
         Duration::from_secs(state.config.webhooks.retention_days.saturating_mul(86_400));
     let deliveries_before = now.minus(retention);
+    let jobs_before = now.minus(Duration::from_secs(
+        state.config.database.job_retention_secs,
+    ));
     let uploads_before = now.minus(Duration::from_secs(
         state
             .config
@@ -58,7 +61,7 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, Failure> {
                     current_provision_start,
                 )?,
                 webhook_deliveries: webhooks::purge_finished(conn, deliveries_before)?,
-                jobs: jobs::purge_finished(conn, now.minus(Duration::from_secs(86_400)))?,
+                jobs: jobs::purge_finished(conn, jobs_before)?,
                 attachments: attachments::purge_unused(conn, uploads_before)?,
             })
         })

@@ -3,7 +3,7 @@
 use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Failure, Tx};
+use super::{Failure, Tx, codec};
 use crate::domain::{BootId, Timestamp};
 
 /// A response as it is replayed.
@@ -64,12 +64,13 @@ pub fn reserve(
         Option<Vec<u8>>,
         Timestamp,
         Timestamp,
+        i64,
     );
     let existing: Option<Row> = tx
         .sql()
         .query_row(
             "SELECT request_hash, state, response_status, response_headers, response_body,
-                    created_at, expires_at
+                    created_at, expires_at, response_codec
              FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
             params![key.scope, key.key],
             |r| {
@@ -81,11 +82,12 @@ pub fn reserve(
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    r.get(7)?,
                 ))
             },
         )
         .optional()?;
-    if let Some((hash, state, status, headers, body, created_at, expires)) = existing {
+    if let Some((hash, state, status, headers, body, created_at, expires, codec)) = existing {
         let live = expires > now;
         let abandoned = state == "in_flight" && created_at < stale_before;
         if live && !abandoned {
@@ -103,7 +105,7 @@ pub fn reserve(
             return Ok(Reservation::Replay(StoredResponse {
                 status: status.unwrap_or(200),
                 headers,
-                body: body.unwrap_or_default(),
+                body: codec::decompress(codec, body.unwrap_or_default())?,
             }));
         }
     }
@@ -131,12 +133,18 @@ pub fn reserve(
 pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<(), Failure> {
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| Failure::corrupt(format!("idempotency headers: {e}")))?;
+    // A replay needs the body's bytes back, not its size on disk: JSON shrinks several times.
+    let compressed = codec::compress(&[&response.body]);
+    let (codec, body) = match &compressed {
+        Some(bytes) => (codec::ZSTD, bytes.as_slice()),
+        None => (codec::PLAIN, response.body.as_slice()),
+    };
     let stored = tx
         .sql()
         .prepare_cached(
             "UPDATE idempotency_keys
              SET state = 'completed', response_status = ?4, response_headers = ?5,
-                 response_body = ?6
+                 response_body = ?6, response_codec = ?7
              WHERE scope = ?1 AND key = ?2 AND holder = ?3 AND state = 'in_flight'",
         )?
         .execute(params![
@@ -145,7 +153,8 @@ pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<()
             key.holder,
             response.status,
             headers,
-            response.body
+            body,
+            codec
         ])?;
     if stored == 0 {
         return Err(Failure::Refused(Refusal::IdempotencyKeyLost));

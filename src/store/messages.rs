@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::attachments::{self, NewAttachment, Origin};
+use super::codec;
 use super::page::{Counted, Order, kept_total, page};
 use super::sql::{bad_text, unsigned};
 use super::{Failure, Tx, inboxes};
@@ -51,14 +52,26 @@ pub struct NewInbound<'a> {
     pub auth_results: Option<&'a AuthResults>,
 }
 
-/// Stores a message's raw bytes, given in pieces that follow one another. They are written
-/// into the row in place (incremental blob I/O): binding them as a parameter would have SQLite
+/// Stores a message's raw bytes, given in pieces that follow one another: compressed when that
+/// pays (mail text shrinks two to three times), or else as they are. They are written into
+/// the row in place (incremental blob I/O): binding them as a parameter would have SQLite
 /// copy them first, and joining the pieces would copy them again, at up to 25 MiB a message.
 pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Result<(), Failure> {
+    let compressed = codec::compress(pieces);
+    let (codec, pieces) = match &compressed {
+        Some(bytes) => (codec::ZSTD, vec![bytes.as_slice()]),
+        None => (codec::PLAIN, pieces.to_vec()),
+    };
     let len: usize = pieces.iter().map(|p| p.len()).sum();
     tx.sql()
-        .prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))")?
-        .execute(params![message_id, i64::try_from(len).unwrap_or(i64::MAX)])?;
+        .prepare_cached(
+            "INSERT INTO message_raw (message_id, raw, codec) VALUES (?1, zeroblob(?2), ?3)",
+        )?
+        .execute(params![
+            message_id,
+            i64::try_from(len).unwrap_or(i64::MAX),
+            codec
+        ])?;
     let mut blob = tx.sql().blob_open(
         rusqlite::MAIN_DB,
         c"message_raw",
@@ -67,7 +80,7 @@ pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Resul
         false,
     )?;
     let mut at = 0;
-    for piece in pieces {
+    for piece in &pieces {
         blob.write_at(piece, at)?;
         at += piece.len();
     }
@@ -336,14 +349,16 @@ pub fn list_messages(
 
 /// The exact stored bytes of one of the account's messages.
 pub fn raw_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Vec<u8>, Failure> {
-    conn.sql()
+    let (codec, raw) = conn
+        .sql()
         .prepare_cached(
-            "SELECT r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id
+            "SELECT r.codec, r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id
          WHERE m.id = ?1 AND m.account_id = ?2",
         )?
-        .query_row(params![id, account_id], |r| r.get(0))
+        .query_row(params![id, account_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
+    codec::decompress(codec, raw)
 }
 
 /// A message that would have left the machine (a recipient handed to the `dry-run`

@@ -47,6 +47,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0008_list_counts.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0009_compressed_blobs.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

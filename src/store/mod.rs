@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod attachments;
+mod codec;
 pub mod domains;
 mod error;
 pub mod idempotency;

@@ -38,4 +38,5 @@ mod rate_limit;
 pub mod sandbox;
 pub mod send;
 mod smtp;
+mod storage;
 mod webhooks;
