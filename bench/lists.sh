@@ -18,7 +18,7 @@ DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 SIZES=${SIZES:-"1000 100000 1000000"}
-PORT=${PORT:-29124}
+PORT=${PORT:-29128}
 
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 [ -n "${AGENTSEND_BIN:-}" ] || cargo build --release --quiet

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod attachments;
+mod checkpointer;
 mod codec;
 pub mod domains;
 mod error;
@@ -105,12 +106,27 @@ impl Store {
         // a 202 for a send) it survives a power cut, not only a crash of this process. With
         // group commit the cost is shared by the writes committed together.
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // The checkpointer thread moves the log into the file, not the writer (see there).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         unit::in_write_tx(&mut conn, migrate::migrate)?;
         let wakers = Arc::new(Wakers::default());
         let writer_alive = Arc::new(AtomicBool::new(false));
+        let commits = Arc::new(checkpointer::Commits::default());
         let (stopped, writer_stopped) = tokio::sync::watch::channel(());
-        let writer = writer::spawn(conn, wakers.clone(), writer_alive.clone(), stopped)
-            .map_err(|e| Failure::task(format!("cannot start the writer thread: {e}")))?;
+        let writer = writer::spawn(
+            conn,
+            wakers.clone(),
+            commits.clone(),
+            writer_alive.clone(),
+            stopped,
+        )
+        .map_err(|e| Failure::task(format!("cannot start the writer thread: {e}")))?;
+        checkpointer::spawn(
+            path,
+            move |c| configure(c, busy_timeout),
+            commits,
+            writer_alive.clone(),
+        )?;
         let manager =
             SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy_timeout));
         let readers = Pool::builder()

@@ -18,6 +18,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::checkpointer::Commits;
 use super::wake::{WakeSet, Wakers};
 use super::{Failure, StoreError, Tx};
 
@@ -91,6 +92,7 @@ pub(super) enum Command {
 pub(super) fn spawn(
     conn: Connection,
     wakers: Arc<Wakers>,
+    commits: Arc<Commits>,
     alive: Arc<AtomicBool>,
     stopped: tokio::sync::watch::Sender<()>,
 ) -> std::io::Result<Sender<Command>> {
@@ -103,7 +105,7 @@ pub(super) fn spawn(
                 flag: alive,
                 _stopped: stopped,
             };
-            run(conn, &receiver, &wakers);
+            run(conn, &receiver, &wakers, &commits);
         })?;
     Ok(sender)
 }
@@ -124,7 +126,7 @@ impl Drop for Alive {
     }
 }
 
-fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers) {
+fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers, commits: &Commits) {
     while let Ok(first) = commands.recv() {
         let mut writes = Vec::new();
         let mut checkpoints = Vec::new();
@@ -142,6 +144,7 @@ fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers) {
         }
         if !writes.is_empty() {
             commit_batch(&mut conn, writes, wakers);
+            commits.note();
         }
         for reply in checkpoints {
             let result = conn
