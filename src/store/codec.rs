@@ -2,7 +2,7 @@
 //! is stored with a codec number beside it, so rows written before compression (codec 0,
 //! plain) read as they always did, and a later codec can be added the same way.
 
-use std::io::Write;
+use std::cell::RefCell;
 
 use super::Failure;
 
@@ -20,27 +20,55 @@ const MIN_SIZE: usize = 128;
 /// every other write for tens of milliseconds.
 const MAX_SIZE: usize = 1 << 20;
 
+thread_local! {
+    /// Each thread's compression and decompression contexts, made once: a fresh context per
+    /// blob costs an allocation of hundreds of kilobytes and the page faults to zero it, more
+    /// than compressing a mail.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        RefCell::new(zstd::bulk::Compressor::new(LEVEL).ok());
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        RefCell::new(zstd::bulk::Decompressor::new().ok());
+}
+
 /// The compressed form of `pieces` (one blob, in order) when it is worth storing instead.
 pub(super) fn compress(pieces: &[&[u8]]) -> Option<Vec<u8>> {
     let len: usize = pieces.iter().map(|p| p.len()).sum();
     if !(MIN_SIZE..=MAX_SIZE).contains(&len) {
         return None;
     }
-    let mut encoder = zstd::stream::Encoder::new(Vec::with_capacity(len / 2), LEVEL).ok()?;
-    for piece in pieces {
-        encoder.write_all(piece).ok()?;
-    }
-    let out = encoder.finish().ok()?;
+    let joined;
+    let input = match pieces {
+        [one] => *one,
+        _ => {
+            joined = pieces.concat();
+            joined.as_slice()
+        }
+    };
+    // One frame with its content size in the header, which sizes the decompression buffer.
+    let out = COMPRESSOR.with_borrow_mut(|c| c.as_mut()?.compress(input).ok())?;
     // Keep the plain bytes unless compression saves at least a tenth.
     (out.len() < len - len / 10).then_some(out)
 }
 
 /// The original bytes of a blob stored with `codec`.
 pub(super) fn decompress(codec: i64, bytes: Vec<u8>) -> Result<Vec<u8>, Failure> {
+    let bad = |e: &dyn std::fmt::Display| {
+        Failure::corrupt(format!("a compressed blob does not decode: {e}"))
+    };
     match codec {
         PLAIN => Ok(bytes),
-        ZSTD => zstd::stream::decode_all(bytes.as_slice())
-            .map_err(|e| Failure::corrupt(format!("a compressed blob does not decode: {e}"))),
+        ZSTD => {
+            let size = zstd::zstd_safe::get_frame_content_size(&bytes)
+                .ok()
+                .flatten()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n <= MAX_SIZE)
+                .ok_or_else(|| bad(&"no content size, or too large"))?;
+            DECOMPRESSOR.with_borrow_mut(|d| match d.as_mut() {
+                Some(d) => d.decompress(&bytes, size).map_err(|e| bad(&e)),
+                None => zstd::bulk::decompress(&bytes, size).map_err(|e| bad(&e)),
+            })
+        }
         other => Err(Failure::corrupt(format!("unknown blob codec {other}"))),
     }
 }

@@ -167,7 +167,11 @@ async fn fields_clients_must_not_set_are_ignored_and_never_stored() {
     assert_eq!(inbox["sendsToday"], 0);
     assert_ne!(inbox["createdAt"], "2000-01-01T00:00:00.000Z");
     assert!(inbox.get("somethingElse").is_none());
-    assert_eq!(inbox["accountId"], app.account_id.as_str(), "not the body's");
+    assert_eq!(
+        inbox["accountId"],
+        app.account_id.as_str(),
+        "not the body's"
+    );
     // It belongs to the caller, not to the account named in the body.
     assert_eq!(
         app.get(&format!("/inboxes/{}", id(&inbox))).await.status(),
