@@ -30,6 +30,9 @@ struct Args {
     /// Messages to add.
     #[arg(long)]
     count: u64,
+    /// Bytes of each message's text body (a short line when 0).
+    #[arg(long, default_value_t = 0)]
+    body_bytes: usize,
     /// Messages per write job.
     #[arg(long, default_value_t = 20)]
     batch: u64,
@@ -59,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
     let count = i64::try_from(args.count)?;
     let first_at = SystemClock.now().as_millis() - count;
     let to = vec![args.inbox.to_ascii_lowercase()];
+    let filler = filler(args.body_bytes);
     // Small jobs, many in flight: the writer commits them together (group commit), as it
     // does the SMTP receiver's.
     let mut in_flight = JoinSet::new();
@@ -72,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("{done}/{} messages", args.count);
             }
         }
-        let (store, to) = (store.clone(), to.clone());
+        let (store, to, filler) = (store.clone(), to.clone(), filler.clone());
         in_flight.spawn(async move {
             store
                 .write(move |tx| {
@@ -80,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
                         let at = Timestamp::from_millis(first_at + i64::try_from(i).unwrap_or(0));
                         let subject = format!("Benchmark message {i}");
                         let message_id = format!("bench-{i}-{inbox_id}@populate.test");
-                        let body = format!("Message {i} of the list benchmark.\r\n");
+                        let body = format!("Message {i} of the list benchmark.\r\n{filler}");
                         let raw = format!(
                             "From: Bench <bench@populate.test>\r\nTo: {}\r\n\
                              Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
@@ -124,3 +128,35 @@ async fn main() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// About `bytes` of word salad in lines of at most 76 characters: text that compresses about
+/// as well as real mail (one repeated sentence would compress unrealistically well).
+fn filler(bytes: usize) -> String {
+    const WORDS: &[&str] = &[
+        "the", "report", "figures", "attached", "quarter", "north", "region", "moved", "again",
+        "this", "month", "mostly", "second", "half", "please", "review", "before", "meeting",
+        "on", "Thursday", "and", "send", "any", "questions", "to", "team", "budget", "numbers",
+        "customer", "orders", "shipping", "delayed", "warehouse", "update", "thanks", "regards",
+    ];
+    let mut seed = u64::try_from(bytes).unwrap_or(0) ^ 0x9e37_79b9_7f4a_7c15;
+    let mut out = String::with_capacity(bytes + 80);
+    let mut line = 0;
+    while out.len() < bytes {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let word = WORDS[usize::try_from(seed % WORDS.len() as u64).unwrap_or(0)];
+        if line + word.len() + 1 > 76 {
+            out.push_str("\r\n");
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out.push_str("\r\n");
+    out
+}
+
