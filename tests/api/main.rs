@@ -36,4 +36,5 @@ mod rate_limit;
 pub mod sandbox;
 pub mod send;
 mod smtp;
+mod tools;
 mod webhooks;
