@@ -141,10 +141,12 @@ impl From<Delivery> for DeliveryDto {
 /// `POST /webhooks` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateWebhook {
-    /// An absolute `http` or `https` URL with a host, at most 2048 characters. A host that is
-    /// an IP address must be one deliveries may go to (public, or allowed by the operator). The
-    /// pattern describes the common shape; any URL meeting these rules is accepted.
-    #[schema(value_type = String, max_length = 2048, pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z][A-Za-z0-9-]{0,62}(?:\.[A-Za-z][A-Za-z0-9-]{0,62}){0,8}(?::[0-9]{1,4})?(?:/[A-Za-z0-9._~/-]{0,512})?$")]
+    /// An absolute `http` or `https` URL, at most 2048 characters, whose host is a host name
+    /// (letters, digits and hyphens) or an IP address that deliveries may go to (public, or
+    /// allowed by the operator). Surrounding white space (then control characters) is ignored.
+    /// The pattern gives the usual form; user info, IP addresses and internationalised names
+    /// are accepted too.
+    #[schema(value_type = String, max_length = 2048, pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[\u0000-\u0020]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,2}(?::[1-9][0-9]{0,3})?(?:[/?#][\s\S]{0,1900})?[\u0000-\u0020]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     url: Option<String>,
     /// At most 500 characters; blank means none.
     #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
@@ -179,7 +181,7 @@ pub struct UpdateWebhook {
     /// As when creating.
     #[schema(
         max_length = 2048,
-        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z][A-Za-z0-9-]{0,62}(?:\.[A-Za-z][A-Za-z0-9-]{0,62}){0,8}(?::[0-9]{1,4})?(?:/[A-Za-z0-9._~/-]{0,512})?$"
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[\u0000-\u0020]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,2}(?::[1-9][0-9]{0,3})?(?:[/?#][\s\S]{0,1900})?[\u0000-\u0020]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     url: Option<String>,
     /// At most 500 characters; `null` or blank removes it.
