@@ -6,7 +6,7 @@
 #
 # BINARY defaults to the debug build that `cargo test` leaves in the target directory. It is
 # started as a throw-away fixture (own database, free ports, rate limiting off, mail dry-run).
-# FUZZ_MAX_EXAMPLES (default 25) bounds the examples per operation and phase.
+# FUZZ_MAX_EXAMPLES (default 50) bounds the examples per operation and phase.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,14 +14,23 @@ bin=${1:-${CARGO_TARGET_DIR:-target}/debug/agentsend}
 [ $# -gt 0 ] && shift
 work=$(mktemp -d)
 fixture=
+dns=
 cleanup() {
     [ -n "$fixture" ] && kill "$fixture" 2>/dev/null || true
+    [ -n "$dns" ] && kill "$dns" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
+# Domain checks and webhook deliveries to the fuzzer's made-up hosts ask a DNS server on
+# loopback that says NXDOMAIN to everything: fast, and nothing goes to the internet.
+python3 tests/fuzz/nxdomain.py >"$work/dns.port" &
+dns=$!
+for _ in $(seq 50); do [ -s "$work/dns.port" ] && break; sleep 0.1; done
+
 # stdin from /dev/null: the fixture runs until it is sent SIGTERM (see README, fixture).
-"$bin" fixture --ready-file "$work/ready.json" </dev/null >/dev/null 2>"$work/server.log" &
+AGENTSEND_DNS_NAMESERVERS="[\"127.0.0.1:$(cat "$work/dns.port")\"]" \
+    "$bin" fixture --ready-file "$work/ready.json" </dev/null >/dev/null 2>"$work/server.log" &
 fixture=$!
 for _ in $(seq 100); do
     [ -s "$work/ready.json" ] && break
@@ -35,5 +44,5 @@ SCHEMATHESIS_HOOKS=tests/fuzz/hooks.py python3 -c 'from schemathesis.cli import 
     run "$http/openapi.json" \
     --checks all --exclude-checks positive_data_acceptance \
     --header "Authorization: Bearer $key" \
-    --max-examples "${FUZZ_MAX_EXAMPLES:-25}" \
+    --max-examples "${FUZZ_MAX_EXAMPLES:-50}" \
     "$@"
