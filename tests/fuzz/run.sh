@@ -6,7 +6,7 @@
 #
 # BINARY defaults to the debug build that `cargo test` leaves in the target directory. It is
 # started as a throw-away fixture (own database, free ports, rate limiting off, mail dry-run).
-# FUZZ_MAX_EXAMPLES (default 50) bounds the examples per operation and phase.
+# FUZZ_MAX_EXAMPLES (default 100) bounds the examples per operation and phase.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -44,5 +44,5 @@ SCHEMATHESIS_HOOKS=tests/fuzz/hooks.py python3 -c 'from schemathesis.cli import 
     run "$http/openapi.json" \
     --checks all --exclude-checks positive_data_acceptance \
     --header "Authorization: Bearer $key" \
-    --max-examples "${FUZZ_MAX_EXAMPLES:-50}" \
+    --max-examples "${FUZZ_MAX_EXAMPLES:-100}" \
     "$@"
