@@ -16,8 +16,10 @@ work=$(mktemp -d)
 fixture=
 dns=
 cleanup() {
-    [ -n "$fixture" ] && kill "$fixture" 2>/dev/null || true
-    [ -n "$dns" ] && kill "$dns" 2>/dev/null || true
+    # SIGTERM, then wait: the fixture removes its directory on the way out.
+    for pid in $fixture $dns; do
+        { kill "$pid" && wait "$pid"; } 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
