@@ -133,10 +133,42 @@ async fn main() -> anyhow::Result<()> {
 /// as well as real mail (one repeated sentence would compress unrealistically well).
 fn filler(bytes: usize) -> String {
     const WORDS: &[&str] = &[
-        "the", "report", "figures", "attached", "quarter", "north", "region", "moved", "again",
-        "this", "month", "mostly", "second", "half", "please", "review", "before", "meeting",
-        "on", "Thursday", "and", "send", "any", "questions", "to", "team", "budget", "numbers",
-        "customer", "orders", "shipping", "delayed", "warehouse", "update", "thanks", "regards",
+        "the",
+        "report",
+        "figures",
+        "attached",
+        "quarter",
+        "north",
+        "region",
+        "moved",
+        "again",
+        "this",
+        "month",
+        "mostly",
+        "second",
+        "half",
+        "please",
+        "review",
+        "before",
+        "meeting",
+        "on",
+        "Thursday",
+        "and",
+        "send",
+        "any",
+        "questions",
+        "to",
+        "team",
+        "budget",
+        "numbers",
+        "customer",
+        "orders",
+        "shipping",
+        "delayed",
+        "warehouse",
+        "update",
+        "thanks",
+        "regards",
     ];
     let mut seed = u64::try_from(bytes).unwrap_or(0) ^ 0x9e37_79b9_7f4a_7c15;
     let mut out = String::with_capacity(bytes + 80);
@@ -159,4 +191,3 @@ fn filler(bytes: usize) -> String {
     out.push_str("\r\n");
     out
 }
-

@@ -1,21 +1,12 @@
 //! Paging: `limit` with either `offset` or an opaque `cursor`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 /// A validated page request: `limit` 1–100 (default 20), and where the page starts: `offset`
-/// rows from the start (default 0), or right after the row a `cursor` names.
+/// rows (default 0) from the start of the list, or from right after the row a `cursor` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
     limit: u32,
-    start: Start,
-}
-
-/// Where a page starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Start {
-    Offset(u64),
-    After(Cursor),
+    offset: u64,
+    after: Option<Cursor>,
 }
 
 /// A position in a list: the list's sort key and a row number that breaks ties, of the last
@@ -30,29 +21,34 @@ pub struct Cursor {
     pub row: i64,
 }
 
-/// The cursor format's version, the first byte of every cursor.
-const CURSOR_VERSION: &str = "1";
-
 impl Cursor {
-    /// The opaque text form.
+    /// The pattern of every cursor's text form, for the OpenAPI document: any text it matches
+    /// reads back (18 digits stay within an `i64`), so a client, or a fuzzer, can never send a
+    /// well-formed cursor that is refused.
+    pub const PATTERN: &str = r"^c[0-9]{1,18}\.[0-9]{1,18}$";
+
+    /// The text form: `c<key>.<row>`. Clients treat it as opaque.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{CURSOR_VERSION}.{}.{}", self.key, self.row))
+        format!("c{}.{}", self.key, self.row)
     }
 
     /// Reads the text form back.
     pub fn decode(text: &str) -> Result<Self, PagingError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| PagingError::Cursor)?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| PagingError::Cursor)?;
-        let mut parts = text.split('.');
-        match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(CURSOR_VERSION), Some(key), Some(row), None) => Ok(Self {
-                key: key.parse().map_err(|_| PagingError::Cursor)?,
-                row: row.parse().map_err(|_| PagingError::Cursor)?,
-            }),
-            _ => Err(PagingError::Cursor),
-        }
+        let (key, row) = text
+            .strip_prefix('c')
+            .and_then(|rest| rest.split_once('.'))
+            .ok_or(PagingError::Cursor)?;
+        let number = |s: &str| -> Result<i64, PagingError> {
+            if (1..=18).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+                s.parse().map_err(|_| PagingError::Cursor)
+            } else {
+                Err(PagingError::Cursor)
+            }
+        };
+        Ok(Self {
+            key: number(key)?,
+            row: number(row)?,
+        })
     }
 }
 
@@ -68,9 +64,6 @@ pub enum PagingError {
     /// `cursor` is not one this server gave out.
     #[error("must be a nextCursor value from an earlier page of this list")]
     Cursor,
-    /// Both `offset` and `cursor` were given.
-    #[error("cannot be combined with offset; a cursor already says where the page starts")]
-    CursorWithOffset,
 }
 
 impl Paging {
@@ -103,31 +96,25 @@ impl Paging {
         }
     }
 
-    /// See [`Paging::parse_limit`]. A cursor and an offset exclude each other.
-    pub fn parse_cursor(
-        raw: Option<&str>,
-        offset: Option<&str>,
-    ) -> Result<Option<Cursor>, PagingError> {
-        match (raw, offset) {
-            (None, _) => Ok(None),
-            (Some(_), Some(_)) => Err(PagingError::CursorWithOffset),
-            (Some(text), None) => Cursor::decode(text).map(Some),
-        }
+    /// See [`Paging::parse_limit`].
+    pub fn parse_cursor(raw: Option<&str>) -> Result<Option<Cursor>, PagingError> {
+        raw.map(Cursor::decode).transpose()
     }
 
     /// A page from already validated parts.
     pub fn new(limit: u32, offset: u64) -> Self {
         Self {
             limit: limit.clamp(1, Self::MAX_LIMIT),
-            start: Start::Offset(offset),
+            offset,
+            after: None,
         }
     }
 
-    /// The page right after `cursor`.
-    pub fn after(limit: u32, cursor: Cursor) -> Self {
+    /// The page `offset` rows after `cursor` (0: right after it).
+    pub fn after(limit: u32, offset: u64, cursor: Cursor) -> Self {
         Self {
-            limit: limit.clamp(1, Self::MAX_LIMIT),
-            start: Start::After(cursor),
+            after: Some(cursor),
+            ..Self::new(limit, offset)
         }
     }
 
@@ -136,20 +123,14 @@ impl Paging {
         i64::from(self.limit)
     }
 
-    /// Rows skipped (0 for a page that starts at a cursor).
+    /// Rows skipped (after the cursor, if there is one).
     pub fn offset(&self) -> i64 {
-        match self.start {
-            Start::Offset(n) => i64::try_from(n).unwrap_or(i64::MAX),
-            Start::After(_) => 0,
-        }
+        i64::try_from(self.offset).unwrap_or(i64::MAX)
     }
 
     /// The cursor the page starts after, if it starts at one.
     pub fn cursor(&self) -> Option<Cursor> {
-        match self.start {
-            Start::Offset(_) => None,
-            Start::After(c) => Some(c),
-        }
+        self.after
     }
 }
 
@@ -193,13 +174,17 @@ mod tests {
             row: 42,
         };
         assert_eq!(Cursor::decode(&c.encode()), Ok(c));
-        for bad in ["", "x", "MS4y", "!!!!", &URL_SAFE_NO_PAD.encode("2.1.2")] {
+        // The longest numbers the pattern allows read back; one digit more is refused.
+        assert!(Cursor::decode("c999999999999999999.999999999999999999").is_ok());
+        assert_eq!(
+            Cursor::decode("c9999999999999999999.1"),
+            Err(PagingError::Cursor)
+        );
+        for bad in [
+            "", "x", "c", "c1", "c1.", "c.1", "1.2", "c1.2.3", "c-1.2", "c+1.2", "c1.2 ",
+        ] {
             assert_eq!(Cursor::decode(bad), Err(PagingError::Cursor), "{bad}");
         }
-        assert_eq!(
-            Paging::parse_cursor(Some(&c.encode()), Some("0")),
-            Err(PagingError::CursorWithOffset)
-        );
-        assert_eq!(Paging::parse_cursor(None, Some("5")), Ok(None));
+        assert_eq!(Paging::parse_cursor(None), Ok(None));
     }
 }

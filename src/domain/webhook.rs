@@ -4,6 +4,7 @@ use std::fmt;
 
 use url::Url;
 
+use super::address::DomainName;
 use super::ids::{AccountId, DeliveryId, EventId, WebhookId};
 use super::random;
 use super::time::Timestamp;
@@ -122,7 +123,7 @@ impl WebhookUrl {
 
     /// Validates a URL.
     pub fn parse(raw: &str) -> Result<Self, InvalidWebhookUrl> {
-        if raw.len() > Self::MAX_LEN {
+        if raw.chars().count() > Self::MAX_LEN {
             return Err(InvalidWebhookUrl("must be at most 2048 characters"));
         }
         let url = Url::parse(raw.trim())
@@ -130,8 +131,16 @@ impl WebhookUrl {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(InvalidWebhookUrl("must use http or https"));
         }
-        if url.host().is_none() {
-            return Err(InvalidWebhookUrl("must name a host"));
+        match url.host() {
+            None => return Err(InvalidWebhookUrl("must name a host")),
+            // The URL parser keeps characters such as `*` or `_` in a host name; no such name
+            // resolves, so deliveries could never be made.
+            Some(url::Host::Domain(name)) if DomainName::parse(name).is_err() => {
+                return Err(InvalidWebhookUrl(
+                    "must name a host: letters, digits and hyphens in dot-separated labels",
+                ));
+            }
+            Some(_) => {}
         }
         Ok(Self(url))
     }
@@ -325,6 +334,7 @@ mod tests {
     fn urls_must_be_http_or_https_with_a_host_and_not_too_long() {
         assert!(WebhookUrl::parse("https://example.com/hooks?x=1").is_ok());
         assert!(WebhookUrl::parse("http://127.0.0.1:8080/h").is_ok());
+        assert!(WebhookUrl::parse("https://xn--bcher-kva.example/a*b").is_ok());
         for bad in [
             "",
             "example.com/hook",
@@ -332,6 +342,8 @@ mod tests {
             "file:///etc/passwd",
             "https://",
             "javascript:alert(1)",
+            "https://a*b.example/",
+            "https://under_score.example/",
         ] {
             assert!(WebhookUrl::parse(bad).is_err(), "{bad}");
         }

@@ -10,6 +10,7 @@ use super::List;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
 use super::idempotency::{Idempotency, Reply};
+use super::messages::Mailbox;
 use crate::domain::account::AccountName;
 use crate::domain::{
     Account, AccountId, ApiKey, ApiKeyId, EmailAddress, KeyName, Plan, Timestamp, ValidationErrors,
@@ -60,18 +61,29 @@ impl AccountDto {
 /// `PATCH /account` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateAccount {
-    /// 1–255 characters.
+    #[schema(value_type = Option<Label>)]
     name: Option<String>,
-    /// A valid email address.
+    #[schema(value_type = Option<Mailbox>)]
     email: Option<String>,
 }
 
 /// `POST /account/api-keys` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateApiKey {
-    /// A label, 1–255 characters.
+    #[schema(value_type = Option<Label>)]
     name: Option<String>,
 }
+
+/// A name or label: surrounding white space is trimmed, and what is left is 1–255 characters
+/// without line breaks or NUL. (The pattern spells out Unicode white space, which is what is
+/// trimmed.)
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000](?:[^\r\n\u0000]{0,253}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+)]
+#[expect(dead_code, reason = "describes names for the OpenAPI document only")]
+pub struct Label(String);
 
 /// A new key: the only response that ever contains it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,7 +128,7 @@ impl From<ApiKey> for ApiKeyDto {
 }
 
 /// Get the authenticated account.
-#[utoipa::path(get, path = "/account", tag = "Account",
+#[utoipa::path(get, path = "/account", tag = "Account", operation_id = "getAccount",
     responses((status = 200, description = "The account", body = AccountDto)))]
 pub async fn get(auth: Authenticated, state: Data<AppState>) -> Result<impl Responder, ApiError> {
     let account = state
@@ -129,7 +141,8 @@ pub async fn get(auth: Authenticated, state: Data<AppState>) -> Result<impl Resp
 }
 
 /// Change the account's name or email.
-#[utoipa::path(patch, path = "/account", tag = "Account", request_body = UpdateAccount,
+#[utoipa::path(patch, path = "/account", tag = "Account", operation_id = "updateAccount",
+    request_body = Option<UpdateAccount>,
     responses(
         (status = 200, description = "The updated account", body = AccountDto),
         (status = 400, description = "Invalid field", body = ErrorBody),
@@ -159,7 +172,8 @@ pub async fn update(
 }
 
 /// Create an API key for the account. The key is in this response only.
-#[utoipa::path(post, path = "/account/api-keys", tag = "Account", request_body = CreateApiKey,
+#[utoipa::path(post, path = "/account/api-keys", tag = "Account", operation_id = "createApiKey",
+    request_body = Option<CreateApiKey>,
     responses(
         (status = 201, description = "The new key", body = CreatedApiKeyDto),
         (status = 400, description = "Invalid name", body = ErrorBody),
@@ -195,7 +209,7 @@ pub async fn create_key(
 }
 
 /// List the account's keys that are not revoked, newest first.
-#[utoipa::path(get, path = "/account/api-keys", tag = "Account", params(super::PageParams),
+#[utoipa::path(get, path = "/account/api-keys", tag = "Account", operation_id = "listApiKeys", params(super::PageParams),
     responses(
         (status = 200, description = "A page of keys", body = List<ApiKeyDto>),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
@@ -215,7 +229,7 @@ pub async fn list_keys(
 }
 
 /// Revoke a key; it stops working with the next request.
-#[utoipa::path(delete, path = "/account/api-keys/{id}", tag = "Account", params(super::IdParam),
+#[utoipa::path(delete, path = "/account/api-keys/{id}", tag = "Account", operation_id = "revokeApiKey", params(super::IdParam),
     responses(
         (status = 204, description = "Revoked"),
         (status = 404, description = "No such key", body = ErrorBody),

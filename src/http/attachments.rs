@@ -76,13 +76,15 @@ pub struct UploadForm {
 }
 
 /// Upload an attachment to use in sends.
-#[utoipa::path(post, path = "/attachments", tag = "Attachments",
+#[utoipa::path(post, path = "/attachments", tag = "Attachments", operation_id = "uploadAttachment",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored", body = AttachmentDto),
         (status = 400, description = "No `file` part, more than one, or over 10 MiB (`ATTACHMENT_TOO_LARGE`)", body = ErrorBody),
         (status = 413, description = "Request body over the multipart limit", body = ErrorBody),
+        (status = 408, description = "REQUEST_TIMEOUT: the body arrived too slowly", body = ErrorBody),
         (status = 415, description = "Not `multipart/form-data`", body = ErrorBody),
+        (status = 503, description = "SERVER_BUSY: too much data in memory at once", body = ErrorBody),
     ))]
 pub async fn upload(
     auth: Authenticated,
@@ -239,7 +241,7 @@ fn bad_form(e: MultipartError, body_limit: usize) -> ApiError {
 }
 
 /// Get an attachment's metadata with a fresh presigned download link.
-#[utoipa::path(get, path = "/attachments/{id}", tag = "Attachments",
+#[utoipa::path(get, path = "/attachments/{id}", tag = "Attachments", operation_id = "getAttachment",
     params(super::IdParam),
     responses(
         (status = 200, description = "The attachment", body = AttachmentDto),
@@ -256,9 +258,9 @@ pub async fn get(
 
 /// Download an attachment's bytes with the API key.
 #[utoipa::path(get, path = "/attachments/{id}/content", tag = "Attachments",
-    params(super::IdParam),
+    operation_id = "getAttachmentContent", params(super::IdParam),
     responses(
-        (status = 200, description = "The bytes, with their content type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The bytes, with the attachment's own content type", content_type = "*/*", body = Vec<u8>),
         (status = 404, description = "No such attachment", body = ErrorBody),
     ))]
 pub async fn content(
@@ -296,10 +298,10 @@ pub struct LinkQuery {
 
 /// Download through a presigned link (the `url` of an attachment); no API key.
 #[utoipa::path(get, path = "/attachments/{id}/download", tag = "Attachments",
-    params(super::IdParam, LinkQuery),
+    operation_id = "downloadAttachment", params(super::IdParam, LinkQuery),
     security(()),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The bytes, with the attachment's own content type", content_type = "*/*", body = Vec<u8>),
         (status = 403, description = "Altered link (`INVALID_SIGNATURE`)", body = ErrorBody),
         (status = 404, description = "The attachment is gone", body = ErrorBody),
         (status = 410, description = "Expired link (`LINK_EXPIRED`)", body = ErrorBody),

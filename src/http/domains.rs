@@ -131,8 +131,10 @@ impl DomainDto {
 /// `POST /domains` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateDomain {
-    /// A domain name such as `example.com` (3–255 characters; internationalised names are
-    /// stored as A-labels).
+    /// A domain name such as `example.com`: two labels or more, the last not a number, 3–253
+    /// characters; not this server's shared domain. Internationalised names are accepted too
+    /// and stored as A-labels.
+    #[schema(value_type = String, min_length = 3, max_length = 253, pattern = r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?![0-9]+\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$")]
     domain: Option<String>,
 }
 
@@ -141,11 +143,20 @@ pub struct CreateDomain {
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `json` (default) or `zone`: the records as a zone-file snippet (`text/plain`).
+    #[param(value_type = Option<DomainFormat>)]
     format: Option<String>,
 }
 
+/// The formats of `GET /domains/{id}`, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum DomainFormat {
+    Json,
+    Zone,
+}
+
 /// Add a domain: the response lists the DNS records to publish.
-#[utoipa::path(post, path = "/domains", tag = "Domains", request_body = CreateDomain,
+#[utoipa::path(post, path = "/domains", tag = "Domains", operation_id = "createDomain", request_body = CreateDomain,
     responses(
         (status = 201, description = "Domain added, with its DNS records", body = DomainDto),
         (status = 400, description = "Not a valid domain name", body = ErrorBody),
@@ -180,7 +191,7 @@ pub async fn create(
 }
 
 /// The account's domains, newest first.
-#[utoipa::path(get, path = "/domains", tag = "Domains", params(super::PageParams),
+#[utoipa::path(get, path = "/domains", tag = "Domains", operation_id = "listDomains", params(super::PageParams),
     responses(
         (status = 200, description = "A page of domains", body = List<DomainDto>),
         (status = 400, description = "Bad paging", body = ErrorBody),
@@ -202,9 +213,11 @@ pub async fn list(
 
 /// A domain with its records and statuses; `?format=zone` gives the records as a zone-file
 /// snippet to paste into a DNS zone.
-#[utoipa::path(get, path = "/domains/{id}", tag = "Domains", params(super::IdParam, FormatQuery),
+#[utoipa::path(get, path = "/domains/{id}", tag = "Domains", operation_id = "getDomain",
+    params(super::IdParam, FormatQuery),
     responses(
-        (status = 200, description = "The domain (or, with ?format=zone, text/plain zone records)", body = DomainDto),
+        (status = 200, description = "The domain (or, with ?format=zone, text/plain zone records)",
+            content((DomainDto = "application/json"), (String = "text/plain"))),
         (status = 400, description = "Unknown format", body = ErrorBody),
         (status = 404, description = "No such domain", body = ErrorBody),
     ))]
@@ -237,7 +250,7 @@ pub async fn get(
 
 /// Check the domain's DNS records now. DNS failures are reported in `lastCheckError` and
 /// leave the statuses as they were.
-#[utoipa::path(post, path = "/domains/{id}/verify", tag = "Domains", params(super::IdParam),
+#[utoipa::path(post, path = "/domains/{id}/verify", tag = "Domains", operation_id = "verifyDomain", params(super::IdParam),
     responses(
         (status = 200, description = "The domain after the check", body = DomainDto),
         (status = 404, description = "No such domain", body = ErrorBody),
@@ -252,7 +265,7 @@ pub async fn verify(
 }
 
 /// Delete a domain and its DKIM key.
-#[utoipa::path(delete, path = "/domains/{id}", tag = "Domains", params(super::IdParam),
+#[utoipa::path(delete, path = "/domains/{id}", tag = "Domains", operation_id = "deleteDomain", params(super::IdParam),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such domain", body = ErrorBody),

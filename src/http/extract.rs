@@ -173,7 +173,7 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-/// `limit` and `offset` or `cursor` from the query string, validated; other parameters are
+/// `limit`, `offset` and `cursor` from the query string, validated; other parameters are
 /// left to other extractors.
 #[derive(Debug, Clone, Copy)]
 pub struct Paged(pub Paging);
@@ -200,12 +200,11 @@ fn parse_paging(query: &str) -> Result<Paged, ApiError> {
     let mut errors = ValidationErrors::new();
     let limit = errors.check("limit", Paging::parse_limit(raw.limit.as_deref()));
     let offset = errors.check("offset", Paging::parse_offset(raw.offset.as_deref()));
-    let cursor = errors.check(
-        "cursor",
-        Paging::parse_cursor(raw.cursor.as_deref(), raw.offset.as_deref()),
-    );
+    let cursor = errors.check("cursor", Paging::parse_cursor(raw.cursor.as_deref()));
     match (limit, offset, cursor) {
-        (Some(limit), _, Some(Some(cursor))) => Ok(Paged(Paging::after(limit, cursor))),
+        (Some(limit), Some(offset), Some(Some(cursor))) => {
+            Ok(Paged(Paging::after(limit, offset, cursor)))
+        }
         (Some(limit), Some(offset), Some(None)) => Ok(Paged(Paging::new(limit, offset))),
         _ => Err(ApiError::validation(errors)),
     }
@@ -255,6 +254,9 @@ mod tests {
             paging.cursor(),
             Some(crate::domain::Cursor { key: 5, row: 6 })
         );
-        assert!(parse_paging(&format!("offset=0&cursor={cursor}")).is_err());
+        let Ok(Paged(paging)) = parse_paging(&format!("offset=4&cursor={cursor}")) else {
+            panic!("an offset counts from the cursor");
+        };
+        assert_eq!(paging.offset(), 4);
     }
 }

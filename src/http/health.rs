@@ -23,7 +23,7 @@ pub struct HealthDto {
 /// Health check: the database answers reads, its writer runs, and so does every supervised
 /// component (listeners and workers). Otherwise `503`, with the components that are down in
 /// `details` (`{"smtp": ["stopped"]}`).
-#[utoipa::path(get, path = "/health", tag = "System", security(()),
+#[utoipa::path(get, path = "/health", tag = "System", operation_id = "health", security(()),
     responses(
         (status = 200, description = "Healthy", body = HealthDto),
         (status = 503, description = "The database is not reachable or a component has stopped",

@@ -79,16 +79,25 @@ impl From<Inbox> for InboxDto {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateInbox {
-    /// A local part (`support`) or a full address on the shared domain or on `domainId`.
+    /// A local part (`support`; lower-cased, letters, digits, `.`, `_` and `-`, no two dots in
+    /// a row) or a full address on the shared domain or on `domainId` (not together with
+    /// `prefix`). Without it an address `agent-<8 random>` is generated.
+    #[schema(pattern = r"^(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")]
     address: Option<String>,
-    /// Shown in `From`; at most 255 characters, no line breaks.
+    /// Shown in `From`; at most 255 characters, no line breaks; blank means none.
+    #[schema(max_length = 255, pattern = r"^[^\r\n\u0000]*$")]
     display_name: Option<String>,
     /// A custom domain verified for sending.
     #[schema(value_type = Option<String>, format = Uuid)]
     domain_id: Option<DomainId>,
-    /// Generated address `<prefix>-<8 random>` instead of `agent-<8 random>`.
+    /// Generated address `<prefix>-<8 random>` instead of `agent-<8 random>` (not together with
+    /// `address`).
+    #[schema(pattern = r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,54}$")]
     prefix: Option<String>,
-    /// Messages per UTC day, up to the account's own limit.
+    /// Messages per UTC day, 0 up to the account's own `dailySendLimit` (`GET /account`; more
+    /// is `400 VALIDATION_ERROR`). Default: the server's per-inbox default, at most that.
+    #[serde(default, deserialize_with = "super::whole_number")]
+    #[schema(minimum = 0)]
     daily_send_limit: Option<i64>,
 }
 
@@ -170,11 +179,13 @@ fn parse_address(raw: &str) -> Result<(AddressRequest, Option<String>), ApiError
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateInbox {
-    /// New display name; `null` or `""` removes it.
+    /// New display name (at most 255 characters, no line breaks); `null` or blank removes it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"^[^\r\n\u0000]*$")]
     display_name: Option<Option<String>>,
-    /// Messages per UTC day, 0 up to the account's own limit.
+    /// Messages per UTC day, 0 up to the account's own `dailySendLimit` (more is `400`).
+    #[serde(default, deserialize_with = "super::whole_number")]
+    #[schema(minimum = 0)]
     daily_send_limit: Option<i64>,
 }
 
@@ -196,10 +207,12 @@ impl UpdateInbox {
 }
 
 /// Create an inbox.
-#[utoipa::path(post, path = "/inboxes", tag = "Inboxes", request_body = CreateInbox,
+#[utoipa::path(post, path = "/inboxes", tag = "Inboxes", operation_id = "createInbox",
+    request_body = Option<CreateInbox>,
     responses(
         (status = 201, description = "Inbox created", body = InboxDto),
-        (status = 400, description = "Invalid address, local part, domain or field", body = ErrorBody),
+        (status = 400, description = "Invalid address, local part, domain or field; `address` and `prefix` together", body = ErrorBody),
+        (status = 402, description = "CLAIM_REQUIRED: a sandbox account has its inbox already", body = ErrorBody),
         (status = 404, description = "Unknown domainId", body = ErrorBody),
         (status = 409, description = "Address taken (ADDRESS_TAKEN)", body = ErrorBody),
     ))]
@@ -226,7 +239,7 @@ pub async fn create(
 }
 
 /// List the account's active and suspended inboxes, newest first.
-#[utoipa::path(get, path = "/inboxes", tag = "Inboxes", params(super::PageParams),
+#[utoipa::path(get, path = "/inboxes", tag = "Inboxes", operation_id = "listInboxes", params(super::PageParams),
     responses(
         (status = 200, description = "A page of inboxes", body = List<InboxDto>),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
@@ -247,7 +260,7 @@ pub async fn list(
 }
 
 /// Get an inbox.
-#[utoipa::path(get, path = "/inboxes/{id}", tag = "Inboxes", params(super::IdParam),
+#[utoipa::path(get, path = "/inboxes/{id}", tag = "Inboxes", operation_id = "getInbox", params(super::IdParam),
     responses(
         (status = 200, description = "The inbox", body = InboxDto),
         (status = 404, description = "No such inbox (or deleted)", body = ErrorBody),
@@ -268,8 +281,8 @@ pub async fn get(
 }
 
 /// Change an inbox's display name or daily send limit.
-#[utoipa::path(patch, path = "/inboxes/{id}", tag = "Inboxes", params(super::IdParam),
-    request_body = UpdateInbox,
+#[utoipa::path(patch, path = "/inboxes/{id}", tag = "Inboxes", operation_id = "updateInbox",
+    params(super::IdParam), request_body = Option<UpdateInbox>,
     responses(
         (status = 200, description = "The updated inbox", body = InboxDto),
         (status = 400, description = "Invalid field", body = ErrorBody),
@@ -293,7 +306,7 @@ pub async fn update(
 }
 
 /// Delete an inbox (soft: its address stays reserved and inbound mail to it is refused).
-#[utoipa::path(delete, path = "/inboxes/{id}", tag = "Inboxes", params(super::IdParam),
+#[utoipa::path(delete, path = "/inboxes/{id}", tag = "Inboxes", operation_id = "deleteInbox", params(super::IdParam),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such inbox", body = ErrorBody),

@@ -138,8 +138,39 @@ impl From<Message> for MessageDto {
 #[into_params(parameter_in = Query)]
 pub struct StatusFilter {
     /// Only messages in this status.
+    #[param(value_type = Option<StatusName>)]
     status: Option<String>,
 }
+
+/// A message status, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum StatusName {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Failed,
+    Bounced,
+    Complained,
+    Received,
+}
+
+/// An email address: an RFC 5321 mailbox such as `ada@example.com`, at most 254 characters
+/// (64 before the `@`). The pattern gives the usual form; quoted local parts and address
+/// literals (`user@[192.0.2.1]`) are accepted too.
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    format = Email,
+    max_length = 254,
+    pattern = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)]
+#[expect(
+    dead_code,
+    reason = "describes addresses for the OpenAPI document only"
+)]
+pub struct Mailbox(String);
 
 impl StatusFilter {
     fn parse(&self) -> Result<Option<MessageStatus>, ApiError> {
@@ -160,32 +191,39 @@ impl StatusFilter {
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
     /// 1–50 recipient addresses.
+    #[schema(value_type = Vec<Mailbox>, min_items = 1, max_items = 50)]
     to: Option<Vec<String>>,
     /// Up to 50.
+    #[schema(value_type = Option<Vec<Mailbox>>, max_items = 50)]
     cc: Option<Vec<String>>,
     /// Up to 50; they get the message but are not listed in its headers.
+    #[schema(value_type = Option<Vec<Mailbox>>, max_items = 50)]
     bcc: Option<Vec<String>>,
-    /// 1–998 characters.
+    /// 1–998 characters, no line breaks.
+    #[schema(value_type = String, min_length = 1, max_length = 998, pattern = r"^[^\r\n\u0000]*$")]
     subject: Option<String>,
     /// At most 256,000 characters.
+    #[schema(max_length = 256_000)]
     body_text: Option<String>,
     /// At most 256,000 characters.
+    #[schema(max_length = 256_000)]
     body_html: Option<String>,
     /// Reply in this thread of the inbox (sets In-Reply-To and References).
     #[schema(value_type = Option<String>, format = Uuid)]
     thread_id: Option<ThreadId>,
     /// Up to 10 attachments of the account, 25 MB in all.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<uuid::Uuid>>, max_items = 10)]
     attachment_ids: Option<Vec<AttachmentId>>,
 }
 
 /// Send a message from an inbox. Answers at once with the message `queued`; delivery follows
 /// in the background (`message.sent`, `message.delivered` webhooks).
-#[utoipa::path(post, path = "/inboxes/{id}/messages", tag = "Messages",
+#[utoipa::path(post, path = "/inboxes/{id}/messages", tag = "Messages", operation_id = "sendMessage",
     params(super::IdParam), request_body = SendMessage,
     responses(
         (status = 202, description = "Accepted and queued", body = MessageDto),
         (status = 400, description = "Invalid field, THREAD_INBOX_MISMATCH or ATTACHMENTS_TOO_LARGE", body = ErrorBody),
+        (status = 402, description = "CLAIM_REQUIRED: a sandbox account's limit", body = ErrorBody),
         (status = 403, description = "INBOX_SUSPENDED", body = ErrorBody),
         (status = 404, description = "No such inbox, thread or attachment", body = ErrorBody),
         (status = 429, description = "DAILY_SEND_LIMIT_REACHED (no Retry-After)", body = ErrorBody),
@@ -221,7 +259,7 @@ pub async fn send(
 }
 
 /// List an inbox's messages, newest first.
-#[utoipa::path(get, path = "/inboxes/{id}/messages", tag = "Messages",
+#[utoipa::path(get, path = "/inboxes/{id}/messages", tag = "Messages", operation_id = "listMessages",
     params(super::IdParam, super::PageParams, StatusFilter),
     responses(
         (status = 200, description = "A page of messages", body = List<MessageDto>),
@@ -247,7 +285,7 @@ pub async fn list(
 }
 
 /// Get a message.
-#[utoipa::path(get, path = "/messages/{id}", tag = "Messages", params(super::IdParam),
+#[utoipa::path(get, path = "/messages/{id}", tag = "Messages", operation_id = "getMessage", params(super::IdParam),
     responses(
         (status = 200, description = "The message", body = MessageDto),
         (status = 404, description = "No such message", body = ErrorBody),
@@ -268,7 +306,7 @@ pub async fn get(
 }
 
 /// The exact stored RFC 5322 bytes of a message.
-#[utoipa::path(get, path = "/messages/{id}/raw", tag = "Messages", params(super::IdParam),
+#[utoipa::path(get, path = "/messages/{id}/raw", tag = "Messages", operation_id = "getRawMessage", params(super::IdParam),
     responses(
         (status = 200, description = "The message as stored", content_type = "message/rfc822", body = Vec<u8>),
         (status = 404, description = "No such message", body = ErrorBody),
@@ -291,7 +329,7 @@ pub async fn raw(
 }
 
 /// Delete a message (its thread's counters follow).
-#[utoipa::path(delete, path = "/messages/{id}", tag = "Messages", params(super::IdParam),
+#[utoipa::path(delete, path = "/messages/{id}", tag = "Messages", operation_id = "deleteMessage", params(super::IdParam),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such message", body = ErrorBody),

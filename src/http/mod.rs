@@ -24,11 +24,11 @@ pub mod webhooks;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::{ALLOW, HeaderValue};
+use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
 use actix_web::middleware::from_fn;
-use actix_web::{App, ResponseError, Route, web};
+use actix_web::{App, HttpResponse, ResponseError, Route, web};
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use self::error::ApiError;
@@ -221,6 +221,7 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let doc = openapi::document(&state.config);
     App::new()
         .app_data(web::Data::new(state))
         .app_data(web::PathConfig::default().error_handler(|_, _| {
@@ -234,7 +235,22 @@ pub fn app(
             ApiError::bad_request(format!("The query string is invalid: {e}")).into()
         }))
         .configure(routes)
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()))
+        // People type the docs address without its trailing slash.
+        .service(resource(
+            "/docs",
+            [(
+                Method::GET,
+                web::route().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header((LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )],
+        ))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .external_urls_from_iter_unchecked([("/openapi.json", doc)]),
+        )
         .default_service(web::to(|| async {
             ApiError::route_not_found().error_response()
         }))
@@ -275,12 +291,15 @@ impl<T: ToSchema> From<Page<T>> for List<T> {
 )]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// 1–100, default 20.
+    /// Items per page, 1–100 (default 20); anything else is `400 VALIDATION_ERROR`.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     limit: Option<u32>,
-    /// 0 or more, default 0. Not with `cursor`.
+    /// Items to skip, 0 up to 2^63 − 1 (default 0); with `cursor`, counted from it.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, default = 0)]
     offset: Option<u64>,
-    /// The `nextCursor` of the previous page: this page starts right after it. Not with
-    /// `offset`.
+    /// The `nextCursor` of the previous page: this page starts right after the item it names
+    /// (an addition to the hosted API; opaque to clients).
+    #[param(pattern = r"^c[0-9]{1,18}\.[0-9]{1,18}$")]
     cursor: Option<String>,
 }
 
@@ -289,7 +308,7 @@ pub struct PageParams {
 #[expect(dead_code, reason = "describes the path for the OpenAPI document only")]
 #[into_params(parameter_in = Path)]
 pub struct IdParam {
-    /// Lower-case UUID.
+    /// A UUID; anything else is `400 VALIDATION_ERROR`.
     #[param(format = Uuid)]
     id: String,
 }
@@ -301,4 +320,29 @@ where
     D: Deserializer<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// An optional whole number, also when written with a zero fraction (`90.0`, which JSON Schema
+/// counts as an integer too). Integers past `i64` saturate, so that the field's own range check
+/// reports them.
+pub fn whole_number<'de, D>(d: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    if n.as_u64().is_some() {
+        return Ok(Some(i64::MAX));
+    }
+    match n.as_f64() {
+        // `as` saturates at the bounds of i64.
+        Some(f) if f.is_finite() && f.fract() == 0.0 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid value: {n}, expected a whole number"
+        ))),
+    }
 }

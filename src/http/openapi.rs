@@ -1,8 +1,13 @@
 //! The OpenAPI document served at `/openapi.json` (and rendered at `/docs`), generated from the
 //! handlers' annotations. Every route in the route table must appear here; a test checks it.
 
+use serde_json::{Value, json};
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
+
+use crate::config::Config;
 
 use super::{
     account, attachments, domains, error, health, inboxes, messages, sandbox, threads, webhooks,
@@ -32,8 +37,8 @@ use super::{
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
         sandbox::provision, sandbox::claim_page, sandbox::claim_submit,
     ),
-    components(schemas(error::ErrorBody)),
-    modifiers(&Security),
+    components(schemas(error::ErrorBody, messages::StatusName, domains::DomainFormat)),
+    modifiers(&Security, &CommonResponses),
     security(("BearerAuth" = []), ("ApiKeyAuth" = [])),
     tags(
         (name = "Inboxes", description = "Addresses that send and receive mail"),
@@ -50,6 +55,103 @@ use super::{
 )]
 pub struct ApiDoc;
 
+/// The document this server serves at `/openapi.json`: [`ApiDoc`], with what its configuration
+/// decides and what utoipa's annotations cannot say (see [`refine`]).
+pub fn document(config: &Config) -> Value {
+    match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(mut doc) => {
+            refine(&mut doc, config);
+            doc
+        }
+        Err(e) => {
+            log::error!("the OpenAPI document cannot be written out: {e}");
+            Value::Null
+        }
+    }
+}
+
+/// A hyphenated UUID, the only form ids are accepted in.
+const UUID_PATTERN: &str =
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
+/// Makes the document say exactly what the server checks, where annotations cannot:
+/// - `format` is only an annotation in OpenAPI 3.1 (a validator need not check it), so each
+///   `uuid` also gets its pattern;
+/// - a body that may be left out is not therefore `null` (a JSON `null` is refused);
+/// - `address` and `prefix` of a new inbox exclude each other (a `not`);
+/// - an inbox's daily send limit goes up to its account's own, which is the configured
+///   account limit unless an operator gave the account another;
+/// - multipart part names cannot hold control characters (the part header would not parse).
+fn refine(doc: &mut Value, config: &Config) {
+    add_uuid_patterns(doc);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for operation in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+        {
+            let Some(body) = operation.get_mut("requestBody") else {
+                continue;
+            };
+            if body.get("required") == Some(&Value::Bool(true)) {
+                continue;
+            }
+            let Some(schema) = body.pointer_mut("/content/application~1json/schema") else {
+                continue;
+            };
+            let not_null = schema
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .and_then(|choices| {
+                    choices
+                        .iter()
+                        .find(|c| c.get("type") != Some(&json!("null")))
+                        .cloned()
+                });
+            if let Some(not_null) = not_null {
+                *schema = not_null;
+            }
+        }
+    }
+    let Some(schemas) = doc.pointer_mut("/components/schemas") else {
+        return;
+    };
+    if let Some(create) = schemas
+        .get_mut("CreateInbox")
+        .and_then(Value::as_object_mut)
+    {
+        create.insert(
+            "not".to_owned(),
+            json!({
+                "required": ["address", "prefix"],
+                "properties": {"address": {"type": "string"}, "prefix": {"type": "string"}}
+            }),
+        );
+    }
+    for body in ["CreateInbox", "UpdateInbox"] {
+        if let Some(limit) = schemas.pointer_mut(&format!("/{body}/properties/dailySendLimit")) {
+            limit["maximum"] = json!(config.limits.account_daily_send_limit);
+        }
+    }
+    if let Some(form) = schemas.get_mut("UploadForm") {
+        form["propertyNames"] = json!({"pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"});
+    }
+}
+
+/// Adds [`UUID_PATTERN`] to every schema of format `uuid`.
+fn add_uuid_patterns(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if object.get("format") == Some(&json!("uuid")) && !object.contains_key("pattern") {
+                object.insert("pattern".to_owned(), json!(UUID_PATTERN));
+            }
+            object.values_mut().for_each(add_uuid_patterns);
+        }
+        Value::Array(items) => items.iter_mut().for_each(add_uuid_patterns),
+        _ => {}
+    }
+}
+
 /// The two ways to send an API key.
 struct Security;
 
@@ -65,4 +167,93 @@ impl Modify for Security {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
         );
     }
+}
+
+/// The error responses that every operation of a kind can give, added in one place so that no
+/// annotation can forget one: `401` on each operation that needs a key, `429` everywhere (the
+/// rate limit counts unauthenticated requests by address), `400` wherever a path id, a paging
+/// parameter or a JSON body can be malformed, and `408`, `413`, `415` and `503` wherever a JSON
+/// body is read. An operation's own description of a status is kept.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                add_common_responses(op);
+            }
+        }
+    }
+}
+
+fn add_common_responses(op: &mut Operation) {
+    let has_param = |name: &str, place: ParameterIn| {
+        op.parameters.iter().flatten().any(|p| match p {
+            RefOr::T(p) => p.name == name && p.parameter_in == place,
+            RefOr::Ref(_) => false,
+        })
+    };
+    let (path_id, paged) = (
+        has_param("id", ParameterIn::Path),
+        has_param("limit", ParameterIn::Query),
+    );
+    let json_body = op.request_body.as_ref().is_some_and(|b| match b {
+        RefOr::T(b) => b.content.contains_key("application/json"),
+        RefOr::Ref(_) => false,
+    });
+    // `security(())` (an empty requirement) marks the public operations.
+    let public = op.security.iter().flatten().any(|requirement| {
+        serde_json::to_value(requirement).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+    });
+    let mut add = |status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    };
+    if path_id || paged || json_body {
+        add(
+            "400",
+            "VALIDATION_ERROR: a malformed id, paging parameter or field",
+        );
+    }
+    if !public {
+        add(
+            "401",
+            "UNAUTHORIZED: the API key is missing, unknown, revoked or expired",
+        );
+    }
+    if json_body {
+        add("408", "REQUEST_TIMEOUT: the body arrived too slowly");
+        add("413", "PAYLOAD_TOO_LARGE: the body is over the JSON limit");
+        add(
+            "415",
+            "UNSUPPORTED_MEDIA_TYPE: a body that is not `application/json`",
+        );
+        add(
+            "503",
+            "SERVER_BUSY: too much data in memory at once; retry after `Retry-After`",
+        );
+    }
+    add(
+        "429",
+        "RATE_LIMIT_EXCEEDED: retry after `Retry-After` seconds",
+    );
+}
+
+/// A response with the error envelope.
+fn error_response(description: &str) -> RefOr<Response> {
+    let mut response = Response::new(description);
+    response.content.insert(
+        "application/json".to_owned(),
+        RefOr::T(Content::new(Some(Ref::from_schema_name("ErrorBody")))),
+    );
+    RefOr::T(response)
 }

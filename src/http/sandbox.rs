@@ -9,9 +9,11 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::account::Label;
 use super::auth::client_ip;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, media_type_is};
+use super::messages::Mailbox;
 use super::rate_limit::Window;
 use crate::config::AutoProvision;
 use crate::domain::account::{AccountName, DeviceId};
@@ -41,7 +43,7 @@ pub fn provisioning_enabled(state: &AppState) -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct ProvisionRequest {
     /// 8–128 characters from `[A-Za-z0-9._:-]`, stable per agent installation.
-    #[schema(example = "my-agent-laptop-01")]
+    #[schema(value_type = String, example = "my-agent-laptop-01", pattern = r"^[A-Za-z0-9._:-]{8,128}$")]
     device_id: Option<String>,
 }
 
@@ -69,7 +71,8 @@ pub struct ProvisionResponse {
 }
 
 /// Get a sandbox account for this device (no API key; enabled by configuration).
-#[utoipa::path(post, path = "/auth/auto-provision", tag = "Account", security(()),
+#[utoipa::path(post, path = "/auth/auto-provision", tag = "Account", operation_id = "autoProvision",
+    security(()),
     request_body = ProvisionRequest,
     responses(
         (status = 201, description = "A new sandbox account", body = ProvisionResponse),
@@ -154,7 +157,8 @@ pub async fn provision(
 
 /// The claim page: a form for a person's name and email (HTML; no API key, the token in the
 /// link is the authorisation).
-#[utoipa::path(get, path = "/claim/{token}", tag = "Account", security(()),
+#[utoipa::path(get, path = "/claim/{token}", tag = "Account", operation_id = "getClaimPage",
+    security(()),
     params(("token" = String, Path, description = "From the account's `claimUrl`")),
     responses(
         (status = 200, description = "The form", content_type = "text/html", body = String),
@@ -179,21 +183,26 @@ pub async fn claim_page(state: Data<AppState>, token: Path<String>) -> HttpRespo
 }
 
 /// The claim form's fields.
-#[derive(Debug, Default, Deserialize)]
-struct ClaimForm {
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ClaimForm {
+    /// The person's name.
+    #[schema(value_type = Label)]
     name: Option<String>,
+    /// Their email address.
+    #[schema(value_type = Mailbox)]
     email: Option<String>,
 }
 
 /// Claims the account with the form's `name` and `email`
 /// (`application/x-www-form-urlencoded`); answers with an HTML page.
-#[utoipa::path(post, path = "/claim/{token}", tag = "Account", security(()),
+#[utoipa::path(post, path = "/claim/{token}", tag = "Account", operation_id = "submitClaim",
+    security(()),
     params(("token" = String, Path, description = "From the account's `claimUrl`")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "`name=...&email=...`"),
+    request_body(content = ClaimForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Claimed", content_type = "text/html", body = String),
         (status = 400, description = "Missing or invalid name or email; the form again", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form (`application/x-www-form-urlencoded`)", content_type = "text/html", body = String),
         (status = 404, description = "Unknown link", content_type = "text/html", body = String),
         (status = 410, description = "Already claimed", content_type = "text/html", body = String),
     ))]

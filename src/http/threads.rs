@@ -49,7 +49,7 @@ impl From<Thread> for ThreadDto {
 }
 
 /// List an inbox's threads, most recently active first.
-#[utoipa::path(get, path = "/inboxes/{id}/threads", tag = "Threads",
+#[utoipa::path(get, path = "/inboxes/{id}/threads", tag = "Threads", operation_id = "listThreads",
     params(super::IdParam, super::PageParams),
     responses(
         (status = 200, description = "A page of threads", body = List<ThreadDto>),
@@ -72,7 +72,7 @@ pub async fn list(
 }
 
 /// Get a thread.
-#[utoipa::path(get, path = "/threads/{id}", tag = "Threads", params(super::IdParam),
+#[utoipa::path(get, path = "/threads/{id}", tag = "Threads", operation_id = "getThread", params(super::IdParam),
     responses(
         (status = 200, description = "The thread", body = ThreadDto),
         (status = 404, description = "No such thread", body = ErrorBody),
@@ -93,7 +93,7 @@ pub async fn get(
 }
 
 /// A thread's messages, oldest first.
-#[utoipa::path(get, path = "/threads/{id}/messages", tag = "Threads",
+#[utoipa::path(get, path = "/threads/{id}/messages", tag = "Threads", operation_id = "listThreadMessages",
     params(super::IdParam, super::PageParams),
     responses(
         (status = 200, description = "A page of messages", body = List<MessageDto>),

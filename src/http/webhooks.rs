@@ -141,23 +141,55 @@ impl From<Delivery> for DeliveryDto {
 /// `POST /webhooks` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateWebhook {
-    /// `http` or `https`, at most 2048 characters.
+    /// An absolute `http` or `https` URL, at most 2048 characters, whose host is a host name
+    /// (letters, digits and hyphens) or an IP address that deliveries may go to (public, or
+    /// allowed by the operator). Surrounding white space (then control characters) is ignored.
+    /// The pattern gives the usual form; user info, IP addresses and internationalised names
+    /// are accepted too.
+    #[schema(value_type = String, max_length = 2048, pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[\u0000-\u0020]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,2}(?::[1-9][0-9]{0,3})?(?:[/?#][\s\S]{0,1900})?[\u0000-\u0020]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     url: Option<String>,
-    /// At most 500 characters.
+    /// At most 500 characters; blank means none.
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     description: Option<String>,
     /// Events to receive; omitted or `[]` means all.
+    #[schema(value_type = Option<Vec<EventNameDoc>>)]
     events: Option<Vec<String>>,
+}
+
+/// An event a webhook can subscribe to, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(as = EventName)]
+pub enum EventNameDoc {
+    #[schema(rename = "message.received")]
+    MessageReceived,
+    #[schema(rename = "message.sent")]
+    MessageSent,
+    #[schema(rename = "message.delivered")]
+    MessageDelivered,
+    #[schema(rename = "message.bounced")]
+    MessageBounced,
+    #[schema(rename = "message.complained")]
+    MessageComplained,
+    #[schema(rename = "domain.verified")]
+    DomainVerified,
 }
 
 /// `PUT /webhooks/{id}` body; omitted fields stay as they are.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateWebhook {
+    /// As when creating.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[\u0000-\u0020]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,2}(?::[1-9][0-9]{0,3})?(?:[/?#][\s\S]{0,1900})?[\u0000-\u0020]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     url: Option<String>,
-    /// `null` or `""` removes it.
+    /// At most 500 characters; `null` or blank removes it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\u0000]*$")]
     description: Option<Option<String>>,
+    /// Events to receive; `[]` means all.
+    #[schema(value_type = Option<Vec<EventNameDoc>>)]
     events: Option<Vec<String>>,
     is_active: Option<bool>,
     /// `true` replaces the secret; the new one is in this response only.
@@ -185,10 +217,12 @@ fn parse_description(
 }
 
 /// Create a webhook. The response carries the signing secret, once.
-#[utoipa::path(post, path = "/webhooks", tag = "Webhooks", request_body = CreateWebhook,
+#[utoipa::path(post, path = "/webhooks", tag = "Webhooks", operation_id = "createWebhook",
+    request_body = CreateWebhook,
     responses(
         (status = 201, description = "Webhook created, with its secret", body = CreatedWebhookDto),
         (status = 400, description = "Invalid URL, description or event", body = ErrorBody),
+        (status = 402, description = "CLAIM_REQUIRED: sandbox accounts have no webhooks", body = ErrorBody),
     ))]
 pub async fn create(
     auth: Authenticated,
@@ -233,7 +267,7 @@ pub async fn create(
 }
 
 /// List the account's webhooks, newest first.
-#[utoipa::path(get, path = "/webhooks", tag = "Webhooks", params(super::PageParams),
+#[utoipa::path(get, path = "/webhooks", tag = "Webhooks", operation_id = "listWebhooks", params(super::PageParams),
     responses(
         (status = 200, description = "A page of webhooks", body = List<WebhookDto>),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
@@ -253,7 +287,7 @@ pub async fn list(
 }
 
 /// Get a webhook.
-#[utoipa::path(get, path = "/webhooks/{id}", tag = "Webhooks", params(super::IdParam),
+#[utoipa::path(get, path = "/webhooks/{id}", tag = "Webhooks", operation_id = "getWebhook", params(super::IdParam),
     responses(
         (status = 200, description = "The webhook", body = WebhookDto),
         (status = 404, description = "No such webhook", body = ErrorBody),
@@ -274,8 +308,8 @@ pub async fn get(
 }
 
 /// Change a webhook; `rotateSecret: true` issues a new secret, returned in this response only.
-#[utoipa::path(put, path = "/webhooks/{id}", tag = "Webhooks", params(super::IdParam),
-    request_body = UpdateWebhook,
+#[utoipa::path(put, path = "/webhooks/{id}", tag = "Webhooks", operation_id = "updateWebhook",
+    params(super::IdParam), request_body = Option<UpdateWebhook>,
     responses(
         (status = 200, description = "The updated webhook (with `secret` after a rotation)", body = WebhookDto),
         (status = 400, description = "Invalid field", body = ErrorBody),
@@ -322,7 +356,7 @@ pub async fn update(
 }
 
 /// Delete a webhook; deliveries not yet made are dropped.
-#[utoipa::path(delete, path = "/webhooks/{id}", tag = "Webhooks", params(super::IdParam),
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "Webhooks", operation_id = "deleteWebhook", params(super::IdParam),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such webhook", body = ErrorBody),
@@ -343,7 +377,7 @@ pub async fn delete(
 }
 
 /// The webhook's delivery log, newest first, with every attempt.
-#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "Webhooks",
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "Webhooks", operation_id = "listWebhookDeliveries",
     params(super::IdParam, super::PageParams),
     responses(
         (status = 200, description = "A page of deliveries", body = List<DeliveryDto>),
@@ -366,7 +400,7 @@ pub async fn deliveries(
 }
 
 /// Queue a signed `webhook.test` delivery to this webhook.
-#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "Webhooks", params(super::IdParam),
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "Webhooks", operation_id = "testWebhook", params(super::IdParam),
     responses(
         (status = 202, description = "The queued delivery", body = DeliveryDto),
         (status = 400, description = "The webhook is inactive", body = ErrorBody),

@@ -1,8 +1,13 @@
-//! DKIM signing of outgoing mail, checked with an independent verifier (Python's dkimpy; CI
-//! installs it with `pip install dkimpy`; without it those checks are skipped with a note).
+//! DKIM signing of outgoing mail, checked with independent verifiers: `cfdkim` (Cloudflare's
+//! DKIM crate, a dev-dependency, so every `cargo test` checks signatures) and, where it is
+//! installed, Python's dkimpy (`.ci/run` installs it; without it that cross-check is skipped
+//! with a note). Both are fed the public key record by the test: no DNS, no network.
 
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -12,6 +17,43 @@ use crate::helpers::{TestApp, have_tool, json};
 /// Whether dkimpy is installed (see [`have_tool`]).
 fn have_dkimpy() -> bool {
     have_tool("dkimpy", &["python3", "-c", "import dkim"])
+}
+
+/// Answers cfdkim's one DNS question, the TXT record at `name`, with `record`.
+struct OneRecord {
+    name: String,
+    record: String,
+}
+
+impl cfdkim::dns::Lookup for OneRecord {
+    fn lookup_txt<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, cfdkim::DKIMError>> + Send + 'a>> {
+        let found = name.trim_end_matches('.').eq_ignore_ascii_case(&self.name);
+        let answer = if found {
+            Ok(vec![self.record.clone()])
+        } else {
+            Err(cfdkim::DKIMError::NoKeyForSignature)
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+/// Whether cfdkim finds a valid signature by the domain of `name`
+/// (`<selector>._domainkey.<domain>`), with `record` published there.
+async fn cfdkim_verifies(message: &[u8], name: &str, record: &str) -> bool {
+    let (_, domain) = name.split_once("._domainkey.").unwrap();
+    let parsed = mailparse::parse_mail(message).unwrap();
+    let resolver = Arc::new(OneRecord {
+        name: name.to_owned(),
+        record: record.to_owned(),
+    });
+    let logger = slog::Logger::root(slog::Discard, slog::o!());
+    let result = cfdkim::verify_email_with_resolver(&logger, domain, &parsed, resolver)
+        .await
+        .unwrap();
+    result.summary() == "pass"
 }
 
 /// Whether dkimpy finds a valid signature, with `record` published at `name`.
@@ -29,7 +71,7 @@ print(dkim.verify(sys.stdin.buffer.read(), dnsfunc=dns))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 is needed for the DKIM tests");
+        .expect("python3 is needed for the dkimpy cross-check");
     child.stdin.take().unwrap().write_all(message).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -74,23 +116,31 @@ async fn mail_from_the_shared_domain_is_signed_and_verifies_independently() {
         assert_eq!(name, "s2026._domainkey.agentsend.localhost");
         let raw = sent_raw(&app, "someone@example.com").await;
         assert!(raw.starts_with(b"DKIM-Signature: "), "{key}");
+        let text = String::from_utf8(raw.clone()).unwrap();
+        // Any change to a signed header or the body breaks it.
+        let forged_header = text.replacen("Signed, sealed", "Signed, sealeD", 1);
+        let forged_body = text.replacen("Bye.", "Bye!", 1);
+        // The record of another key (of the other kind) does not verify it.
+        let other_pem: &[u8] = if key == "dkim-rsa.pem" {
+            include_bytes!("../fixtures/dkim-ed25519.pem")
+        } else {
+            include_bytes!("../fixtures/dkim-rsa.pem")
+        };
+        let other =
+            agentsend::mail::dkim::DkimKey::from_pem(other_pem, "agentsend.localhost", "s2026")
+                .unwrap()
+                .dns_record()
+                .1;
+        assert!(cfdkim_verifies(&raw, &name, &record).await, "{key}");
+        assert!(!cfdkim_verifies(forged_header.as_bytes(), &name, &record).await);
+        assert!(!cfdkim_verifies(forged_body.as_bytes(), &name, &record).await);
+        assert!(!cfdkim_verifies(&raw, &name, &other).await, "{key}");
+        // dkimpy checks Ed25519 only with PyNaCl installed; RSA is the common case.
         if key == "dkim-rsa.pem" && have_dkimpy() {
-            // dkimpy checks Ed25519 only with PyNaCl installed; RSA is the common case.
             assert!(dkimpy_verifies(&raw, &name, &record), "{key}");
-            // Any change to a signed header or the body breaks it.
-            let text = String::from_utf8(raw.clone()).unwrap();
-            let forged = text.replacen("Signed, sealed", "Signed, sealeD", 1);
-            assert!(!dkimpy_verifies(forged.as_bytes(), &name, &record));
-            let forged = text.replacen("Bye.", "Bye!", 1);
-            assert!(!dkimpy_verifies(forged.as_bytes(), &name, &record));
-            // Another key's record does not verify it.
-            let other = agentsend::mail::dkim::DkimKey::from_pem(
-                include_bytes!("../fixtures/dkim-ed25519.pem"),
-                "agentsend.localhost",
-                "s2026",
-            )
-            .unwrap();
-            assert!(!dkimpy_verifies(&raw, &name, &other.dns_record().1));
+            assert!(!dkimpy_verifies(forged_header.as_bytes(), &name, &record));
+            assert!(!dkimpy_verifies(forged_body.as_bytes(), &name, &record));
+            assert!(!dkimpy_verifies(&raw, &name, &other));
         }
     }
 }
@@ -180,16 +230,19 @@ async fn mail_from_a_verified_custom_domain_is_signed_with_its_own_key() {
         "{text}"
     );
 
-    // Two independent verifiers accept it with the published record.
+    // Verifiers accept it with the published record: mail-auth through the test's DNS server,
+    // cfdkim (and dkimpy, where installed) given the record.
     assert!(mail_auth_verifies(&raw, &app.dns).await);
     let dkim = record(&d, "dkim");
     let (name, value) = (
         dkim["name"].as_str().unwrap(),
         dkim["value"].as_str().unwrap(),
     );
-    // A changed body fails both.
+    assert!(cfdkim_verifies(&raw, name, value).await);
+    // A changed body fails them all.
     let forged = text.replacen("Signed with", "Sighed with", 1);
     assert!(!mail_auth_verifies(forged.as_bytes(), &app.dns).await);
+    assert!(!cfdkim_verifies(forged.as_bytes(), name, value).await);
     if have_dkimpy() {
         assert!(dkimpy_verifies(&raw, name, value));
         assert!(!dkimpy_verifies(forged.as_bytes(), name, value));

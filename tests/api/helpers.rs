@@ -422,16 +422,11 @@ pub fn client() -> reqwest::Client {
 
 /// Whether an outside tool that part of a test needs is installed: `probe` (a command line)
 /// exits successfully. When it does not, that part is skipped and a note goes to stderr past
-/// the test harness's capture, so `cargo test` shows what it did not run; with
+/// the test harness's capture (`tools::` sums them up at the end of the list); with
 /// `AGENTSEND_TEST_TOOLS=required` (set by `.ci/run`) a missing tool fails the test instead.
 pub fn have_tool(what: &str, probe: &[&str]) -> bool {
     use std::io::Write;
-    let found = std::process::Command::new(probe[0])
-        .args(&probe[1..])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let found = tool_found(probe);
     if !found {
         assert!(
             std::env::var("AGENTSEND_TEST_TOOLS").as_deref() != Ok("required"),
@@ -445,6 +440,16 @@ pub fn have_tool(what: &str, probe: &[&str]) -> bool {
         );
     }
     found
+}
+
+/// Whether the command line `probe` runs and exits successfully.
+pub fn tool_found(probe: &[&str]) -> bool {
+    std::process::Command::new(probe[0])
+        .args(&probe[1..])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Waits (up to 10 s) until `check` returns something.

@@ -1,7 +1,6 @@
 //! Lists: cursor paging beside limit/offset, and totals that stay right through every path that
 //! adds, moves or deletes a message, a thread or an inbox.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -186,9 +185,11 @@ async fn bad_cursors_are_refused_in_the_error_envelope() {
         "cursor=",
         "cursor=not-a-cursor",
         "cursor=%FF%FE",
-        "cursor=MQ",
-        &format!("cursor={cursor}&offset=0"),
+        "cursor=c1",
+        "cursor=c1.2.3",
+        "cursor=c12345678901234567890.1",
         &format!("cursor={cursor}&limit=0"),
+        &format!("cursor={cursor}&offset=-1"),
     ] {
         let body = assert_error(
             app.get(&format!("{path}?{query}")).await,
@@ -198,10 +199,40 @@ async fn bad_cursors_are_refused_in_the_error_envelope() {
         .await;
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
-            message.contains("cursor") || message.contains("limit"),
+            ["cursor", "limit", "offset"]
+                .iter()
+                .any(|p| message.contains(p)),
             "{query}: {message}"
         );
     }
+    // An offset with a cursor counts from it.
+    let (_, all) = json(app.get(&format!("{path}?limit=100")).await).await;
+    receive(&app, inbox["address"].as_str().unwrap(), 3, None).await;
+    let (status, skipped) = json(
+        app.get(&format!("{path}?cursor={cursor}&offset=0&limit=5"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&skipped), ids(&all)[1..].to_vec());
+    let (_, past) = json(app.get(&format!("{path}?cursor={cursor}&offset=1")).await).await;
+    assert_eq!(past["data"], json!([]));
+    // The document describes the cursor exactly as the server reads it.
+    let (_, doc) = json(
+        app.anonymous(Method::GET, "/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let params = doc["paths"]["/inboxes/{id}/messages"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let documented = params.iter().find(|p| p["name"] == "cursor").unwrap();
+    assert_eq!(
+        documented["schema"]["pattern"],
+        agentsend::domain::Cursor::PATTERN
+    );
     // A good cursor on another inbox's list is a position, not a key: it pages that list.
     let other = app.create_inbox(json!({})).await;
     let (status, page) = json(

@@ -39,4 +39,5 @@ pub mod sandbox;
 pub mod send;
 mod smtp;
 mod storage;
+mod tools;
 mod webhooks;

@@ -1,0 +1,68 @@
+//! What this `cargo test` run left out for want of an outside tool, said where it is seen: a
+//! block on stderr past the harness's capture. Plain `cargo test` needs only the Rust
+//! toolchain and never fails for a missing tool; `.ci/run` installs them all and sets
+//! `AGENTSEND_TEST_TOOLS=required`, which makes a missing one a failure.
+
+use std::io::Write;
+
+use crate::helpers::tool_found;
+
+/// A suite or check that needs an outside tool: what it is, the probe that finds the tool,
+/// and how to get it.
+struct Tool {
+    suite: &'static str,
+    tool: &'static str,
+    probe: &'static [&'static str],
+    install: &'static str,
+}
+
+const TOOLS: &[Tool] = &[
+    Tool {
+        suite: "the dkimpy cross-check of DKIM signatures (dkim::*; cfdkim checks them anyway)",
+        tool: "dkimpy",
+        probe: &["python3", "-c", "import dkim"],
+        install: "python3 -m pip install dkimpy",
+    },
+    Tool {
+        suite: "the Python fixture helper's own tests (clients/python)",
+        tool: "pytest",
+        probe: &["python3", "-m", "pytest", "--version"],
+        install: "python3 -m pip install pytest",
+    },
+    Tool {
+        suite: "the Node fixture helper's own tests (clients/node)",
+        tool: "Node.js",
+        probe: &["node", "--version"],
+        install: "install Node.js (e.g. apt-get install nodejs)",
+    },
+];
+
+#[test]
+fn the_run_says_which_suites_it_left_out_for_want_of_a_tool() {
+    let mut report = String::new();
+    for t in TOOLS.iter().filter(|t| !tool_found(t.probe)) {
+        assert!(
+            std::env::var("AGENTSEND_TEST_TOOLS").as_deref() != Ok("required"),
+            "{} is required (AGENTSEND_TEST_TOOLS=required) but `{}` failed",
+            t.tool,
+            t.probe.join(" ")
+        );
+        report.push_str(&format!(
+            "  - NOT RUN: {} needs {} (`{}` failed); to run it: {}, then cargo test\n",
+            t.suite,
+            t.tool,
+            t.probe.join(" "),
+            t.install
+        ));
+    }
+    report.push_str(
+        "  - not part of cargo test: the API fuzzer, tests/fuzz/run.sh (schemathesis against a \
+         fixture; python3 -m pip install schemathesis, then run it after cargo test)\n",
+    );
+    let _ = write!(
+        std::io::stderr(),
+        "\n==== suites that need outside tools (.ci/run installs them and runs them all) ====\n\
+         {report}\
+         ================================================================================\n"
+    );
+}
