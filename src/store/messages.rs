@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
 use super::attachments::{self, NewAttachment, Origin};
-use super::codec;
+use super::codec::{self, Body};
 use super::page::{Counted, Order, kept_total, page};
 use super::sql::{bad_text, unsigned};
 use super::{Failure, Tx, inboxes};
@@ -158,8 +158,8 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
             json_list(m.to),
             json_list(m.cc),
             m.subject,
-            m.text,
-            m.html,
+            Body::of(m.text),
+            Body::of(m.html),
             m.message_id,
             m.in_reply_to,
             json_list(m.references),
@@ -230,8 +230,8 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         cc_addresses: list_column(row, "cc_addresses")?,
         bcc_addresses: list_column(row, "bcc_addresses")?,
         subject: row.get("subject")?,
-        body_text: row.get("body_text")?,
-        body_html: row.get("body_html")?,
+        body_text: Body::read(row.get_ref("body_text")?)?,
+        body_html: Body::read(row.get_ref("body_html")?)?,
         message_id_header: row.get("message_id_header")?,
         in_reply_to: row.get("in_reply_to")?,
         references: list_column(row, "references_headers")?,

@@ -5,6 +5,7 @@ use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};
 
 use super::Db;
+use super::codec::Body;
 use super::{Failure, Queue, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::Resource;
@@ -248,8 +249,8 @@ pub fn insert_outbound(
             list(m.cc),
             list(m.bcc),
             m.subject,
-            m.text,
-            m.html,
+            Body::of(m.text),
+            Body::of(m.html),
             m.message_id,
             m.in_reply_to,
             list(m.references),
