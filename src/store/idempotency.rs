@@ -134,6 +134,7 @@ pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<()
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| Failure::corrupt(format!("idempotency headers: {e}")))?;
     // A replay needs the body's bytes back, not its size on disk: JSON shrinks several times.
+    // (The holder is only for a request in flight: a completed record drops it.)
     let compressed = codec::compress(&[&response.body]);
     let (codec, body) = match &compressed {
         Some(bytes) => (codec::ZSTD, bytes.as_slice()),
@@ -144,7 +145,7 @@ pub fn complete(tx: &Tx<'_>, key: &Hold, response: &StoredResponse) -> Result<()
         .prepare_cached(
             "UPDATE idempotency_keys
              SET state = 'completed', response_status = ?4, response_headers = ?5,
-                 response_body = ?6, response_codec = ?7
+                 response_body = ?6, response_codec = ?7, holder = NULL
              WHERE scope = ?1 AND key = ?2 AND holder = ?3 AND state = 'in_flight'",
         )?
         .execute(params![
