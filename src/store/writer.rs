@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -147,11 +148,28 @@ fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers, comm
             commits.note();
         }
         for reply in checkpoints {
-            let result = conn
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .map_err(StoreError::from);
-            let _ = reply.send(result);
+            let _ = reply.send(checkpoint_all(&conn));
         }
+    }
+}
+
+/// Moves the whole log into the file and empties it. The checkpointer thread may be copying
+/// at that moment, and SQLite then answers busy at once (there is no busy handler for the
+/// checkpoint lock): try again shortly, for up to five seconds; a PASSIVE checkpoint takes
+/// milliseconds.
+fn checkpoint_all(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(StoreError::Database(
+                "the write-ahead log stayed busy for 5 s and was not checkpointed".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
