@@ -34,7 +34,7 @@ impl Commits {
 }
 
 /// Starts the thread; it stops once `writer_alive` turns false (the writer is gone, so no
-/// more commits will come), after a last checkpoint.
+/// more commits will come), after checkpointing any commits it had not seen yet.
 pub(super) fn spawn(
     path: &Path,
     configure: impl Fn(&Connection) -> rusqlite::Result<()>,
