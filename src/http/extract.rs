@@ -48,7 +48,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         Box::pin(async move {
             let memory = reserved.as_mut().map(|r| (r, JSON_PEAK_FACTOR));
             let body = read_body(payload, declared_len, limit, memory).await?;
-            if body.iter().all(u8::is_ascii_whitespace) {
+            // An empty body is an empty object; only JSON's own whitespace counts as empty
+            // (a form feed, which Rust calls whitespace, is not JSON and is refused below).
+            if body
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            {
                 return parse_object(serde_json::Value::Object(Default::default())).map(ApiJson);
             }
             if !declared_json {
