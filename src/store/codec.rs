@@ -1,6 +1,8 @@
-//! Compression of stored bytes (raw messages, replayed response bodies) with zstd. Each blob
-//! is stored with a codec number beside it, so rows written before compression (codec 0,
-//! plain) read as they always did, and a later codec can be added the same way.
+//! Compression of stored bytes with zstd: raw messages and replayed response bodies (each
+//! blob stored with a codec number beside it, so rows written before compression, codec 0,
+//! read as they always did, and a later codec can be added the same way), and message bodies
+//! ([`Body`], whose storage class says how they are stored). SQL cannot look inside a
+//! compressed body: anything that searches bodies reads them through the store.
 
 use std::cell::RefCell;
 
