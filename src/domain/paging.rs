@@ -168,6 +168,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limits_outside_one_to_a_hundred_are_errors() {
+        assert_eq!(Paging::parse_limit(None), Ok(20));
+        assert_eq!(Paging::parse_limit(Some("1")), Ok(1));
+        assert_eq!(Paging::parse_limit(Some("100")), Ok(100));
+        for bad in ["0", "101", "abc", "-1", "", "1.5"] {
+            assert_eq!(
+                Paging::parse_limit(Some(bad)),
+                Err(PagingError::Limit),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn offsets_must_be_non_negative_integers() {
+        assert_eq!(Paging::parse_offset(None), Ok(0));
+        assert_eq!(Paging::parse_offset(Some("40")), Ok(40));
+        for bad in ["-1", "x", "18446744073709551615"] {
+            assert_eq!(
+                Paging::parse_offset(Some(bad)),
+                Err(PagingError::Offset),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn cursors_read_back_and_refuse_anything_else() {
         let c = Cursor {
             key: 1_764_000_000_123,

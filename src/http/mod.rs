@@ -298,8 +298,8 @@ pub struct PageParams {
     #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, default = 0)]
     offset: Option<u64>,
     /// The `nextCursor` of the previous page: this page starts right after the item it names
-    /// (an addition to the hosted API; opaque to clients).
-    #[param(pattern = r"^c[0-9]{1,18}\.[0-9]{1,18}$")]
+    /// (an addition to the hosted API; opaque to clients). Its pattern is
+    /// [`crate::domain::Cursor::PATTERN`], added by [`openapi::document`].
     cursor: Option<String>,
 }
 

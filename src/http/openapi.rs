@@ -8,6 +8,7 @@ use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::config::Config;
+use crate::domain::Cursor;
 
 use super::{
     account, attachments, domains, error, health, inboxes, messages, sandbox, threads, webhooks,
@@ -75,6 +76,7 @@ const UUID_PATTERN: &str =
     "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
 
 /// Makes the document say exactly what the server checks, where annotations cannot:
+/// - a paging `cursor` has [`Cursor::PATTERN`], the form the server reads;
 /// - `format` is only an annotation in OpenAPI 3.1 (a validator need not check it), so each
 ///   `uuid` also gets its pattern;
 /// - a body that may be left out is not therefore `null` (a JSON `null` is refused);
@@ -90,6 +92,15 @@ fn refine(doc: &mut Value, config: &Config) {
             .filter_map(Value::as_object_mut)
             .flat_map(|item| item.values_mut())
         {
+            let cursors = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+                .filter(|p| p.get("name") == Some(&json!("cursor")));
+            for cursor in cursors {
+                cursor["schema"]["pattern"] = json!(Cursor::PATTERN);
+            }
             let Some(body) = operation.get_mut("requestBody") else {
                 continue;
             };

@@ -1,6 +1,7 @@
 //! Messages, their raw bytes and attachments, and threads.
 
 use crate::domain::Refusal;
+use rusqlite::types::ToSql;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Db;
@@ -315,34 +316,33 @@ pub fn list_messages(
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
     let status = status.map(MessageStatus::as_str);
     let total = kept_total(conn, Counted::Messages, &inbox_id, status.as_slice())?;
-    let mut page = match status {
-        None => page(
-            conn,
+    let (select, params): (&str, Vec<&dyn ToSql>) = match &status {
+        None => (
             concat!(
                 "SELECT ",
                 message_columns!(),
                 ", created_at, rowid FROM messages WHERE inbox_id = ?1"
             ),
-            &Order::NEWEST,
-            &[&inbox_id],
-            paging,
-            total,
-            message_from_row,
-        )?,
-        Some(status) => page(
-            conn,
+            vec![&inbox_id],
+        ),
+        Some(status) => (
             concat!(
                 "SELECT ",
                 message_columns!(),
                 ", created_at, rowid FROM messages WHERE inbox_id = ?1 AND status = ?2"
             ),
-            &Order::NEWEST,
-            &[&inbox_id, &status],
-            paging,
-            total,
-            message_from_row,
-        )?,
+            vec![&inbox_id, status],
+        ),
     };
+    let mut page = page(
+        conn,
+        select,
+        &Order::NEWEST,
+        &params,
+        paging,
+        total,
+        message_from_row,
+    )?;
     with_attachments(conn, &mut page.data)?;
     Ok(page)
 }
