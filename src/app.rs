@@ -23,6 +23,7 @@ use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{
     Account, ApiKeySecret, BootId, Clock, EmailAddress, Plan, SystemClock, Timestamp,
 };
+use crate::events::EventHub;
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::mail::ingest::Ingest;
@@ -402,7 +403,11 @@ impl Application {
             },
             store.wakers().clone(),
         );
+        let events = EventHub::start(store.clone(), clock.clone(), config.events.clone())
+            .await
+            .context("cannot read the event log")?;
         let state = AppState {
+            events,
             config: Arc::new(config),
             store,
             clock,
@@ -491,8 +496,8 @@ impl Application {
         &self.webhook_worker
     }
 
-    /// The running components, by name (`http`, `smtp`, `sends`, `webhooks`, `janitor`,
-    /// `domain-checks`, `database`), once [`Application::run_until`] has started them: tests
+    /// The running components, by name (`http`, `smtp`, `sends`, `webhooks`, `events`,
+    /// `janitor`, `domain-checks`, `database`), once [`Application::run_until`] has started them: tests
     /// abort one to see the server notice.
     pub fn tasks(&self) -> Handles {
         self.tasks.clone()
@@ -536,6 +541,10 @@ impl Application {
             );
         }
         supervisor.spawn(
+            "events",
+            infallible(state.events.clone().run(shutdown_rx.clone())),
+        );
+        supervisor.spawn(
             "webhooks",
             infallible(webhook_worker.run(shutdown_rx.clone())),
         );
@@ -558,6 +567,8 @@ impl Application {
             None => log::info!("shutting down: finishing in-flight requests"),
             Some(ended) => supervisor.report_early_end(ended),
         }
+        // Streams end first: the HTTP server waits for open connections.
+        state.events.close();
         http.stop(true).await;
         // The receivers may already be gone; nothing to tell them then.
         let _ = shutdown_tx.send(true);

@@ -12,13 +12,14 @@ use crate::config::DomainsConfig;
 use crate::dns::Dns;
 use crate::domain::custom_domain::{DnsAnswers, DnsSetup, Domain, SendingStatus, evaluate};
 use crate::domain::{AccountId, Clock, Credential, DomainId, DomainName, JobId, Timestamp, random};
+use crate::events;
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::runner::{JobTable, Leases, Runner, Work};
 use crate::store::domains::{self as store, DOMAIN_CHECK_JOB, DomainCheckJob, NewDomain};
 use crate::store::jobs::{self, Lease};
 use crate::store::{Failure, Queue, Store, Tx};
-use crate::webhooks::{self, Event, events::DomainVerified};
+use crate::webhooks::{Event, events::DomainVerified};
 
 /// On shutdown, checks under way get this long before they are handed back.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -230,7 +231,7 @@ impl Check {
         if before.sending_status != SendingStatus::Verified
             && after.sending_status == SendingStatus::Verified
         {
-            webhooks::emit(
+            events::emit(
                 tx,
                 account_id,
                 &Event::DomainVerified(DomainVerified {

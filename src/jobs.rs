@@ -1,6 +1,6 @@
 //! The janitor: it drops idempotency records whose window has passed, rate-limit counters of
 //! finished windows, webhook deliveries past their retention, finished jobs and attachments no
-//! message uses (uploads never sent) once past their retention. [`janitor_tick`] does one
+//! message uses (uploads never sent) and events of the event log once past their retention. [`janitor_tick`] does one
 //! pass, so tests can drive it directly; [`run_janitor`] repeats it until shutdown.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::state::AppState;
-use crate::store::{Failure, attachments, idempotency, jobs, rate_limits, webhooks};
+use crate::store::{Failure, attachments, events, idempotency, jobs, rate_limits, webhooks};
 
 /// Time between janitor passes.
 pub const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
@@ -26,6 +26,8 @@ pub struct JanitorReport {
     pub jobs: usize,
     /// Attachments no message used within their retention.
     pub attachments: usize,
+    /// Events past the event log's retention.
+    pub events: usize,
 }
 
 /// One janitor pass.
@@ -50,6 +52,9 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, Failure> {
             .upload_retention_days
             .saturating_mul(86_400),
     ));
+    let events_before = now.minus(Duration::from_secs(
+        state.config.events.retention_days.saturating_mul(86_400),
+    ));
     state
         .store
         .write(move |conn| {
@@ -63,6 +68,7 @@ pub async fn janitor_tick(state: &AppState) -> Result<JanitorReport, Failure> {
                 webhook_deliveries: webhooks::purge_finished(conn, deliveries_before)?,
                 jobs: jobs::purge_finished(conn, jobs_before)?,
                 attachments: attachments::purge_unused(conn, uploads_before)?,
+                events: events::purge(conn, events_before)?,
             })
         })
         .await

@@ -11,6 +11,7 @@ use crate::domain::custom_domain::DnsSetup;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{AccountId, BootId, Clock, Timestamp};
+use crate::events::EventHub;
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
 use crate::mail::send::Sending;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Set in a test fixture: what `/_fixture/*` needs (absent, those routes are 404).
     pub fixture: Option<Arc<FixtureAccess>>,
+    /// Live readers of the event log (SSE, WebSocket, waiting for a message).
+    pub events: EventHub,
     /// Which supervised components have stopped (for the health check).
     pub components: Arc<Components>,
 }

@@ -15,6 +15,7 @@ mod attachments;
 mod database;
 mod dns;
 mod domains;
+mod events;
 mod http;
 mod idempotency;
 mod limits;
@@ -29,6 +30,7 @@ pub use attachments::AttachmentsConfig;
 pub use database::DatabaseConfig;
 pub use dns::{CheckInbound, DnsConfig};
 pub use domains::DomainsConfig;
+pub use events::EventsConfig;
 pub use http::HttpConfig;
 pub use idempotency::IdempotencyConfig;
 pub use limits::LimitsConfig;
@@ -55,6 +57,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     /// Webhook deliveries.
     pub webhooks: WebhooksConfig,
+    /// The event log and its live consumers (SSE, WebSocket, waiting for a message).
+    pub events: EventsConfig,
     /// The SMTP listener (receiving mail).
     pub smtp: SmtpConfig,
     /// Sending mail.
@@ -193,6 +197,7 @@ impl Config {
         self.smtp.validate()?;
         self.outbound.validate()?;
         self.webhooks.validate()?;
+        self.events.validate()?;
         self.log.validate()
     }
 

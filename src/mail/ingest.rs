@@ -14,11 +14,12 @@ use crate::domain::Clock;
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{Message, normalize_subject, sanitize_filename};
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
+use crate::events;
 use crate::store::attachments::NewAttachment;
 use crate::store::messages::{self, NewInbound, ReportKind};
 use crate::store::{Failure, Store, Tx, inboxes};
+use crate::webhooks::Event;
 use crate::webhooks::events::{MessageBounced, MessageComplained, MessageReceived};
-use crate::webhooks::{self, Event};
 
 /// One accepted recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,7 +246,7 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
             received_at: now,
             auth_results: auth_results.cloned(),
         });
-        webhooks::emit(tx, rcpt.account_id, &event, now)?;
+        events::emit(tx, rcpt.account_id, &event, now)?;
         let copy = StoredCopy {
             account_id: rcpt.account_id,
             inbox_id: rcpt.inbox_id,
@@ -394,7 +395,7 @@ fn apply_report(
             complaint_feedback_type: feedback_type.clone(),
         }),
     };
-    webhooks::emit(tx, account_id, &event, now)?;
+    events::emit(tx, account_id, &event, now)?;
     Ok(())
 }
 

@@ -410,6 +410,22 @@ pub fn revoke_api_key(
     Ok(())
 }
 
+/// Of `keys`, those no longer live: revoked, expired or gone (for open event streams, which
+/// were authenticated when they opened).
+pub fn dead_keys(conn: &Db, keys: &[ApiKeyId], now: Timestamp) -> Result<Vec<ApiKeyId>, Failure> {
+    let mut stmt = conn.sql().prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 AND revoked_at IS NULL
+                          AND (expires_at IS NULL OR expires_at > ?2))",
+    )?;
+    let mut dead = Vec::new();
+    for key in keys {
+        if !stmt.query_row(params![key, now], |r| r.get::<_, bool>(0))? {
+            dead.push(*key);
+        }
+    }
+    Ok(dead)
+}
+
 /// A credential that checked out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {

@@ -184,6 +184,22 @@ pub fn get_inbox(
         .ok_or(Failure::Refused(Refusal::NotFound(Resource::Inbox)))
 }
 
+/// One of the account's inboxes that is not deleted, by address (inbox addresses are stored
+/// lower-case).
+pub fn find_by_address(
+    conn: &Db,
+    account_id: AccountId,
+    address: &str,
+) -> Result<InboxId, Failure> {
+    conn.sql()
+        .prepare_cached(
+            "SELECT id FROM inboxes WHERE address = ?1 AND account_id = ?2 AND status != 'deleted'",
+        )?
+        .query_row(params![address.to_lowercase(), account_id], |r| r.get(0))
+        .optional()?
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Inbox)))
+}
+
 /// The account's active and suspended inboxes, newest first.
 pub fn list_inboxes(
     conn: &Db,

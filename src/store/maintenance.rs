@@ -29,7 +29,6 @@ pub fn reset_to(
     tx.sql().execute_batch(
         "DELETE FROM webhook_attempts;
          DELETE FROM webhook_deliveries;
-         DELETE FROM events;
          DELETE FROM webhooks;
          DELETE FROM message_attachments;
          DELETE FROM message_recipients;
@@ -44,6 +43,7 @@ pub fn reset_to(
          DELETE FROM idempotency_keys;
          DELETE FROM rate_limit_windows;",
     )?;
+    super::events::forget_all(tx)?;
     tx.sql().execute(
         "DELETE FROM api_keys WHERE NOT (account_id = ?1 AND key_hash = ?2)",
         params![account_id, key_hash],

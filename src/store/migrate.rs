@@ -51,6 +51,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0009_compressed_blobs.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0010_event_log.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

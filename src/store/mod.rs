@@ -9,6 +9,7 @@ mod checkpointer;
 mod codec;
 pub mod domains;
 mod error;
+pub mod events;
 pub mod idempotency;
 pub mod inboxes;
 pub mod jobs;

@@ -13,11 +13,18 @@ pub enum Queue {
     Sends,
     /// Background checks of custom domains.
     DomainChecks,
+    /// The event log (new events for live subscribers).
+    Events,
 }
 
 impl Queue {
     /// Every queue, in the order of their discriminants (which index their signals and bits).
-    pub const ALL: [Queue; 3] = [Queue::Webhooks, Queue::Sends, Queue::DomainChecks];
+    pub const ALL: [Queue; 4] = [
+        Queue::Webhooks,
+        Queue::Sends,
+        Queue::DomainChecks,
+        Queue::Events,
+    ];
 
     fn bit(self) -> u8 {
         1 << self as u8

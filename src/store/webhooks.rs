@@ -1,4 +1,5 @@
-//! Webhooks, events, deliveries and their attempts.
+//! Webhooks, their deliveries and the deliveries' attempts (the events they carry are in the
+//! event log, [`super::events`]).
 
 use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, Row, params};
@@ -185,7 +186,8 @@ pub fn delete_webhook(tx: &Tx<'_>, account_id: AccountId, id: WebhookId) -> Resu
     Ok(())
 }
 
-fn insert_event(
+/// Records a `webhook.test` event, which is not part of the event log (no sequence number).
+fn insert_test_event(
     tx: &Tx<'_>,
     account_id: AccountId,
     event: EventName,
@@ -217,14 +219,14 @@ fn insert_delivery(
     Ok(id)
 }
 
-/// Records an event and queues a delivery to every active webhook of the account that wants it
-/// (`events` empty or naming it). Returns the number of deliveries queued; the delivery worker
-/// is woken when the transaction commits.
-pub fn queue_event(
+/// Queues a delivery of a logged event (see [`super::events::append`]) to every active
+/// webhook of the account that wants it (`events` empty or naming it). Returns the number of
+/// deliveries queued; the delivery worker is woken when the transaction commits.
+pub fn queue_deliveries(
     tx: &Tx<'_>,
     account_id: AccountId,
     event: EventName,
-    body: &str,
+    event_id: EventId,
     now: Timestamp,
 ) -> Result<usize, Failure> {
     let targets: Vec<WebhookId> = tx
@@ -237,14 +239,12 @@ pub fn queue_event(
         )?
         .query_map(params![account_id, event.as_str()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    if targets.is_empty() {
-        return Ok(0);
-    }
-    let event_id = insert_event(tx, account_id, event, body, now)?;
     for webhook_id in &targets {
         insert_delivery(tx, *webhook_id, event_id, now)?;
     }
-    tx.wake_after_commit(Queue::Webhooks);
+    if !targets.is_empty() {
+        tx.wake_after_commit(Queue::Webhooks);
+    }
     Ok(targets.len())
 }
 
@@ -265,7 +265,7 @@ pub fn queue_test(
             ),
         )));
     }
-    let event_id = insert_event(tx, account_id, EventName::WebhookTest, body, now)?;
+    let event_id = insert_test_event(tx, account_id, EventName::WebhookTest, body, now)?;
     let delivery_id = insert_delivery(tx, webhook_id, event_id, now)?;
     tx.wake_after_commit(Queue::Webhooks);
     get_delivery(tx, delivery_id)
@@ -668,7 +668,8 @@ pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result
     Ok(())
 }
 
-/// Drops finished deliveries (and then events without deliveries) older than `before`.
+/// Drops finished deliveries (and then `webhook.test` events without deliveries) older than
+/// `before`. Logged events have their own retention ([`super::events::purge`]).
 pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
     let deleted = tx.sql().execute(
         "DELETE FROM webhook_deliveries
@@ -676,7 +677,7 @@ pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> 
         [before],
     )?;
     tx.sql().execute(
-        "DELETE FROM events WHERE created_at < ?1
+        "DELETE FROM events WHERE seq IS NULL AND created_at < ?1
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
         [before],
     )?;

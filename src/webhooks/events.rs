@@ -154,6 +154,30 @@ impl Event {
         }
     }
 
+    /// The inbox it concerns (`domain.verified` concerns none).
+    pub fn inbox_id(&self) -> Option<InboxId> {
+        match self {
+            Event::MessageReceived(d) => Some(d.inbox_id),
+            Event::MessageSent(d) => Some(d.inbox_id),
+            Event::MessageDelivered(d) => Some(d.inbox_id),
+            Event::MessageBounced(d) => Some(d.inbox_id),
+            Event::MessageComplained(d) => Some(d.inbox_id),
+            Event::DomainVerified(_) => None,
+        }
+    }
+
+    /// The message it concerns (`domain.verified` concerns none).
+    pub fn message_id(&self) -> Option<MessageId> {
+        match self {
+            Event::MessageReceived(d) => Some(d.message_id),
+            Event::MessageSent(d) => Some(d.message_id),
+            Event::MessageDelivered(d) => Some(d.message_id),
+            Event::MessageBounced(d) => Some(d.message_id),
+            Event::MessageComplained(d) => Some(d.message_id),
+            Event::DomainVerified(_) => None,
+        }
+    }
+
     /// The exact body POSTed to webhooks.
     pub fn body(&self, now: Timestamp) -> Result<String, Failure> {
         let name = self.name();

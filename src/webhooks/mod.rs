@@ -1,9 +1,7 @@
-//! Webhooks: event payloads, the one emission API, signing, the network policy for targets and
-//! the delivery worker.
+//! Webhooks: event payloads, signing, the network policy for targets and the delivery worker.
 //!
-//! Every feature that has something to tell an account calls [`emit`] inside its own write
-//! transaction; the event and one delivery row per interested webhook are committed with the
-//! change that caused them, and the worker is woken as the transaction commits.
+//! Events are recorded by [`crate::events::emit`], which queues one delivery row per
+//! interested webhook in the same transaction; the worker is woken as the transaction commits.
 
 pub mod events;
 pub mod policy;
@@ -15,18 +13,6 @@ use crate::domain::{AccountId, Timestamp, WebhookId};
 use crate::store::{Failure, Tx, webhooks as store};
 
 pub use events::Event;
-
-/// Records `event` for the account and queues a delivery to every active webhook that wants it.
-/// Returns how many deliveries were queued.
-pub fn emit(
-    tx: &Tx<'_>,
-    account_id: AccountId,
-    event: &Event,
-    now: Timestamp,
-) -> Result<usize, Failure> {
-    let body = event.body(now)?;
-    store::queue_event(tx, account_id, event.name(), &body, now)
-}
 
 /// Queues a signed `webhook.test` delivery to one webhook.
 pub fn queue_test(

@@ -17,14 +17,15 @@ use crate::domain::message::MessageStatus;
 use crate::domain::outbound::{RecipientStatus, summarize};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{JobId, MessageId, Timestamp};
+use crate::events;
 use crate::mail::MailError;
 use crate::mail::ingest::{self, Envelope, Ingest, Origin, Prepared, Recipient};
 use crate::runner::{JobTable, Leases, Runner, Work};
 use crate::store::jobs::Lease;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
 use crate::store::{Failure, Queue, Store, Tx, jobs};
+use crate::webhooks::Event;
 use crate::webhooks::events::{MessageBounced, MessageDelivered, MessageSent};
-use crate::webhooks::{self, Event};
 
 /// On shutdown, sends under way get this long before they are handed back.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -422,7 +423,7 @@ fn record(
             subject: message.subject.clone(),
             sent_at: now,
         });
-        webhooks::emit(tx, message.account_id, &event, now)?;
+        events::emit(tx, message.account_id, &event, now)?;
     }
     if !bounced.is_empty() {
         // A message's bounce counts once on its inbox, however many recipients bounce.
@@ -442,7 +443,7 @@ fn record(
             bounce_type: "Permanent".to_owned(),
             bounced_recipients: bounced,
         });
-        webhooks::emit(tx, message.account_id, &event, now)?;
+        events::emit(tx, message.account_id, &event, now)?;
     }
     if status == MessageStatus::Delivered && message.status != MessageStatus::Delivered {
         let event = Event::MessageDelivered(MessageDelivered {
@@ -455,7 +456,7 @@ fn record(
                 .map(|(a, _, _)| a.clone())
                 .collect(),
         });
-        webhooks::emit(tx, message.account_id, &event, now)?;
+        events::emit(tx, message.account_id, &event, now)?;
     }
     Ok(())
 }

@@ -1,0 +1,289 @@
+//! The event log: every event, in the order of a server-wide sequence number that is its id on
+//! the event stream. Appended in the transaction that causes the event (so that nothing is
+//! streamed that was not committed), read by sequence number.
+//!
+//! Sequence numbers are handed out by the single writer, so their order is the order of the
+//! commits: a reader that has seen `n` has seen every event up to `n` that will ever exist.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Db, Failure, Queue, Tx};
+use crate::domain::webhook::EventName;
+use crate::domain::{AccountId, EventId, InboxId, MessageId, Timestamp};
+
+/// An event as the log holds it.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// Its sequence number (its id on the stream).
+    pub seq: u64,
+    /// The account it belongs to.
+    pub account_id: AccountId,
+    /// The inbox it concerns, if any (`domain.verified` has none).
+    pub inbox_id: Option<InboxId>,
+    /// The event's name.
+    pub event: EventName,
+    /// The webhook payload, `{"event", "data", "timestamp"}`.
+    pub body: String,
+}
+
+/// Where the log stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Positions {
+    /// The last sequence number handed out (0 before the first event).
+    pub head: u64,
+    /// The highest sequence number removed (by retention or a fixture's reset): a client
+    /// resuming from before it may have missed events.
+    pub horizon: u64,
+}
+
+/// What [`append`] records besides the body.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// The account.
+    pub account_id: AccountId,
+    /// The inbox concerned, if any.
+    pub inbox_id: Option<InboxId>,
+    /// The message concerned, if any.
+    pub message_id: Option<MessageId>,
+    /// The event's name.
+    pub event: EventName,
+    /// The webhook payload.
+    pub body: &'a str,
+}
+
+/// Appends an event to the log and wakes its live readers once the transaction commits.
+/// Returns its id (which webhook deliveries refer to) and its sequence number.
+pub fn append(tx: &Tx<'_>, e: &NewEvent<'_>, now: Timestamp) -> Result<(EventId, u64), Failure> {
+    let seq: i64 = tx
+        .sql()
+        .prepare_cached(
+            "UPDATE event_sequence SET value = value + 1 WHERE name = 'head' RETURNING value",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let id = EventId::new();
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO events (id, account_id, event, body, created_at, seq, inbox_id,
+                                 message_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            id,
+            e.account_id,
+            e.event.as_str(),
+            e.body,
+            now,
+            seq,
+            e.inbox_id,
+            e.message_id
+        ])?;
+    tx.wake_after_commit(Queue::Events);
+    Ok((id, unsigned(seq)))
+}
+
+/// Sequence numbers are positive `INTEGER`s in SQL.
+fn unsigned(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn logged_from_row(r: &Row<'_>) -> rusqlite::Result<Logged> {
+    let name: String = r.get(3)?;
+    Ok(Logged {
+        seq: unsigned(r.get(0)?),
+        account_id: r.get(1)?,
+        inbox_id: r.get(2)?,
+        // Only events of known names are written; an unknown one would be a corrupt row.
+        event: EventName::parse(&name).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("unknown event name {name:?}").into(),
+            )
+        })?,
+        body: r.get(4)?,
+    })
+}
+
+fn seq_param(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// Up to `limit` events of every account after `after`, in order (what the live fan-out reads).
+pub fn since(conn: &Db, after: u64, limit: usize) -> Result<Vec<Logged>, Failure> {
+    Ok(conn
+        .sql()
+        .prepare_cached(
+            "SELECT seq, account_id, inbox_id, event, body FROM events
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?
+        .query_map(
+            params![seq_param(after), i64::try_from(limit).unwrap_or(i64::MAX)],
+            logged_from_row,
+        )?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` of the account's events after `after`, in order (what a resuming client is
+/// sent before the live events).
+pub fn account_since(
+    conn: &Db,
+    account_id: AccountId,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Logged>, Failure> {
+    Ok(conn
+        .sql()
+        .prepare_cached(
+            "SELECT seq, account_id, inbox_id, event, body FROM events
+             WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?
+        .query_map(
+            params![
+                account_id,
+                seq_param(after),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            logged_from_row,
+        )?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The log's head and horizon.
+pub fn positions(conn: &Db) -> Result<Positions, Failure> {
+    let mut head = 0;
+    let mut horizon = 0;
+    let mut stmt = conn
+        .sql()
+        .prepare_cached("SELECT name, value FROM event_sequence")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let value = unsigned(row.get(1)?);
+        match name.as_str() {
+            "head" => head = value,
+            _ => horizon = value,
+        }
+    }
+    Ok(Positions { head, horizon })
+}
+
+/// The sequence number of the first event still logged about one of the account's messages.
+pub fn first_of_message(
+    conn: &Db,
+    account_id: AccountId,
+    message_id: MessageId,
+) -> Result<Option<u64>, Failure> {
+    let seq: Option<i64> = conn
+        .sql()
+        .prepare_cached(
+            "SELECT min(seq) FROM events WHERE message_id = ?1 AND account_id = ?2
+               AND seq IS NOT NULL",
+        )?
+        .query_row(params![message_id, account_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(seq.map(unsigned))
+}
+
+/// Events removed by one janitor pass at most, so that a backlog of them never holds the
+/// writer for long (the next pass goes on).
+const PURGE_BATCH: i64 = 10_000;
+
+/// Removes logged events recorded before `before` (oldest first, at most a batch per call),
+/// except those whose webhook deliveries are still kept, and moves the horizon past them.
+/// Returns how many went.
+pub fn purge(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
+    // Sequence numbers follow commit order and so, closely, time: walking from the oldest
+    // stops at the first event young enough to keep.
+    let removed: Vec<i64> = tx
+        .sql()
+        .prepare_cached(
+            "DELETE FROM events
+             WHERE seq IN (SELECT seq FROM events WHERE seq IS NOT NULL AND created_at < ?1
+                           ORDER BY seq LIMIT ?2)
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)
+             RETURNING seq",
+        )?
+        .query_map(params![before, PURGE_BATCH], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if let Some(last) = removed.iter().max() {
+        tx.sql()
+            .prepare_cached(
+                "UPDATE event_sequence SET value = max(value, ?1) WHERE name = 'horizon'",
+            )?
+            .execute([last])?;
+    }
+    Ok(removed.len())
+}
+
+/// Forgets every logged event (a fixture's reset): the horizon moves to the head, so that a
+/// client resuming from before the reset is told to resync; numbering goes on.
+pub fn forget_all(tx: &Tx<'_>) -> Result<(), Failure> {
+    tx.sql().execute_batch(
+        "DELETE FROM events;
+         UPDATE event_sequence SET value = (SELECT value FROM event_sequence WHERE name = 'head')
+         WHERE name = 'horizon';",
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn event(account_id: AccountId, inbox_id: Option<InboxId>) -> NewEvent<'static> {
+        NewEvent {
+            account_id,
+            inbox_id,
+            message_id: None,
+            event: EventName::MessageReceived,
+            body: "{}",
+        }
+    }
+
+    #[test]
+    fn numbers_go_on_after_every_event_is_purged_and_the_horizon_follows() {
+        let (_dir, store) = crate::store::temporary();
+        let t0 = Timestamp::from_millis(1_000_000);
+        let new = crate::store::accounts::NewAccount {
+            name: crate::domain::account::AccountName::parse("Events").unwrap(),
+            email: crate::domain::EmailAddress::parse("events@example.com").unwrap(),
+            plan: crate::domain::Plan::Free,
+            daily_send_limit: 100,
+        };
+        let account = store
+            .write_blocking(move |tx| Ok(crate::store::accounts::create_account(tx, &new, t0)?.id))
+            .unwrap();
+        store
+            .write_blocking(move |tx| {
+                for _ in 0..3 {
+                    append(tx, &event(account, None), t0)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let later = t0.plus(Duration::from_secs(60));
+        let purged = store.write_blocking(move |tx| purge(tx, later)).unwrap();
+        assert_eq!(purged, 3);
+        let (seq, positions) = store
+            .write_blocking(move |tx| {
+                let (_, seq) = append(tx, &event(account, None), later)?;
+                Ok((seq, positions(tx)?))
+            })
+            .unwrap();
+        assert_eq!(seq, 4, "a number is never handed out twice");
+        assert_eq!(
+            positions,
+            Positions {
+                head: 4,
+                horizon: 3
+            }
+        );
+        let read = store
+            .read_blocking(|c| account_since(c, account, 0, 10))
+            .unwrap();
+        assert_eq!(read.iter().map(|e| e.seq).collect::<Vec<_>>(), [4]);
+    }
+}
