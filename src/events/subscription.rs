@@ -126,8 +126,15 @@ impl Subscription {
         &self.topics
     }
 
-    /// Changes the topics; live events from now on are matched against the new ones.
+    /// Changes the topics; live events from now on are matched against the new ones. A live
+    /// subscription that had none starts from now (it was owed nothing); one still to catch
+    /// up (opened with an id) catches up with the new topics.
     pub fn set_topics(&mut self, topics: Topics) {
+        if self.topics.is_empty() && !self.replaying {
+            self.ring = self.ring.resubscribe();
+            self.cursor = self.cursor.max(self.hub.published());
+            self.fresh_from_replay = true;
+        }
         self.topics = topics;
     }
 

@@ -46,6 +46,21 @@ fn presented_key(headers: &HeaderMap) -> Option<ApiKeySecret> {
     ApiKeySecret::parse(raw)
 }
 
+/// Paths that also take the key as `?api_key=`: the event streams, whose browser clients
+/// (`EventSource`, `WebSocket`) cannot set headers. The request log never writes query
+/// strings, so the key does not end up in logs.
+const QUERY_KEY_PATHS: [&str; 2] = ["/events", "/ws"];
+
+/// The key in `?api_key=`, on the paths that take one.
+fn query_key(path: &str, query: &str) -> Option<ApiKeySecret> {
+    if !QUERY_KEY_PATHS.contains(&path) {
+        return None;
+    }
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "api_key")
+        .and_then(|(_, v)| ApiKeySecret::parse(v.trim()))
+}
+
 /// The client's address (from proxy headers only when configured to trust them), which keys
 /// the rate limits of unauthenticated requests.
 pub fn client_ip(info: &ConnectionInfo, trust_proxy_headers: bool) -> String {
@@ -74,7 +89,7 @@ pub async fn gate(
             req.into_response(ApiError::internal("application state missing").error_response())
         );
     };
-    let key = presented_key(req.headers());
+    let key = presented_key(req.headers()).or_else(|| query_key(req.path(), req.query_string()));
     let limit = state.config.limits.rate_limit;
     let now = state.now();
     let window = Window::containing(now, state.config.limits.rate_limit_window_secs);
@@ -182,5 +197,9 @@ mod tests {
         );
         assert_eq!(presented_key(&headers(&[("x-api-key", "ask_short")])), None);
         assert_eq!(presented_key(&headers(&[])), None);
+        let query = format!("types=message.sent&api_key={k}");
+        assert_eq!(query_key("/events", &query), Some(key.clone()));
+        assert_eq!(query_key("/ws", &query), Some(key));
+        assert_eq!(query_key("/inboxes", &query), None);
     }
 }

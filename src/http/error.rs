@@ -164,6 +164,12 @@ impl ApiError {
         Self::new(ErrorCode::InternalError, "An unexpected error occurred")
     }
 
+    /// The error object (`{"code", "message", "status", …}`) on its own, for an error frame on
+    /// a WebSocket.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.body().error).unwrap_or_default()
+    }
+
     /// The machine-readable code.
     pub fn code(&self) -> &'static str {
         self.code.as_str()

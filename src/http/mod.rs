@@ -8,6 +8,7 @@ pub mod conn;
 pub mod domains;
 pub mod error;
 pub mod error_code;
+pub mod events;
 pub mod extract;
 pub mod fixture;
 pub mod health;
@@ -20,6 +21,7 @@ pub mod rate_limit;
 pub mod sandbox;
 pub mod threads;
 pub mod webhooks;
+pub mod ws;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -64,6 +66,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             (M::POST, web::route().to(messages::send)),
             (M::GET, web::route().to(messages::list)),
         ],
+    ))
+    .service(resource(
+        "/inboxes/{id}/messages/wait",
+        [(M::GET, web::route().to(events::wait))],
     ))
     .service(resource(
         "/messages/{id}",
@@ -111,6 +117,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/webhooks/{id}/test",
         [(M::POST, web::route().to(webhooks::test))],
     ))
+    .service(resource("/events", [(M::GET, web::route().to(events::stream))]))
+    .service(resource("/ws", [(M::GET, web::route().to(ws::connect))]))
     .service(resource(
         "/_fixture/reset",
         [(M::POST, web::route().to(fixture::reset))],

@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::domain::Cursor;
 
 use super::{
-    account, attachments, domains, error, health, inboxes, messages, sandbox, threads, webhooks,
+    account, attachments, domains, error, events, health, inboxes, messages, sandbox, threads,
+    webhooks, ws,
 };
 
 /// The document.
@@ -37,6 +38,7 @@ use super::{
         domains::create, domains::list, domains::get, domains::verify, domains::delete,
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
         sandbox::provision, sandbox::claim_page, sandbox::claim_submit,
+        events::stream, ws::connect, events::wait,
     ),
     components(schemas(error::ErrorBody, messages::StatusName, domains::DomainFormat)),
     modifiers(&Security, &CommonResponses),
@@ -51,6 +53,9 @@ use super::{
         (name = "Domains", description = "Custom domains: the DNS records to publish, their \
             verification, DKIM signing with the domain's own key and receiving on it"),
         (name = "Account", description = "The account and its API keys"),
+        (name = "Events", description = "The account's events live, without a public URL: \
+            Server-Sent Events and a WebSocket, both resumable from an event id (an addition to \
+            the hosted API)"),
         (name = "System", description = "Health"),
     )
 )]

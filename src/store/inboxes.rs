@@ -184,6 +184,22 @@ pub fn get_inbox(
         .ok_or(Failure::Refused(Refusal::NotFound(Resource::Inbox)))
 }
 
+/// Whether `id` is one of the account's inboxes that is not deleted (`NotFound` otherwise).
+pub fn exists(conn: &Db, account_id: AccountId, id: InboxId) -> Result<(), Failure> {
+    let found: bool = conn
+        .sql()
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM inboxes
+                            WHERE id = ?1 AND account_id = ?2 AND status != 'deleted')",
+        )?
+        .query_row(params![id, account_id], |r| r.get(0))?;
+    if found {
+        Ok(())
+    } else {
+        Err(Failure::Refused(Refusal::NotFound(Resource::Inbox)))
+    }
+}
+
 /// One of the account's inboxes that is not deleted, by address (inbox addresses are stored
 /// lower-case).
 pub fn find_by_address(
