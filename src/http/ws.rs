@@ -258,12 +258,18 @@ impl Connection {
     }
 
     async fn apply(&mut self, text: &str) -> Result<Value, ApiError> {
-        let frame: ClientFrame = serde_json::from_str(text).map_err(|e| {
+        let malformed = |e: &dyn std::fmt::Display| {
             ApiError::bad_request(format!(
                 "A frame must be a JSON object with \"type\" \"subscribe\" or \"unsubscribe\" \
                  and optional \"event_types\" and \"inbox_ids\" lists: {e}"
             ))
-        })?;
+        };
+        // An object only: serde would also read a struct from an array.
+        let value: Value = serde_json::from_str(text).map_err(|e| malformed(&e))?;
+        if !value.is_object() {
+            return Err(malformed(&"this is not an object"));
+        }
+        let frame: ClientFrame = serde_json::from_value(value).map_err(|e| malformed(&e))?;
         let mut errors = ValidationErrors::new();
         let types = errors.check(
             "event_types",

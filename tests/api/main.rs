@@ -26,6 +26,7 @@ mod crash;
 mod dkim;
 pub mod domains;
 mod errors;
+mod events;
 mod fixture;
 mod health;
 mod idempotency;

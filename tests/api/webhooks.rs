@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use agentsend::domain::{AccountId, InboxId, MessageId, ThreadId};
 use agentsend::webhooks::events::{MessageReceived, MessageSent};
-use agentsend::webhooks::{self, Event};
+use agentsend::webhooks::Event;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -102,7 +102,7 @@ async fn emit(app: &TestApp, account: &str, event: Event) -> usize {
     let now = app.now();
     app.state
         .store
-        .write(move |tx| webhooks::emit(tx, account, &event, now))
+        .write(move |tx| agentsend::events::emit(tx, account, &event, now))
         .await
         .unwrap()
 }
@@ -355,7 +355,7 @@ async fn a_claim_whose_worker_died_is_taken_up_after_its_lease() {
         .state
         .store
         .write(move |tx| {
-            webhooks::emit(tx, account, &message_sent(), now)?;
+            agentsend::events::emit(tx, account, &message_sent(), now)?;
             let limits = agentsend::store::webhooks::ClaimLimits {
                 max: 10,
                 per_webhook: 10,
