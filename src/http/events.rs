@@ -89,9 +89,9 @@ impl InboxRef {
         if let Ok(id) = s.parse() {
             return Ok(Self::Id(id));
         }
-        EmailAddress::parse(s).map(Self::Address).map_err(|_| {
-            format!("{s:?} is neither an inbox id (a UUID) nor an inbox address")
-        })
+        EmailAddress::parse(s)
+            .map(Self::Address)
+            .map_err(|_| format!("{s:?} is neither an inbox id (a UUID) nor an inbox address"))
     }
 
     /// Several, each value a comma-separated list. `None` when none were given (every inbox).
@@ -175,7 +175,10 @@ pub(super) async fn authorize(
 /// The query of `GET /events`, for the OpenAPI document.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(dead_code, reason = "describes the query for the OpenAPI document only")]
+#[expect(
+    dead_code,
+    reason = "describes the query for the OpenAPI document only"
+)]
 pub struct StreamParams {
     /// Event types, comma-separated (default: every type): `message.received`,
     /// `message.sent`, `message.delivered`, `message.bounced`, `message.complained`,
@@ -372,13 +375,19 @@ fn sse_body(stream: SseStream) -> impl Stream<Item = Result<Bytes, Infallible>> 
 /// The query of the wait endpoint, for the OpenAPI document.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(dead_code, reason = "describes the query for the OpenAPI document only")]
+#[expect(
+    dead_code,
+    reason = "describes the query for the OpenAPI document only"
+)]
 pub struct WaitParams {
     /// Seconds to wait, 1–60 (default 30).
     #[param(minimum = 1, maximum = 60, default = 30)]
     timeout: Option<u32>,
     /// Only messages stored after this one: a message id (one of the account's, sent or
     /// received) or an event id. Default: from now on.
+    #[param(
+        pattern = "^([0-9]{1,19}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+    )]
     after: Option<String>,
     /// Part of the sender (`Name <address>`), any case.
     from: Option<String>,
@@ -476,7 +485,10 @@ mod tests {
         assert_eq!(parse_types([]), Ok(None));
         assert_eq!(
             parse_types(["message.received, message.sent", "message.received"]),
-            Ok(Some(vec![EventName::MessageReceived, EventName::MessageSent]))
+            Ok(Some(vec![
+                EventName::MessageReceived,
+                EventName::MessageSent
+            ]))
         );
         assert!(parse_types(["message.opened"]).is_err());
         assert!(parse_types(["webhook.test"]).is_err());

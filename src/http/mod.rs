@@ -117,7 +117,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/webhooks/{id}/test",
         [(M::POST, web::route().to(webhooks::test))],
     ))
-    .service(resource("/events", [(M::GET, web::route().to(events::stream))]))
+    .service(resource(
+        "/events",
+        [(M::GET, web::route().to(events::stream))],
+    ))
     .service(resource("/ws", [(M::GET, web::route().to(ws::connect))]))
     .service(resource(
         "/_fixture/reset",

@@ -38,7 +38,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The query of `GET /ws`, for the OpenAPI document.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(dead_code, reason = "describes the query for the OpenAPI document only")]
+#[expect(
+    dead_code,
+    reason = "describes the query for the OpenAPI document only"
+)]
 pub struct WsParams {
     /// The API key, for clients that cannot set headers (browsers).
     api_key: Option<String>,

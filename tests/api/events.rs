@@ -118,8 +118,10 @@ type WsClient =
 
 async fn ws_connect(app: &TestApp, query: &str) -> WsClient {
     let mut req = ws_url(app, query).into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {}", app.key).parse().unwrap());
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", app.key).parse().unwrap(),
+    );
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
@@ -200,7 +202,10 @@ async fn sse_streams_mail_from_smtp_and_local_delivery_with_filters() {
     // Bob's stream saw only bob's received message, not alice's sent one or her mail.
     let bobs_first = bobs.expect().await;
     assert_eq!(
-        (bobs_first.event.as_str(), &bobs_first.data["data"]["inboxId"]),
+        (
+            bobs_first.event.as_str(),
+            &bobs_first.data["data"]["inboxId"]
+        ),
         ("message.received", &json!(bob))
     );
     // The unfiltered stream has every event, in order: alice's mail, then the send.
@@ -248,7 +253,10 @@ async fn sse_refuses_bad_filters_before_the_stream_starts() {
             "VALIDATION_ERROR",
         )
         .await;
-        assert!(body["error"]["details"][field].is_array(), "{query}: {body}");
+        assert!(
+            body["error"]["details"][field].is_array(),
+            "{query}: {body}"
+        );
     }
     let res = app
         .request(Method::GET, "/events")
@@ -324,7 +332,12 @@ async fn a_stream_resumes_across_a_restart_with_nothing_lost_or_repeated() {
     mail(&app, &addr, "m6").await;
     assert_eq!(sse.expect().await.data["data"]["subject"], "m6");
     // `?after=` does the same as the header.
-    let mut again = Sse::open(&app, &format!("?after={resume_from}&types=message.received"), None).await;
+    let mut again = Sse::open(
+        &app,
+        &format!("?after={resume_from}&types=message.received"),
+        None,
+    )
+    .await;
     assert_eq!(again.expect().await.data["data"]["subject"], "m3");
 }
 
@@ -390,7 +403,11 @@ async fn streams_are_isolated_between_accounts() {
     ws_send(&mut other_ws, json!({"type": "subscribe"})).await;
     assert_eq!(ws_next(&mut other_ws).await["type"], "subscribed");
     // Subscribing to my inbox from the other account: not found.
-    ws_send(&mut other_ws, json!({"type": "subscribe", "inbox_ids": [mine]})).await;
+    ws_send(
+        &mut other_ws,
+        json!({"type": "subscribe", "inbox_ids": [mine]}),
+    )
+    .await;
     let error = ws_next(&mut other_ws).await;
     assert_eq!(
         (error["type"].as_str(), error["code"].as_str()),
@@ -426,9 +443,10 @@ async fn websocket_subscriptions_filters_and_frame_errors() {
     let (alice, alice_addr) = inbox(&app, "alice").await;
     let (_, bob_addr) = inbox(&app, "bob").await;
     // The key in the query string, as a browser sends it.
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&app, &format!("?api_key={}", app.key)))
-        .await
-        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(ws_url(&app, &format!("?api_key={}", app.key)))
+            .await
+            .unwrap();
     ws_send(
         &mut ws,
         json!({"type": "subscribe", "event_types": ["message.received"], "inbox_ids": [alice_addr]}),
@@ -487,7 +505,10 @@ async fn websocket_subscriptions_filters_and_frame_errors() {
     ws_send(&mut ws, json!({"type": "subscribe"})).await;
     assert_eq!(ws_next(&mut ws).await["type"], "subscribed");
     mail(&app, &bob_addr, "anything").await;
-    assert_eq!(ws_next(&mut ws).await["data"]["data"]["subject"], "anything");
+    assert_eq!(
+        ws_next(&mut ws).await["data"]["data"]["subject"],
+        "anything"
+    );
 
     // A binary frame closes the connection with 1003.
     ws.send(Ws::binary(vec![1, 2, 3])).await.unwrap();
@@ -498,7 +519,9 @@ async fn websocket_subscriptions_filters_and_frame_errors() {
 #[tokio::test]
 async fn websocket_refusals_happen_before_the_upgrade() {
     let app = TestApp::spawn().await;
-    let err = tokio_tungstenite::connect_async(ws_url(&app, "")).await.unwrap_err();
+    let err = tokio_tungstenite::connect_async(ws_url(&app, ""))
+        .await
+        .unwrap_err();
     match err {
         tokio_tungstenite::tungstenite::Error::Http(res) => {
             assert_eq!(res.status(), 401);
@@ -506,13 +529,22 @@ async fn websocket_refusals_happen_before_the_upgrade() {
         other => panic!("expected a 401, got {other:?}"),
     }
     // Not an upgrade at all: an error in the envelope.
-    assert_error(app.get("/ws").await, StatusCode::BAD_REQUEST, "VALIDATION_ERROR").await;
+    assert_error(
+        app.get("/ws").await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn revoking_the_key_closes_its_streams_within_seconds() {
     let app = TestApp::spawn().await;
-    let (status, key) = json(app.post("/account/api-keys", &json!({"name": "streams"})).await).await;
+    let (status, key) = json(
+        app.post("/account/api-keys", &json!({"name": "streams"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
     let (key_id, secret) = (
         key["id"].as_str().unwrap().to_owned(),
@@ -542,7 +574,10 @@ async fn revoking_the_key_closes_its_streams_within_seconds() {
     assert_eq!(code, CloseCode::Policy);
     assert!(reason.contains("revoked"), "{reason}");
     let close = sse.expect().await;
-    assert_eq!((close.event.as_str(), &close.data["reason"]), ("close", &json!("key_revoked")));
+    assert_eq!(
+        (close.event.as_str(), &close.data["reason"]),
+        ("close", &json!("key_revoked"))
+    );
     assert!(sse.next().await.is_none(), "the stream ends");
     assert!(revoked_at.elapsed() < Duration::from_secs(5));
 }
@@ -575,7 +610,11 @@ async fn wait_answers_as_soon_as_the_message_is_stored_or_204_at_the_timeout() {
             .send()
             .await
             .unwrap();
-        (res.status(), res.json::<Value>().await.unwrap(), Instant::now())
+        (
+            res.status(),
+            res.json::<Value>().await.unwrap(),
+            Instant::now(),
+        )
     });
     // Mail that does not match, then mail that does; the event stream says when it is stored.
     mail(&app, &addr, "still not this one").await;
@@ -594,7 +633,10 @@ async fn wait_answers_as_soon_as_the_message_is_stored_or_204_at_the_timeout() {
     assert_eq!(message["direction"], "inbound");
     let stored = stored.unwrap();
     let gap = answered.saturating_duration_since(stored);
-    assert!(gap < Duration::from_millis(100), "answered {gap:?} after the event");
+    assert!(
+        gap < Duration::from_millis(100),
+        "answered {gap:?} after the event"
+    );
 }
 
 #[tokio::test]
@@ -659,23 +701,33 @@ async fn wait_refuses_bad_parameters() {
         ("threadId=nope", "threadId"),
     ] {
         let body = assert_error(
-            app.get(&format!("/inboxes/{id}/messages/wait?{query}")).await,
+            app.get(&format!("/inboxes/{id}/messages/wait?{query}"))
+                .await,
             StatusCode::BAD_REQUEST,
             "VALIDATION_ERROR",
         )
         .await;
-        assert!(body["error"]["details"][field].is_array(), "{query}: {body}");
+        assert!(
+            body["error"]["details"][field].is_array(),
+            "{query}: {body}"
+        );
     }
     assert_error(
-        app.get(&format!("/inboxes/{}/messages/wait?timeout=1", random_uuid()))
-            .await,
+        app.get(&format!(
+            "/inboxes/{}/messages/wait?timeout=1",
+            random_uuid()
+        ))
+        .await,
         StatusCode::NOT_FOUND,
         "INBOX_NOT_FOUND",
     )
     .await;
     assert_error(
-        app.get(&format!("/inboxes/{id}/messages/wait?after={}", random_uuid()))
-            .await,
+        app.get(&format!(
+            "/inboxes/{id}/messages/wait?after={}",
+            random_uuid()
+        ))
+        .await,
         StatusCode::NOT_FOUND,
         "MESSAGE_NOT_FOUND",
     )
@@ -720,7 +772,15 @@ async fn a_slow_consumer_is_cut_off_and_resumes_without_losing_an_event() {
     let subject = "x".repeat(8000);
     let total = 400;
     for n in 0..total {
-        let folded = format!("{n:04} {}", subject.as_bytes().chunks(300).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\r\n "));
+        let folded = format!(
+            "{n:04} {}",
+            subject
+                .as_bytes()
+                .chunks(300)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join("\r\n ")
+        );
         mail(&app, &addr, &folded).await;
     }
     // Reading again: events, then the close record with the id to resume from.
@@ -739,13 +799,20 @@ async fn a_slow_consumer_is_cut_off_and_resumes_without_losing_an_event() {
             break;
         }
     }
-    assert!(text.contains("slow_consumer"), "the stream says why it ended");
+    assert!(
+        text.contains("slow_consumer"),
+        "the stream says why it ended"
+    );
     let ids: Vec<u64> = text
         .lines()
         .filter_map(|l| l.strip_prefix("id: "))
         .map(|id| id.parse().unwrap())
         .collect();
-    assert!(ids.len() < total, "cut off before the end ({} events)", ids.len());
+    assert!(
+        ids.len() < total,
+        "cut off before the end ({} events)",
+        ids.len()
+    );
     let close = text
         .split("event: close\ndata: ")
         .nth(1)

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use agentsend::domain::{AccountId, InboxId, MessageId, ThreadId};
-use agentsend::webhooks::events::{MessageReceived, MessageSent};
 use agentsend::webhooks::Event;
+use agentsend::webhooks::events::{MessageReceived, MessageSent};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};

@@ -33,3 +33,17 @@ def positive_data_acceptance_given_state(ctx, response, case):
     if any(value is None for value in (case.path_parameters or {}).values()):
         return None
     return positive_data_acceptance(ctx, response, case)
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    """A wait for a message that may come holds its request for `timeout` seconds (default 30),
+    longer than the fuzzer waits for an answer: valid timeouts become one second, in every
+    phase. Invalid ones are left for the negative checks."""
+    if not case.operation.path.endswith("/messages/wait"):
+        return
+    query = dict(case.query or {})
+    timeout = query.get("timeout")
+    if timeout is None or (str(timeout).isdigit() and 1 <= int(timeout) <= 60):
+        query["timeout"] = 1
+        case.query = query
