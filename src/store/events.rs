@@ -60,7 +60,9 @@ pub fn append(tx: &Tx<'_>, e: &NewEvent<'_>, now: Timestamp) -> Result<(EventId,
             "UPDATE event_sequence SET value = value + 1 WHERE name = 'head' RETURNING value",
         )?
         .query_row([], |r| r.get(0))?;
-    let id = EventId::new();
+    // Time-ordered, so that the id's index grows at its end like the log itself (a random id
+    // would touch a random page of it with every event).
+    let id = EventId::from(uuid::Uuid::now_v7());
     tx.sql()
         .prepare_cached(
             "INSERT INTO events (id, account_id, event, body, created_at, seq, inbox_id,
