@@ -13,8 +13,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use agentsend::app::Application;
 use agentsend::config::Config;
 use agentsend::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
+use agentsend::webhooks::Event;
 use agentsend::webhooks::events::MessageSent;
-use agentsend::webhooks::{self, Event};
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -125,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
         let queued = Instant::now();
         state
             .store
-            .write(move |tx| webhooks::emit(tx, account, &event, now))
+            .write(move |tx| agentsend::events::emit(tx, account, &event, now))
             .await?;
         wait_for(&arrivals, n).await;
         let arrived = arrivals.lock().map_err(|_| anyhow::anyhow!("poisoned"))?[&id];
@@ -146,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
         .store
         .write(move |tx| {
             for (_, event) in &events {
-                webhooks::emit(tx, account, event, now)?;
+                agentsend::events::emit(tx, account, event, now)?;
             }
             Ok(())
         })

@@ -233,16 +233,14 @@ async fn sender(
         Some(Duration::from_secs_f64(step as f64 / args.rate as f64))
     };
     let start = Instant::now();
-    let mut n = 0u32;
-    for seq in (first..total).step_by(step) {
+    for (n, seq) in (first..total).step_by(step).enumerate() {
         if Instant::now() >= stop {
             break;
         }
         if let Some(interval) = interval {
-            let due = start + interval * n;
+            let due = start + interval * n as u32;
             tokio::time::sleep_until(due.into()).await;
         }
-        n += 1;
         let message = format!(
             "MAIL FROM:<load@example.com>\r\nRCPT TO:<{to}>\r\nDATA\r\n",
             to = args.to

@@ -24,7 +24,7 @@ const READ_BATCH: usize = 512;
 /// The least time between two reads of the log while events keep coming: events committed
 /// meanwhile go out together, so that each subscriber is woken (and writes to its socket) once
 /// for all of them rather than once each. What it adds to an event's latency is at most this.
-const COALESCE: Duration = Duration::from_millis(10);
+const COALESCE: Duration = Duration::from_millis(20);
 
 /// The fan-out (cheap to clone).
 #[derive(Clone)]

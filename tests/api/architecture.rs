@@ -165,6 +165,7 @@ fn services_get_what_they_use_not_the_whole_state() {
     let graph = module_graph();
     for module in [
         "mail",
+        "events",
         "webhooks",
         "runner",
         "store",
