@@ -18,6 +18,8 @@ WHERE events.id = numbered.id;
 CREATE UNIQUE INDEX events_seq ON events (seq) WHERE seq IS NOT NULL;
 CREATE INDEX events_account_seq ON events (account_id, seq) WHERE seq IS NOT NULL;
 CREATE INDEX events_message ON events (message_id) WHERE message_id IS NOT NULL;
+-- `webhook.test` events, which go with their deliveries.
+CREATE INDEX events_tests ON events (created_at) WHERE seq IS NULL;
 
 -- `head`: the last sequence number given out (never given out again, even once its event is
 -- gone). `horizon`: the highest sequence number the janitor (or a fixture reset) removed;

@@ -178,8 +178,8 @@ pub fn first_of_message(
     let seq: Option<i64> = conn
         .sql()
         .prepare_cached(
-            "SELECT min(seq) FROM events WHERE message_id = ?1 AND account_id = ?2
-               AND seq IS NOT NULL",
+            // `+account_id`: by the message's index, not by walking the account's events.
+            "SELECT min(seq) FROM events WHERE message_id = ?1 AND +account_id = ?2",
         )?
         .query_row(params![message_id, account_id], |r| r.get(0))
         .optional()?
@@ -187,35 +187,60 @@ pub fn first_of_message(
     Ok(seq.map(unsigned))
 }
 
-/// Events removed by one janitor pass at most, so that a backlog of them never holds the
+/// Events looked at by one janitor pass at most, so that a backlog of them never holds the
 /// writer for long (the next pass goes on).
 const PURGE_BATCH: i64 = 10_000;
 
-/// Removes logged events recorded before `before` (oldest first, at most a batch per call),
-/// except those whose webhook deliveries are still kept, and moves the horizon past them.
+/// Moves the horizon over the events recorded before `before` (oldest first, at most a batch
+/// per call) and removes them, except those whose webhook deliveries are still kept: those go
+/// with their deliveries ([`super::webhooks::purge_finished`]), and are no longer streamed.
 /// Returns how many went.
 pub fn purge(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
-    // Sequence numbers follow commit order and so, closely, time: walking from the oldest
-    // stops at the first event young enough to keep.
-    let removed: Vec<i64> = tx
+    let floor = seq_param(positions(tx)?.horizon);
+    // Sequence numbers follow commit order and so, closely, time: the walk from the horizon
+    // stops at the first event young enough to keep, having read only what it removes.
+    let keep_from: Option<i64> = tx
         .sql()
         .prepare_cached(
-            "DELETE FROM events
-             WHERE seq IN (SELECT seq FROM events WHERE seq IS NOT NULL AND created_at < ?1
-                           ORDER BY seq LIMIT ?2)
-               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)
-             RETURNING seq",
+            "SELECT seq FROM events WHERE seq > ?1 AND created_at >= ?2 ORDER BY seq LIMIT 1",
         )?
-        .query_map(params![before, PURGE_BATCH], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    if let Some(last) = removed.iter().max() {
-        tx.sql()
-            .prepare_cached(
-                "UPDATE event_sequence SET value = max(value, ?1) WHERE name = 'horizon'",
-            )?
-            .execute([last])?;
-    }
-    Ok(removed.len())
+        .query_row(params![floor, before], |r| r.get(0))
+        .optional()?;
+    let last: Option<i64> = tx
+        .sql()
+        .prepare_cached(
+            "SELECT max(seq) FROM (SELECT seq FROM events WHERE seq > ?1 AND seq < ?2
+                                   ORDER BY seq LIMIT ?3)",
+        )?
+        .query_row(
+            params![floor, keep_from.unwrap_or(i64::MAX), PURGE_BATCH],
+            |r| r.get(0),
+        )?;
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let removed = tx
+        .sql()
+        .prepare_cached(
+            "DELETE FROM events WHERE seq > ?1 AND seq <= ?2
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
+        )?
+        .execute(params![floor, last])?;
+    tx.sql()
+        .prepare_cached("UPDATE event_sequence SET value = ?1 WHERE name = 'horizon'")?
+        .execute([last])?;
+    Ok(removed)
+}
+
+/// Removes events past the horizon (or `webhook.test` events older than `before`) that no
+/// webhook delivery refers to any more: those the retention pass kept for their deliveries.
+pub(super) fn purge_delivered(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
+    let horizon = seq_param(positions(tx)?.horizon);
+    let mut delete = tx.sql().prepare_cached(
+        "DELETE FROM events WHERE (seq <= ?1 OR (seq IS NULL AND created_at < ?2))
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
+    )?;
+    Ok(delete.execute(params![horizon, before])?)
 }
 
 /// Forgets every logged event (a fixture's reset): the horizon moves to the head, so that a

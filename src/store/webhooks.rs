@@ -668,18 +668,14 @@ pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result
     Ok(())
 }
 
-/// Drops finished deliveries (and then `webhook.test` events without deliveries) older than
-/// `before`. Logged events have their own retention ([`super::events::purge`]).
+/// Drops finished deliveries older than `before`, and then the events that only they kept
+/// (logged events have their own retention, [`super::events::purge`]).
 pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
     let deleted = tx.sql().execute(
         "DELETE FROM webhook_deliveries
          WHERE status IN ('succeeded', 'failed') AND updated_at < ?1",
         [before],
     )?;
-    tx.sql().execute(
-        "DELETE FROM events WHERE seq IS NULL AND created_at < ?1
-           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
-        [before],
-    )?;
+    super::events::purge_delivered(tx, before)?;
     Ok(deleted)
 }

@@ -857,3 +857,41 @@ async fn shutdown_ends_open_streams_cleanly() {
     let (code, _) = ws_closed(&mut ws).await;
     assert_eq!(code, CloseCode::Away);
 }
+
+#[tokio::test]
+async fn an_event_a_webhook_delivery_refers_to_stays_as_long_as_the_delivery_log_keeps_it() {
+    let app = TestApp::spawn().await;
+    let receiver = crate::receiver::Receiver::start(crate::receiver::Reply::Status(200, "")).await;
+    app.post(
+        "/webhooks",
+        &json!({"url": receiver.url, "events": ["message.received"]}),
+    )
+    .await;
+    let (_, addr) = inbox(&app, "hooked").await;
+    mail(&app, &addr, "delivered").await;
+    app.settle_webhooks().await;
+    let count = |app: &TestApp| -> i64 {
+        app.sql()
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&app), 1);
+
+    // Past the event retention (7 days) but within the delivery log's (30): the stream no
+    // longer has it, the delivery log still does.
+    app.advance(Duration::from_secs(8 * 86_400));
+    agentsend::jobs::janitor_tick(&app.state).await.unwrap();
+    assert_eq!(count(&app), 1);
+    let mut sse = Sse::open(&app, "", Some("0")).await;
+    assert_eq!(sse.expect().await.event, "reset");
+    drop(sse);
+    let (_, webhooks) = json(app.get("/webhooks").await).await;
+    let webhook = webhooks["data"][0]["id"].as_str().unwrap().to_owned();
+    let (_, log) = json(app.get(&format!("/webhooks/{webhook}/deliveries")).await).await;
+    assert_eq!(log["data"][0]["event"], "message.received");
+
+    // Past the delivery log's retention, both go.
+    app.advance(Duration::from_secs(23 * 86_400));
+    agentsend::jobs::janitor_tick(&app.state).await.unwrap();
+    assert_eq!(count(&app), 0);
+}
