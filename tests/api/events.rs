@@ -895,3 +895,50 @@ async fn an_event_a_webhook_delivery_refers_to_stays_as_long_as_the_delivery_log
     agentsend::jobs::janitor_tick(&app.state).await.unwrap();
     assert_eq!(count(&app), 0);
 }
+
+/// A raw SSE connection that has read the response head and the opening comment; `None` when
+/// the server closed it instead.
+async fn raw_stream(app: &TestApp) -> Option<tokio::net::TcpStream> {
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let head = format!(
+        "GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        app.key
+    );
+    stream.write_all(head.as_bytes()).await.ok()?;
+    let mut got = Vec::new();
+    let mut buf = [0; 1024];
+    while !String::from_utf8_lossy(&got).contains("AgentSend event stream") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    Some(stream)
+}
+
+#[tokio::test]
+async fn streams_count_against_the_per_client_connection_cap() {
+    // A client that goes away is noticed when the next heartbeat cannot be written.
+    let app = TestApp::spawn_with(|c| {
+        c.http.max_connections_per_ip = 3;
+        c.events.heartbeat_secs = 1;
+    })
+    .await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(raw_stream(&app).await.expect("a stream within the cap"));
+    }
+    assert!(
+        raw_stream(&app).await.is_none(),
+        "a fourth connection is closed"
+    );
+    // One client goes away; its slot is free again.
+    drop(open.pop());
+    let again = crate::helpers::eventually("a slot to be given back", || raw_stream(&app)).await;
+    drop((open, again));
+}
