@@ -497,8 +497,8 @@ impl Application {
     }
 
     /// The running components, by name (`http`, `smtp`, `sends`, `webhooks`, `events`,
-    /// `janitor`, `domain-checks`, `database`), once [`Application::run_until`] has started them: tests
-    /// abort one to see the server notice.
+    /// `janitor`, `domain-checks`, `database`), once [`Application::run_until`] has started
+    /// them: tests abort one to see the server notice.
     pub fn tasks(&self) -> Handles {
         self.tasks.clone()
     }

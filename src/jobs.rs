@@ -1,7 +1,8 @@
 //! The janitor: it drops idempotency records whose window has passed, rate-limit counters of
-//! finished windows, webhook deliveries past their retention, finished jobs and attachments no
-//! message uses (uploads never sent) and events of the event log once past their retention. [`janitor_tick`] does one
-//! pass, so tests can drive it directly; [`run_janitor`] repeats it until shutdown.
+//! finished windows, webhook deliveries past their retention, finished jobs, attachments no
+//! message uses (uploads never sent) and the event log's events once past their retention.
+//! [`janitor_tick`] does one pass, so tests can drive it directly; [`run_janitor`] repeats it
+//! until shutdown.
 
 use std::time::Duration;
 

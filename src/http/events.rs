@@ -363,7 +363,8 @@ fn sse_body(stream: SseStream) -> impl Stream<Item = Result<Bytes, Infallible>> 
                 Err(e) => {
                     log::error!("event stream: reading the event log failed: {e}");
                     s.done = true;
-                    close_record("error", "The server could not read its event log; reconnect.", last)
+                    let reason = "The server could not read its event log; reconnect.";
+                    close_record("error", reason, last)
                 }
             },
             _ = s.heartbeat.tick() => Bytes::from_static(b": heartbeat\n\n"),

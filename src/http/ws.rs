@@ -32,6 +32,8 @@ use crate::state::AppState;
 const MAX_FRAME: usize = 64 * 1024;
 /// Topics one connection may hold.
 const MAX_TOPICS: usize = 1000;
+/// Why every stream ends at shutdown.
+const SHUTTING_DOWN: &str = "The server is shutting down.";
 /// How long a frame may wait for the client to take it before the client counts as stuck.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -148,7 +150,7 @@ impl Connection {
             tokio::select! {
                 biased;
                 () = hub.closed() => {
-                    break End::Close(CloseCode::Away, "The server is shutting down.".to_owned());
+                    break End::Close(CloseCode::Away, SHUTTING_DOWN.to_owned());
                 }
                 () = revoked(&mut key) => {
                     break End::Close(CloseCode::Policy, KEY_REVOKED.to_owned());
@@ -204,11 +206,12 @@ impl Connection {
                         break End::Close(CloseCode::Again, slow_consumer_message(last));
                     }
                     Ok(Delivery::Closed) => {
-                        break End::Close(CloseCode::Away, "The server is shutting down.".to_owned());
+                        break End::Close(CloseCode::Away, SHUTTING_DOWN.to_owned());
                     }
                     Err(e) => {
                         log::error!("WebSocket: reading the event log failed: {e}");
-                        break End::Close(CloseCode::Error, "The server could not read its event log.".to_owned());
+                        let reason = "The server could not read its event log.";
+                        break End::Close(CloseCode::Error, reason.to_owned());
                     }
                 },
                 _ = heartbeat.tick() => {
@@ -216,9 +219,9 @@ impl Connection {
                         break End::Close(CloseCode::Policy, "No answer to pings.".to_owned());
                     }
                     unanswered_pings += 1;
-                    match tokio::time::timeout(SEND_TIMEOUT, self.session.ping(b"agentsend")).await {
-                        Ok(Ok(())) => {}
-                        _ => break End::Gone,
+                    let ping = self.session.ping(b"agentsend");
+                    if !matches!(tokio::time::timeout(SEND_TIMEOUT, ping).await, Ok(Ok(()))) {
+                        break End::Gone;
                     }
                 }
             }
