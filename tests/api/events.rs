@@ -663,7 +663,7 @@ async fn send_then_wait_for_the_reply_even_when_it_came_first() {
         app.post(
             &format!("/inboxes/{human}/messages"),
             &json!({"to": [sent["fromAddress"]], "subject": "Re: question", "bodyText": "!",
-                    "inReplyTo": question["messageIdHeader"]}),
+                    "threadId": question["threadId"]}),
         )
         .await,
     )
@@ -679,6 +679,10 @@ async fn send_then_wait_for_the_reply_even_when_it_came_first() {
     .await;
     assert_eq!(status, StatusCode::OK, "{got}");
     assert_eq!(got["subject"], "Re: question");
+    assert_eq!(
+        got["threadId"], sent["threadId"],
+        "the reply joins the question's thread"
+    );
     // After the reply itself there is nothing more.
     let res = app
         .get(&format!(
