@@ -79,21 +79,20 @@ impl Subscription {
             None => (hub.published(), false, None),
             Some(after) => {
                 let positions = hub.positions().await?;
-                if after < positions.horizon {
-                    let reset = Reset {
+                let reset = if after < positions.horizon {
+                    Some(Reset {
                         resume_from: positions.horizon,
                         expired: true,
-                    };
-                    (positions.horizon, true, Some(reset))
+                    })
                 } else if after > positions.head {
-                    let reset = Reset {
+                    Some(Reset {
                         resume_from: positions.head,
                         expired: false,
-                    };
-                    (positions.head, true, Some(reset))
+                    })
                 } else {
-                    (after, true, None)
-                }
+                    None
+                };
+                (reset.map_or(after, |r| r.resume_from), true, reset)
             }
         };
         Ok(Self {
@@ -131,11 +130,16 @@ impl Subscription {
     /// up (opened with an id) catches up with the new topics.
     pub fn set_topics(&mut self, topics: Topics) {
         if self.topics.is_empty() && !self.replaying {
-            self.ring = self.ring.resubscribe();
-            self.cursor = self.cursor.max(self.hub.published());
+            self.join_live();
             self.fresh_from_replay = true;
         }
         self.topics = topics;
+    }
+
+    /// Goes on from the live events as they are now, owing nothing before them.
+    fn join_live(&mut self) {
+        self.ring = self.ring.resubscribe();
+        self.cursor = self.cursor.max(self.hub.published());
     }
 
     fn wants(&self, e: &LiveEvent) -> bool {
@@ -202,8 +206,7 @@ impl Subscription {
     fn lagged(&mut self) {
         if self.topics.is_empty() {
             // Nothing was owed: carry on from the live events.
-            self.ring = self.ring.resubscribe();
-            self.cursor = self.cursor.max(self.hub.published());
+            self.join_live();
         } else if self.replaying || self.fresh_from_replay {
             // Catching up took long; the log has what the ring dropped.
             self.ring = self.ring.resubscribe();

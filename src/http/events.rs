@@ -51,34 +51,43 @@ impl QueryPairs {
     }
 }
 
-/// Event type names: each value a comma-separated list. `None` when none were given (every
-/// type).
-pub(super) fn parse_types<'a>(
+/// Values that are each a comma-separated list, parsed item by item, repeats dropped. `None`
+/// when there were no values (the filter's "any").
+fn comma_lists<'a, T: PartialEq>(
     values: impl IntoIterator<Item = &'a str>,
-) -> Result<Option<Vec<EventName>>, String> {
-    let mut types: Option<Vec<EventName>> = None;
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<Vec<T>>, String> {
+    let mut items: Option<Vec<T>> = None;
     for value in values {
-        let list = types.get_or_insert_with(Vec::new);
-        for name in value.split(',').map(str::trim) {
-            match EventName::parse_subscribable(name) {
-                Some(t) if !list.contains(&t) => list.push(t),
-                Some(_) => {}
-                None => {
-                    return Err(format!(
-                        "unknown event type {name:?}; the types are {}",
-                        crate::webhooks::subscribable_events()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
+        let list = items.get_or_insert_with(Vec::new);
+        for item in value.split(',').map(str::trim) {
+            let item = parse(item)?;
+            if !list.contains(&item) {
+                list.push(item);
             }
         }
     }
-    Ok(types)
+    Ok(items)
+}
+
+/// Event type names (see [`comma_lists`]).
+pub(super) fn parse_types<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Option<Vec<EventName>>, String> {
+    comma_lists(values, |name| {
+        EventName::parse_subscribable(name).ok_or_else(|| {
+            format!(
+                "unknown event type {name:?}; the types are {}",
+                crate::webhooks::subscribable_events()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    })
 }
 
 /// An inbox named by its id or its address.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum InboxRef {
     Id(InboxId),
     Address(EmailAddress),
@@ -94,18 +103,11 @@ impl InboxRef {
             .map_err(|_| format!("{s:?} is neither an inbox id (a UUID) nor an inbox address"))
     }
 
-    /// Several, each value a comma-separated list. `None` when none were given (every inbox).
+    /// Several (see [`comma_lists`]).
     pub(super) fn parse_all<'a>(
         values: impl IntoIterator<Item = &'a str>,
     ) -> Result<Option<Vec<Self>>, String> {
-        let mut refs: Option<Vec<Self>> = None;
-        for value in values {
-            let list = refs.get_or_insert_with(Vec::new);
-            for s in value.split(',').map(str::trim) {
-                list.push(Self::parse(s)?);
-            }
-        }
-        Ok(refs)
+        comma_lists(values, Self::parse)
     }
 }
 
@@ -131,11 +133,12 @@ pub(super) fn resolve(
 /// An event id: the decimal sequence number a stream gave.
 pub(super) fn parse_event_id(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("must be an event id (a whole number, as a stream gave it)".to_owned());
-    }
-    s.parse()
-        .map_err(|_| "must be an event id (a whole number, as a stream gave it)".to_owned())
+    // Digits only: `u64`'s parser would also take a leading `+`.
+    s.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| s.parse().ok())
+        .flatten()
+        .ok_or_else(|| "must be an event id (a whole number, as a stream gave it)".to_owned())
 }
 
 /// Where a stream resumes: `Last-Event-ID` (what a reconnecting `EventSource` sends) wins
@@ -297,6 +300,8 @@ pub(super) fn slow_consumer_message(last: u64) -> String {
 
 /// Why a stream ends for a revoked key.
 pub(super) const KEY_REVOKED: &str = "The API key was revoked or has expired.";
+/// Why every stream ends at shutdown.
+pub(super) const SHUTTING_DOWN: &str = "The server is shutting down; reconnect.";
 
 fn close_record(reason: &str, message: &str, last: u64) -> Bytes {
     let data = json!({"reason": reason, "message": message, "lastEventId": last.to_string()});
@@ -334,7 +339,7 @@ fn sse_body(stream: SseStream) -> impl Stream<Item = Result<Bytes, Infallible>> 
             biased;
             () = s.hub.closed() => {
                 s.done = true;
-                close_record("shutdown", "The server is shutting down; reconnect.", last)
+                close_record("shutdown", SHUTTING_DOWN, last)
             }
             () = s.key.revoked() => {
                 s.done = true;
@@ -358,7 +363,7 @@ fn sse_body(stream: SseStream) -> impl Stream<Item = Result<Bytes, Infallible>> 
                 }
                 Ok(Delivery::Closed) => {
                     s.done = true;
-                    close_record("shutdown", "The server is shutting down; reconnect.", last)
+                    close_record("shutdown", SHUTTING_DOWN, last)
                 }
                 Err(e) => {
                     log::error!("event stream: reading the event log failed: {e}");

@@ -20,8 +20,8 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorBody};
 use super::events::{
-    InboxRef, KEY_REVOKED, QueryPairs, authorize, heartbeat, parse_types, reset_data, resolve,
-    resume_point, slow_consumer_message,
+    InboxRef, KEY_REVOKED, QueryPairs, SHUTTING_DOWN, authorize, heartbeat, parse_types,
+    reset_data, resolve, resume_point, slow_consumer_message,
 };
 use super::extract::Authenticated;
 use crate::domain::{AccountId, ValidationErrors};
@@ -32,8 +32,6 @@ use crate::state::AppState;
 const MAX_FRAME: usize = 64 * 1024;
 /// Topics one connection may hold.
 const MAX_TOPICS: usize = 1000;
-/// Why every stream ends at shutdown.
-const SHUTTING_DOWN: &str = "The server is shutting down.";
 /// How long a frame may wait for the client to take it before the client counts as stuck.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -89,7 +87,7 @@ pub async fn connect(
         .subscribe(who.account_id, Topics::default(), after)
         .await?;
     let connection = Connection {
-        key: Some(state.events.watch_key(who.key_id)),
+        key: state.events.watch_key(who.key_id),
         state: state.into_inner(),
         account_id: who.account_id,
         subscription,
@@ -113,7 +111,7 @@ struct ClientFrame {
 struct Connection {
     state: std::sync::Arc<AppState>,
     account_id: AccountId,
-    key: Option<KeyWatch>,
+    key: KeyWatch,
     subscription: Subscription,
     session: Session,
 }
@@ -131,7 +129,6 @@ impl Connection {
         let mut frames = frames.max_frame_size(MAX_FRAME).aggregate_continuations();
         let hub: EventHub = self.state.events.clone();
         let mut heartbeat = heartbeat(hub.config().heartbeat_secs);
-        let mut key = self.key.take();
         let mut reset_told = false;
         let mut unanswered_pings = 0u8;
         let end = loop {
@@ -152,7 +149,7 @@ impl Connection {
                 () = hub.closed() => {
                     break End::Close(CloseCode::Away, SHUTTING_DOWN.to_owned());
                 }
-                () = revoked(&mut key) => {
+                () = self.key.revoked() => {
                     break End::Close(CloseCode::Policy, KEY_REVOKED.to_owned());
                 }
                 frame = frames.recv() => {
@@ -276,26 +273,32 @@ impl Connection {
             return Err(malformed(&"this is not an object"));
         }
         let frame: ClientFrame = serde_json::from_value(value).map_err(|e| malformed(&e))?;
+        // A missing list is "any"; an empty one names nothing (the parsers say `None` for no
+        // values at all, hence `unwrap_or_default`).
         let mut errors = ValidationErrors::new();
         let types = errors.check(
             "event_types",
-            parse_types(frame.event_types.iter().flatten().map(String::as_str)),
+            frame
+                .event_types
+                .as_ref()
+                .map(|list| {
+                    parse_types(list.iter().map(String::as_str)).map(Option::unwrap_or_default)
+                })
+                .transpose(),
         );
         let refs = errors.check(
             "inbox_ids",
-            InboxRef::parse_all(frame.inbox_ids.iter().flatten().map(String::as_str)),
+            frame
+                .inbox_ids
+                .as_ref()
+                .map(|list| {
+                    InboxRef::parse_all(list.iter().map(String::as_str))
+                        .map(Option::unwrap_or_default)
+                })
+                .transpose(),
         );
         let (Some(types), Some(refs)) = (types, refs) else {
             return Err(ApiError::validation(errors));
-        };
-        // The parsers say `None` for no values; an empty list names nothing, it is not "any".
-        let types = match (frame.event_types.as_ref(), types) {
-            (Some(list), _) if list.is_empty() => Some(Vec::new()),
-            (_, t) => t,
-        };
-        let refs = match (frame.inbox_ids.as_ref(), refs) {
-            (Some(list), _) if list.is_empty() => Some(Vec::new()),
-            (_, r) => r,
         };
         let account_id = self.account_id;
         let inboxes = match refs {
@@ -340,13 +343,5 @@ impl Connection {
         self.subscription.set_topics(all);
         let names = types.map(|t| t.iter().map(|n| n.as_str()).collect::<Vec<_>>());
         Ok(json!({"type": kind, "event_types": names, "inbox_ids": inboxes}))
-    }
-}
-
-/// Completes when the key is revoked (never without a watch).
-async fn revoked(key: &mut Option<KeyWatch>) {
-    match key {
-        Some(key) => key.revoked().await,
-        None => std::future::pending().await,
     }
 }

@@ -7,6 +7,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::sql::{bad_text, unsigned};
 use super::{Db, Failure, Queue, Tx};
 use crate::domain::webhook::EventName;
 use crate::domain::{AccountId, EventId, InboxId, MessageId, Timestamp};
@@ -31,7 +32,8 @@ pub struct Logged {
 pub struct Positions {
     /// The last sequence number handed out (0 before the first event).
     pub head: u64,
-    /// The highest sequence number removed (by retention or a fixture's reset): a client
+    /// The highest sequence number swept by retention or a fixture's reset (an event below it
+    /// may still be kept for its webhook deliveries, but is no longer streamed): a client
     /// resuming from before it may have missed events.
     pub horizon: u64,
 }
@@ -54,12 +56,12 @@ pub struct NewEvent<'a> {
 /// Appends an event to the log and wakes its live readers once the transaction commits.
 /// Returns its id (which webhook deliveries refer to) and its sequence number.
 pub fn append(tx: &Tx<'_>, e: &NewEvent<'_>, now: Timestamp) -> Result<(EventId, u64), Failure> {
-    let seq: i64 = tx
+    let seq: u64 = tx
         .sql()
         .prepare_cached(
             "UPDATE event_sequence SET value = value + 1 WHERE name = 'head' RETURNING value",
         )?
-        .query_row([], |r| r.get(0))?;
+        .query_row([], |r| unsigned(r, "value"))?;
     // Time-ordered, so that the id's index grows at its end like the log itself (a random id
     // would touch a random page of it with every event).
     let id = EventId::from(uuid::Uuid::now_v7());
@@ -75,34 +77,24 @@ pub fn append(tx: &Tx<'_>, e: &NewEvent<'_>, now: Timestamp) -> Result<(EventId,
             e.event.as_str(),
             e.body,
             now,
-            seq,
+            seq_param(seq),
             e.inbox_id,
             e.message_id
         ])?;
     tx.wake_after_commit(Queue::Events);
-    Ok((id, unsigned(seq)))
-}
-
-/// Sequence numbers are positive `INTEGER`s in SQL.
-fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+    Ok((id, seq))
 }
 
 fn logged_from_row(r: &Row<'_>) -> rusqlite::Result<Logged> {
-    let name: String = r.get(3)?;
+    let name: String = r.get("event")?;
     Ok(Logged {
-        seq: unsigned(r.get(0)?),
-        account_id: r.get(1)?,
-        inbox_id: r.get(2)?,
+        seq: unsigned(r, "seq")?,
+        account_id: r.get("account_id")?,
+        inbox_id: r.get("inbox_id")?,
         // Only events of known names are written; an unknown one would be a corrupt row.
-        event: EventName::parse(&name).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                3,
-                rusqlite::types::Type::Text,
-                format!("unknown event name {name:?}").into(),
-            )
-        })?,
-        body: r.get(4)?,
+        event: EventName::parse(&name)
+            .ok_or_else(|| bad_text(3, format!("unknown event name {name:?}")))?,
+        body: r.get("body")?,
     })
 }
 
@@ -159,8 +151,8 @@ pub fn positions(conn: &Db) -> Result<Positions, Failure> {
         .prepare_cached("SELECT name, value FROM event_sequence")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let name: String = row.get(0)?;
-        let value = unsigned(row.get(1)?);
+        let name: String = row.get("name")?;
+        let value = unsigned(row, "value")?;
         match name.as_str() {
             "head" => head = value,
             _ => horizon = value,
@@ -175,16 +167,15 @@ pub fn first_of_message(
     account_id: AccountId,
     message_id: MessageId,
 ) -> Result<Option<u64>, Failure> {
-    let seq: Option<i64> = conn
+    // `+account_id`: by the message's index, not by walking the account's events.
+    Ok(conn
         .sql()
         .prepare_cached(
-            // `+account_id`: by the message's index, not by walking the account's events.
-            "SELECT min(seq) FROM events WHERE message_id = ?1 AND +account_id = ?2",
+            "SELECT seq FROM events WHERE message_id = ?1 AND +account_id = ?2 AND seq > 0
+             ORDER BY seq LIMIT 1",
         )?
-        .query_row(params![message_id, account_id], |r| r.get(0))
-        .optional()?
-        .flatten();
-    Ok(seq.map(unsigned))
+        .query_row(params![message_id, account_id], |r| unsigned(r, "seq"))
+        .optional()?)
 }
 
 /// Events looked at by one janitor pass at most, so that a backlog of them never holds the

@@ -30,6 +30,14 @@ struct Sse {
 }
 
 impl Sse {
+    /// Reads the body of a stream's response.
+    fn over(res: reqwest::Response) -> Sse {
+        Sse {
+            body: Box::pin(res.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
     async fn open(app: &TestApp, query: &str, last_event_id: Option<&str>) -> Sse {
         let mut req = app.request(Method::GET, &format!("/events{query}"));
         if let Some(id) = last_event_id {
@@ -41,10 +49,7 @@ impl Sse {
             res.headers()["content-type"].to_str().unwrap(),
             "text/event-stream"
         );
-        let mut sse = Sse {
-            body: Box::pin(res.bytes_stream()),
-            buffer: String::new(),
-        };
+        let mut sse = Sse::over(res);
         // The opening comment arrives at once: the stream is subscribed from here on.
         let opening = sse.next_block().await.unwrap();
         assert!(opening.starts_with(": AgentSend event stream"), "{opening}");
@@ -101,6 +106,20 @@ async fn mail(app: &TestApp, to: &str, subject: &str) {
     assert_eq!(code, 250, "{text}");
 }
 
+/// An inbox of the account whose key is `key`.
+async fn inbox_of(app: &TestApp, key: &str, local: &str) -> Value {
+    let (status, inbox) = json(
+        app.request_as(key, Method::POST, "/inboxes")
+            .json(&json!({ "address": local }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    inbox
+}
+
 async fn inbox(app: &TestApp, local: &str) -> (String, String) {
     let inbox = app.create_inbox(json!({ "address": local })).await;
     (
@@ -117,11 +136,18 @@ type WsClient =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ws_connect(app: &TestApp, query: &str) -> WsClient {
+    ws_connect_with(app, query, "authorization", &format!("Bearer {}", app.key)).await
+}
+
+/// A WebSocket to `/ws{query}` with the key in `header`.
+async fn ws_connect_with(
+    app: &TestApp,
+    query: &str,
+    header: &'static str,
+    value: &str,
+) -> WsClient {
     let mut req = ws_url(app, query).into_client_request().unwrap();
-    req.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", app.key).parse().unwrap(),
-    );
+    req.headers_mut().insert(header, value.parse().unwrap());
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
@@ -232,14 +258,7 @@ async fn sse_streams_mail_from_smtp_and_local_delivery_with_filters() {
 async fn sse_refuses_bad_filters_before_the_stream_starts() {
     let app = TestApp::spawn().await;
     let (_, other_key) = app.other_account().await;
-    let (_, theirs) = json(
-        app.request_as(&other_key, Method::POST, "/inboxes")
-            .json(&json!({"address": "theirs"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let theirs = inbox_of(&app, &other_key, "theirs").await;
     let theirs = theirs["id"].as_str().unwrap().to_owned();
     for (query, field) in [
         ("?types=message.opened", "types"),
@@ -374,14 +393,7 @@ async fn streams_are_isolated_between_accounts() {
     let app = TestApp::spawn().await;
     let (mine, mine_addr) = inbox(&app, "mine").await;
     let (_, other_key) = app.other_account().await;
-    let (_, theirs) = json(
-        app.request_as(&other_key, Method::POST, "/inboxes")
-            .json(&json!({"address": "theirs"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let theirs = inbox_of(&app, &other_key, "theirs").await;
     let theirs_addr = theirs["address"].as_str().unwrap().to_owned();
 
     let res = app
@@ -389,17 +401,9 @@ async fn streams_are_isolated_between_accounts() {
         .send()
         .await
         .unwrap();
-    let mut other_sse = Sse {
-        body: Box::pin(res.bytes_stream()),
-        buffer: String::new(),
-    };
+    let mut other_sse = Sse::over(res);
     other_sse.next_block().await.unwrap();
-    let mut other_ws = {
-        let mut req = ws_url(&app, "").into_client_request().unwrap();
-        req.headers_mut()
-            .insert("x-api-key", other_key.parse().unwrap());
-        tokio_tungstenite::connect_async(req).await.unwrap().0
-    };
+    let mut other_ws = ws_connect_with(&app, "", "x-api-key", &other_key).await;
     ws_send(&mut other_ws, json!({"type": "subscribe"})).await;
     assert_eq!(ws_next(&mut other_ws).await["type"], "subscribed");
     // Subscribing to my inbox from the other account: not found.
@@ -550,10 +554,7 @@ async fn revoking_the_key_closes_its_streams_within_seconds() {
         key["id"].as_str().unwrap().to_owned(),
         key["key"].as_str().unwrap().to_owned(),
     );
-    let mut req = ws_url(&app, "").into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
-    let mut ws = tokio_tungstenite::connect_async(req).await.unwrap().0;
+    let mut ws = ws_connect_with(&app, "", "authorization", &format!("Bearer {secret}")).await;
     ws_send(&mut ws, json!({"type": "subscribe"})).await;
     assert_eq!(ws_next(&mut ws).await["type"], "subscribed");
     let res = app
@@ -561,10 +562,7 @@ async fn revoking_the_key_closes_its_streams_within_seconds() {
         .send()
         .await
         .unwrap();
-    let mut sse = Sse {
-        body: Box::pin(res.bytes_stream()),
-        buffer: String::new(),
-    };
+    let mut sse = Sse::over(res);
     sse.next_block().await.unwrap();
 
     let revoked_at = Instant::now();
