@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use agentsend::domain::reading::Reading;
 use agentsend::domain::{Clock, SystemClock, Timestamp};
 use agentsend::store::messages::{self, NewInbound};
 use agentsend::store::{Store, StoreOptions, inboxes};
@@ -78,13 +79,18 @@ async fn main() -> anyhow::Result<()> {
         }
         let (store, to, filler) = (store.clone(), to.clone(), filler.clone());
         in_flight.spawn(async move {
+            // What the SMTP receiver works out before it hands a message to the writer.
+            let body = move |i: u64| format!("Message {i} of the list benchmark.\r\n{filler}");
+            let readings: Vec<Reading> = (first..first + n)
+                .map(|i| Reading::of(Some(&body(i)), None))
+                .collect();
             store
                 .write(move |tx| {
-                    for i in first..first + n {
+                    for (i, reading) in (first..first + n).zip(&readings) {
                         let at = Timestamp::from_millis(first_at + i64::try_from(i).unwrap_or(0));
                         let subject = format!("Benchmark message {i}");
                         let message_id = format!("bench-{i}-{inbox_id}@populate.test");
-                        let body = format!("Message {i} of the list benchmark.\r\n{filler}");
+                        let body = body(i);
                         let raw = format!(
                             "From: Bench <bench@populate.test>\r\nTo: {}\r\n\
                              Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
@@ -109,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
                                 raw: &[raw.as_bytes()],
                                 thread_subject: &subject,
                                 auth_results: None,
+                                reading,
                             },
                             at,
                         )?;

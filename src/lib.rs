@@ -12,6 +12,7 @@ pub mod events;
 pub mod fixture;
 pub mod http;
 pub mod jobs;
+pub mod labels;
 pub mod limits;
 pub mod mail;
 pub mod net;

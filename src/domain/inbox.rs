@@ -66,6 +66,8 @@ pub struct Inbox {
     /// Its mail goes out from a verified domain: the server's shared domain, or a custom
     /// domain verified for sending.
     pub is_verified: bool,
+    /// Received messages labelled `unread`.
+    pub unread_count: u64,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.

@@ -191,6 +191,12 @@ pub struct Message {
     pub created_at: Timestamp,
     /// Handed off at (outbound).
     pub sent_at: Option<Timestamp>,
+    /// The new content of the text body: quoted history and signatures taken out.
+    pub extracted_text: Option<String>,
+    /// The new content of the HTML body.
+    pub extracted_html: Option<String>,
+    /// Its labels, sorted.
+    pub labels: Vec<String>,
 }
 
 /// A thread record.
@@ -210,6 +216,10 @@ pub struct Thread {
     pub last_message_at: Timestamp,
     /// Created at.
     pub created_at: Timestamp,
+    /// The labels any of its messages carries, sorted.
+    pub labels: Vec<String>,
+    /// How many of its messages are `unread`.
+    pub unread_count: u64,
 }
 
 /// Reply and forward prefixes in the languages mail clients commonly use: `Re`, `Fwd`, `Fw`,

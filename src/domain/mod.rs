@@ -6,16 +6,20 @@ pub mod address;
 pub mod auth_results;
 pub mod boot;
 pub mod custom_domain;
+pub mod extract;
 pub mod idempotency;
 pub mod ids;
 pub mod inbox;
+pub mod label;
 pub mod links;
 pub mod message;
 pub mod outbound;
 pub mod paging;
 pub mod random;
+pub mod reading;
 pub mod refusal;
 pub mod sandbox;
+pub mod search;
 pub mod time;
 pub mod validation;
 pub mod webhook;
@@ -29,6 +33,7 @@ pub use ids::{
     ThreadId, WebhookId,
 };
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
+pub use label::{Label, LabelChange, LabelsChanged};
 pub use paging::{Cursor, Page, Paging};
 pub use refusal::{Refusal, Resource};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

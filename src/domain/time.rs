@@ -55,6 +55,22 @@ impl Timestamp {
         )
     }
 
+    /// Reads an RFC 3339 date-time (`2026-12-01T09:30:00Z`, any offset) or a date
+    /// (`2026-12-01`, midnight UTC).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        use time::format_description::well_known::Rfc3339;
+        let at = match time::OffsetDateTime::parse(s, &Rfc3339) {
+            Ok(at) => at,
+            Err(_) => {
+                let format = time::macros::format_description!("[year]-[month]-[day]");
+                time::Date::parse(s, &format).ok()?.midnight().assume_utc()
+            }
+        };
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
     /// This instant moved forward by `d` (saturating).
     pub fn plus(self, d: Duration) -> Self {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
@@ -89,6 +105,30 @@ impl fmt::Display for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::Timestamp;
+
+    #[test]
+    fn rfc3339_and_dates_are_read() {
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-12-01T00:00:01Z").map(Timestamp::as_millis),
+            Some(1_796_083_201_000)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-12-01T01:00:01+01:00"),
+            Timestamp::parse_rfc3339("2026-12-01T00:00:01Z")
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-12-01").map(Timestamp::as_millis),
+            Some(1_796_083_200_000)
+        );
+        for bad in ["", "yesterday", "2026-13-01", "2026-12-01T25:00:00Z"] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }
 

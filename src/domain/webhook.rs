@@ -22,6 +22,8 @@ pub enum EventName {
     MessageBounced,
     /// A recipient marked an outbound message as spam.
     MessageComplained,
+    /// A message's labels changed.
+    MessageUpdated,
     /// A custom domain became verified for sending.
     DomainVerified,
     /// `POST /webhooks/{id}/test`.
@@ -30,12 +32,13 @@ pub enum EventName {
 
 impl EventName {
     /// Every event a webhook can subscribe to.
-    pub const SUBSCRIBABLE: [EventName; 6] = [
+    pub const SUBSCRIBABLE: [EventName; 7] = [
         EventName::MessageReceived,
         EventName::MessageSent,
         EventName::MessageDelivered,
         EventName::MessageBounced,
         EventName::MessageComplained,
+        EventName::MessageUpdated,
         EventName::DomainVerified,
     ];
 
@@ -47,6 +50,7 @@ impl EventName {
             EventName::MessageDelivered => "message.delivered",
             EventName::MessageBounced => "message.bounced",
             EventName::MessageComplained => "message.complained",
+            EventName::MessageUpdated => "message.updated",
             EventName::DomainVerified => "domain.verified",
             EventName::WebhookTest => "webhook.test",
         }
@@ -79,7 +83,7 @@ pub struct EventFilter(Vec<EventName>);
 /// Why a list of event names is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown event `{0}`; use message.received, message.sent, message.delivered, message.bounced, message.complained or domain.verified"
+    "unknown event `{0}`; use message.received, message.sent, message.delivered, message.bounced, message.complained, message.updated or domain.verified"
 )]
 pub struct UnknownEvent(pub String);
 

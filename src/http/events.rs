@@ -185,7 +185,7 @@ pub(super) async fn authorize(
 pub struct StreamParams {
     /// Event types, comma-separated (default: every type): `message.received`,
     /// `message.sent`, `message.delivered`, `message.bounced`, `message.complained`,
-    /// `domain.verified`.
+    /// `message.updated`, `domain.verified`.
     types: Option<String>,
     /// Only events about this inbox (an id or an address); repeat for several. Default: every
     /// inbox, and events about none (`domain.verified`).

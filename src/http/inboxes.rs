@@ -48,6 +48,8 @@ pub struct InboxDto {
     /// Mail from this inbox goes out from a verified domain: `true` on the server's shared
     /// domain, and on a custom domain once it is verified for sending.
     is_verified: bool,
+    /// Received messages labelled `unread`.
+    unread_count: u64,
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -69,6 +71,7 @@ impl From<Inbox> for InboxDto {
             bounce_count: i.bounce_count,
             complaint_count: i.complaint_count,
             is_verified: i.is_verified,
+            unread_count: i.unread_count,
             created_at: i.created_at,
             updated_at: i.updated_at,
         }

@@ -12,12 +12,17 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
 use super::idempotency::{Idempotency, Reply};
 use crate::domain::auth_results::AuthResults;
-use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
+use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus};
 use crate::domain::outbound::{SendFields, SendRequest};
-use crate::domain::{AccountId, AttachmentId, InboxId, MessageId, ThreadId, Timestamp};
+use crate::domain::search::{MessageQuery, SearchOrder, SearchQuery};
+use crate::domain::{
+    AccountId, AttachmentId, InboxId, Label, LabelChange, MessageId, Paging, ThreadId, Timestamp,
+    ValidationErrors,
+};
+use crate::labels;
 use crate::state::AppState;
 use crate::store::Tx;
-use crate::store::messages;
+use crate::store::{inboxes, messages, search};
 
 /// An attachment as listed on a message.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,6 +102,14 @@ pub struct MessageDto {
     created_at: Timestamp,
     #[schema(value_type = Option<String>, format = DateTime)]
     sent_at: Option<Timestamp>,
+    /// The new content of `bodyText`: quoted replies, forwarded history and signatures taken
+    /// out, worked out once when the message was stored; `null` without a text body.
+    extracted_text: Option<String>,
+    /// The new content of `bodyHtml`, the same way; `null` without an HTML body.
+    extracted_html: Option<String>,
+    /// Labels, sorted: system labels (`unread` or `read` on received mail, `sent`, `bounced`,
+    /// `blocked`) and the account's own.
+    labels: Vec<String>,
 }
 
 fn bracketed(id: String) -> String {
@@ -129,17 +142,141 @@ impl From<Message> for MessageDto {
             auth_results: m.auth_results,
             created_at: m.created_at,
             sent_at: m.sent_at,
+            extracted_text: m.extracted_text,
+            extracted_html: m.extracted_html,
+            labels: m.labels,
         }
     }
 }
 
-/// `?status=` of the message list.
+/// The filters of the message lists and of the search. Every given condition must hold.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct StatusFilter {
+#[serde(rename_all = "camelCase")]
+pub struct MessageFilters {
+    /// Full-text search over subject, addresses and body: words (all must match),
+    /// `"a phrase"`, `prefix*`, `OR`, `NOT` or `-word`, parentheses, and `subject:`, `body:`,
+    /// `address:` to look in one part only. 1–512 characters.
+    #[param(min_length = 1, max_length = 512)]
+    q: Option<String>,
+    /// The sender (name or address) contains this, any case.
+    #[param(min_length = 1, max_length = 254)]
+    from: Option<String>,
+    /// A To, Cc or Bcc recipient contains this, any case.
+    #[param(min_length = 1, max_length = 254)]
+    to: Option<String>,
+    /// Stored at or after this time (RFC 3339, or a date: midnight UTC).
+    #[param(value_type = Option<String>, format = DateTime)]
+    after: Option<String>,
+    /// Stored before this time (RFC 3339, or a date: midnight UTC).
+    #[param(value_type = Option<String>, format = DateTime)]
+    before: Option<String>,
+    /// Only messages with (`true`) or without (`false`) attachments.
+    #[param(value_type = Option<bool>)]
+    has_attachment: Option<String>,
+    /// Only messages with this label (a label no message has gives an empty list).
+    #[param(value_type = Option<String>, pattern = r"^[a-z0-9_.:-]{1,64}$")]
+    label: Option<String>,
+    /// `inbound` or `outbound`.
+    #[param(value_type = Option<DirectionName>)]
+    direction: Option<String>,
     /// Only messages in this status.
     #[param(value_type = Option<StatusName>)]
     status: Option<String>,
+    /// With `q`: `newest` (default; paged by cursor or offset) or `rank` (best match first,
+    /// paged by offset).
+    #[param(value_type = Option<OrderName>)]
+    order: Option<String>,
+}
+
+/// A message direction, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum DirectionName {
+    Inbound,
+    Outbound,
+}
+
+/// A search order, for the OpenAPI document.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum OrderName {
+    Newest,
+    Rank,
+}
+
+impl MessageFilters {
+    /// The filters, checked; every invalid one is reported.
+    pub(super) fn parse(&self) -> Result<MessageQuery, ApiError> {
+        let mut errors = ValidationErrors::new();
+        let mut q = MessageQuery::default();
+        if let Some(text) = &self.q {
+            match SearchQuery::parse(text) {
+                Ok(text) => q.text = Some(text),
+                Err(e) => errors.add("q", e.to_string()),
+            }
+        }
+        for (field, value, into) in [
+            ("from", &self.from, &mut q.from),
+            ("to", &self.to, &mut q.to),
+        ] {
+            if let Some(v) = value {
+                if v.is_empty() || v.chars().count() > 254 {
+                    errors.add(field, "must be 1 to 254 characters");
+                } else {
+                    *into = Some(v.clone());
+                }
+            }
+        }
+        for (field, value, into) in [
+            ("after", &self.after, &mut q.after),
+            ("before", &self.before, &mut q.before),
+        ] {
+            if let Some(v) = value {
+                match Timestamp::parse_rfc3339(v) {
+                    Some(t) => *into = Some(t),
+                    None => errors.add(
+                        field,
+                        "must be an RFC 3339 date-time such as 2026-12-01T09:30:00Z, or a date",
+                    ),
+                }
+            }
+        }
+        match self.has_attachment.as_deref() {
+            None => {}
+            Some("true") => q.has_attachment = Some(true),
+            Some("false") => q.has_attachment = Some(false),
+            Some(_) => errors.add("hasAttachment", "must be true or false"),
+        }
+        if let Some(label) = &self.label {
+            match Label::parse(label) {
+                Ok(label) => q.label = Some(label),
+                Err(why) => errors.add("label", why),
+            }
+        }
+        match self.direction.as_deref() {
+            None => {}
+            Some(d) => match Direction::parse(d) {
+                Some(d) => q.direction = Some(d),
+                None => errors.add("direction", "must be inbound or outbound"),
+            },
+        }
+        if let Some(status) = &self.status {
+            match MessageStatus::parse(status) {
+                Some(status) => q.status = Some(status),
+                None => errors.add(
+                    "status",
+                    "must be one of queued, sending, sent, delivered, failed, bounced, complained, received",
+                ),
+            }
+        }
+        match self.order.as_deref() {
+            None | Some("newest") => {}
+            Some("rank") => q.order = SearchOrder::Rank,
+            Some(_) => errors.add("order", "must be newest or rank"),
+        }
+        errors.into_result(q).map_err(ApiError::validation)
+    }
 }
 
 /// A message status, for the OpenAPI document.
@@ -171,20 +308,6 @@ pub enum StatusName {
     reason = "describes addresses for the OpenAPI document only"
 )]
 pub struct Mailbox(String);
-
-impl StatusFilter {
-    fn parse(&self) -> Result<Option<MessageStatus>, ApiError> {
-        match self.status.as_deref() {
-            None => Ok(None),
-            Some(s) => MessageStatus::parse(s).map(Some).ok_or_else(|| {
-                ApiError::invalid_field(
-                    "status",
-                    "must be one of queued, sending, sent, delivered, failed, bounced, complained, received",
-                )
-            }),
-        }
-    }
-}
 
 /// `POST /inboxes/{id}/messages` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -258,12 +381,14 @@ pub async fn send(
         .await?)
 }
 
-/// List an inbox's messages, newest first.
+/// List an inbox's messages, newest first; filtered, or searched with `q`, when asked.
+/// Without `q`, filters other than `status` and `label` walk the inbox's messages. When
+/// filtered by anything but `status` or `label` alone, `total` counts at most 1,000 matches.
 #[utoipa::path(get, path = "/inboxes/{id}/messages", tag = "Messages", operation_id = "listMessages",
-    params(super::IdParam, super::PageParams, StatusFilter),
+    params(super::IdParam, super::PageParams, MessageFilters),
     responses(
         (status = 200, description = "A page of messages", body = List<MessageDto>),
-        (status = 400, description = "Bad paging or status", body = ErrorBody),
+        (status = 400, description = "Bad paging, filter or query (with the position of the mistake)", body = ErrorBody),
         (status = 404, description = "No such inbox", body = ErrorBody),
     ))]
 pub async fn list(
@@ -271,17 +396,140 @@ pub async fn list(
     state: Data<AppState>,
     inbox: Path<InboxId>,
     Paged(paging): Paged,
-    filter: Query<StatusFilter>,
+    filters: Query<MessageFilters>,
 ) -> Result<impl Responder, ApiError> {
-    let status = filter.parse()?;
+    let q = filters.parse()?;
+    check_rank_paging(&q, paging)?;
     let (inbox, now) = (inbox.into_inner(), state.now());
     let page = state
         .store
         .read_as(&auth.0, now, move |c, who| {
-            messages::list_messages(c, who.account_id, inbox, status, paging, now)
+            messages::list_messages(c, who.account_id, inbox, &q, paging, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(MessageDto::from))))
+}
+
+/// Results by rank have no cursor to resume from.
+fn check_rank_paging(q: &MessageQuery, paging: Paging) -> Result<(), ApiError> {
+    if q.order == SearchOrder::Rank && paging.cursor().is_some() {
+        return Err(ApiError::invalid_field(
+            "cursor",
+            "results by rank are paged with offset, not cursor",
+        ));
+    }
+    Ok(())
+}
+
+/// `inboxId` of the search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchScope {
+    /// Only this inbox's messages (default: every inbox of the account).
+    #[param(value_type = Option<String>, format = Uuid)]
+    inbox_id: Option<String>,
+}
+
+/// Search the account's messages: full text (`q`, required) with the list filters. Newest
+/// first, or best match first with `order=rank`. `total` counts at most 1,000 matches.
+#[utoipa::path(get, path = "/messages/search", tag = "Messages", operation_id = "searchMessages",
+    params(SearchScope, super::PageParams, MessageFilters),
+    responses(
+        (status = 200, description = "A page of matching messages", body = List<MessageDto>),
+        (status = 400, description = "Missing or bad query (with the position of the mistake), bad filter or paging", body = ErrorBody),
+        (status = 404, description = "No such inbox", body = ErrorBody),
+    ))]
+pub async fn search(
+    auth: Authenticated,
+    state: Data<AppState>,
+    Paged(paging): Paged,
+    scope: Query<SearchScope>,
+    filters: Query<MessageFilters>,
+) -> Result<impl Responder, ApiError> {
+    let mut q = filters.parse()?;
+    if q.text.is_none() {
+        return Err(ApiError::invalid_field(
+            "q",
+            "is required: the words to search for",
+        ));
+    }
+    check_rank_paging(&q, paging)?;
+    if let Some(inbox) = &scope.inbox_id {
+        q.inbox_id = Some(
+            inbox
+                .parse()
+                .map_err(|_| ApiError::invalid_field("inboxId", "must be an inbox id"))?,
+        );
+    }
+    let now = state.now();
+    let page = state
+        .store
+        .read_as(&auth.0, now, move |c, who| {
+            if let Some(inbox) = q.inbox_id {
+                inboxes::exists(c, who.account_id, inbox)?;
+            }
+            search::find_messages(c, who.account_id, &q, paging)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from(page.map(MessageDto::from))))
+}
+
+/// `PATCH /messages/{id}` and `PATCH /threads/{id}` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateLabels {
+    /// Labels to add: 1–64 characters of `a-z 0-9 _ . : -`. `read` takes `unread` away and
+    /// the other way round; `sent`, `bounced` and `blocked` are set by the server only.
+    #[schema(value_type = Option<Vec<LabelName>>, max_items = 50)]
+    add_labels: Option<Vec<String>>,
+    /// Labels to take away (the same names).
+    #[schema(value_type = Option<Vec<LabelName>>, max_items = 50)]
+    remove_labels: Option<Vec<String>>,
+}
+
+/// A label a client may set.
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    min_length = 1,
+    max_length = 64,
+    pattern = r"^(?!(sent|bounced|blocked)$)[a-z0-9_.:-]{1,64}$"
+)]
+#[expect(dead_code, reason = "describes labels for the OpenAPI document only")]
+pub struct LabelName(String);
+
+impl UpdateLabels {
+    /// The change, checked.
+    pub(super) fn parse(self) -> Result<LabelChange, ApiError> {
+        LabelChange::parse(self.add_labels, self.remove_labels).map_err(ApiError::validation)
+    }
+}
+
+/// Add or take away a message's labels (`message.updated` event when they change).
+#[utoipa::path(patch, path = "/messages/{id}", tag = "Messages", operation_id = "updateMessage",
+    params(super::IdParam), request_body = UpdateLabels,
+    responses(
+        (status = 200, description = "The message with its labels", body = MessageDto),
+        (status = 400, description = "Invalid label, a label in both lists, `read` and `unread` together, or more than 50 labels on the message", body = ErrorBody),
+        (status = 404, description = "No such message", body = ErrorBody),
+    ))]
+pub async fn update(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<MessageId>,
+    body: ApiJson<UpdateLabels>,
+) -> Result<impl Responder, ApiError> {
+    let change = body.into_inner().parse()?;
+    let (id, now) = (id.into_inner(), state.now());
+    let message = state
+        .store
+        .write_as(&auth.0, now, move |tx, who| {
+            labels::relabel_message(tx, who.account_id, id, &change, now)?;
+            messages::get_message(tx, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MessageDto::from(message)))
 }
 
 /// Get a message.

@@ -71,10 +71,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/inboxes/{id}/messages/wait",
         [(M::GET, web::route().to(events::wait))],
     ))
+    // Before `/messages/{id}`, which would take `search` for an id.
+    .service(resource(
+        "/messages/search",
+        [(M::GET, web::route().to(messages::search))],
+    ))
     .service(resource(
         "/messages/{id}",
         [
             (M::GET, web::route().to(messages::get)),
+            (M::PATCH, web::route().to(messages::update)),
             (M::DELETE, web::route().to(messages::delete)),
         ],
     ))
@@ -88,7 +94,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     ))
     .service(resource(
         "/threads/{id}",
-        [(M::GET, web::route().to(threads::get))],
+        [
+            (M::GET, web::route().to(threads::get)),
+            (M::PATCH, web::route().to(threads::update)),
+        ],
     ))
     .service(resource(
         "/threads/{id}/messages",

@@ -30,8 +30,9 @@ use super::{
     paths(
         health::health,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
-        messages::send, messages::list, messages::get, messages::raw, messages::delete,
-        threads::list, threads::get, threads::messages,
+        messages::send, messages::list, messages::search, messages::get, messages::update,
+        messages::raw, messages::delete,
+        threads::list, threads::get, threads::update, threads::messages,
         attachments::upload, attachments::get, attachments::content, attachments::download,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::test,
@@ -40,7 +41,8 @@ use super::{
         sandbox::provision, sandbox::claim_page, sandbox::claim_submit,
         events::stream, ws::connect, events::wait,
     ),
-    components(schemas(error::ErrorBody, messages::StatusName, domains::DomainFormat)),
+    components(schemas(error::ErrorBody, messages::StatusName, messages::DirectionName,
+        messages::OrderName, messages::LabelName, domains::DomainFormat)),
     modifiers(&Security, &CommonResponses),
     security(("BearerAuth" = []), ("ApiKeyAuth" = [])),
     tags(

@@ -1,18 +1,20 @@
 //! `/inboxes/{id}/threads` and `/threads/{id}`.
 
-use actix_web::web::{Data, Path};
+use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, Responder};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::List;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Authenticated, Paged};
-use super::messages::MessageDto;
+use super::extract::{ApiJson, Authenticated, Paged};
+use super::messages::{MessageDto, UpdateLabels};
 use crate::domain::message::Thread;
-use crate::domain::{AccountId, InboxId, ThreadId, Timestamp};
+use crate::domain::search::{MessageQuery, SearchQuery};
+use crate::domain::{AccountId, InboxId, Label, ThreadId, Timestamp, ValidationErrors};
+use crate::labels;
 use crate::state::AppState;
-use crate::store::messages;
+use crate::store::{messages, search};
 
 /// A thread on the wire.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,6 +34,10 @@ pub struct ThreadDto {
     last_message_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
+    /// The labels any of its messages carries, sorted.
+    labels: Vec<String>,
+    /// How many of its messages are `unread`.
+    unread_count: u64,
 }
 
 impl From<Thread> for ThreadDto {
@@ -44,15 +50,52 @@ impl From<Thread> for ThreadDto {
             message_count: t.message_count,
             last_message_at: t.last_message_at,
             created_at: t.created_at,
+            labels: t.labels,
+            unread_count: t.unread_count,
         }
     }
 }
 
-/// List an inbox's threads, most recently active first.
+/// `?q=` and `?label=` of the thread list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ThreadFilters {
+    /// Only threads with a message that matches this full-text query (the syntax of
+    /// `GET /messages/search`). 1–512 characters.
+    #[param(min_length = 1, max_length = 512)]
+    q: Option<String>,
+    /// Only threads with a message carrying this label.
+    #[param(value_type = Option<String>, pattern = r"^[a-z0-9_.:-]{1,64}$")]
+    label: Option<String>,
+}
+
+impl ThreadFilters {
+    fn parse(&self) -> Result<MessageQuery, ApiError> {
+        let mut errors = ValidationErrors::new();
+        let mut q = MessageQuery::default();
+        if let Some(text) = &self.q {
+            match SearchQuery::parse(text) {
+                Ok(text) => q.text = Some(text),
+                Err(e) => errors.add("q", e.to_string()),
+            }
+        }
+        if let Some(label) = &self.label {
+            match Label::parse(label) {
+                Ok(label) => q.label = Some(label),
+                Err(why) => errors.add("label", why),
+            }
+        }
+        errors.into_result(q).map_err(ApiError::validation)
+    }
+}
+
+/// List an inbox's threads, most recently active first; only those with a message that
+/// matches `q` or carries `label`, when given (`total` then counts at most 1,000 with `q`).
 #[utoipa::path(get, path = "/inboxes/{id}/threads", tag = "Threads", operation_id = "listThreads",
-    params(super::IdParam, super::PageParams),
+    params(super::IdParam, super::PageParams, ThreadFilters),
     responses(
         (status = 200, description = "A page of threads", body = List<ThreadDto>),
+        (status = 400, description = "Bad paging, label or query (with the position of the mistake)", body = ErrorBody),
         (status = 404, description = "No such inbox", body = ErrorBody),
     ))]
 pub async fn list(
@@ -60,12 +103,15 @@ pub async fn list(
     state: Data<AppState>,
     inbox: Path<InboxId>,
     Paged(paging): Paged,
+    filters: Query<ThreadFilters>,
 ) -> Result<impl Responder, ApiError> {
+    let mut q = filters.parse()?;
     let (inbox, now) = (inbox.into_inner(), state.now());
+    q.inbox_id = Some(inbox);
     let page = state
         .store
         .read_as(&auth.0, now, move |c, who| {
-            messages::list_threads(c, who.account_id, inbox, paging, now)
+            search::find_threads(c, who.account_id, &q, paging, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(ThreadDto::from))))
@@ -92,11 +138,21 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ThreadDto::from(thread)))
 }
 
-/// A thread's messages, oldest first.
+/// `?label=` of a thread's messages.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LabelFilter {
+    /// Only messages with this label.
+    #[param(value_type = Option<String>, pattern = r"^[a-z0-9_.:-]{1,64}$")]
+    label: Option<String>,
+}
+
+/// A thread's messages, oldest first (only those with `label`, when given).
 #[utoipa::path(get, path = "/threads/{id}/messages", tag = "Threads", operation_id = "listThreadMessages",
-    params(super::IdParam, super::PageParams),
+    params(super::IdParam, super::PageParams, LabelFilter),
     responses(
         (status = 200, description = "A page of messages", body = List<MessageDto>),
+        (status = 400, description = "Bad paging or label", body = ErrorBody),
         (status = 404, description = "No such thread", body = ErrorBody),
     ))]
 pub async fn messages(
@@ -104,13 +160,46 @@ pub async fn messages(
     state: Data<AppState>,
     id: Path<ThreadId>,
     Paged(paging): Paged,
+    filter: Query<LabelFilter>,
 ) -> Result<impl Responder, ApiError> {
+    let label = filter
+        .into_inner()
+        .label
+        .map(|l| Label::parse(&l).map_err(|why| ApiError::invalid_field("label", why)))
+        .transpose()?;
     let id = id.into_inner();
     let page = state
         .store
         .read_as(&auth.0, state.now(), move |c, who| {
-            messages::thread_messages(c, who.account_id, id, paging)
+            messages::thread_messages(c, who.account_id, id, label.as_ref(), paging)
         })
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(MessageDto::from))))
+}
+
+/// Add or take away labels on every message of a thread (a `message.updated` event for each
+/// message that changed).
+#[utoipa::path(patch, path = "/threads/{id}", tag = "Threads", operation_id = "updateThread",
+    params(super::IdParam), request_body = UpdateLabels,
+    responses(
+        (status = 200, description = "The thread with its labels", body = ThreadDto),
+        (status = 400, description = "Invalid label, a label in both lists, `read` and `unread` together, or more than 50 labels on a message", body = ErrorBody),
+        (status = 404, description = "No such thread", body = ErrorBody),
+    ))]
+pub async fn update(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<ThreadId>,
+    body: ApiJson<UpdateLabels>,
+) -> Result<impl Responder, ApiError> {
+    let change = body.into_inner().parse()?;
+    let (id, now) = (id.into_inner(), state.now());
+    let thread = state
+        .store
+        .write_as(&auth.0, now, move |tx, who| {
+            labels::relabel_thread(tx, who.account_id, id, &change, now)?;
+            messages::get_thread(tx, who.account_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ThreadDto::from(thread)))
 }

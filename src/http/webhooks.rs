@@ -170,6 +170,8 @@ pub enum EventNameDoc {
     MessageBounced,
     #[schema(rename = "message.complained")]
     MessageComplained,
+    #[schema(rename = "message.updated")]
+    MessageUpdated,
     #[schema(rename = "domain.verified")]
     DomainVerified,
 }

@@ -13,6 +13,7 @@ use crate::dns::Dns;
 use crate::domain::Clock;
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{Message, normalize_subject, sanitize_filename};
+use crate::domain::reading::Reading;
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::events;
 use crate::store::attachments::NewAttachment;
@@ -143,6 +144,8 @@ pub struct Prepared {
     hostname: String,
     /// Feedback-loop senders whose complaints count when their DKIM signature passes.
     trusted_reporters: Vec<String>,
+    /// Its new content and searchable text, worked out here rather than on the writer.
+    reading: Reading,
 }
 
 async fn prepare_blocking(
@@ -168,7 +171,9 @@ async fn prepare_blocking(
             _ => None,
         };
         let parsed = parse::parse(&raw, &envelope.mail_from);
+        let reading = Reading::of(parsed.text.as_deref(), parsed.html.as_deref());
         Prepared {
+            reading,
             envelope,
             raw,
             parsed,
@@ -191,6 +196,7 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
         auth,
         hostname,
         trusted_reporters,
+        reading,
     } = m;
     let auth_results = auth.as_ref();
     let attachments: Vec<NewAttachment<'_>> = parsed
@@ -232,6 +238,7 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
                 raw: &[&added, raw],
                 thread_subject: &thread_subject,
                 auth_results,
+                reading,
             },
             now,
         )?;
@@ -245,6 +252,8 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
             direction: "inbound",
             received_at: now,
             auth_results: auth_results.cloned(),
+            extracted_text: reading.extracted_text.clone(),
+            extracted_html: reading.extracted_html.clone(),
         });
         events::emit(tx, rcpt.account_id, &event, now)?;
         let copy = StoredCopy {

@@ -8,6 +8,7 @@ use crate::domain::message::{Message, normalize_subject};
 use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::SendRequest;
 use crate::domain::random;
+use crate::domain::reading::Reading;
 use crate::domain::{Credential, DomainId, InboxId, MessageId};
 use crate::limits::Limits;
 use crate::mail::MailError;
@@ -97,6 +98,7 @@ impl Sending {
             references,
             from,
             return_path,
+            reading,
         } = built;
 
         let limits = self.limits.clone();
@@ -139,6 +141,7 @@ impl Sending {
                         recipients: &recipients,
                         raw: &raw,
                         return_path: &return_path,
+                        reading: &reading,
                     },
                     now,
                 )?;
@@ -173,6 +176,8 @@ struct Composed {
     from: String,
     /// The envelope sender (see [`return_path`]).
     return_path: String,
+    /// Its new content and searchable text.
+    reading: Reading,
 }
 
 /// The message's bytes and headers: Message-ID on the inbox's domain, In-Reply-To and
@@ -235,7 +240,9 @@ fn compose_for(
         None => inbox.address.clone(),
     };
     let return_path = return_path(bounces_to.unwrap_or(domain));
+    let reading = Reading::of(request.body_text.as_deref(), request.body_html.as_deref());
     Ok(Composed {
+        reading,
         context,
         request,
         raw,

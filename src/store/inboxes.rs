@@ -50,7 +50,9 @@ macro_rules! columns {
         "id, account_id, address, domain_id, display_name, status, daily_send_limit, \
          sends_today, sends_day, total_sent, bounce_count, complaint_count, created_at, \
          updated_at, (domain_id IS NULL OR EXISTS (SELECT 1 FROM domains d \
-         WHERE d.id = inboxes.domain_id AND d.sending_status = 'verified')) AS is_verified"
+         WHERE d.id = inboxes.domain_id AND d.sending_status = 'verified')) AS is_verified, \
+         coalesce((SELECT n FROM list_counts WHERE list = 'labelled' AND owner = inboxes.id \
+         AND part = 'unread'), 0) AS unread_count"
     };
 }
 
@@ -81,6 +83,7 @@ fn from_row(row: &Row<'_>, now: Timestamp) -> rusqlite::Result<Inbox> {
         bounce_count: unsigned(row, "bounce_count")?,
         complaint_count: unsigned(row, "complaint_count")?,
         is_verified: row.get("is_verified")?,
+        unread_count: unsigned(row, "unread_count")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })

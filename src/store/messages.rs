@@ -8,13 +8,16 @@ use super::Db;
 use super::attachments::{self, NewAttachment, Origin};
 use super::codec::{self, Body};
 use super::page::{Counted, Order, kept_total, page};
+use super::search::{self, Document};
 use super::sql::{bad_text, unsigned};
-use super::{Failure, Tx, inboxes};
+use super::{Failure, Tx, inboxes, labels};
 use crate::domain::Resource;
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
+use crate::domain::reading::Reading;
+use crate::domain::search::MessageQuery;
 use crate::domain::{
-    AccountId, AttachmentId, InboxId, MessageId, Page, Paging, ThreadId, Timestamp,
+    AccountId, AttachmentId, InboxId, Label, MessageId, Page, Paging, ThreadId, Timestamp,
 };
 
 /// An inbound message for one inbox, ready to store.
@@ -51,6 +54,8 @@ pub struct NewInbound<'a> {
     pub thread_subject: &'a str,
     /// SPF/DKIM/DMARC results, when checked.
     pub auth_results: Option<&'a AuthResults>,
+    /// Its new content and searchable text.
+    pub reading: &'a Reading,
 }
 
 /// Stores a message's raw bytes, given in pieces that follow one another: compressed when that
@@ -146,9 +151,9 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
             "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
              from_address, to_addresses, cc_addresses, subject, body_text, body_html,
              message_id_header, in_reply_to, references_headers, auth_results, created_at,
-             updated_at)
+             updated_at, extracted_text, extracted_html)
          VALUES (?1, ?2, ?3, ?4, 'inbound', 'received', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-             ?14, ?15, ?15)",
+             ?14, ?15, ?15, ?16, ?17)",
         )?
         .execute(params![
             message_id,
@@ -168,8 +173,21 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
                 .map(serde_json::to_string)
                 .transpose()
                 .map_err(|e| Failure::corrupt(format!("auth_results: {e}")))?,
-            now
+            now,
+            Body::of(m.reading.extracted_text.as_deref()),
+            Body::of(m.reading.extracted_html.as_deref())
         ])?;
+    search::index(
+        tx,
+        tx.sql().last_insert_rowid(),
+        &Document {
+            subject: m.subject,
+            from: m.from,
+            to: m.to,
+            cc: m.cc,
+            body: &m.reading.body,
+        },
+    )?;
     insert_raw(tx, message_id, m.raw)?;
     for (position, a) in m.attachments.iter().enumerate() {
         let id = attachments::insert(tx, m.account_id, a, Origin::Inbound, now)?
@@ -204,16 +222,20 @@ macro_rules! message_columns {
         "id, account_id, inbox_id, thread_id, direction, status, delivery, from_address,
          to_addresses, cc_addresses, bcc_addresses, subject, body_text, body_html,
          message_id_header, in_reply_to, references_headers, error_message, auth_results,
-         created_at, sent_at"
+         created_at, sent_at, extracted_text, extracted_html"
     };
 }
+
+/// The columns [`from_row`] reads.
+pub(super) const COLUMNS: &str = message_columns!();
 
 fn list_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Vec<String>> {
     let text: String = row.get(name)?;
     serde_json::from_str(&text).map_err(|e| bad_text(0, format!("{name}: {e}")))
 }
 
-fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+/// Reads a message row (its attachments and labels come from [`complete`]).
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let direction: String = row.get("direction")?;
     let status: String = row.get("status")?;
     Ok(Message {
@@ -245,7 +267,20 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         attachments: Vec::new(),
         created_at: row.get("created_at")?,
         sent_at: row.get("sent_at")?,
+        extracted_text: Body::read(row.get_ref("extracted_text")?)?,
+        extracted_html: Body::read(row.get_ref("extracted_html")?)?,
+        labels: Vec::new(),
     })
+}
+
+/// Fills in the attachments and labels of `messages` read by [`from_row`].
+pub(super) fn complete(conn: &Db, messages: &mut [Message]) -> Result<(), Failure> {
+    with_attachments(conn, messages)?;
+    let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+    for (m, labels) in messages.iter_mut().zip(labels::of_messages(conn, &ids)?) {
+        m.labels = labels;
+    }
+    Ok(())
 }
 
 /// Fills in the attachments of `messages` with one query.
@@ -295,26 +330,39 @@ pub fn get_message(conn: &Db, account_id: AccountId, id: MessageId) -> Result<Me
             message_columns!(),
             " FROM messages WHERE id = ?1 AND account_id = ?2"
         ))?
-        .query_row(params![id, account_id], message_from_row)
+        .query_row(params![id, account_id], from_row)
         .optional()?
         .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
     let mut one = [message];
-    with_attachments(conn, &mut one)?;
+    complete(conn, &mut one)?;
     let [message] = one;
     Ok(message)
 }
 
-/// An inbox's messages, newest first, optionally only those in `status`.
+/// An inbox's messages that `q` selects (its `inbox_id` is set to `inbox_id`), newest first.
+/// A list filtered by status alone (or not at all) walks the inbox's index with a kept total;
+/// other filters go through [`search::find_messages`].
 pub fn list_messages(
     conn: &Db,
     account_id: AccountId,
     inbox_id: InboxId,
-    status: Option<MessageStatus>,
+    q: &MessageQuery,
     paging: Paging,
     now: Timestamp,
 ) -> Result<Page<Message>, Failure> {
     inboxes::get_inbox(conn, account_id, inbox_id, now)?;
-    let status = status.map(MessageStatus::as_str);
+    let by_status_only = MessageQuery {
+        status: q.status,
+        ..MessageQuery::default()
+    };
+    if *q != by_status_only {
+        let q = MessageQuery {
+            inbox_id: Some(inbox_id),
+            ..q.clone()
+        };
+        return search::find_messages(conn, account_id, &q, paging);
+    }
+    let status = q.status.map(MessageStatus::as_str);
     let total = kept_total(conn, Counted::Messages, &inbox_id, status.as_slice())?;
     let (select, params): (&str, Vec<&dyn ToSql>) = match &status {
         None => (
@@ -341,9 +389,9 @@ pub fn list_messages(
         &params,
         paging,
         total,
-        message_from_row,
+        from_row,
     )?;
-    with_attachments(conn, &mut page.data)?;
+    complete(conn, &mut page.data)?;
     Ok(page)
 }
 
@@ -464,7 +512,17 @@ macro_rules! thread_columns {
     };
 }
 
-fn thread_from_row(row: &Row<'_>) -> rusqlite::Result<Thread> {
+/// The columns [`thread_from_row`] reads.
+pub(super) const THREAD_COLUMNS: &str = thread_columns!();
+
+/// Fills in a thread's labels and unread count.
+pub(super) fn complete_thread(conn: &Db, thread: &mut Thread) -> Result<(), Failure> {
+    (thread.labels, thread.unread_count) = labels::of_thread(conn, thread.id)?;
+    Ok(())
+}
+
+/// Reads a thread row (its labels come from [`complete_thread`]).
+pub(super) fn thread_from_row(row: &Row<'_>) -> rusqlite::Result<Thread> {
     Ok(Thread {
         id: row.get("id")?,
         account_id: row.get("account_id")?,
@@ -473,36 +531,9 @@ fn thread_from_row(row: &Row<'_>) -> rusqlite::Result<Thread> {
         message_count: unsigned(row, "message_count")?,
         last_message_at: row.get("last_message_at")?,
         created_at: row.get("created_at")?,
+        labels: Vec::new(),
+        unread_count: 0,
     })
-}
-
-/// An inbox's threads, most recently active first.
-pub fn list_threads(
-    conn: &Db,
-    account_id: AccountId,
-    inbox_id: InboxId,
-    paging: Paging,
-    now: Timestamp,
-) -> Result<Page<Thread>, Failure> {
-    inboxes::get_inbox(conn, account_id, inbox_id, now)?;
-    let total = kept_total(conn, Counted::Threads, &inbox_id, &[])?;
-    page(
-        conn,
-        concat!(
-            "SELECT ",
-            thread_columns!(),
-            ", last_message_at, rowid FROM threads WHERE inbox_id = ?1"
-        ),
-        &Order {
-            key: "last_message_at",
-            row: "rowid",
-            descending: true,
-        },
-        &[&inbox_id],
-        paging,
-        total,
-        thread_from_row,
-    )
 }
 
 /// One of the account's threads.
@@ -516,34 +547,99 @@ pub fn get_thread(conn: &Db, account_id: AccountId, id: ThreadId) -> Result<Thre
         .query_row(params![id, account_id], thread_from_row)
         .optional()?
         .ok_or(Failure::Refused(Refusal::NotFound(Resource::Thread)))
+        .and_then(|mut thread| {
+            complete_thread(conn, &mut thread)?;
+            Ok(thread)
+        })
 }
 
-/// A thread's messages, oldest first.
+/// A thread's messages, oldest first; only those labelled `label`, when given.
 pub fn thread_messages(
     conn: &Db,
     account_id: AccountId,
     thread_id: ThreadId,
+    label: Option<&Label>,
     paging: Paging,
 ) -> Result<Page<Message>, Failure> {
     let thread = get_thread(conn, account_id, thread_id)?;
-    let mut page = page(
-        conn,
-        concat!(
+    let order = Order {
+        descending: false,
+        ..Order::NEWEST
+    };
+    let mut page = match label {
+        None => page(
+            conn,
+            concat!(
+                "SELECT ",
+                message_columns!(),
+                ", created_at, rowid FROM messages WHERE thread_id = ?1"
+            ),
+            &order,
+            &[&thread_id],
+            paging,
+            thread.message_count,
+            from_row,
+        )?,
+        Some(label) => {
+            let total = count_rows(
+                conn,
+                "SELECT count(*) FROM message_labels WHERE thread_id = ?1 AND label = ?2",
+                &[&thread_id, &label.as_str()],
+            )?;
+            page(
+                conn,
+                concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    ", created_at, rowid FROM messages WHERE thread_id = ?1 AND EXISTS (
+                         SELECT 1 FROM message_labels
+                         WHERE message_row = messages.rowid AND label = ?2)"
+                ),
+                &order,
+                &[&thread_id, &label.as_str()],
+                paging,
+                total,
+                from_row,
+            )?
+        }
+    };
+    complete(conn, &mut page.data)?;
+    Ok(page)
+}
+
+/// `SELECT count(*) …` with `params`.
+fn count_rows(conn: &Db, sql: &str, params: &[&dyn ToSql]) -> Result<u64, Failure> {
+    let n: i64 = conn
+        .sql()
+        .prepare_cached(sql)?
+        .query_row(params, |r| r.get(0))?;
+    Ok(super::count(n))
+}
+
+/// A message by its rowid, without attachments or labels.
+pub(super) fn by_row(conn: &Db, row: i64) -> Result<Message, Failure> {
+    Ok(conn
+        .sql()
+        .prepare_cached(concat!(
             "SELECT ",
             message_columns!(),
-            ", created_at, rowid FROM messages WHERE thread_id = ?1"
-        ),
-        &Order {
-            descending: false,
-            ..Order::NEWEST
-        },
-        &[&thread_id],
-        paging,
-        thread.message_count,
-        message_from_row,
-    )?;
-    with_attachments(conn, &mut page.data)?;
-    Ok(page)
+            " FROM messages WHERE rowid = ?1"
+        ))?
+        .query_row([row], from_row)?)
+}
+
+/// Records a message's new content.
+pub(super) fn set_reading(tx: &Tx<'_>, row: i64, reading: &Reading) -> Result<(), Failure> {
+    tx.sql()
+        .prepare_cached(
+            "UPDATE messages SET extracted_text = ?2, extracted_html = ?3 WHERE rowid = ?1",
+        )?
+        .execute(params![
+            row,
+            Body::of(reading.extracted_text.as_deref()),
+            Body::of(reading.extracted_html.as_deref())
+        ])?;
+    Ok(())
 }
 
 /// The outbound message whose own return path (VERP) is `address`, with the inbox that sent
@@ -576,7 +672,7 @@ pub fn outbound(
             message_columns!(),
             " FROM messages WHERE id = ?1 AND account_id = ?2 AND direction = 'outbound'"
         ))?
-        .query_row(params![id, account_id], message_from_row)
+        .query_row(params![id, account_id], from_row)
         .optional()?)
 }
 
@@ -595,10 +691,7 @@ pub fn outbound_by_return_path(
     ))?;
     for path in return_paths {
         let found = stmt
-            .query_row(
-                params![path.to_ascii_lowercase(), account_id],
-                message_from_row,
-            )
+            .query_row(params![path.to_ascii_lowercase(), account_id], from_row)
             .optional()?;
         if let Some(m) = found.filter(|m| {
             m.message_id_header
@@ -625,7 +718,7 @@ pub fn outbound_by_message_id(
     ))?;
     for id in message_ids {
         if let Some(m) = stmt
-            .query_row(params![id, account_id], message_from_row)
+            .query_row(params![id, account_id], from_row)
             .optional()?
         {
             return Ok(Some(m));

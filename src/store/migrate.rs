@@ -1,6 +1,6 @@
 //! The schema and its numbered migrations, applied when the store opens.
 
-use super::{Failure, Tx, attachments, domains};
+use super::{Failure, Tx, attachments, domains, search};
 use crate::store::StoreError;
 
 /// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
@@ -54,6 +54,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("../../migrations/0010_event_log.sql"),
         then: None,
+    },
+    Migration {
+        sql: include_str!("../../migrations/0011_reading.sql"),
+        then: Some(search::index_existing),
     },
 ];
 

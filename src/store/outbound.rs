@@ -6,11 +6,13 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Db;
 use super::codec::Body;
+use super::search::{self, Document};
 use super::{Failure, Queue, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::Resource;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
+use crate::domain::reading::Reading;
 use crate::domain::{AccountId, AttachmentId, Inbox, InboxId, MessageId, ThreadId, Timestamp};
 
 /// The job kind of a send.
@@ -205,6 +207,8 @@ pub struct NewOutbound<'a> {
     pub raw: &'a [u8],
     /// The envelope sender for remote recipients: the message's own return path.
     pub return_path: &'a str,
+    /// Its new content and searchable text.
+    pub reading: &'a Reading,
 }
 
 /// Stores an accepted message (status `queued`), its recipients and its send job, in one
@@ -235,9 +239,9 @@ pub fn insert_outbound(
             "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
              from_address, to_addresses, cc_addresses, bcc_addresses, subject, body_text,
              body_html, message_id_header, in_reply_to, references_headers, created_at,
-             updated_at, return_path)
+             updated_at, return_path, extracted_text, extracted_html)
          VALUES (?1, ?2, ?3, ?4, 'outbound', 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-             ?14, ?15, ?15, ?16)",
+             ?14, ?15, ?15, ?16, ?17, ?18)",
         )?
         .execute(params![
             id,
@@ -255,8 +259,21 @@ pub fn insert_outbound(
             m.in_reply_to,
             list(m.references),
             now,
-            m.return_path
+            m.return_path,
+            Body::of(m.reading.extracted_text.as_deref()),
+            Body::of(m.reading.extracted_html.as_deref())
         ])?;
+    search::index(
+        tx,
+        tx.sql().last_insert_rowid(),
+        &Document {
+            subject: m.subject,
+            from: m.from,
+            to: m.to,
+            cc: m.cc,
+            body: &m.reading.body,
+        },
+    )?;
     messages::insert_raw(tx, id, &[m.raw])?;
     for (position, attachment) in m.attachment_ids.iter().enumerate() {
         // Checked again here: an unused upload may have expired since the message was composed.

@@ -101,6 +101,10 @@ pub(super) enum Counted {
     Inboxes,
     /// A webhook's deliveries.
     Deliveries,
+    /// An inbox's messages with a label (the label is the part).
+    Labelled,
+    /// An inbox's threads with a label on any of their messages (the label is the part).
+    LabelledThreads,
 }
 
 impl Counted {
@@ -110,12 +114,15 @@ impl Counted {
             Counted::Threads => "threads",
             Counted::Inboxes => "inboxes",
             Counted::Deliveries => "deliveries",
+            Counted::Labelled => "labelled",
+            Counted::LabelledThreads => "labelled_threads",
         }
     }
 }
 
-/// A list's total from the counts the triggers of migration 8 keep: the rows of `list` that
-/// belong to `owner`, in any of `parts` (statuses), or in any part when `parts` is empty.
+/// A list's total from the counts the triggers of migrations 8 and 11 keep: the rows of `list`
+/// that belong to `owner`, in any of `parts` (statuses, labels), or in any part when `parts` is
+/// empty.
 pub(super) fn kept_total(
     conn: &Db,
     list: Counted,

@@ -29,6 +29,10 @@ pub struct MessageReceived {
     pub received_at: Timestamp,
     /// SPF/DKIM/DMARC results (mail received over SMTP), else `null`.
     pub auth_results: Option<AuthResults>,
+    /// The new content of the text body (quoted history and signatures taken out).
+    pub extracted_text: Option<String>,
+    /// The new content of the HTML body.
+    pub extracted_html: Option<String>,
 }
 
 /// `message.sent`
@@ -97,6 +101,24 @@ pub struct MessageComplained {
     pub complaint_feedback_type: String,
 }
 
+/// `message.updated`: a message's labels changed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageUpdated {
+    /// The message.
+    pub message_id: MessageId,
+    /// Its inbox.
+    pub inbox_id: InboxId,
+    /// Its thread.
+    pub thread_id: ThreadId,
+    /// All its labels now, sorted.
+    pub labels: Vec<String>,
+    /// Labels it gained.
+    pub added_labels: Vec<String>,
+    /// Labels it lost.
+    pub removed_labels: Vec<String>,
+}
+
 /// `domain.verified`
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,6 +142,8 @@ pub enum Event {
     MessageBounced(MessageBounced),
     /// `message.complained`
     MessageComplained(MessageComplained),
+    /// `message.updated`
+    MessageUpdated(MessageUpdated),
     /// `domain.verified`
     DomainVerified(DomainVerified),
 }
@@ -150,6 +174,7 @@ impl Event {
             Event::MessageDelivered(_) => EventName::MessageDelivered,
             Event::MessageBounced(_) => EventName::MessageBounced,
             Event::MessageComplained(_) => EventName::MessageComplained,
+            Event::MessageUpdated(_) => EventName::MessageUpdated,
             Event::DomainVerified(_) => EventName::DomainVerified,
         }
     }
@@ -162,6 +187,7 @@ impl Event {
             Event::MessageDelivered(d) => Some(d.inbox_id),
             Event::MessageBounced(d) => Some(d.inbox_id),
             Event::MessageComplained(d) => Some(d.inbox_id),
+            Event::MessageUpdated(d) => Some(d.inbox_id),
             Event::DomainVerified(_) => None,
         }
     }
@@ -174,6 +200,7 @@ impl Event {
             Event::MessageDelivered(d) => Some(d.message_id),
             Event::MessageBounced(d) => Some(d.message_id),
             Event::MessageComplained(d) => Some(d.message_id),
+            Event::MessageUpdated(d) => Some(d.message_id),
             Event::DomainVerified(_) => None,
         }
     }
@@ -187,6 +214,7 @@ impl Event {
             Event::MessageDelivered(d) => envelope(name, d, now),
             Event::MessageBounced(d) => envelope(name, d, now),
             Event::MessageComplained(d) => envelope(name, d, now),
+            Event::MessageUpdated(d) => envelope(name, d, now),
             Event::DomainVerified(d) => envelope(name, d, now),
         }
     }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use agentsend::domain::reading::Reading;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -656,6 +658,7 @@ async fn a_send_whose_upload_expired_meanwhile_is_refused_whole() {
                     recipients: &recipients,
                     raw: b"Subject: s\r\n\r\nt\r\n",
                     return_path: "bounces+test@agentsend.localhost",
+                    reading: &Reading::of(Some("t"), None),
                 },
                 now,
             )

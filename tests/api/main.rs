@@ -27,6 +27,7 @@ mod dkim;
 pub mod domains;
 mod errors;
 mod events;
+mod extraction;
 mod fixture;
 mod health;
 mod idempotency;

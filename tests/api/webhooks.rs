@@ -93,6 +93,8 @@ fn message_received() -> Event {
         direction: "inbound",
         received_at: agentsend::domain::Timestamp::from_millis(0),
         auth_results: None,
+        extracted_text: Some("Hi there".to_owned()),
+        extracted_html: None,
     })
 }
 
