@@ -524,6 +524,7 @@ async fn a_bounce_report_to_the_return_path_marks_the_sent_message_and_fires_mes
     assert_eq!(code, 250);
     let original = page(&app, &format!("/messages/{sent}")).await;
     assert_eq!(original["status"], "bounced");
+    assert_eq!(original["labels"], json!(["bounced", "sent"]));
     let inbox = page(&app, &format!("/inboxes/{}", id(&bob))).await;
     assert_eq!(inbox["bounceCount"], 1);
     assert_eq!(

@@ -37,6 +37,7 @@ mod mail;
 mod memory;
 mod openapi;
 mod rate_limit;
+mod reading;
 pub mod sandbox;
 pub mod send;
 mod smtp;

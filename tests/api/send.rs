@@ -525,6 +525,7 @@ async fn a_temporary_failure_is_retried_and_a_permanent_one_bounces() {
     )
     .await;
     let bounced = message_in(&app, id(&bounced), "bounced").await;
+    assert_eq!(bounced["labels"], json!(["bounced", "sent"]));
     assert!(
         bounced["errorMessage"].as_str().unwrap().contains("550"),
         "{bounced}"
