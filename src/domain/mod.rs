@@ -16,6 +16,7 @@ pub mod paging;
 pub mod random;
 pub mod refusal;
 pub mod sandbox;
+pub mod sender_list;
 pub mod time;
 pub mod validation;
 pub mod webhook;
@@ -25,8 +26,8 @@ pub use address::{DomainName, EmailAddress, LocalPart};
 pub use boot::BootId;
 pub use idempotency::IdempotencyKey;
 pub use ids::{
-    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, MessageId,
-    ThreadId, WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, ListEntryId,
+    MessageId, ThreadId, WebhookId,
 };
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
 pub use paging::{Cursor, Page, Paging};

@@ -55,6 +55,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0010_event_log.sql"),
         then: None,
     },
+    // 0011 is the labels migration on main; this one moves to entry 12 when both meet.
+    Migration {
+        sql: include_str!("../../migrations/0012_sender_lists.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

@@ -20,6 +20,7 @@ mod migrate;
 pub mod outbound;
 mod page;
 pub mod rate_limits;
+pub mod sender_lists;
 pub mod settings;
 mod sql;
 mod unit;
