@@ -38,6 +38,7 @@ mod openapi;
 mod rate_limit;
 pub mod sandbox;
 pub mod send;
+mod sender_lists;
 mod smtp;
 mod storage;
 mod tools;
