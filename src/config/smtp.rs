@@ -41,7 +41,7 @@ pub struct SmtpConfig {
     pub tls_private_key: PathBuf,
     /// Mail from a sender that the allow list of the recipient inbox (or of its account) does
     /// not name: `refuse` (`550 5.7.1`, like a blocked sender) or `store` (accepted and kept
-    /// with the label `blocked`, not `unread`, and no `message.received` event).
+    /// without a `message.received` event; TODO(labels): with the label `blocked`, not `unread`).
     pub not_allowed: NotAllowed,
 }
 

@@ -192,8 +192,8 @@ pub enum NotAllowed {
     /// Refused with `550 5.7.1`, like a blocked sender.
     #[default]
     Refuse,
-    /// Accepted and stored with the system label `blocked` (not `unread`), without a
-    /// `message.received` event.
+    /// Accepted and stored without a `message.received` event (TODO(labels): with the system
+    /// label `blocked`, not `unread`).
     Store,
 }
 
