@@ -74,9 +74,10 @@ pub enum EntryKindDoc {
 pub struct AddEntry {
     /// An address such as `bob@example.com` or a domain such as `example.com` (which also
     /// covers its subdomains), at most 254 characters; stored in lower case. The pattern gives
-    /// the usual forms; quoted local parts and address literals (`user@[192.0.2.1]`) are
+    /// the usual short forms; any RFC 5321 mailbox (longer parts, other characters, quoted
+    /// local parts, address literals such as `user@[192.0.2.1]`) and any host name are
     /// accepted too.
-    #[schema(value_type = String, max_length = 254, pattern = r"^(?:(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|(?=[^@]{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)$", example = "bob@example.com")]
+    #[schema(value_type = String, max_length = 254, pattern = r"^(?:[A-Za-z0-9_+-]{1,20}(?:\.[A-Za-z0-9_+-]{1,20}){0,2}@)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?){0,4}$", example = "bob@example.com")]
     entry: Option<String>,
 }
 
@@ -95,11 +96,12 @@ pub struct ListParam {
 #[expect(dead_code, reason = "describes the path for the OpenAPI document only")]
 #[into_params(parameter_in = Path)]
 pub struct EntryParam {
-    /// The address or domain to remove, URL-encoded; case does not matter. Anything that is
-    /// not an address or a domain is `400 VALIDATION_ERROR`.
+    /// The address or domain to remove, URL-encoded; case does not matter. The pattern gives
+    /// the usual short forms, as for adding; anything that is not an address or a domain is
+    /// `400 VALIDATION_ERROR`.
     #[param(
         max_length = 254,
-        pattern = r"^(?:(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|(?=[^@]{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)$"
+        pattern = r"^(?:[A-Za-z0-9_+-]{1,20}(?:\.[A-Za-z0-9_+-]{1,20}){0,2}@)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?){0,4}$"
     )]
     entry: String,
 }
@@ -190,7 +192,7 @@ async fn remove_from(
     operation_id = "listInboxSenderList", params(super::IdParam, ListParam, super::PageParams),
     responses(
         (status = 200, description = "A page of entries", body = List<ListEntryDto>),
-        (status = 404, description = "No such inbox", body = ErrorBody),
+        (status = 404, description = "No such inbox, or the list is neither allow nor block", body = ErrorBody),
     ))]
 pub async fn list_inbox(
     auth: Authenticated,
@@ -209,7 +211,7 @@ pub async fn list_inbox(
     responses(
         (status = 201, description = "The entry", body = ListEntryDto),
         (status = 400, description = "VALIDATION_ERROR: the entry is not an address or a domain", body = ErrorBody),
-        (status = 404, description = "No such inbox", body = ErrorBody),
+        (status = 404, description = "No such inbox, or the list is neither allow nor block", body = ErrorBody),
         (status = 409, description = "LIST_ENTRY_EXISTS: the list has the entry already", body = ErrorBody),
     ))]
 pub async fn add_inbox(
@@ -237,7 +239,7 @@ pub async fn add_inbox(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "VALIDATION_ERROR: the entry is not an address or a domain", body = ErrorBody),
-        (status = 404, description = "No such inbox, or the entry is not on the list", body = ErrorBody),
+        (status = 404, description = "No such inbox, the entry is not on the list, or the list is neither allow nor block", body = ErrorBody),
     ))]
 pub async fn remove_inbox(
     auth: Authenticated,
@@ -254,6 +256,7 @@ pub async fn remove_inbox(
     operation_id = "listAccountSenderList", params(ListParam, super::PageParams),
     responses(
         (status = 200, description = "A page of entries", body = List<ListEntryDto>),
+        (status = 404, description = "NOT_FOUND: the list is neither allow nor block", body = ErrorBody),
     ))]
 pub async fn list_account(
     auth: Authenticated,
@@ -270,6 +273,7 @@ pub async fn list_account(
     responses(
         (status = 201, description = "The entry", body = ListEntryDto),
         (status = 400, description = "VALIDATION_ERROR: the entry is not an address or a domain", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: the list is neither allow nor block", body = ErrorBody),
         (status = 409, description = "LIST_ENTRY_EXISTS: the list has the entry already", body = ErrorBody),
     ))]
 pub async fn add_account(
@@ -296,7 +300,7 @@ pub async fn add_account(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "VALIDATION_ERROR: the entry is not an address or a domain", body = ErrorBody),
-        (status = 404, description = "The entry is not on the list", body = ErrorBody),
+        (status = 404, description = "The entry is not on the list, or the list is neither allow nor block", body = ErrorBody),
     ))]
 pub async fn remove_account(
     auth: Authenticated,
