@@ -325,6 +325,7 @@ impl Application {
             clock.clone(),
             config.smtp.hostname.clone(),
             config.mail.feedback_loop_senders.clone(),
+            config.smtp.not_allowed,
             config.checks_inbound_mail().then(|| dns.clone()),
         );
         let sending = Sending::new(

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, fail};
 use crate::domain::DomainName;
+use crate::domain::sender_list::NotAllowed;
 
 /// `[smtp]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +39,10 @@ pub struct SmtpConfig {
     pub tls_certificate: PathBuf,
     /// PEM private key for STARTTLS.
     pub tls_private_key: PathBuf,
+    /// Mail from a sender that the allow list of the recipient inbox (or of its account) does
+    /// not name: `refuse` (`550 5.7.1`, like a blocked sender) or `store` (accepted and kept
+    /// without a `message.received` event, labelled `blocked` instead of `unread`).
+    pub not_allowed: NotAllowed,
 }
 
 impl Default for SmtpConfig {
@@ -55,6 +60,7 @@ impl Default for SmtpConfig {
             max_sessions_per_ip: 10,
             tls_certificate: PathBuf::new(),
             tls_private_key: PathBuf::new(),
+            not_allowed: NotAllowed::Refuse,
         }
     }
 }

@@ -123,6 +123,10 @@ typed_id!(
     /// One event's delivery to one webhook; also the Standard Webhooks `webhook-id`.
     DeliveryId
 );
+typed_id!(
+    /// An entry of an allow or block list of senders.
+    ListEntryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ pub mod reading;
 pub mod refusal;
 pub mod sandbox;
 pub mod search;
+pub mod sender_list;
 pub mod time;
 pub mod validation;
 pub mod webhook;
@@ -29,8 +30,8 @@ pub use address::{DomainName, EmailAddress, LocalPart};
 pub use boot::BootId;
 pub use idempotency::IdempotencyKey;
 pub use ids::{
-    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, MessageId,
-    ThreadId, WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, ListEntryId,
+    MessageId, ThreadId, WebhookId,
 };
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
 pub use label::{Label, LabelChange, LabelsChanged};

@@ -23,6 +23,8 @@ pub enum Resource {
     Thread,
     /// An attachment.
     Attachment,
+    /// An entry of an allow or block list.
+    ListEntry,
 }
 
 /// A request refused by a rule of the service (a limit, a state, a name taken), as opposed
@@ -84,6 +86,20 @@ pub enum Refusal {
     /// The attachments of a send are too large together.
     #[error("attachments too large")]
     AttachmentsTooLarge,
+    /// The list has that entry already.
+    #[error("the list has {entry} already")]
+    ListEntryExists {
+        /// The entry, as stored.
+        entry: String,
+    },
+    /// A recipient of a send is on the block list of the inbox or its account.
+    #[error("{field}: {address} is blocked")]
+    RecipientBlocked {
+        /// The request field it is in: `to`, `cc` or `bcc`.
+        field: &'static str,
+        /// The address.
+        address: String,
+    },
     /// A value breaks a rule that depends on stored state (e.g. a limit above the account's).
     #[error("invalid: {}", .0.summary())]
     Invalid(ValidationErrors),

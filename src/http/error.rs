@@ -257,6 +257,7 @@ impl From<Failure> for ApiError {
                         ErrorCode::AttachmentNotFound,
                         "No attachment found with that ID.",
                     ),
+                    Resource::ListEntry => (ErrorCode::NotFound, "That entry is not on the list."),
                 };
                 Self::new(code, message)
             }
@@ -314,6 +315,16 @@ impl From<Failure> for ApiError {
                 ErrorCode::DailySendLimitReached,
                 "The daily send limit is reached; it resets at 00:00 UTC.",
             ),
+            Failure::Refused(Refusal::ListEntryExists { entry }) => Self::new(
+                ErrorCode::ListEntryExists,
+                format!("The list has {entry} already."),
+            ),
+            Failure::Refused(Refusal::RecipientBlocked { field, address }) => {
+                let message = format!("{address} is on this inbox's or account's block list");
+                let mut e = Self::new(ErrorCode::RecipientBlocked, format!("{field}: {message}."));
+                e.details = Some(ValidationErrors::single(field, message));
+                e
+            }
             Failure::Refused(Refusal::AttachmentsTooLarge) => Self::new(
                 ErrorCode::AttachmentsTooLarge,
                 "The attachments add up to more than 25 MB.",

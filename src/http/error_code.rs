@@ -23,6 +23,8 @@ pub enum ErrorCode {
     ThreadInboxMismatch,
     /// The attachments of a send are too large together.
     AttachmentsTooLarge,
+    /// A recipient of a send is on the block list of the inbox or its account.
+    RecipientBlocked,
     /// An upload is larger than the attachment limit.
     AttachmentTooLarge,
     /// The API key is missing, unknown, revoked or expired.
@@ -61,6 +63,8 @@ pub enum ErrorCode {
     DomainInUse,
     /// A request with the same Idempotency-Key is still running.
     IdempotencyKeyInUse,
+    /// The allow or block list has that entry already.
+    ListEntryExists,
     /// The download link has expired.
     LinkExpired,
     /// The request body is larger than allowed.
@@ -83,7 +87,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::ValidationError,
         ErrorCode::InvalidInboxAddress,
         ErrorCode::InvalidInboxLocalPart,
@@ -91,6 +95,7 @@ impl ErrorCode {
         ErrorCode::DomainNotVerified,
         ErrorCode::ThreadInboxMismatch,
         ErrorCode::AttachmentsTooLarge,
+        ErrorCode::RecipientBlocked,
         ErrorCode::AttachmentTooLarge,
         ErrorCode::Unauthorized,
         ErrorCode::ClaimRequired,
@@ -110,6 +115,7 @@ impl ErrorCode {
         ErrorCode::DomainExists,
         ErrorCode::DomainInUse,
         ErrorCode::IdempotencyKeyInUse,
+        ErrorCode::ListEntryExists,
         ErrorCode::LinkExpired,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -131,6 +137,7 @@ impl ErrorCode {
             ErrorCode::DomainNotVerified => "DOMAIN_NOT_VERIFIED",
             ErrorCode::ThreadInboxMismatch => "THREAD_INBOX_MISMATCH",
             ErrorCode::AttachmentsTooLarge => "ATTACHMENTS_TOO_LARGE",
+            ErrorCode::RecipientBlocked => "RECIPIENT_BLOCKED",
             ErrorCode::AttachmentTooLarge => "ATTACHMENT_TOO_LARGE",
             ErrorCode::Unauthorized => "UNAUTHORIZED",
             ErrorCode::ClaimRequired => "CLAIM_REQUIRED",
@@ -150,6 +157,7 @@ impl ErrorCode {
             ErrorCode::DomainExists => "DOMAIN_EXISTS",
             ErrorCode::DomainInUse => "DOMAIN_IN_USE",
             ErrorCode::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
+            ErrorCode::ListEntryExists => "LIST_ENTRY_EXISTS",
             ErrorCode::LinkExpired => "LINK_EXPIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -172,6 +180,7 @@ impl ErrorCode {
             ErrorCode::DomainNotVerified => StatusCode::BAD_REQUEST,
             ErrorCode::ThreadInboxMismatch => StatusCode::BAD_REQUEST,
             ErrorCode::AttachmentsTooLarge => StatusCode::BAD_REQUEST,
+            ErrorCode::RecipientBlocked => StatusCode::BAD_REQUEST,
             ErrorCode::AttachmentTooLarge => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::ClaimRequired => StatusCode::PAYMENT_REQUIRED,
@@ -191,6 +200,7 @@ impl ErrorCode {
             ErrorCode::DomainExists => StatusCode::CONFLICT,
             ErrorCode::DomainInUse => StatusCode::CONFLICT,
             ErrorCode::IdempotencyKeyInUse => StatusCode::CONFLICT,
+            ErrorCode::ListEntryExists => StatusCode::CONFLICT,
             ErrorCode::LinkExpired => StatusCode::GONE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -19,6 +19,7 @@ pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
 pub mod sandbox;
+pub mod sender_lists;
 pub mod threads;
 pub mod webhooks;
 pub mod ws;
@@ -75,6 +76,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/messages/search",
         [(M::GET, web::route().to(messages::search))],
+    ))
+    .service(resource(
+        "/inboxes/{id}/lists/{list:allow|block}",
+        [
+            (M::GET, web::route().to(sender_lists::list_inbox)),
+            (M::POST, web::route().to(sender_lists::add_inbox)),
+        ],
+    ))
+    .service(resource(
+        "/inboxes/{id}/lists/{list:allow|block}/{entry}",
+        [(M::DELETE, web::route().to(sender_lists::remove_inbox))],
     ))
     .service(resource(
         "/messages/{id}",
@@ -201,6 +213,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/account/api-keys/{id}",
         [(M::DELETE, web::route().to(account::revoke_key))],
+    ))
+    .service(resource(
+        "/account/lists/{list:allow|block}",
+        [
+            (M::GET, web::route().to(sender_lists::list_account)),
+            (M::POST, web::route().to(sender_lists::add_account)),
+        ],
+    ))
+    .service(resource(
+        "/account/lists/{list:allow|block}/{entry}",
+        [(M::DELETE, web::route().to(sender_lists::remove_account))],
     ));
 }
 

@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::domain::Cursor;
 
 use super::{
-    account, attachments, domains, error, events, health, inboxes, messages, sandbox, threads,
-    webhooks, ws,
+    account, attachments, domains, error, events, health, inboxes, messages, sandbox, sender_lists,
+    threads, webhooks, ws,
 };
 
 /// The document.
@@ -40,6 +40,8 @@ use super::{
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
         sandbox::provision, sandbox::claim_page, sandbox::claim_submit,
         events::stream, ws::connect, events::wait,
+        sender_lists::list_inbox, sender_lists::add_inbox, sender_lists::remove_inbox,
+        sender_lists::list_account, sender_lists::add_account, sender_lists::remove_account,
     ),
     components(schemas(error::ErrorBody, messages::StatusName, messages::DirectionName,
         messages::OrderName, messages::LabelName, domains::DomainFormat)),
@@ -55,6 +57,10 @@ use super::{
         (name = "Domains", description = "Custom domains: the DNS records to publish, their \
             verification, DKIM signing with the domain's own key and receiving on it"),
         (name = "Account", description = "The account and its API keys"),
+        (name = "Sender lists", description = "Allow and block lists of senders, per inbox and \
+            account-wide (an addition to the hosted API): blocked senders are refused at the \
+            SMTP level (550 5.7.1), an allow list refuses (or quarantines) everyone else, and \
+            sends to a blocked recipient are 400 RECIPIENT_BLOCKED"),
         (name = "Events", description = "The account's events live, without a public URL: \
             Server-Sent Events and a WebSocket, both resumable from an event id (an addition to \
             the hosted API)"),

@@ -2,7 +2,9 @@
 //! listener and by local delivery of outgoing mail: one stored copy per recipient inbox (with a
 //! `Received` header and, for mail from the internet, an `Authentication-Results` header
 //! prepended), threading, thread counters, attachments, bounce and complaint
-//! handling, and the `message.received` event, all in one transaction.
+//! handling, and the `message.received` event, all in one transaction. The allow and block
+//! lists of each recipient inbox are applied here too (to the envelope sender and the `From`
+//! addresses), so that mail over SMTP and local deliveries meet the same rules.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,13 +14,15 @@ use super::{MailError, auth};
 use crate::dns::Dns;
 use crate::domain::Clock;
 use crate::domain::auth_results::AuthResults;
+use crate::domain::label::{self, LabelChange};
 use crate::domain::message::{Message, normalize_subject, sanitize_filename};
 use crate::domain::reading::Reading;
+use crate::domain::sender_list::{self, NotAllowed, Verdict};
 use crate::domain::{AccountId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::events;
 use crate::store::attachments::NewAttachment;
 use crate::store::messages::{self, NewInbound, ReportKind};
-use crate::store::{Failure, Store, Tx, inboxes};
+use crate::store::{Failure, Store, Tx, inboxes, labels, sender_lists};
 use crate::webhooks::Event;
 use crate::webhooks::events::{MessageBounced, MessageComplained, MessageReceived};
 
@@ -71,26 +75,40 @@ pub struct StoredCopy {
     pub thread_id: ThreadId,
 }
 
+/// What became of a message: the copies stored, and the recipient inboxes whose allow or
+/// block lists refused its sender (nothing was stored for them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// The stored copies.
+    pub copies: Vec<StoredCopy>,
+    /// Inboxes that refused the sender.
+    pub refused: Vec<InboxId>,
+}
+
 /// The ingestion path and what it needs: the store, the clock, the name this server gives
-/// itself, and, when inbound checks are on, the DNS for SPF, DKIM and DMARC. Cheap to clone.
+/// itself, what becomes of mail an allow list does not let in, and, when inbound checks are on,
+/// the DNS for SPF, DKIM and DMARC. Cheap to clone.
 #[derive(Clone)]
 pub struct Ingest {
     store: Store,
     clock: Arc<dyn Clock>,
     hostname: String,
     trusted_reporters: Vec<String>,
+    not_allowed: NotAllowed,
     checks: Option<Dns>,
 }
 
 impl Ingest {
     /// The path for a server called `hostname`; `trusted_reporters` are the feedback-loop
     /// senders whose complaints count when their DKIM signature passes; `checks` is the DNS
-    /// to check mail from the internet with (none: no checks).
+    /// to check mail from the internet with (none: no checks); `not_allowed` says what becomes
+    /// of mail from a sender an inbox's allow list does not name.
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         hostname: String,
         trusted_reporters: Vec<String>,
+        not_allowed: NotAllowed,
         checks: Option<Dns>,
     ) -> Self {
         Self {
@@ -98,8 +116,14 @@ impl Ingest {
             clock,
             hostname,
             trusted_reporters,
+            not_allowed,
             checks,
         }
+    }
+
+    /// What becomes of mail from a sender an inbox's allow list does not name.
+    pub fn not_allowed(&self) -> NotAllowed {
+        self.not_allowed
     }
 
     /// The store it writes to.
@@ -109,11 +133,7 @@ impl Ingest {
 
     /// Parses (on the blocking pool, outside the write lock) and stores `raw` for every
     /// recipient. Returns once the copies are committed: only then may SMTP answer `250`.
-    pub async fn ingest(
-        &self,
-        envelope: Envelope,
-        raw: Vec<u8>,
-    ) -> Result<Vec<StoredCopy>, MailError> {
+    pub async fn ingest(&self, envelope: Envelope, raw: Vec<u8>) -> Result<Delivery, MailError> {
         let prepared = self.prepare(envelope, raw).await?;
         let now = self.clock.now();
         Ok(self
@@ -131,7 +151,10 @@ impl Ingest {
             .checks
             .clone()
             .map(|dns| (dns, tokio::runtime::Handle::current()));
-        prepare_blocking(envelope, raw, hostname, trusted_reporters, checks).await
+        let mut prepared =
+            prepare_blocking(envelope, raw, hostname, trusted_reporters, checks).await?;
+        prepared.not_allowed = self.not_allowed;
+        Ok(prepared)
     }
 }
 
@@ -146,6 +169,8 @@ pub struct Prepared {
     trusted_reporters: Vec<String>,
     /// Its new content and searchable text, worked out here rather than on the writer.
     reading: Reading,
+    /// What becomes of mail an allow list does not let in.
+    not_allowed: NotAllowed,
 }
 
 async fn prepare_blocking(
@@ -180,15 +205,16 @@ async fn prepare_blocking(
             auth,
             hostname,
             trusted_reporters,
+            not_allowed: NotAllowed::default(),
         }
     })
     .await
     .map_err(|e| MailError::Task(e.to_string()))
 }
 
-/// Stores a prepared message for every recipient, in the caller's transaction (so that local
-/// delivery records its outcome in the same one).
-pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy>, Failure> {
+/// Stores a prepared message for every recipient whose lists let its sender in, in the caller's
+/// transaction (so that local delivery records its outcome in the same one).
+pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Delivery, Failure> {
     let Prepared {
         envelope,
         raw,
@@ -197,7 +223,15 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
         hostname,
         trusted_reporters,
         reading,
+        not_allowed,
     } = m;
+    // The sender's identities: the envelope sender (none for the null sender of bounces) and
+    // every `From` address.
+    let senders = sender_list::candidates(
+        std::iter::once(envelope.mail_from.as_str())
+            .chain(parsed.from_addresses.iter().map(String::as_str)),
+    );
+    let mut refused = Vec::new();
     let auth_results = auth.as_ref();
     let attachments: Vec<NewAttachment<'_>> = parsed
         .attachments
@@ -214,6 +248,20 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
     let mut reported = Vec::new();
     for rcpt in &envelope.recipients {
         if !inboxes::still_receiving(tx, rcpt.inbox_id)? {
+            continue;
+        }
+        let verdict = screen(tx, rcpt, &senders, *not_allowed)?;
+        if verdict == Verdict::Refuse {
+            // With other recipients accepting it, SMTP has no way left to refuse it for this
+            // one alone (the recipients were accepted at RCPT): it is dropped here.
+            log::info!(
+                "message from <{}> (From: {}) not delivered to inbox {}: refused by its allow or \
+                 block list",
+                envelope.mail_from,
+                parsed.from_addresses.join(", "),
+                rcpt.inbox_id
+            );
+            refused.push(rcpt.inbox_id);
             continue;
         }
         let mut added = received_header(hostname, &envelope.origin, &rcpt.address, now);
@@ -242,20 +290,37 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
             },
             now,
         )?;
-        let event = Event::MessageReceived(MessageReceived {
-            message_id: stored.message_id,
-            inbox_id: rcpt.inbox_id,
-            thread_id: stored.thread_id,
-            from: parsed.from.clone(),
-            to: parsed.to.clone(),
-            subject: parsed.subject.clone(),
-            direction: "inbound",
-            received_at: now,
-            auth_results: auth_results.cloned(),
-            extracted_text: reading.extracted_text.clone(),
-            extracted_html: reading.extracted_html.clone(),
-        });
-        events::emit(tx, rcpt.account_id, &event, now)?;
+        if verdict == Verdict::Quarantine {
+            // Kept out of sight: labelled `blocked` (not `unread`), and no `message.received`
+            // for webhooks, streams or waiters.
+            labels::change(
+                tx,
+                rcpt.account_id,
+                stored.message_id,
+                &LabelChange::server(label::BLOCKED),
+            )?;
+            log::info!(
+                "message {} from <{}> stored as blocked in inbox {}: not on its allow list",
+                stored.message_id,
+                envelope.mail_from,
+                rcpt.inbox_id
+            );
+        } else {
+            let event = Event::MessageReceived(MessageReceived {
+                message_id: stored.message_id,
+                inbox_id: rcpt.inbox_id,
+                thread_id: stored.thread_id,
+                from: parsed.from.clone(),
+                to: parsed.to.clone(),
+                subject: parsed.subject.clone(),
+                direction: "inbound",
+                received_at: now,
+                auth_results: auth_results.cloned(),
+                extracted_text: reading.extracted_text.clone(),
+                extracted_html: reading.extracted_html.clone(),
+            });
+            events::emit(tx, rcpt.account_id, &event, now)?;
+        }
         let copy = StoredCopy {
             account_id: rcpt.account_id,
             inbox_id: rcpt.inbox_id,
@@ -278,7 +343,22 @@ pub fn store(tx: &Tx<'_>, m: &Prepared, now: Timestamp) -> Result<Vec<StoredCopy
             }
         }
     }
-    Ok(copies)
+    Ok(Delivery { copies, refused })
+}
+
+/// What the lists of `rcpt`'s inbox and account decide for a sender with the list entries
+/// `senders` would match. A delivery report to one of the inbox's return paths is exempt: it is
+/// about a message sent from here, whoever relays it.
+fn screen(
+    tx: &Tx<'_>,
+    rcpt: &Recipient,
+    senders: &[String],
+    not_allowed: NotAllowed,
+) -> Result<Verdict, Failure> {
+    if rcpt.report_for.is_some() {
+        return Ok(Verdict::Accept);
+    }
+    Ok(sender_lists::screen(tx, rcpt.account_id, rcpt.inbox_id, senders)?.verdict(not_allowed))
 }
 
 /// Who a report says it comes from: what decides whether it counts.

@@ -47,6 +47,8 @@ pub enum Report {
 pub struct ParsedMail {
     /// `Name <addr>` or `addr`; the envelope sender when `From` is missing.
     pub from: String,
+    /// Every address in `From` (RFC 5322 allows several), bare; empty when it is missing.
+    pub from_addresses: Vec<String>,
     /// `To` addresses.
     pub to: Vec<String>,
     /// `Cc` addresses.
@@ -96,6 +98,7 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
         .map(str::to_owned);
     ParsedMail {
         from,
+        from_addresses: addresses(message.from()),
         to: addresses(message.to()),
         cc: addresses(message.cc()),
         subject: message.subject().unwrap_or_default().to_owned(),

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use crate::domain::Clock;
 use crate::domain::message::{Message, normalize_subject};
 use crate::domain::outbound::RETURN_PATH_PREFIX;
-use crate::domain::outbound::SendRequest;
+use crate::domain::outbound::{RecipientKind, SendRequest};
 use crate::domain::random;
 use crate::domain::reading::Reading;
-use crate::domain::{Credential, DomainId, InboxId, MessageId};
+use crate::domain::{Credential, DomainId, Inbox, InboxId, MessageId, Refusal};
 use crate::limits::Limits;
 use crate::mail::MailError;
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
 use crate::store::outbound::{self, NewOutbound};
-use crate::store::{Db, Failure, Store, Tx, domains, inboxes};
+use crate::store::{Db, Failure, Store, Tx, domains, inboxes, sender_lists};
 
 /// Accepting sends, with what it needs: the store, the clock, the shared domain and its DKIM
 /// key, and the limits on sending. Cheap to clone.
@@ -112,6 +112,7 @@ impl Sending {
                     .map(|(a, kind)| (a.as_str().to_owned(), kind))
                     .collect();
                 let addresses: Vec<&str> = recipients.iter().map(|(a, _)| a.as_str()).collect();
+                refuse_blocked(tx, &inbox, &recipients)?;
                 limits.may_send(tx, &inbox, &addresses, now)?;
                 let strings = |list: &[crate::domain::EmailAddress]| {
                     list.iter()
@@ -150,6 +151,28 @@ impl Sending {
             .await
             .map_err(MailError::from)
     }
+}
+
+/// Refuses a send to a recipient on the block list of the inbox or of its account (allow
+/// lists restrict who may write to the inbox, not whom it writes to).
+fn refuse_blocked(
+    c: &Db,
+    inbox: &Inbox,
+    recipients: &[(String, RecipientKind)],
+) -> Result<(), Failure> {
+    let addresses = recipients.iter().map(|(a, _)| a.as_str());
+    let Some(blocked) = sender_lists::first_blocked(c, inbox.account_id, inbox.id, addresses)?
+    else {
+        return Ok(());
+    };
+    let field = recipients
+        .iter()
+        .find(|(a, _)| a == blocked)
+        .map_or("to", |(_, kind)| kind.as_str());
+    Err(Failure::Refused(Refusal::RecipientBlocked {
+        field,
+        address: blocked.to_owned(),
+    }))
 }
 
 /// The signing key of a custom domain verified for sending.

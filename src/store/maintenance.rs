@@ -37,6 +37,7 @@ pub fn reset_to(
          DELETE FROM threads;
          DELETE FROM attachment_pieces;
          DELETE FROM attachments;
+         DELETE FROM sender_list_entries;
          DELETE FROM inboxes;
          DELETE FROM domains;
          DELETE FROM jobs;

@@ -59,6 +59,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0011_reading.sql"),
         then: Some(search::index_existing),
     },
+    Migration {
+        sql: include_str!("../../migrations/0012_sender_lists.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

@@ -22,6 +22,7 @@ pub mod outbound;
 mod page;
 pub mod rate_limits;
 pub mod search;
+pub mod sender_lists;
 pub mod settings;
 mod sql;
 mod unit;

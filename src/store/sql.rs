@@ -3,8 +3,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, MessageId,
-    ThreadId, Timestamp, WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, ListEntryId,
+    MessageId, ThreadId, Timestamp, WebhookId,
 };
 
 macro_rules! id_sql {
@@ -33,7 +33,8 @@ id_sql!(
     MessageId,
     ThreadId,
     AttachmentId,
-    JobId
+    JobId,
+    ListEntryId
 );
 
 impl ToSql for Timestamp {

@@ -40,6 +40,7 @@ mod rate_limit;
 mod reading;
 pub mod sandbox;
 pub mod send;
+mod sender_lists;
 mod smtp;
 mod storage;
 mod tools;

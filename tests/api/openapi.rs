@@ -41,6 +41,12 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/events"),
     ("get", "/ws"),
     ("get", "/inboxes/{id}/messages/wait"),
+    ("get", "/inboxes/{id}/lists/{list}"),
+    ("post", "/inboxes/{id}/lists/{list}"),
+    ("delete", "/inboxes/{id}/lists/{list}/{entry}"),
+    ("get", "/account/lists/{list}"),
+    ("post", "/account/lists/{list}"),
+    ("delete", "/account/lists/{list}/{entry}"),
 ];
 
 #[tokio::test]
@@ -79,7 +85,9 @@ async fn the_openapi_document_describes_every_endpoint_and_only_routed_ones() {
     for (method, path) in &documented {
         let url = path
             .replace("{id}", &crate::helpers::random_uuid())
-            .replace("{token}", "some-token");
+            .replace("{token}", "some-token")
+            .replace("{list}", "block")
+            .replace("{entry}", "bob@example.com");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let res = app.request(method.clone(), &url).send().await.unwrap();
         assert_ne!(
@@ -231,6 +239,9 @@ async fn every_operation_documents_the_errors_it_gives() {
         if path.contains("{id}") {
             assert!(responses.contains_key("400"), "{method} {path}: no 400");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let path = path
+                .replace("{list}", "allow")
+                .replace("{entry}", "example.com");
             let res = app
                 .request(m, &path.replace("{id}", "not-a-uuid"))
                 .send()

@@ -628,7 +628,8 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
         "Before the index.\r\n\r\n-- \r\nA. Sender",
     )
     .await;
-    // Take the database back to version 10: no labels, no index, no new content.
+    // Take the database back to version 10: no labels, no index, no new content (and no
+    // sender lists, which came after).
     {
         let sql = app.sql();
         sql.execute_batch(
@@ -640,6 +641,7 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
              DELETE FROM list_counts WHERE list IN ('labelled', 'labelled_threads', 'thread_labels');
              ALTER TABLE messages DROP COLUMN extracted_text;
              ALTER TABLE messages DROP COLUMN extracted_html;
+             DROP TABLE sender_list_entries;
              PRAGMA user_version = 10;",
         )
         .unwrap();

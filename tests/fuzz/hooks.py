@@ -5,7 +5,9 @@
 - Some refusals depend on what exists, not on the request's shape: an inbox on a custom domain
   that is not verified yet (400 DOMAIN_NOT_VERIFIED), a reply in a thread of another inbox
   (400 THREAD_INBOX_MISMATCH), attachments that add up to more than 25 MB
-  (400 ATTACHMENTS_TOO_LARGE). The hosted API gives them status 400, so this server does too.
+  (400 ATTACHMENTS_TOO_LARGE), a send to an address on the inbox's block list
+  (400 RECIPIENT_BLOCKED). The hosted API gives such refusals status 400, so this server does
+  too.
 - Some multipart form-field names do not reach the server as generated (see
   `multipart_names_lost_in_encoding`); `negative_data_rejection` is replaced for the same
   reason.
@@ -19,7 +21,12 @@ Every other 4xx answer to schema-valid data is still a failure.
 import schemathesis
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-STATE_DEPENDENT = {"DOMAIN_NOT_VERIFIED", "THREAD_INBOX_MISMATCH", "ATTACHMENTS_TOO_LARGE"}
+STATE_DEPENDENT = {
+    "DOMAIN_NOT_VERIFIED",
+    "THREAD_INBOX_MISMATCH",
+    "ATTACHMENTS_TOO_LARGE",
+    "RECIPIENT_BLOCKED",
+}
 
 
 def error_code(response):

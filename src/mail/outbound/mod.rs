@@ -281,12 +281,17 @@ fn deliver_locally(
         Err(e) => Err(e),
     };
     Ok(match stored {
-        Ok(copies) => local
+        Ok(delivery) => local
             .recipients
             .into_iter()
             .map(|r| {
-                let outcome = if copies.iter().any(|c| c.inbox_id == r.inbox_id) {
+                let outcome = if delivery.copies.iter().any(|c| c.inbox_id == r.inbox_id) {
                     Outcome::Delivered("local")
+                } else if delivery.refused.contains(&r.inbox_id) {
+                    Outcome::Bounced(
+                        "550 5.7.1 sender not accepted by the recipient's allow or block list"
+                            .to_owned(),
+                    )
                 } else {
                     Outcome::Bounced("550 5.1.1 mailbox unavailable".to_owned())
                 };

@@ -21,14 +21,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use self::session::{Backend, Ending, Session, SessionConfig};
+use self::session::{Backend, Ending, Lookup, Session, SessionConfig};
 use crate::budget::MemoryBudget;
 use crate::config::SmtpConfig;
 use crate::domain::outbound::RETURN_PATH_PREFIX;
+use crate::domain::sender_list;
 use crate::mail::MailError;
-use crate::mail::ingest::{Envelope, Ingest, Recipient, StoredCopy};
+use crate::mail::ingest::{Delivery, Envelope, Ingest, Recipient};
 use crate::net::{ClientSlot, PerClient};
-use crate::store::{Failure, inboxes, messages};
+use crate::store::{Failure, inboxes, messages, sender_lists};
 
 /// Sessions still running at shutdown get this long to notice and say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -45,30 +46,41 @@ impl Backend for StoreBackend {
     fn recipient(
         &self,
         address: &str,
-    ) -> impl Future<Output = Result<Option<Recipient>, Failure>> + Send {
+        mail_from: &str,
+    ) -> impl Future<Output = Result<Lookup, Failure>> + Send {
         let store = self.ingest.store().clone();
         let address = address.to_owned();
+        // The envelope sender is all RCPT knows of the sender: its block lists are checked now,
+        // allow lists at the end of DATA, where the `From` header can also let it in.
+        let senders = sender_list::candidates([mail_from]);
         async move {
             let lookup = address.clone();
             let found = store
                 .read(move |c| {
                     if let Some((inbox, account)) = inboxes::find_receiving_inbox(c, &lookup)? {
-                        return Ok(Some((inbox, account, None)));
+                        let blocked = !senders.is_empty()
+                            && sender_lists::screen(c, account, inbox, &senders)?.blocked;
+                        return Ok(Some((inbox, account, None, blocked)));
                     }
-                    // A message's own return path: delivery reports about it come back here.
+                    // A message's own return path: delivery reports about it come back here
+                    // (whoever relays them: no list applies).
                     if !lookup.starts_with(RETURN_PATH_PREFIX) {
                         return Ok(None);
                     }
                     Ok(messages::return_path_owner(c, &lookup)?
-                        .map(|(message, inbox, account)| (inbox, account, Some(message))))
+                        .map(|(message, inbox, account)| (inbox, account, Some(message), false)))
                 })
                 .await?;
-            Ok(found.map(|(inbox_id, account_id, report_for)| Recipient {
-                address,
-                inbox_id,
-                account_id,
-                report_for,
-            }))
+            Ok(match found {
+                None => Lookup::Unknown,
+                Some((.., true)) => Lookup::Blocked,
+                Some((inbox_id, account_id, report_for, false)) => Lookup::Found(Recipient {
+                    address,
+                    inbox_id,
+                    account_id,
+                    report_for,
+                }),
+            })
         }
     }
 
@@ -76,7 +88,7 @@ impl Backend for StoreBackend {
         &self,
         envelope: Envelope,
         raw: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<StoredCopy>, MailError>> + Send {
+    ) -> impl Future<Output = Result<Delivery, MailError>> + Send {
         let ingest = self.ingest.clone();
         async move { ingest.ingest(envelope, raw).await }
     }

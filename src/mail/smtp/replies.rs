@@ -38,6 +38,11 @@ pub const NESTED_MAIL: (&str, &str) = ("5.5.1", "Sender already given");
 pub const NO_RECIPIENTS: (&str, &str) = ("5.5.1", "No valid recipients");
 /// A recipient that is not an active inbox here (and this server relays nothing).
 pub const NO_SUCH_MAILBOX: (&str, &str) = ("5.1.1", "Mailbox unavailable");
+/// A recipient whose allow or block list refuses the envelope sender (at `RCPT`).
+pub const SENDER_BLOCKED: (&str, &str) = ("5.7.1", "Sender blocked by the recipient");
+/// Every recipient's allow or block list refuses the sender (at the end of `DATA`: the `From`
+/// header, or an allow list that neither the envelope sender nor `From` is on).
+pub const SENDER_REFUSED: (&str, &str) = ("5.7.1", "Sender not accepted by the recipient");
 /// A malformed sender address.
 pub const BAD_SENDER: (&str, &str) = ("5.1.7", "Invalid sender address");
 /// A malformed recipient address.

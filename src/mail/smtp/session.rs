@@ -16,24 +16,37 @@ use super::data::DataReceiver;
 use super::replies as r;
 use crate::budget::{MESSAGE_PEAK_FACTOR, MemoryBudget};
 use crate::mail::MailError;
-use crate::mail::ingest::{Envelope, Origin, Recipient, StoredCopy};
+use crate::mail::ingest::{Delivery, Envelope, Origin, Recipient};
 use crate::net::rate_deadline;
 use crate::store::Failure;
 
+/// What `RCPT TO` finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// An inbox that takes mail from this sender (as far as the envelope tells).
+    Found(Recipient),
+    /// No inbox here receives mail for the address.
+    Unknown,
+    /// The inbox's (or its account's) block list names the envelope sender.
+    Blocked,
+}
+
 /// What a session needs from the rest of the server.
 pub trait Backend: Send + Sync + 'static {
-    /// The inbox that receives mail for `address` (lower case), if any.
+    /// The inbox that receives mail for `address` (lower case), if any, and whether its block
+    /// lists refuse the envelope sender `mail_from` (empty for the null sender).
     fn recipient(
         &self,
         address: &str,
-    ) -> impl Future<Output = Result<Option<Recipient>, Failure>> + Send;
+        mail_from: &str,
+    ) -> impl Future<Output = Result<Lookup, Failure>> + Send;
 
     /// Stores a message; returns once it is committed.
     fn deliver(
         &self,
         envelope: Envelope,
         raw: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<StoredCopy>, MailError>> + Send;
+    ) -> impl Future<Output = Result<Delivery, MailError>> + Send;
 }
 
 /// Session settings.
@@ -421,8 +434,9 @@ where
             return;
         }
         let address = to.to_lowercase();
-        match self.backend.recipient(&address).await {
-            Ok(Some(recipient)) => {
+        let mail_from = self.tx.mail_from.clone().unwrap_or_default();
+        match self.backend.recipient(&address, &mail_from).await {
+            Ok(Lookup::Found(recipient)) => {
                 // The same inbox twice gets one copy (a return path of one of its messages
                 // is a recipient of its own: the report is about that message).
                 if !self.tx.recipients.iter().any(|r| {
@@ -432,7 +446,8 @@ where
                 }
                 self.reply(250, "2.1.5", "Recipient OK");
             }
-            Ok(None) => self.error(550, r::NO_SUCH_MAILBOX),
+            Ok(Lookup::Unknown) => self.error(550, r::NO_SUCH_MAILBOX),
+            Ok(Lookup::Blocked) => self.error(550, r::SENDER_BLOCKED),
             Err(e) => {
                 log::error!("looking up an SMTP recipient failed: {e}");
                 self.reply(451, "4.3.0", r::TEMPORARY_FAILURE);
@@ -508,11 +523,13 @@ where
             .deliver(envelope, receiver.into_message())
             .await
         {
-            Ok(copies) => match copies.first() {
+            Ok(Delivery { copies, refused }) => match copies.first() {
                 Some(copy) => {
                     let text = format!("Message accepted as {}", copy.message_id);
                     self.reply(250, "2.0.0", &text);
                 }
+                // Every recipient's lists refused the sender (`From`, or an allow list).
+                None if !refused.is_empty() => self.error(550, r::SENDER_REFUSED),
                 // Every recipient inbox was deleted or suspended while the data was sent.
                 None => self.error(550, r::NO_SUCH_MAILBOX),
             },
@@ -563,6 +580,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{AccountId, InboxId, MessageId, ThreadId};
+    use crate::mail::ingest::StoredCopy;
 
     /// Accepts `bob@x.test` and keeps what is delivered.
     #[derive(Default)]
@@ -574,13 +592,18 @@ mod tests {
         fn recipient(
             &self,
             address: &str,
-        ) -> impl Future<Output = Result<Option<Recipient>, Failure>> + Send {
-            let found = (address == "bob@x.test").then(|| Recipient {
-                address: address.to_owned(),
-                inbox_id: InboxId::new(),
-                account_id: AccountId::new(),
-                report_for: None,
-            });
+            mail_from: &str,
+        ) -> impl Future<Output = Result<Lookup, Failure>> + Send {
+            let found = match address {
+                _ if mail_from == "spam@x.test" => Lookup::Blocked,
+                "bob@x.test" => Lookup::Found(Recipient {
+                    address: address.to_owned(),
+                    inbox_id: InboxId::new(),
+                    account_id: AccountId::new(),
+                    report_for: None,
+                }),
+                _ => Lookup::Unknown,
+            };
             async move { Ok(found) }
         }
 
@@ -588,7 +611,7 @@ mod tests {
             &self,
             envelope: Envelope,
             raw: Vec<u8>,
-        ) -> impl Future<Output = Result<Vec<StoredCopy>, MailError>> + Send {
+        ) -> impl Future<Output = Result<Delivery, MailError>> + Send {
             self.delivered.lock().unwrap().push(raw);
             let copies = envelope
                 .recipients
@@ -600,7 +623,12 @@ mod tests {
                     thread_id: ThreadId::new(),
                 })
                 .collect();
-            async move { Ok(copies) }
+            async move {
+                Ok(Delivery {
+                    copies,
+                    refused: Vec::new(),
+                })
+            }
         }
     }
 
@@ -878,6 +906,26 @@ mod tests {
             ended.is_ok(),
             "the session ended instead of waiting forever"
         );
+    }
+
+    #[tokio::test]
+    async fn a_blocked_sender_is_refused_per_recipient_with_5_7_1_and_the_session_goes_on() {
+        let (mut c, _task) = start(
+            leak(Fake::default()),
+            leak(config(false, Duration::from_secs(5))),
+            4096,
+        );
+        assert_eq!(c.code().await, 220);
+        assert_eq!(c.cmd("EHLO a").await, 250);
+        assert_eq!(c.cmd("MAIL FROM:<spam@x.test>").await, 250);
+        c.send(b"RCPT TO:<bob@x.test>\r\n").await;
+        let mut line = String::new();
+        c.0.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("550 5.7.1 "), "{line}");
+        assert_eq!(c.cmd("DATA").await, 554);
+        assert_eq!(c.cmd("RSET").await, 250);
+        assert_eq!(c.cmd("MAIL FROM:<ham@x.test>").await, 250);
+        assert_eq!(c.cmd("RCPT TO:<bob@x.test>").await, 250);
     }
 
     #[tokio::test]
