@@ -66,15 +66,12 @@ pub struct LabelChange {
 }
 
 impl LabelChange {
-    /// Validates `addLabels` and `removeLabels` (either may be absent, not both).
+    /// Validates `addLabels` and `removeLabels` (either or both may be absent: no change).
     pub fn parse(
         add: Option<Vec<String>>,
         remove: Option<Vec<String>>,
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        if add.is_none() && remove.is_none() {
-            errors.add("addLabels", "addLabels or removeLabels is required");
-        }
         let mut read = |field: &str, names: Option<Vec<String>>| -> BTreeSet<Label> {
             let names = names.unwrap_or_default();
             if names.len() > MAX_PER_MESSAGE {
@@ -197,7 +194,10 @@ mod tests {
             let own = |v: Option<Vec<&str>>| v.map(|v| v.into_iter().map(String::from).collect());
             LabelChange::parse(own(add), own(remove)).unwrap_err()
         };
-        assert!(refused(None, None).fields().contains_key("addLabels"));
+        assert_eq!(
+            LabelChange::parse(None, None).unwrap(),
+            LabelChange::default()
+        );
         assert!(
             refused(Some(vec!["sent"]), None)
                 .fields()

@@ -16,7 +16,7 @@ use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus};
 use crate::domain::outbound::{SendFields, SendRequest};
 use crate::domain::search::{MessageQuery, SearchOrder, SearchQuery};
 use crate::domain::{
-    AccountId, AttachmentId, InboxId, Label, LabelChange, MessageId, Paging, ThreadId, Timestamp,
+    AccountId, AttachmentId, InboxId, Label, LabelChange, MessageId, ThreadId, Timestamp,
     ValidationErrors,
 };
 use crate::labels;
@@ -149,16 +149,39 @@ impl From<Message> for MessageDto {
     }
 }
 
+/// `?q=`: full-text search words.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TextQuery {
+    /// Full-text search over subject, addresses and body: words (all must match),
+    /// `"a phrase"`, `prefix*`, `OR`, `NOT` or `-word`, parentheses, and `subject:`, `body:`,
+    /// `address:` to look in one part only. 1–512 characters; a mistake is a 400 that says
+    /// where it is.
+    #[param(min_length = 1, max_length = 512)]
+    q: Option<String>,
+}
+
+/// The query of `GET /messages/search`, for the OpenAPI document (`q` is required there).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes the query for the OpenAPI document only"
+)]
+pub struct SearchText {
+    /// What to search for, in the syntax of `q` on the message list (1–512 characters).
+    #[param(min_length = 1, max_length = 512)]
+    q: String,
+    /// Only this inbox's messages (default: every inbox of the account).
+    #[param(value_type = Option<String>, format = Uuid, rename = "inboxId")]
+    inbox_id: Option<String>,
+}
+
 /// The filters of the message lists and of the search. Every given condition must hold.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageFilters {
-    /// Full-text search over subject, addresses and body: words (all must match),
-    /// `"a phrase"`, `prefix*`, `OR`, `NOT` or `-word`, parentheses, and `subject:`, `body:`,
-    /// `address:` to look in one part only. 1–512 characters.
-    #[param(min_length = 1, max_length = 512)]
-    q: Option<String>,
     /// The sender (name or address) contains this, any case.
     #[param(min_length = 1, max_length = 254)]
     from: Option<String>,
@@ -183,8 +206,8 @@ pub struct MessageFilters {
     /// Only messages in this status.
     #[param(value_type = Option<StatusName>)]
     status: Option<String>,
-    /// With `q`: `newest` (default; paged by cursor or offset) or `rank` (best match first,
-    /// paged by offset).
+    /// With `q`: `newest` (default) or `rank` (best match first; its `nextCursor` is a
+    /// position in the ranking).
     #[param(value_type = Option<OrderName>)]
     order: Option<String>,
 }
@@ -206,11 +229,11 @@ pub enum OrderName {
 }
 
 impl MessageFilters {
-    /// The filters, checked; every invalid one is reported.
-    pub(super) fn parse(&self) -> Result<MessageQuery, ApiError> {
+    /// The filters and the words, checked; every invalid one is reported.
+    pub(super) fn parse(&self, text: &TextQuery) -> Result<MessageQuery, ApiError> {
         let mut errors = ValidationErrors::new();
         let mut q = MessageQuery::default();
-        if let Some(text) = &self.q {
+        if let Some(text) = &text.q {
             match SearchQuery::parse(text) {
                 Ok(text) => q.text = Some(text),
                 Err(e) => errors.add("q", e.to_string()),
@@ -385,7 +408,7 @@ pub async fn send(
 /// Without `q`, filters other than `status` and `label` walk the inbox's messages. When
 /// filtered by anything but `status` or `label` alone, `total` counts at most 1,000 matches.
 #[utoipa::path(get, path = "/inboxes/{id}/messages", tag = "Messages", operation_id = "listMessages",
-    params(super::IdParam, super::PageParams, MessageFilters),
+    params(super::IdParam, super::PageParams, TextQuery, MessageFilters),
     responses(
         (status = 200, description = "A page of messages", body = List<MessageDto>),
         (status = 400, description = "Bad paging, filter or query (with the position of the mistake)", body = ErrorBody),
@@ -396,10 +419,10 @@ pub async fn list(
     state: Data<AppState>,
     inbox: Path<InboxId>,
     Paged(paging): Paged,
+    text: Query<TextQuery>,
     filters: Query<MessageFilters>,
 ) -> Result<impl Responder, ApiError> {
-    let q = filters.parse()?;
-    check_rank_paging(&q, paging)?;
+    let q = filters.parse(&text)?;
     let (inbox, now) = (inbox.into_inner(), state.now());
     let page = state
         .store
@@ -410,31 +433,17 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(List::from(page.map(MessageDto::from))))
 }
 
-/// Results by rank have no cursor to resume from.
-fn check_rank_paging(q: &MessageQuery, paging: Paging) -> Result<(), ApiError> {
-    if q.order == SearchOrder::Rank && paging.cursor().is_some() {
-        return Err(ApiError::invalid_field(
-            "cursor",
-            "results by rank are paged with offset, not cursor",
-        ));
-    }
-    Ok(())
-}
-
 /// `inboxId` of the search.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchScope {
-    /// Only this inbox's messages (default: every inbox of the account).
-    #[param(value_type = Option<String>, format = Uuid)]
     inbox_id: Option<String>,
 }
 
 /// Search the account's messages: full text (`q`, required) with the list filters. Newest
 /// first, or best match first with `order=rank`. `total` counts at most 1,000 matches.
 #[utoipa::path(get, path = "/messages/search", tag = "Messages", operation_id = "searchMessages",
-    params(SearchScope, super::PageParams, MessageFilters),
+    params(SearchText, super::PageParams, MessageFilters),
     responses(
         (status = 200, description = "A page of matching messages", body = List<MessageDto>),
         (status = 400, description = "Missing or bad query (with the position of the mistake), bad filter or paging", body = ErrorBody),
@@ -445,16 +454,16 @@ pub async fn search(
     state: Data<AppState>,
     Paged(paging): Paged,
     scope: Query<SearchScope>,
+    text: Query<TextQuery>,
     filters: Query<MessageFilters>,
 ) -> Result<impl Responder, ApiError> {
-    let mut q = filters.parse()?;
+    let mut q = filters.parse(&text)?;
     if q.text.is_none() {
         return Err(ApiError::invalid_field(
             "q",
             "is required: the words to search for",
         ));
     }
-    check_rank_paging(&q, paging)?;
     if let Some(inbox) = &scope.inbox_id {
         q.inbox_id = Some(
             inbox
@@ -511,7 +520,7 @@ impl UpdateLabels {
     params(super::IdParam), request_body = UpdateLabels,
     responses(
         (status = 200, description = "The message with its labels", body = MessageDto),
-        (status = 400, description = "Invalid label, a label in both lists, `read` and `unread` together, or more than 50 labels on the message", body = ErrorBody),
+        (status = 400, description = "Invalid label, a label in both lists, `read` and `unread` together, or more than 50 labels on the message; nothing changed", body = ErrorBody),
         (status = 404, description = "No such message", body = ErrorBody),
     ))]
 pub async fn update(

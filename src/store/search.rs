@@ -13,7 +13,7 @@ use super::{Db, Failure, Tx, inboxes, messages};
 use crate::domain::message::{Message, Thread};
 use crate::domain::reading::Reading;
 use crate::domain::search::{MessageQuery, SearchOrder};
-use crate::domain::{AccountId, Page, Paging, Timestamp};
+use crate::domain::{AccountId, Cursor, Page, Paging, Timestamp};
 
 /// A list total that would need a count of every match stops here: `total` then means "this
 /// many or more", and the count stays within a few milliseconds however common the words.
@@ -232,8 +232,9 @@ pub fn find_messages(
     Ok(page)
 }
 
-/// Best match first: the index's BM25 rank, paged by offset only (a rank is no place to
-/// resume from once the index changes).
+/// Best match first: the index's BM25 rank. A page starts at `offset`, or at the position in
+/// the ranking that a cursor of an earlier page names (its key; a rank is no value to seek
+/// past, so the cursor is a position).
 fn ranked(
     conn: &Db,
     select: &str,
@@ -247,7 +248,8 @@ fn ranked(
         n + 1,
         n + 2
     );
-    let (fetch, offset) = (paging.limit() + 1, paging.offset());
+    let fetch = paging.limit() + 1;
+    let offset = paging.cursor().map_or(paging.offset(), |c| c.key);
     let mut bound = sql.params();
     bound.extend([&fetch as &dyn ToSql, &offset]);
     let mut data: Vec<Message> = conn
@@ -255,12 +257,13 @@ fn ranked(
         .prepare_cached(&query)?
         .query_map(bound.as_slice(), messages::from_row)?
         .collect::<Result<_, _>>()?;
-    data.truncate(usize::try_from(paging.limit()).unwrap_or(usize::MAX));
-    Ok(Page {
-        data,
-        total,
-        next: None,
-    })
+    let limit = usize::try_from(paging.limit()).unwrap_or(usize::MAX);
+    let next = (data.len() > limit).then(|| Cursor {
+        key: offset + i64::from(paging.limit()),
+        row: 0,
+    });
+    data.truncate(limit);
+    Ok(Page { data, total, next })
 }
 
 /// An inbox's threads, most recently active first: those with a message that matches `text`
