@@ -517,7 +517,7 @@ impl UpdateLabels {
 
 /// Add or take away a message's labels (`message.updated` event when they change).
 #[utoipa::path(patch, path = "/messages/{id}", tag = "Messages", operation_id = "updateMessage",
-    params(super::IdParam), request_body = UpdateLabels,
+    params(super::IdParam), request_body = Option<UpdateLabels>,
     responses(
         (status = 200, description = "The message with its labels", body = MessageDto),
         (status = 400, description = "Invalid label, a label in both lists, `read` and `unread` together, or more than 50 labels on the message; nothing changed", body = ErrorBody),

@@ -180,7 +180,7 @@ pub async fn messages(
 /// Add or take away labels on every message of a thread (a `message.updated` event for each
 /// message that changed).
 #[utoipa::path(patch, path = "/threads/{id}", tag = "Threads", operation_id = "updateThread",
-    params(super::IdParam), request_body = UpdateLabels,
+    params(super::IdParam), request_body = Option<UpdateLabels>,
     responses(
         (status = 200, description = "The thread with its labels", body = ThreadDto),
         (status = 400, description = "Invalid label, a label in both lists, `read` and `unread` together, or more than 50 labels on a message", body = ErrorBody),

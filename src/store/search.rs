@@ -74,11 +74,20 @@ impl Sql {
         }
     }
 
-    /// Adds a condition whose `?` is the next parameter.
+    /// Adds a condition whose bare `?` is the next parameter (a numbered `?N` stays as it is).
     fn and(&mut self, condition: &str, value: impl ToSql + 'static) {
         self.params.push(Box::new(value));
-        self.conditions
-            .push(condition.replace('?', &format!("?{}", self.params.len())));
+        let numbered = format!("?{}", self.params.len());
+        let mut out = String::with_capacity(condition.len() + 4);
+        let mut chars = condition.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '?' && !chars.peek().is_some_and(char::is_ascii_digit) {
+                out.push_str(&numbered);
+            } else {
+                out.push(c);
+            }
+        }
+        self.conditions.push(out);
     }
 
     fn and_plain(&mut self, condition: &str) {
@@ -282,10 +291,11 @@ pub fn find_threads(
     let mut sql = Sql::new("threads");
     sql.and("threads.inbox_id = ?", inbox);
     if let Some(text) = &q.text {
+        // Not correlated with the outer row (`?1` is the inbox), so it runs once.
         sql.and(
             "threads.id IN (SELECT m.thread_id FROM message_search s
                             CROSS JOIN messages m ON m.rowid = s.rowid
-                            WHERE message_search MATCH ? AND m.inbox_id = threads.inbox_id)",
+                            WHERE message_search MATCH ? AND m.inbox_id = ?1)",
             text.as_fts().to_owned(),
         );
     }

@@ -203,6 +203,21 @@ async fn search_finds_by_subject_address_body_phrase_and_prefix_as_soon_as_store
     let page = get(&app, &format!("/inboxes/{}/messages?q=notes", id(&inbox))).await;
     assert_eq!(subjects(&page), ["Analytical engine", "Compiler notes"]);
     assert_eq!(page["total"], 2);
+    let threads = get(&app, &format!("/inboxes/{}/threads?q=notes", id(&inbox))).await;
+    assert_eq!(subjects(&threads), ["Analytical engine", "Compiler notes"]);
+    assert_eq!(threads["total"], 2);
+    let threads = get(
+        &app,
+        &format!("/inboxes/{}/threads?q=dawn&label=sent", id(&inbox)),
+    )
+    .await;
+    assert_eq!(subjects(&threads), ["Zeppelin schedule"]);
+    let threads = get(
+        &app,
+        &format!("/inboxes/{}/threads?q=dawn&label=unread", id(&inbox)),
+    )
+    .await;
+    assert_eq!(threads["total"], 0);
 
     // Paging through results by cursor and by offset.
     let first = get(&app, "/messages/search?q=notes&limit=1").await;
