@@ -268,7 +268,7 @@ fn ranked(
         .collect::<Result<_, _>>()?;
     let limit = usize::try_from(paging.limit()).unwrap_or(usize::MAX);
     let next = (data.len() > limit).then(|| Cursor {
-        key: offset + i64::from(paging.limit()),
+        key: offset + paging.limit(),
         row: 0,
     });
     data.truncate(limit);
