@@ -2,7 +2,8 @@
 -- taken out), labels (read state and workflow state), and a full-text index. The Rust step of
 -- this migration fills the new columns and the index for messages stored before it.
 
--- The new content of the body, stored like the bodies (a BLOB is a zstd frame, TEXT the text).
+-- The new content of the body, stored like the bodies (a BLOB is a zstd frame, TEXT the text;
+-- an empty BLOB means "the whole body without its trailing whitespace": nothing was taken out).
 ALTER TABLE messages ADD COLUMN extracted_text TEXT;
 ALTER TABLE messages ADD COLUMN extracted_html TEXT;
 

@@ -64,6 +64,11 @@ pub(super) enum Body<'a> {
     Plain(Option<&'a str>),
     /// A zstd frame.
     Packed(Vec<u8>),
+    /// Stored as an empty BLOB (never a zstd frame; a number would become text in a TEXT
+    /// column): the body it was derived from, without its trailing whitespace
+    /// (a message's new content is most often the whole body, and would otherwise be stored
+    /// twice).
+    SameAsBody,
 }
 
 impl<'a> Body<'a> {
@@ -72,6 +77,26 @@ impl<'a> Body<'a> {
         match text.and_then(|t| compress(&[t.as_bytes()])) {
             Some(packed) => Body::Packed(packed),
             None => Body::Plain(text),
+        }
+    }
+
+    /// The stored form of `text`, derived from `body`: [`Body::SameAsBody`] when it is the
+    /// body without its trailing whitespace.
+    pub(super) fn derived(text: Option<&'a str>, body: Option<&str>) -> Self {
+        match (text, body) {
+            (Some(text), Some(body)) if text == body.trim_end() => Body::SameAsBody,
+            _ => Body::of(text),
+        }
+    }
+
+    /// Reads back a text stored with [`Body::derived`] from `body`.
+    pub(super) fn read_derived(
+        value: ValueRef<'_>,
+        body: &Option<String>,
+    ) -> rusqlite::Result<Option<String>> {
+        match value {
+            ValueRef::Blob([]) => Ok(body.as_deref().map(|b| b.trim_end().to_owned())),
+            other => Self::read(other),
         }
     }
 
@@ -102,6 +127,7 @@ impl ToSql for Body<'_> {
                 None => ValueRef::Null,
             }),
             Body::Packed(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            Body::SameAsBody => ToSqlOutput::Borrowed(ValueRef::Blob(&[])),
         })
     }
 }

@@ -174,8 +174,8 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
                 .transpose()
                 .map_err(|e| Failure::corrupt(format!("auth_results: {e}")))?,
             now,
-            Body::of(m.reading.extracted_text.as_deref()),
-            Body::of(m.reading.extracted_html.as_deref())
+            Body::derived(m.reading.extracted_text.as_deref(), m.text),
+            Body::derived(m.reading.extracted_html.as_deref(), m.html)
         ])?;
     search::index(
         tx,
@@ -236,6 +236,10 @@ fn list_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Vec<String>> {
 
 /// Reads a message row (its attachments and labels come from [`complete`]).
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    let body_text = Body::read(row.get_ref("body_text")?)?;
+    let body_html = Body::read(row.get_ref("body_html")?)?;
+    let extracted_text = Body::read_derived(row.get_ref("extracted_text")?, &body_text)?;
+    let extracted_html = Body::read_derived(row.get_ref("extracted_html")?, &body_html)?;
     let direction: String = row.get("direction")?;
     let status: String = row.get("status")?;
     Ok(Message {
@@ -253,8 +257,8 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         cc_addresses: list_column(row, "cc_addresses")?,
         bcc_addresses: list_column(row, "bcc_addresses")?,
         subject: row.get("subject")?,
-        body_text: Body::read(row.get_ref("body_text")?)?,
-        body_html: Body::read(row.get_ref("body_html")?)?,
+        body_text,
+        body_html,
         message_id_header: row.get("message_id_header")?,
         in_reply_to: row.get("in_reply_to")?,
         references: list_column(row, "references_headers")?,
@@ -267,8 +271,8 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         attachments: Vec::new(),
         created_at: row.get("created_at")?,
         sent_at: row.get("sent_at")?,
-        extracted_text: Body::read(row.get_ref("extracted_text")?)?,
-        extracted_html: Body::read(row.get_ref("extracted_html")?)?,
+        extracted_text,
+        extracted_html,
         labels: Vec::new(),
     })
 }
@@ -628,16 +632,27 @@ pub(super) fn by_row(conn: &Db, row: i64) -> Result<Message, Failure> {
         .query_row([row], from_row)?)
 }
 
-/// Records a message's new content.
-pub(super) fn set_reading(tx: &Tx<'_>, row: i64, reading: &Reading) -> Result<(), Failure> {
+/// Records the new content of `message`, stored under `row`.
+pub(super) fn set_reading(
+    tx: &Tx<'_>,
+    row: i64,
+    message: &Message,
+    reading: &Reading,
+) -> Result<(), Failure> {
     tx.sql()
         .prepare_cached(
             "UPDATE messages SET extracted_text = ?2, extracted_html = ?3 WHERE rowid = ?1",
         )?
         .execute(params![
             row,
-            Body::of(reading.extracted_text.as_deref()),
-            Body::of(reading.extracted_html.as_deref())
+            Body::derived(
+                reading.extracted_text.as_deref(),
+                message.body_text.as_deref()
+            ),
+            Body::derived(
+                reading.extracted_html.as_deref(),
+                message.body_html.as_deref()
+            )
         ])?;
     Ok(())
 }

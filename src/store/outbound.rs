@@ -260,8 +260,8 @@ pub fn insert_outbound(
             list(m.references),
             now,
             m.return_path,
-            Body::of(m.reading.extracted_text.as_deref()),
-            Body::of(m.reading.extracted_html.as_deref())
+            Body::derived(m.reading.extracted_text.as_deref(), m.text),
+            Body::derived(m.reading.extracted_html.as_deref(), m.html)
         ])?;
     search::index(
         tx,

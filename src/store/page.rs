@@ -10,7 +10,8 @@ use crate::domain::{Cursor, Page, Paging};
 /// an index that starts with the list's filter columns (so a page is an index seek, never a
 /// sort).
 pub(super) struct Order {
-    /// The sort key column (a timestamp), as the query names it.
+    /// The sort key column (a timestamp, or a rowid that is unique on its own, then also
+    /// `row`), as the query names it.
     pub key: &'static str,
     /// The tie-breaking column (the rowid), as the query names it.
     pub row: &'static str,
@@ -48,13 +49,27 @@ pub(super) fn page<T>(
     let (key, row) = (order.key, order.row);
     let n = params.len();
     let cursor = paging.cursor();
+    // A key that is unique on its own (a rowid) is ordered and sought alone: a virtual table
+    // such as the full-text index serves `ORDER BY rowid` and `rowid < ?` itself, but not
+    // the same column twice.
+    let single = key == row;
     let seek = match cursor {
+        Some(_) if single => format!(" AND {key} {past} ?{}", n + 1),
         Some(_) => format!(" AND ({key}, {row}) {past} (?{}, ?{})", n + 1, n + 2),
         None => String::new(),
     };
-    let tail = if cursor.is_some() { n + 3 } else { n + 1 };
+    let order_by = if single {
+        format!("{key} {direction}")
+    } else {
+        format!("{key} {direction}, {row} {direction}")
+    };
+    let tail = match cursor {
+        Some(_) if single => n + 2,
+        Some(_) => n + 3,
+        None => n + 1,
+    };
     let sql = format!(
-        "{select}{seek} ORDER BY {key} {direction}, {row} {direction} LIMIT ?{tail} OFFSET ?{}",
+        "{select}{seek} ORDER BY {order_by} LIMIT ?{tail} OFFSET ?{}",
         tail + 1
     );
     // One row more than the page shows tells whether another page follows.
@@ -62,7 +77,10 @@ pub(super) fn page<T>(
     let offset = paging.offset();
     let mut bound: Vec<&dyn ToSql> = params.to_vec();
     if let Some(c) = &cursor {
-        bound.extend([&c.key as &dyn ToSql, &c.row]);
+        bound.push(&c.key);
+        if !single {
+            bound.push(&c.row);
+        }
     }
     bound.extend([&fetch as &dyn ToSql, &offset]);
     let mut stmt = conn.sql().prepare_cached(&sql)?;

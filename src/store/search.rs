@@ -348,7 +348,7 @@ pub(super) fn index_existing(tx: &Tx<'_>) -> Result<(), Failure> {
     for row in rows {
         let m = messages::by_row(tx, row)?;
         let reading = Reading::of(m.body_text.as_deref(), m.body_html.as_deref());
-        messages::set_reading(tx, row, &reading)?;
+        messages::set_reading(tx, row, &m, &reading)?;
         index(
             tx,
             row,
