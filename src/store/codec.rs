@@ -68,7 +68,7 @@ pub(super) enum Body<'a> {
     /// column): the body it was derived from, without its trailing whitespace
     /// (a message's new content is most often the whole body, and would otherwise be stored
     /// twice).
-    WholeBody,
+    Unchanged,
 }
 
 impl<'a> Body<'a> {
@@ -80,11 +80,11 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// The stored form of `text`, derived from `body`: [`Body::WholeBody`] when it is the
+    /// The stored form of `text`, derived from `body`: [`Body::Unchanged`] when it is the
     /// body without its trailing whitespace.
     pub(super) fn derived(text: Option<&'a str>, body: Option<&str>) -> Self {
         match (text, body) {
-            (Some(text), Some(body)) if text == body.trim_end() => Body::WholeBody,
+            (Some(text), Some(body)) if text == body.trim_end() => Body::Unchanged,
             _ => Body::of(text),
         }
     }
@@ -127,7 +127,7 @@ impl ToSql for Body<'_> {
                 None => ValueRef::Null,
             }),
             Body::Packed(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
-            Body::WholeBody => ToSqlOutput::Borrowed(ValueRef::Blob(&[])),
+            Body::Unchanged => ToSqlOutput::Borrowed(ValueRef::Blob(&[])),
         })
     }
 }
