@@ -3,7 +3,7 @@
 -- this migration fills the new columns and the index for messages stored before it.
 
 -- The new content of the body, stored like the bodies (a BLOB is a zstd frame, TEXT the text;
--- an empty BLOB means "the whole body without its trailing whitespace": nothing was taken out).
+-- an empty BLOB means "nothing was taken out": the body, lines without trailing whitespace).
 ALTER TABLE messages ADD COLUMN extracted_text TEXT;
 ALTER TABLE messages ADD COLUMN extracted_html TEXT;
 

@@ -39,6 +39,24 @@ pub fn extract(text: Option<&str>, html: Option<&str>) -> Extracted {
     }
 }
 
+/// What [`extract`] gives for a text body it takes nothing out of: every line without its
+/// trailing whitespace, `\n` line ends, no trailing blank lines. (Storage keeps such a result
+/// as "unchanged" rather than as a second copy of the body.)
+pub fn unchanged_text(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    for line in body.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// What [`extract`] gives for an HTML body it takes nothing out of.
+pub fn unchanged_html(body: &str) -> String {
+    body.trim_end().to_owned()
+}
+
 /// Extracts the new content of a text body; `None` when the body is blank.
 fn extract_text(body: &str) -> Option<String> {
     if body.trim().is_empty() {
@@ -1590,6 +1608,20 @@ mod tests {
         let html = "<pre>Done.\n\n-----Original Message-----\nFrom: Jane\nSent: Monday\nTo: Tom\n\nPlease do it.</pre>";
         let out = extract(None, Some(html));
         assert_eq!(out.html.as_deref(), Some("<pre>Done.\n\n</pre>"));
+    }
+
+    #[test]
+    fn a_body_with_nothing_to_take_out_gives_what_unchanged_says() {
+        for body in [
+            "Hello,\r\nsee you at noon.  \r\n\r\n",
+            "one line",
+            "a\n\n\nb\t\n",
+        ] {
+            let got = extract(Some(body), Some(body));
+            assert_eq!(got.text, Some(unchanged_text(body)), "{body:?}");
+        }
+        let html = "<p>Hello, see you at noon.</p>\r\n";
+        assert_eq!(extract(None, Some(html)).html, Some(unchanged_html(html)));
     }
 
     #[test]

@@ -7,6 +7,14 @@
 //! thread, with a connection of its own, runs a PASSIVE checkpoint shortly after commits
 //! happen. PASSIVE never waits for the writer or readers: it copies what no reader still
 //! needs, and the writer starts the log over from the beginning once all of it is copied.
+//!
+//! Under writes that never pause (a flood of mail, a bulk import), a PASSIVE checkpoint never
+//! catches up with the log's end, so the log would never start over and would grow without
+//! bound (tens of gigabytes while a million messages are stored). Once it holds more than
+//! [`MAX_LOG_FRAMES`], this thread asks the writer to truncate it: between two commits the
+//! writer runs a TRUNCATE checkpoint (this thread could not: the writer takes the write lock
+//! again the moment it lets go of it), new writes wait while the rest of the log (most of it
+//! already copied by the passive checkpoints) is copied, and the log starts over empty.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,18 +26,30 @@ use rusqlite::Connection;
 /// How often the thread looks for new commits.
 const INTERVAL: Duration = Duration::from_millis(100);
 
-/// Commits made, counted by the writer, read by the checkpointer.
+/// The log size (in pages: 64 MiB of 4 KiB pages) past which the log is made to start over.
+const MAX_LOG_FRAMES: i64 = 16_384;
+
+/// Commits made, counted by the writer, read by the checkpointer; and the checkpointer's
+/// request that the writer truncate the log.
 #[derive(Debug, Default)]
-pub(super) struct Commits(AtomicU64);
+pub(super) struct Commits {
+    made: AtomicU64,
+    truncate: AtomicBool,
+}
 
 impl Commits {
     /// Called by the writer after each commit.
     pub(super) fn note(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.made.fetch_add(1, Ordering::Relaxed);
     }
 
     fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.made.load(Ordering::Relaxed)
+    }
+
+    /// Whether the log should be truncated now (the request is taken: asked once).
+    pub(super) fn take_truncate(&self) -> bool {
+        self.truncate.swap(false, Ordering::Relaxed)
     }
 }
 
@@ -53,9 +73,12 @@ pub(super) fn spawn(
                 let now = commits.get();
                 if now != seen {
                     seen = now;
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        log::warn!("checkpointing the write-ahead log failed: {e}");
+                    match checkpoint(&conn) {
+                        Ok(frames) if frames > MAX_LOG_FRAMES => {
+                            commits.truncate.store(true, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(e) => log::warn!("checkpointing the write-ahead log failed: {e}"),
                     }
                 }
                 if !alive {
@@ -65,4 +88,10 @@ pub(super) fn spawn(
         })
         .map_err(|e| super::Failure::task(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(())
+}
+
+/// A PASSIVE checkpoint; the pages in the log.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    // (busy, pages in the log, pages copied)
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
 }

@@ -65,8 +65,8 @@ pub(super) enum Body<'a> {
     /// A zstd frame.
     Packed(Vec<u8>),
     /// Stored as an empty BLOB (never a zstd frame; a number would become text in a TEXT
-    /// column): the body it was derived from, without its trailing whitespace
-    /// (a message's new content is most often the whole body, and would otherwise be stored
+    /// column): what the body it was derived from gives when nothing is taken out of it (a
+    /// message's new content is most often the whole body, and would otherwise be stored
     /// twice).
     Unchanged,
 }
@@ -80,22 +80,27 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// The stored form of `text`, derived from `body`: [`Body::Unchanged`] when it is the
-    /// body without its trailing whitespace.
-    pub(super) fn derived(text: Option<&'a str>, body: Option<&str>) -> Self {
+    /// The stored form of `text`, derived from `body`: [`Body::Unchanged`] when it is what
+    /// `unchanged` makes of the body.
+    pub(super) fn derived(
+        text: Option<&'a str>,
+        body: Option<&str>,
+        unchanged: fn(&str) -> String,
+    ) -> Self {
         match (text, body) {
-            (Some(text), Some(body)) if text == body.trim_end() => Body::Unchanged,
+            (Some(text), Some(body)) if text == unchanged(body) => Body::Unchanged,
             _ => Body::of(text),
         }
     }
 
-    /// Reads back a text stored with [`Body::derived`] from `body`.
+    /// Reads back a text stored with [`Body::derived`] from `body` and `unchanged`.
     pub(super) fn read_derived(
         value: ValueRef<'_>,
         body: &Option<String>,
+        unchanged: fn(&str) -> String,
     ) -> rusqlite::Result<Option<String>> {
         match value {
-            ValueRef::Blob([]) => Ok(body.as_deref().map(|b| b.trim_end().to_owned())),
+            ValueRef::Blob([]) => Ok(body.as_deref().map(unchanged)),
             other => Self::read(other),
         }
     }

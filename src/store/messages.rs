@@ -13,6 +13,7 @@ use super::sql::{bad_text, unsigned};
 use super::{Failure, Tx, inboxes, labels};
 use crate::domain::Resource;
 use crate::domain::auth_results::AuthResults;
+use crate::domain::extract::{unchanged_html, unchanged_text};
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus, Thread};
 use crate::domain::reading::Reading;
 use crate::domain::search::MessageQuery;
@@ -174,8 +175,8 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
                 .transpose()
                 .map_err(|e| Failure::corrupt(format!("auth_results: {e}")))?,
             now,
-            Body::derived(m.reading.extracted_text.as_deref(), m.text),
-            Body::derived(m.reading.extracted_html.as_deref(), m.html)
+            Body::derived(m.reading.extracted_text.as_deref(), m.text, unchanged_text),
+            Body::derived(m.reading.extracted_html.as_deref(), m.html, unchanged_html)
         ])?;
     search::index(
         tx,
@@ -238,8 +239,10 @@ fn list_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Vec<String>> {
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let body_text = Body::read(row.get_ref("body_text")?)?;
     let body_html = Body::read(row.get_ref("body_html")?)?;
-    let extracted_text = Body::read_derived(row.get_ref("extracted_text")?, &body_text)?;
-    let extracted_html = Body::read_derived(row.get_ref("extracted_html")?, &body_html)?;
+    let extracted_text =
+        Body::read_derived(row.get_ref("extracted_text")?, &body_text, unchanged_text)?;
+    let extracted_html =
+        Body::read_derived(row.get_ref("extracted_html")?, &body_html, unchanged_html)?;
     let direction: String = row.get("direction")?;
     let status: String = row.get("status")?;
     Ok(Message {
@@ -647,11 +650,13 @@ pub(super) fn set_reading(
             row,
             Body::derived(
                 reading.extracted_text.as_deref(),
-                message.body_text.as_deref()
+                message.body_text.as_deref(),
+                unchanged_text
             ),
             Body::derived(
                 reading.extracted_html.as_deref(),
-                message.body_html.as_deref()
+                message.body_html.as_deref(),
+                unchanged_html
             )
         ])?;
     Ok(())

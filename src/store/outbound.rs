@@ -10,6 +10,7 @@ use super::search::{self, Document};
 use super::{Failure, Queue, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::Resource;
+use crate::domain::extract::{unchanged_html, unchanged_text};
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
 use crate::domain::reading::Reading;
@@ -260,8 +261,8 @@ pub fn insert_outbound(
             list(m.references),
             now,
             m.return_path,
-            Body::derived(m.reading.extracted_text.as_deref(), m.text),
-            Body::derived(m.reading.extracted_html.as_deref(), m.html)
+            Body::derived(m.reading.extracted_text.as_deref(), m.text, unchanged_text),
+            Body::derived(m.reading.extracted_html.as_deref(), m.html, unchanged_html)
         ])?;
     search::index(
         tx,

@@ -119,18 +119,22 @@ impl Sql {
     }
 }
 
-/// The conditions of `q` other than the words and the table that drives the query.
+/// The conditions of `q` other than the words and the table that drives the query. `from`
+/// and `to` compare with ASCII case folded, as SQLite's `lower` does.
 fn filters(sql: &mut Sql, q: &MessageQuery, label_done: bool) {
     if let Some(inbox) = q.inbox_id {
         sql.and("m.inbox_id = ?", inbox);
     }
     if let Some(from) = &q.from {
-        sql.and("instr(lower(m.from_address), ?) > 0", from.to_lowercase());
+        sql.and(
+            "instr(lower(m.from_address), ?) > 0",
+            from.to_ascii_lowercase(),
+        );
     }
     if let Some(to) = &q.to {
         sql.and(
             "instr(lower(m.to_addresses || m.cc_addresses || m.bcc_addresses), ?) > 0",
-            to.to_lowercase(),
+            to.to_ascii_lowercase(),
         );
     }
     if let Some(after) = q.after {

@@ -147,6 +147,12 @@ fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers, comm
             commit_batch(&mut conn, writes, wakers);
             commits.note();
         }
+        if commits.take_truncate() {
+            // The log outgrew what passive checkpoints keep up with (see checkpointer.rs).
+            if let Err(e) = checkpoint_all(&conn) {
+                log::warn!("truncating the write-ahead log failed: {e}");
+            }
+        }
         for reply in checkpoints {
             let _ = reply.send(checkpoint_all(&conn));
         }

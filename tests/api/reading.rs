@@ -160,8 +160,14 @@ async fn search_finds_by_subject_address_body_phrase_and_prefix_as_soon_as_store
     assert_eq!(search(&app, "q=compiler").await, ["Compiler notes"]);
     // Nothing to take out: the new content is the whole body.
     let whole = &get(&app, "/messages/search?q=compiler").await["data"][0];
-    assert_eq!(whole["extractedText"], "The bug was a moth in relay seventy.");
-    assert_eq!(whole["bodyText"].as_str().unwrap().trim_end(), whole["extractedText"]);
+    assert_eq!(
+        whole["extractedText"],
+        "The bug was a moth in relay seventy."
+    );
+    assert_eq!(
+        whole["bodyText"].as_str().unwrap().trim_end(),
+        whole["extractedText"]
+    );
     assert_eq!(search(&app, "q=moth").await, ["Compiler notes"]);
     assert_eq!(
         search(&app, "q=grace%40navy.example").await,
