@@ -172,25 +172,32 @@ fn word(rank: u64) -> String {
 /// characters.
 fn zipf_text(i: u64, bytes: usize) -> String {
     const VOCABULARY: f64 = 20_000.0;
-    let mut seed = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    lines_of(bytes, i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, |seed| {
+        // A uniform u in [0, 1) mapped to VOCABULARY^u - 1: log-uniform ranks, Zipf with s = 1.
+        let u = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        word(VOCABULARY.powf(u) as u64 - 1)
+    })
+}
+
+/// About `bytes` of words, each picked from the next number of a xorshift sequence that starts
+/// at `seed`, in lines of at most 76 characters.
+fn lines_of(bytes: usize, mut seed: u64, pick: impl Fn(u64) -> String) -> String {
     let mut out = String::with_capacity(bytes + 80);
     let mut line = 0;
     while out.len() < bytes {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        // A uniform u in [0, 1) mapped to VOCABULARY^u - 1: log-uniform ranks, Zipf with s = 1.
-        let u = (seed >> 11) as f64 / (1u64 << 53) as f64;
-        let w = word(VOCABULARY.powf(u) as u64 - 1);
-        if line + w.len() + 1 > 76 {
+        let word = pick(seed);
+        if line + word.len() + 1 > 76 {
             out.push_str("\r\n");
             line = 0;
         } else if line > 0 {
             out.push(' ');
             line += 1;
         }
-        out.push_str(&w);
-        line += w.len();
+        out.push_str(&word);
+        line += word.len();
     }
     out.push_str("\r\n");
     out
@@ -237,24 +244,9 @@ fn filler(bytes: usize) -> String {
         "thanks",
         "regards",
     ];
-    let mut seed = u64::try_from(bytes).unwrap_or(0) ^ 0x9e37_79b9_7f4a_7c15;
-    let mut out = String::with_capacity(bytes + 80);
-    let mut line = 0;
-    while out.len() < bytes {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let word = WORDS[usize::try_from(seed % WORDS.len() as u64).unwrap_or(0)];
-        if line + word.len() + 1 > 76 {
-            out.push_str("\r\n");
-            line = 0;
-        } else if line > 0 {
-            out.push(' ');
-            line += 1;
-        }
-        out.push_str(word);
-        line += word.len();
-    }
-    out.push_str("\r\n");
-    out
+    lines_of(
+        bytes,
+        u64::try_from(bytes).unwrap_or(0) ^ 0x9e37_79b9_7f4a_7c15,
+        |seed| WORDS[usize::try_from(seed % WORDS.len() as u64).unwrap_or(0)].to_owned(),
+    )
 }
