@@ -208,14 +208,13 @@ pub fn find_messages(
     sql.and("m.account_id = ?", account_id);
     filters(&mut sql, q, label_done);
     // A label alone in an inbox: its kept count is exact and costs one lookup.
-    let only_label = q.text.is_none()
-        && q.from.is_none()
-        && q.to.is_none()
-        && q.after.is_none()
-        && q.before.is_none()
-        && q.has_attachment.is_none()
-        && q.direction.is_none()
-        && q.status.is_none();
+    let only_label = *q
+        == MessageQuery {
+            label: q.label.clone(),
+            inbox_id: q.inbox_id,
+            order: q.order,
+            ..MessageQuery::default()
+        };
     let total = match (&q.label, q.inbox_id) {
         (Some(label), Some(inbox)) if only_label => {
             kept_total(conn, Counted::Labelled, &inbox, &[label.as_str()])?
