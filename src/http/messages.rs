@@ -161,6 +161,19 @@ pub struct TextQuery {
     q: Option<String>,
 }
 
+impl TextQuery {
+    /// The words, checked (a mistake is recorded under `q`).
+    pub(super) fn words(&self, errors: &mut ValidationErrors) -> Option<SearchQuery> {
+        let q = self.q.as_deref()?;
+        errors.check("q", SearchQuery::parse(q))
+    }
+}
+
+/// A `label` filter, checked (a mistake is recorded under `label`).
+pub(super) fn label_filter(raw: Option<&str>, errors: &mut ValidationErrors) -> Option<Label> {
+    errors.check("label", Label::parse(raw?))
+}
+
 /// The query of `GET /messages/search`, for the OpenAPI document (`q` is required there).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -232,13 +245,10 @@ impl MessageFilters {
     /// The filters and the words, checked; every invalid one is reported.
     pub(super) fn parse(&self, text: &TextQuery) -> Result<MessageQuery, ApiError> {
         let mut errors = ValidationErrors::new();
-        let mut q = MessageQuery::default();
-        if let Some(text) = &text.q {
-            match SearchQuery::parse(text) {
-                Ok(text) => q.text = Some(text),
-                Err(e) => errors.add("q", e.to_string()),
-            }
-        }
+        let mut q = MessageQuery {
+            text: text.words(&mut errors),
+            ..MessageQuery::default()
+        };
         for (field, value, into) in [
             ("from", &self.from, &mut q.from),
             ("to", &self.to, &mut q.to),
@@ -271,12 +281,7 @@ impl MessageFilters {
             Some("false") => q.has_attachment = Some(false),
             Some(_) => errors.add("hasAttachment", "must be true or false"),
         }
-        if let Some(label) = &self.label {
-            match Label::parse(label) {
-                Ok(label) => q.label = Some(label),
-                Err(why) => errors.add("label", why),
-            }
-        }
+        q.label = label_filter(self.label.as_deref(), &mut errors);
         match self.direction.as_deref() {
             None => {}
             Some(d) => match Direction::parse(d) {

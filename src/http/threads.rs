@@ -8,9 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::List;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
-use super::messages::{MessageDto, UpdateLabels};
+use super::messages::{MessageDto, TextQuery, UpdateLabels, label_filter};
 use crate::domain::message::Thread;
-use crate::domain::search::{MessageQuery, SearchQuery};
 use crate::domain::{AccountId, InboxId, Label, ThreadId, Timestamp, ValidationErrors};
 use crate::labels;
 use crate::state::AppState;
@@ -56,43 +55,25 @@ impl From<Thread> for ThreadDto {
     }
 }
 
-/// `?q=` and `?label=` of the thread list.
+/// `?label=` of the thread list and of a thread's messages.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ThreadFilters {
-    /// Only threads with a message that matches this full-text query (the syntax of
-    /// `GET /messages/search`). 1–512 characters.
-    #[param(min_length = 1, max_length = 512)]
-    q: Option<String>,
-    /// Only threads with a message carrying this label.
+pub struct LabelFilter {
+    /// Only what carries this label: messages with it, threads with a message with it.
     #[param(value_type = Option<String>, pattern = r"^[a-z0-9_.:-]{1,64}$")]
     label: Option<String>,
 }
 
-impl ThreadFilters {
-    fn parse(&self) -> Result<MessageQuery, ApiError> {
-        let mut errors = ValidationErrors::new();
-        let mut q = MessageQuery::default();
-        if let Some(text) = &self.q {
-            match SearchQuery::parse(text) {
-                Ok(text) => q.text = Some(text),
-                Err(e) => errors.add("q", e.to_string()),
-            }
-        }
-        if let Some(label) = &self.label {
-            match Label::parse(label) {
-                Ok(label) => q.label = Some(label),
-                Err(why) => errors.add("label", why),
-            }
-        }
-        errors.into_result(q).map_err(ApiError::validation)
+impl LabelFilter {
+    fn parse(&self, errors: &mut ValidationErrors) -> Option<Label> {
+        label_filter(self.label.as_deref(), errors)
     }
 }
 
 /// List an inbox's threads, most recently active first; only those with a message that
 /// matches `q` or carries `label`, when given (`total` then counts at most 1,000 with `q`).
 #[utoipa::path(get, path = "/inboxes/{id}/threads", tag = "Threads", operation_id = "listThreads",
-    params(super::IdParam, super::PageParams, ThreadFilters),
+    params(super::IdParam, super::PageParams, TextQuery, LabelFilter),
     responses(
         (status = 200, description = "A page of threads", body = List<ThreadDto>),
         (status = 400, description = "Bad paging, label or query (with the position of the mistake)", body = ErrorBody),
@@ -103,15 +84,25 @@ pub async fn list(
     state: Data<AppState>,
     inbox: Path<InboxId>,
     Paged(paging): Paged,
-    filters: Query<ThreadFilters>,
+    text: Query<TextQuery>,
+    filter: Query<LabelFilter>,
 ) -> Result<impl Responder, ApiError> {
-    let mut q = filters.parse()?;
+    let mut errors = ValidationErrors::new();
+    let (text, label) = (text.words(&mut errors), filter.parse(&mut errors));
+    errors.into_result(()).map_err(ApiError::validation)?;
     let (inbox, now) = (inbox.into_inner(), state.now());
-    q.inbox_id = Some(inbox);
     let page = state
         .store
         .read_as(&auth.0, now, move |c, who| {
-            search::find_threads(c, who.account_id, &q, paging, now)
+            search::find_threads(
+                c,
+                who.account_id,
+                inbox,
+                text.as_ref(),
+                label.as_ref(),
+                paging,
+                now,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(List::from(page.map(ThreadDto::from))))
@@ -138,15 +129,6 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ThreadDto::from(thread)))
 }
 
-/// `?label=` of a thread's messages.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LabelFilter {
-    /// Only messages with this label.
-    #[param(value_type = Option<String>, pattern = r"^[a-z0-9_.:-]{1,64}$")]
-    label: Option<String>,
-}
-
 /// A thread's messages, oldest first (only those with `label`, when given).
 #[utoipa::path(get, path = "/threads/{id}/messages", tag = "Threads", operation_id = "listThreadMessages",
     params(super::IdParam, super::PageParams, LabelFilter),
@@ -162,11 +144,9 @@ pub async fn messages(
     Paged(paging): Paged,
     filter: Query<LabelFilter>,
 ) -> Result<impl Responder, ApiError> {
-    let label = filter
-        .into_inner()
-        .label
-        .map(|l| Label::parse(&l).map_err(|why| ApiError::invalid_field("label", why)))
-        .transpose()?;
+    let mut errors = ValidationErrors::new();
+    let label = filter.parse(&mut errors);
+    errors.into_result(()).map_err(ApiError::validation)?;
     let id = id.into_inner();
     let page = state
         .store

@@ -147,6 +147,7 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
         }
     };
     let message_id = MessageId::new();
+    let [extracted_text, extracted_html] = extracted(m.reading, m.text, m.html);
     tx.sql()
         .prepare_cached(
             "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status,
@@ -175,8 +176,8 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
                 .transpose()
                 .map_err(|e| Failure::corrupt(format!("auth_results: {e}")))?,
             now,
-            Body::derived(m.reading.extracted_text.as_deref(), m.text, unchanged_text),
-            Body::derived(m.reading.extracted_html.as_deref(), m.html, unchanged_html)
+            extracted_text,
+            extracted_html
         ])?;
     search::index(
         tx,
@@ -588,11 +589,7 @@ pub fn thread_messages(
             from_row,
         )?,
         Some(label) => {
-            let total = count_rows(
-                conn,
-                "SELECT count(*) FROM message_labels WHERE thread_id = ?1 AND label = ?2",
-                &[&thread_id, &label.as_str()],
-            )?;
+            let total = kept_total(conn, Counted::ThreadLabels, &thread_id, &[label.as_str()])?;
             page(
                 conn,
                 concat!(
@@ -614,15 +611,6 @@ pub fn thread_messages(
     Ok(page)
 }
 
-/// `SELECT count(*) …` with `params`.
-fn count_rows(conn: &Db, sql: &str, params: &[&dyn ToSql]) -> Result<u64, Failure> {
-    let n: i64 = conn
-        .sql()
-        .prepare_cached(sql)?
-        .query_row(params, |r| r.get(0))?;
-    Ok(super::count(n))
-}
-
 /// A message by its rowid, without attachments or labels.
 pub(super) fn by_row(conn: &Db, row: i64) -> Result<Message, Failure> {
     Ok(conn
@@ -635,6 +623,18 @@ pub(super) fn by_row(conn: &Db, row: i64) -> Result<Message, Failure> {
         .query_row([row], from_row)?)
 }
 
+/// The stored forms of a message's new content, derived from its text and HTML bodies.
+pub(super) fn extracted<'a>(
+    reading: &'a Reading,
+    text: Option<&str>,
+    html: Option<&str>,
+) -> [Body<'a>; 2] {
+    [
+        Body::derived(reading.extracted_text.as_deref(), text, unchanged_text),
+        Body::derived(reading.extracted_html.as_deref(), html, unchanged_html),
+    ]
+}
+
 /// Records the new content of `message`, stored under `row`.
 pub(super) fn set_reading(
     tx: &Tx<'_>,
@@ -642,23 +642,16 @@ pub(super) fn set_reading(
     message: &Message,
     reading: &Reading,
 ) -> Result<(), Failure> {
+    let [extracted_text, extracted_html] = extracted(
+        reading,
+        message.body_text.as_deref(),
+        message.body_html.as_deref(),
+    );
     tx.sql()
         .prepare_cached(
             "UPDATE messages SET extracted_text = ?2, extracted_html = ?3 WHERE rowid = ?1",
         )?
-        .execute(params![
-            row,
-            Body::derived(
-                reading.extracted_text.as_deref(),
-                message.body_text.as_deref(),
-                unchanged_text
-            ),
-            Body::derived(
-                reading.extracted_html.as_deref(),
-                message.body_html.as_deref(),
-                unchanged_html
-            )
-        ])?;
+        .execute(params![row, extracted_text, extracted_html])?;
     Ok(())
 }
 

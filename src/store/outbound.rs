@@ -10,7 +10,6 @@ use super::search::{self, Document};
 use super::{Failure, Queue, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::Resource;
-use crate::domain::extract::{unchanged_html, unchanged_text};
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
 use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
 use crate::domain::reading::Reading;
@@ -234,6 +233,7 @@ pub fn insert_outbound(
         }
     };
     let id = MessageId::new();
+    let [extracted_text, extracted_html] = messages::extracted(m.reading, m.text, m.html);
     let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
     tx.sql()
         .prepare_cached(
@@ -261,8 +261,8 @@ pub fn insert_outbound(
             list(m.references),
             now,
             m.return_path,
-            Body::derived(m.reading.extracted_text.as_deref(), m.text, unchanged_text),
-            Body::derived(m.reading.extracted_html.as_deref(), m.html, unchanged_html)
+            extracted_text,
+            extracted_html
         ])?;
     search::index(
         tx,

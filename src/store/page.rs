@@ -123,6 +123,8 @@ pub(super) enum Counted {
     Labelled,
     /// An inbox's threads with a label on any of their messages (the label is the part).
     LabelledThreads,
+    /// A thread's messages with a label (the label is the part).
+    ThreadLabels,
 }
 
 impl Counted {
@@ -134,6 +136,7 @@ impl Counted {
             Counted::Deliveries => "deliveries",
             Counted::Labelled => "labelled",
             Counted::LabelledThreads => "labelled_threads",
+            Counted::ThreadLabels => "thread_labels",
         }
     }
 }

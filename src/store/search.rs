@@ -12,8 +12,8 @@ use super::page::{Counted, Order, kept_total, page};
 use super::{Db, Failure, Tx, inboxes, messages};
 use crate::domain::message::{Message, Thread};
 use crate::domain::reading::Reading;
-use crate::domain::search::{MessageQuery, SearchOrder};
-use crate::domain::{AccountId, Cursor, Page, Paging, Timestamp};
+use crate::domain::search::{MessageQuery, SearchOrder, SearchQuery};
+use crate::domain::{AccountId, Cursor, InboxId, Label, Page, Paging, Timestamp};
 
 /// A list total that would need a count of every match stops here: `total` then means "this
 /// many or more", and the count stays within a few milliseconds however common the words.
@@ -283,17 +283,16 @@ fn ranked(
 pub fn find_threads(
     conn: &Db,
     account_id: AccountId,
-    q: &MessageQuery,
+    inbox: InboxId,
+    text: Option<&SearchQuery>,
+    label: Option<&Label>,
     paging: Paging,
     now: Timestamp,
 ) -> Result<Page<Thread>, Failure> {
-    let Some(inbox) = q.inbox_id else {
-        return Err(Failure::corrupt("a thread list is of one inbox"));
-    };
     inboxes::get_inbox(conn, account_id, inbox, now)?;
     let mut sql = Sql::new("threads");
     sql.and("threads.inbox_id = ?", inbox);
-    if let Some(text) = &q.text {
+    if let Some(text) = text {
         // Not correlated with the outer row (`?1` is the inbox), so it runs once.
         sql.and(
             "threads.id IN (SELECT m.thread_id FROM message_search s
@@ -302,14 +301,14 @@ pub fn find_threads(
             text.as_fts().to_owned(),
         );
     }
-    if let Some(label) = &q.label {
+    if let Some(label) = label {
         sql.and(
             "EXISTS (SELECT 1 FROM list_counts WHERE list = 'thread_labels'
                      AND owner = threads.id AND part = ?)",
             label.as_str().to_owned(),
         );
     }
-    let total = match (&q.text, &q.label) {
+    let total = match (text, label) {
         (None, Some(label)) => {
             kept_total(conn, Counted::LabelledThreads, &inbox, &[label.as_str()])?
         }
