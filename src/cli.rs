@@ -14,11 +14,12 @@ use crate::app::{self, Application, Bootstrap, StartOptions};
 use crate::config::{Config, Loaded, Overrides};
 use crate::domain::account::AccountName;
 use crate::domain::{
-    AccountId, ApiKeyId, ApiKeySecret, Clock, EmailAddress, KeyName, Plan, SystemClock, Timestamp,
+    AccountId, ApiKeyId, ApiKeySecret, Clock, EmailAddress, KeyName, Plan, Scopes, SystemClock,
+    Timestamp,
 };
 use crate::fixture::{Fixture, FixtureOptions};
 use crate::seed::Seed;
-use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount};
+use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount, NewKey};
 
 /// AgentSend: an email API for AI agents, in one binary and one SQLite file.
 #[derive(Debug, Parser)]
@@ -162,6 +163,10 @@ pub enum KeysCommand {
         /// Make the key stop working after this many days.
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
+        /// What the key may do, comma-separated: read, send, manage, approve (default
+        /// read,send,manage; only the operator and keys with `approve` can grant `approve`).
+        #[arg(long, value_name = "SCOPES", value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
     },
     /// List an account's keys, revoked ones included.
     List {
@@ -494,6 +499,7 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             account,
             name,
             expires_in_days,
+            scopes,
         } => {
             let name = name
                 .map(|n| KeyName::parse(&n))
@@ -501,10 +507,25 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 .context("--name")?;
             let expires_at =
                 expires_in_days.map(|d| now.plus(Duration::from_secs(u64::from(d) * 86_400)));
+            let scopes = match scopes {
+                Some(names) => {
+                    Scopes::parse(&names).map_err(|e| anyhow::anyhow!("--scopes {e}"))?
+                }
+                None => Scopes::DEFAULT,
+            };
             let (key, secret) = store.write_blocking(move |c| {
-                accounts::create_api_key(c, account, name.as_ref(), expires_at, now)
+                let new = NewKey {
+                    name: name.as_ref(),
+                    expires_at,
+                    scopes,
+                };
+                accounts::create_api_key(c, account, new, now)
             })?;
-            println!("created API key {} for account {account}", key.id);
+            println!(
+                "created API key {} for account {account} with scopes {}",
+                key.id,
+                key.scopes.names().join(",")
+            );
             println!(
                 "the key is shown this once; store it now:\n\n    {}\n",
                 secret.expose()
@@ -513,8 +534,8 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::List { account } => {
             let keys = store.read_blocking(|c| accounts::list_all_api_keys(c, account))?;
             println!(
-                "{:<36}  {:<12}  {:<24}  {:<24}  {:<24}  NAME",
-                "ID", "PREFIX", "CREATED", "LAST USED", "STATE"
+                "{:<36}  {:<12}  {:<24}  {:<24}  {:<24}  {:<24}  NAME",
+                "ID", "PREFIX", "CREATED", "LAST USED", "STATE", "SCOPES"
             );
             for (k, revoked_at) in keys {
                 let state = match (revoked_at, k.expires_at) {
@@ -524,13 +545,14 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                     (None, None) => "active".to_owned(),
                 };
                 println!(
-                    "{:<36}  {:<12}  {:<24}  {:<24}  {:<24}  {}",
+                    "{:<36}  {:<12}  {:<24}  {:<24}  {:<24}  {:<24}  {}",
                     k.id,
                     k.prefix,
                     k.created_at,
                     k.last_used_at
                         .map_or_else(|| "never".to_owned(), |t: Timestamp| t.to_string()),
                     state,
+                    k.scopes.names().join(","),
                     k.name.unwrap_or_default()
                 );
             }

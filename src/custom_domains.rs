@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::config::DomainsConfig;
 use crate::dns::Dns;
 use crate::domain::custom_domain::{DnsAnswers, DnsSetup, Domain, SendingStatus, evaluate};
-use crate::domain::{AccountId, Clock, Credential, DomainId, DomainName, JobId, Timestamp, random};
+use crate::domain::{AccountId, Caller, Clock, DomainId, DomainName, JobId, Timestamp, random};
 use crate::events;
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
@@ -62,7 +62,7 @@ impl CustomDomains {
     /// [`crate::mail::send::Sending::submit`]).
     pub async fn add<R: Send + 'static>(
         &self,
-        who: &Credential,
+        who: &Caller,
         name: DomainName,
         respond: impl FnOnce(&Tx<'_>, Domain) -> Result<R, Failure> + Send + 'static,
     ) -> Result<R, Failure> {
@@ -108,7 +108,7 @@ impl CustomDomains {
     }
 
     /// Checks one of `who`'s domains in DNS now and stores what was found.
-    pub async fn verify(&self, who: &Credential, id: DomainId) -> Result<Domain, Failure> {
+    pub async fn verify(&self, who: &Caller, id: DomainId) -> Result<Domain, Failure> {
         let domain = self
             .store
             .read_as(who, self.clock.now(), move |c, auth| {

@@ -6,9 +6,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ids::{AccountId, ApiKeyId};
+use super::scope::{Scope, Scopes};
 use super::time::Timestamp;
 use super::validation::has_line_breaks_or_nul;
-use super::{EmailAddress, random};
+use super::{EmailAddress, Refusal, random};
 
 /// What an account may do. Operator-created accounts are `free`; auto-provisioned ones start as
 /// `sandbox` until a person claims them.
@@ -148,6 +149,8 @@ pub struct ApiKey {
     pub prefix: String,
     /// Optional label.
     pub name: Option<String>,
+    /// What it may do.
+    pub scopes: Scopes,
     /// Last time a request authenticated with it (updated at most once a minute).
     pub last_used_at: Option<Timestamp>,
     /// When it stops working, if ever.
@@ -221,6 +224,35 @@ pub struct AuthContext {
     pub account_id: AccountId,
     /// The key used.
     pub key_id: ApiKeyId,
+    /// What the key may do.
+    pub scopes: Scopes,
+}
+
+/// A request's credential with the scope its operation needs (`None`: any valid key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The key, presented or verified.
+    pub credential: Credential,
+    /// The scope the operation needs.
+    pub needs: Option<Scope>,
+}
+
+impl Caller {
+    /// `credential` doing something that needs `scope`.
+    pub fn needing(credential: Credential, scope: Scope) -> Self {
+        Self {
+            credential,
+            needs: Some(scope),
+        }
+    }
+
+    /// Passes when the verified key has the scope this call needs.
+    pub fn allowed(&self, who: &AuthContext) -> Result<(), Refusal> {
+        match self.needs {
+            Some(scope) => who.scopes.require(scope),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

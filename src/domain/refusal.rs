@@ -100,6 +100,12 @@ pub enum Refusal {
         /// The address.
         address: String,
     },
+    /// The API key lacks the scope the operation needs.
+    #[error("the API key lacks the {0} scope")]
+    MissingScope(super::Scope),
+    /// The draft needs a person's approval, and the key may not give it.
+    #[error("the draft needs approval")]
+    ApprovalRequired,
     /// A value breaks a rule that depends on stored state (e.g. a limit above the account's).
     #[error("invalid: {}", .0.summary())]
     Invalid(ValidationErrors),

@@ -13,10 +13,11 @@ use super::idempotency::{Idempotency, Reply};
 use super::messages::Mailbox;
 use crate::domain::account::AccountName;
 use crate::domain::{
-    Account, AccountId, ApiKey, ApiKeyId, EmailAddress, KeyName, Plan, Timestamp, ValidationErrors,
+    Account, AccountId, ApiKey, ApiKeyId, EmailAddress, KeyName, Plan, Scopes, Timestamp,
+    ValidationErrors,
 };
 use crate::state::AppState;
-use crate::store::accounts;
+use crate::store::accounts::{self, NewKey};
 
 /// An account on the wire.
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,6 +73,20 @@ pub struct UpdateAccount {
 pub struct CreateApiKey {
     #[schema(value_type = Option<Label>)]
     name: Option<String>,
+    /// What the key may do (default `read`, `send`, `manage`). Never more than the creating
+    /// key has: `approve` only from a key that has it, or from the operator's command line.
+    #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1, max_items = 4)]
+    scopes: Option<Vec<String>>,
+}
+
+/// A scope of an API key.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ScopeName {
+    Read,
+    Send,
+    Manage,
+    Approve,
 }
 
 /// A name or label: surrounding white space is trimmed, and what is left is 1–255 characters
@@ -95,6 +110,9 @@ pub struct CreatedApiKeyDto {
     /// Its first 12 characters.
     prefix: String,
     name: Option<String>,
+    /// What it may do.
+    #[schema(value_type = Vec<ScopeName>)]
+    scopes: Vec<&'static str>,
     message: &'static str,
 }
 
@@ -106,6 +124,9 @@ pub struct ApiKeyDto {
     id: ApiKeyId,
     key_prefix: String,
     name: Option<String>,
+    /// What it may do.
+    #[schema(value_type = Vec<ScopeName>)]
+    scopes: Vec<&'static str>,
     #[schema(value_type = Option<String>, format = DateTime)]
     last_used_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -120,6 +141,7 @@ impl From<ApiKey> for ApiKeyDto {
             id: k.id,
             key_prefix: k.prefix,
             name: k.name,
+            scopes: k.scopes.names(),
             last_used_at: k.last_used_at,
             expires_at: k.expires_at,
             created_at: k.created_at,
@@ -176,7 +198,8 @@ pub async fn update(
     request_body = Option<CreateApiKey>,
     responses(
         (status = 201, description = "The new key", body = CreatedApiKeyDto),
-        (status = 400, description = "Invalid name", body = ErrorBody),
+        (status = 400, description = "Invalid name or scopes", body = ErrorBody),
+        (status = 403, description = "INSUFFICIENT_SCOPE: a scope the creating key does not have", body = ErrorBody),
     ))]
 pub async fn create_key(
     auth: Authenticated,
@@ -184,23 +207,33 @@ pub async fn create_key(
     idempotency: Idempotency,
     body: ApiJson<CreateApiKey>,
 ) -> Result<Reply, ApiError> {
-    let name = match body.into_inner().name {
-        Some(n) => {
-            Some(KeyName::parse(&n).map_err(|e| ApiError::invalid_field("name", e.to_string()))?)
-        }
-        None => None,
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    let name = body
+        .name
+        .and_then(|n| errors.check("name", KeyName::parse(&n)));
+    let scopes = match body.scopes {
+        Some(names) => errors.check("scopes", Scopes::parse(&names)),
+        None => Some(Scopes::DEFAULT),
     };
+    let scopes = errors.into_result(scopes)?.unwrap_or(Scopes::DEFAULT);
     let now = state.now();
     Ok(state
         .store
         .write_as(&auth.0, now, move |tx, who| {
-            let (key, secret) =
-                accounts::create_api_key(tx, who.account_id, name.as_ref(), None, now)?;
+            who.scopes.may_grant(scopes)?;
+            let new = NewKey {
+                name: name.as_ref(),
+                expires_at: None,
+                scopes,
+            };
+            let (key, secret) = accounts::create_api_key(tx, who.account_id, new, now)?;
             let created = CreatedApiKeyDto {
                 id: key.id,
                 key: secret.expose().to_owned(),
                 prefix: key.prefix,
                 name: key.name,
+                scopes: key.scopes.names(),
                 message: "Store this key now: it is shown only once.",
             };
             idempotency.keep(tx, Reply::json(StatusCode::CREATED, &created)?)

@@ -297,6 +297,15 @@ impl From<Failure> for ApiError {
             ),
             Failure::Refused(Refusal::Invalid(errors)) => Self::validation(errors),
             Failure::Refused(Refusal::IdempotencyKeyLost) => Self::idempotency_key_in_use(),
+            Failure::Refused(Refusal::MissingScope(scope)) => Self::new(
+                ErrorCode::InsufficientScope,
+                format!("This API key does not have the `{scope}` scope this needs."),
+            ),
+            Failure::Refused(Refusal::ApprovalRequired) => Self::new(
+                ErrorCode::ApprovalRequired,
+                "This draft needs approval: only a key with the `approve` scope, or the operator \
+                 (`agentsend drafts approve`), can send it.",
+            ),
             Failure::Refused(Refusal::InboxSuspended) => Self::new(
                 ErrorCode::InboxSuspended,
                 "This inbox is suspended and cannot send: its bounce or complaint rate is too high.",

@@ -31,6 +31,11 @@ pub enum ErrorCode {
     Unauthorized,
     /// A sandbox account reached a limit; a person must claim it (`claimUrl`).
     ClaimRequired,
+    /// The API key lacks the scope the operation needs (the message names it).
+    InsufficientScope,
+    /// The draft needs a person's approval: only a key with the `approve` scope (or the
+    /// operator's command line) may send it.
+    ApprovalRequired,
     /// The inbox is suspended and may not send.
     InboxSuspended,
     /// The account has as many custom domains as it may.
@@ -87,7 +92,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 39] = [
         ErrorCode::ValidationError,
         ErrorCode::InvalidInboxAddress,
         ErrorCode::InvalidInboxLocalPart,
@@ -99,6 +104,8 @@ impl ErrorCode {
         ErrorCode::AttachmentTooLarge,
         ErrorCode::Unauthorized,
         ErrorCode::ClaimRequired,
+        ErrorCode::InsufficientScope,
+        ErrorCode::ApprovalRequired,
         ErrorCode::InboxSuspended,
         ErrorCode::DomainLimitReached,
         ErrorCode::InvalidSignature,
@@ -142,6 +149,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "UNAUTHORIZED",
             ErrorCode::ClaimRequired => "CLAIM_REQUIRED",
             ErrorCode::InboxSuspended => "INBOX_SUSPENDED",
+            ErrorCode::InsufficientScope => "INSUFFICIENT_SCOPE",
+            ErrorCode::ApprovalRequired => "APPROVAL_REQUIRED",
             ErrorCode::DomainLimitReached => "DOMAIN_LIMIT_REACHED",
             ErrorCode::InvalidSignature => "INVALID_SIGNATURE",
             ErrorCode::NotFound => "NOT_FOUND",
@@ -185,6 +194,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::ClaimRequired => StatusCode::PAYMENT_REQUIRED,
             ErrorCode::InboxSuspended => StatusCode::FORBIDDEN,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::ApprovalRequired => StatusCode::FORBIDDEN,
             ErrorCode::DomainLimitReached => StatusCode::FORBIDDEN,
             ErrorCode::InvalidSignature => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,

@@ -9,9 +9,10 @@ use futures_util::StreamExt;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
 
+use super::RouteScopes;
 use super::error::ApiError;
 use crate::budget::{JSON_PEAK_FACTOR, Reservation};
-use crate::domain::{Credential, Paging, ValidationErrors};
+use crate::domain::{Caller, Credential, Paging, ValidationErrors};
 use crate::state::AppState;
 
 /// A JSON object body deserialized into `T`. Unlike actix's `Json`: an empty body counts as
@@ -221,18 +222,21 @@ fn parse_paging(query: &str) -> Result<Paged, ApiError> {
 /// the handler's own database call ([`crate::store::Store::read_as`] / `write_as`), so that an
 /// authenticated read costs one trip to the database, not two.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Credential);
+pub struct Authenticated(pub Caller);
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let needs = req
+            .app_data::<RouteScopes>()
+            .and_then(|scopes| scopes.of(req.method()));
         ready(
             req.extensions()
                 .get::<Credential>()
                 .cloned()
-                .map(Authenticated)
+                .map(|credential| Authenticated(Caller { credential, needs }))
                 .ok_or_else(ApiError::unauthorized),
         )
     }

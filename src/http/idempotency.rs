@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::extract::{body_limit, content_length, read_body};
-use crate::domain::{AuthContext, Credential, IdempotencyKey, random};
+use crate::domain::{AuthContext, Caller, Credential, IdempotencyKey, random};
 use crate::state::AppState;
 use crate::store::idempotency::{self, Hold, Reservation, StoredResponse};
 use crate::store::{Failure, Tx, accounts};
@@ -84,7 +84,14 @@ pub async fn idempotency(
         Credential::Verified(_) => credential,
         presented => match state
             .store
-            .read_as(&presented, state.now(), |_, who| Ok(who))
+            .read_as(
+                &Caller {
+                    credential: presented,
+                    needs: None,
+                },
+                state.now(),
+                |_, who| Ok(who),
+            )
             .await
         {
             Ok(who) => {

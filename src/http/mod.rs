@@ -35,7 +35,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use self::error::ApiError;
-use crate::domain::Page;
+use crate::domain::{Page, Scope};
 use crate::state::AppState;
 
 /// The whole API, in the order of the hosted API's endpoint table. Each path is one resource; a
@@ -44,198 +44,237 @@ fn routes(cfg: &mut web::ServiceConfig) {
     use Method as M;
     cfg.service(resource(
         "/health",
-        [(M::GET, web::route().to(health::health))],
+        [(M::GET, PUBLIC, web::route().to(health::health))],
     ))
     .service(resource(
         "/inboxes",
         [
-            (M::POST, web::route().to(inboxes::create)),
-            (M::GET, web::route().to(inboxes::list)),
+            (M::POST, MANAGE, web::route().to(inboxes::create)),
+            (M::GET, READ, web::route().to(inboxes::list)),
         ],
     ))
     .service(resource(
         "/inboxes/{id}",
         [
-            (M::GET, web::route().to(inboxes::get)),
-            (M::PATCH, web::route().to(inboxes::update)),
-            (M::DELETE, web::route().to(inboxes::delete)),
+            (M::GET, READ, web::route().to(inboxes::get)),
+            (M::PATCH, MANAGE, web::route().to(inboxes::update)),
+            (M::DELETE, MANAGE, web::route().to(inboxes::delete)),
         ],
     ))
     .service(resource(
         "/inboxes/{id}/messages",
         [
-            (M::POST, web::route().to(messages::send)),
-            (M::GET, web::route().to(messages::list)),
+            (M::POST, SEND, web::route().to(messages::send)),
+            (M::GET, READ, web::route().to(messages::list)),
         ],
     ))
     .service(resource(
         "/inboxes/{id}/messages/wait",
-        [(M::GET, web::route().to(events::wait))],
+        [(M::GET, READ, web::route().to(events::wait))],
     ))
     // Before `/messages/{id}`, which would take `search` for an id.
     .service(resource(
         "/messages/search",
-        [(M::GET, web::route().to(messages::search))],
+        [(M::GET, READ, web::route().to(messages::search))],
     ))
     .service(resource(
         "/inboxes/{id}/lists/{list:allow|block}",
         [
-            (M::GET, web::route().to(sender_lists::list_inbox)),
-            (M::POST, web::route().to(sender_lists::add_inbox)),
+            (M::GET, READ, web::route().to(sender_lists::list_inbox)),
+            (M::POST, MANAGE, web::route().to(sender_lists::add_inbox)),
         ],
     ))
     .service(resource(
         "/inboxes/{id}/lists/{list:allow|block}/{entry}",
-        [(M::DELETE, web::route().to(sender_lists::remove_inbox))],
+        [(
+            M::DELETE,
+            MANAGE,
+            web::route().to(sender_lists::remove_inbox),
+        )],
     ))
     .service(resource(
         "/messages/{id}",
         [
-            (M::GET, web::route().to(messages::get)),
-            (M::PATCH, web::route().to(messages::update)),
-            (M::DELETE, web::route().to(messages::delete)),
+            (M::GET, READ, web::route().to(messages::get)),
+            (M::PATCH, MANAGE, web::route().to(messages::update)),
+            (M::DELETE, MANAGE, web::route().to(messages::delete)),
         ],
     ))
     .service(resource(
         "/messages/{id}/raw",
-        [(M::GET, web::route().to(messages::raw))],
+        [(M::GET, READ, web::route().to(messages::raw))],
     ))
     .service(resource(
         "/inboxes/{id}/threads",
-        [(M::GET, web::route().to(threads::list))],
+        [(M::GET, READ, web::route().to(threads::list))],
     ))
     .service(resource(
         "/threads/{id}",
         [
-            (M::GET, web::route().to(threads::get)),
-            (M::PATCH, web::route().to(threads::update)),
+            (M::GET, READ, web::route().to(threads::get)),
+            (M::PATCH, MANAGE, web::route().to(threads::update)),
         ],
     ))
     .service(resource(
         "/threads/{id}/messages",
-        [(M::GET, web::route().to(threads::messages))],
+        [(M::GET, READ, web::route().to(threads::messages))],
     ))
     .service(resource(
         "/webhooks",
         [
-            (M::POST, web::route().to(webhooks::create)),
-            (M::GET, web::route().to(webhooks::list)),
+            (M::POST, MANAGE, web::route().to(webhooks::create)),
+            (M::GET, READ, web::route().to(webhooks::list)),
         ],
     ))
     .service(resource(
         "/webhooks/{id}",
         [
-            (M::GET, web::route().to(webhooks::get)),
-            (M::PUT, web::route().to(webhooks::update)),
-            (M::DELETE, web::route().to(webhooks::delete)),
+            (M::GET, READ, web::route().to(webhooks::get)),
+            (M::PUT, MANAGE, web::route().to(webhooks::update)),
+            (M::DELETE, MANAGE, web::route().to(webhooks::delete)),
         ],
     ))
     .service(resource(
         "/webhooks/{id}/deliveries",
-        [(M::GET, web::route().to(webhooks::deliveries))],
+        [(M::GET, READ, web::route().to(webhooks::deliveries))],
     ))
     .service(resource(
         "/webhooks/{id}/test",
-        [(M::POST, web::route().to(webhooks::test))],
+        [(M::POST, MANAGE, web::route().to(webhooks::test))],
     ))
     .service(resource(
         "/events",
-        [(M::GET, web::route().to(events::stream))],
+        [(M::GET, READ, web::route().to(events::stream))],
     ))
-    .service(resource("/ws", [(M::GET, web::route().to(ws::connect))]))
+    .service(resource(
+        "/ws",
+        [(M::GET, READ, web::route().to(ws::connect))],
+    ))
     .service(resource(
         "/_fixture/reset",
-        [(M::POST, web::route().to(fixture::reset))],
+        [(M::POST, PUBLIC, web::route().to(fixture::reset))],
     ))
     .service(resource(
         "/_fixture/outbox",
-        [(M::GET, web::route().to(fixture::outbox))],
+        [(M::GET, PUBLIC, web::route().to(fixture::outbox))],
     ))
     .service(resource(
         "/domains",
         [
-            (M::POST, web::route().to(domains::create)),
-            (M::GET, web::route().to(domains::list)),
+            (M::POST, MANAGE, web::route().to(domains::create)),
+            (M::GET, READ, web::route().to(domains::list)),
         ],
     ))
     .service(resource(
         "/domains/{id}",
         [
-            (M::GET, web::route().to(domains::get)),
-            (M::DELETE, web::route().to(domains::delete)),
+            (M::GET, READ, web::route().to(domains::get)),
+            (M::DELETE, MANAGE, web::route().to(domains::delete)),
         ],
     ))
     .service(resource(
         "/domains/{id}/verify",
-        [(M::POST, web::route().to(domains::verify))],
+        [(M::POST, MANAGE, web::route().to(domains::verify))],
     ))
     .service(resource(
         "/attachments",
-        [(M::POST, web::route().to(attachments::upload))],
+        [(M::POST, SEND, web::route().to(attachments::upload))],
     ))
     .service(resource(
         "/attachments/{id}",
-        [(M::GET, web::route().to(attachments::get))],
+        [(M::GET, READ, web::route().to(attachments::get))],
     ))
     .service(resource(
         "/attachments/{id}/content",
-        [(M::GET, web::route().to(attachments::content))],
+        [(M::GET, READ, web::route().to(attachments::content))],
     ))
     .service(resource(
         "/attachments/{id}/download",
-        [(M::GET, web::route().to(attachments::download))],
+        [(M::GET, PUBLIC, web::route().to(attachments::download))],
     ))
     .service(resource(
         "/auth/auto-provision",
-        [(M::POST, web::route().to(sandbox::provision))],
+        [(M::POST, PUBLIC, web::route().to(sandbox::provision))],
     ))
     .service(resource(
         "/claim/{token}",
         [
-            (M::GET, web::route().to(sandbox::claim_page)),
-            (M::POST, web::route().to(sandbox::claim_submit)),
+            (M::GET, PUBLIC, web::route().to(sandbox::claim_page)),
+            (M::POST, PUBLIC, web::route().to(sandbox::claim_submit)),
         ],
     ))
     .service(resource(
         "/account",
         [
-            (M::GET, web::route().to(account::get)),
-            (M::PATCH, web::route().to(account::update)),
+            (M::GET, READ, web::route().to(account::get)),
+            (M::PATCH, MANAGE, web::route().to(account::update)),
         ],
     ))
     .service(resource(
         "/account/api-keys",
         [
-            (M::POST, web::route().to(account::create_key)),
-            (M::GET, web::route().to(account::list_keys)),
+            (M::POST, MANAGE, web::route().to(account::create_key)),
+            (M::GET, READ, web::route().to(account::list_keys)),
         ],
     ))
     .service(resource(
         "/account/api-keys/{id}",
-        [(M::DELETE, web::route().to(account::revoke_key))],
+        [(M::DELETE, MANAGE, web::route().to(account::revoke_key))],
     ))
     .service(resource(
         "/account/lists/{list:allow|block}",
         [
-            (M::GET, web::route().to(sender_lists::list_account)),
-            (M::POST, web::route().to(sender_lists::add_account)),
+            (M::GET, READ, web::route().to(sender_lists::list_account)),
+            (M::POST, MANAGE, web::route().to(sender_lists::add_account)),
         ],
     ))
     .service(resource(
         "/account/lists/{list:allow|block}/{entry}",
-        [(M::DELETE, web::route().to(sender_lists::remove_account))],
+        [(
+            M::DELETE,
+            MANAGE,
+            web::route().to(sender_lists::remove_account),
+        )],
     ));
 }
 
-/// A path with its methods; any other method gets `405 METHOD_NOT_ALLOWED` and `Allow`.
-fn resource<const N: usize>(path: &str, routes: [(Method, Route); N]) -> actix_web::Resource {
+/// A route anyone may call.
+const PUBLIC: Option<Scope> = None;
+/// A route for keys with the `read` scope.
+const READ: Option<Scope> = Some(Scope::Read);
+/// A route for keys with the `send` scope.
+const SEND: Option<Scope> = Some(Scope::Send);
+/// A route for keys with the `manage` scope.
+const MANAGE: Option<Scope> = Some(Scope::Manage);
+
+/// The scope each method of a resource needs, for the [`extract::Authenticated`] extractor.
+#[derive(Debug, Clone)]
+pub struct RouteScopes(Vec<(Method, Option<Scope>)>);
+
+impl RouteScopes {
+    /// The scope `method` needs here.
+    pub fn of(&self, method: &Method) -> Option<Scope> {
+        self.0
+            .iter()
+            .find(|(m, _)| m == method)
+            .and_then(|(_, s)| *s)
+    }
+}
+
+/// A path with its methods and the scope each needs; any other method gets
+/// `405 METHOD_NOT_ALLOWED` and `Allow`.
+fn resource<const N: usize>(
+    path: &str,
+    routes: [(Method, Option<Scope>, Route); N],
+) -> actix_web::Resource {
     let allow = routes
         .iter()
-        .map(|(m, _)| m.as_str())
+        .map(|(m, _, _)| m.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let mut resource = web::resource(path);
-    for (method, route) in routes {
+    let scopes = RouteScopes(routes.iter().map(|(m, s, _)| (m.clone(), *s)).collect());
+    let mut resource = web::resource(path).app_data(scopes);
+    for (method, _, route) in routes {
         resource = resource.route(route.method(method));
     }
     resource.default_service(web::to(move || {
@@ -283,6 +322,7 @@ pub fn app(
             "/docs",
             [(
                 Method::GET,
+                PUBLIC,
                 web::route().to(|| async {
                     HttpResponse::PermanentRedirect()
                         .insert_header((LOCATION, "/docs/"))

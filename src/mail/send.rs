@@ -9,7 +9,7 @@ use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::{RecipientKind, SendRequest};
 use crate::domain::random;
 use crate::domain::reading::Reading;
-use crate::domain::{Credential, DomainId, Inbox, InboxId, MessageId, Refusal};
+use crate::domain::{Caller, DomainId, Inbox, InboxId, MessageId, Refusal};
 use crate::limits::Limits;
 use crate::mail::MailError;
 use crate::mail::compose::{self, Composition, Part};
@@ -52,7 +52,7 @@ impl Sending {
     /// response too, as an `Idempotency-Key` needs).
     pub async fn submit<R: Send + 'static>(
         &self,
-        who: &Credential,
+        who: &Caller,
         inbox_id: InboxId,
         request: SendRequest,
         respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, Failure> + Send + 'static,

@@ -13,7 +13,7 @@ use crate::domain::Resource;
 use crate::domain::account::{AccountName, DeviceId};
 use crate::domain::{
     Account, AccountId, ApiKey, ApiKeyId, ApiKeySecret, AuthContext, Credential, EmailAddress,
-    KeyName, Page, Paging, Plan, Timestamp,
+    KeyName, Page, Paging, Plan, Scopes, Timestamp,
 };
 
 /// `last_used_at` is refreshed at most this often.
@@ -145,7 +145,11 @@ pub fn bootstrap(
     let account = create_account(tx, new, now)?;
     let name = KeyName::parse("default").ok();
     let secret = key.cloned().unwrap_or_else(ApiKeySecret::generate);
-    insert_api_key(tx, account.id, &secret, name.as_ref(), None, now)?;
+    let new = NewKey {
+        name: name.as_ref(),
+        ..NewKey::PLAIN
+    };
+    insert_api_key(tx, account.id, &secret, new, now)?;
     Ok(Some((account, secret)))
 }
 
@@ -199,7 +203,11 @@ pub fn provision(
     };
     let name = KeyName::parse("auto-provisioned").ok();
     let key = ApiKeySecret::generate();
-    insert_api_key(tx, id, &key, name.as_ref(), None, now)?;
+    let new = NewKey {
+        name: name.as_ref(),
+        ..NewKey::PLAIN
+    };
+    insert_api_key(tx, id, &key, new, now)?;
     Ok(Provisioned {
         account: get_account(tx, id)?,
         key,
@@ -293,7 +301,7 @@ pub fn claim(
 /// The columns `key_from_row` reads.
 macro_rules! key_columns {
     () => {
-        "id, account_id, prefix, name, last_used_at, expires_at, created_at"
+        "id, account_id, prefix, name, scopes, last_used_at, expires_at, created_at"
     };
 }
 
@@ -303,24 +311,54 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         account_id: row.get("account_id")?,
         prefix: row.get("prefix")?,
         name: row.get("name")?,
+        scopes: scopes_from(row.get("scopes")?)?,
         last_used_at: row.get("last_used_at")?,
         expires_at: row.get("expires_at")?,
         created_at: row.get("created_at")?,
     })
 }
 
+/// The stored bits of a key's scopes.
+fn scopes_from(bits: u8) -> rusqlite::Result<Scopes> {
+    Scopes::from_bits(bits).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, i64::from(bits)))
+}
+
+/// What a new key is: its name, expiry and scopes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewKey<'a> {
+    /// Optional label.
+    pub name: Option<&'a KeyName>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// What it may do.
+    pub scopes: Scopes,
+}
+
+impl NewKey<'_> {
+    /// A key with the default scopes that never expires (auto-provisioned, bootstrapped).
+    pub const PLAIN: NewKey<'static> = NewKey {
+        name: None,
+        expires_at: None,
+        scopes: Scopes::DEFAULT,
+    };
+}
+
 fn insert_api_key(
     conn: &Db,
     account_id: AccountId,
     secret: &ApiKeySecret,
-    name: Option<&KeyName>,
-    expires_at: Option<Timestamp>,
+    new: NewKey<'_>,
     now: Timestamp,
 ) -> Result<ApiKey, Failure> {
     let id = ApiKeyId::new();
+    let NewKey {
+        name,
+        expires_at,
+        scopes,
+    } = new;
     conn.sql().execute(
-        "INSERT INTO api_keys (id, account_id, key_hash, prefix, name, expires_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO api_keys (id, account_id, key_hash, prefix, name, expires_at, created_at, scopes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             id,
             account_id,
@@ -328,7 +366,8 @@ fn insert_api_key(
             secret.prefix(),
             name.map(KeyName::as_str),
             expires_at,
-            now
+            now,
+            scopes.bits()
         ],
     )?;
     let key = conn.sql().query_row(
@@ -348,20 +387,23 @@ pub fn add_api_key(
     now: Timestamp,
 ) -> Result<ApiKey, Failure> {
     get_account(tx, account_id)?;
-    insert_api_key(tx, account_id, secret, name, None, now)
+    let new = NewKey {
+        name,
+        ..NewKey::PLAIN
+    };
+    insert_api_key(tx, account_id, secret, new, now)
 }
 
 /// Creates a key for an existing account; the secret is returned once and never stored.
 pub fn create_api_key(
     tx: &Tx<'_>,
     account_id: AccountId,
-    name: Option<&KeyName>,
-    expires_at: Option<Timestamp>,
+    new: NewKey<'_>,
     now: Timestamp,
 ) -> Result<(ApiKey, ApiKeySecret), Failure> {
     get_account(tx, account_id)?;
     let secret = ApiKeySecret::generate();
-    let key = insert_api_key(tx, account_id, &secret, name, expires_at, now)?;
+    let key = insert_api_key(tx, account_id, &secret, new, now)?;
     Ok((key, secret))
 }
 
@@ -448,19 +490,24 @@ pub fn verify(conn: &Db, credential: &Credential, now: Timestamp) -> Result<Veri
         }
         Credential::Presented(secret) => secret,
     };
-    let found: Option<(ApiKeyId, AccountId, Option<Timestamp>)> = conn
+    let found: Option<(ApiKeyId, AccountId, Option<Timestamp>, Scopes)> = conn
         .sql()
         .prepare_cached(
-            "SELECT id, account_id, last_used_at FROM api_keys
+            "SELECT id, account_id, last_used_at, scopes FROM api_keys
              WHERE key_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
         )?
         .query_row(params![secret.hash(), now], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, scopes_from(r.get(3)?)?))
         })
         .optional()?;
-    let (key_id, account_id, last_used) = found.ok_or(Failure::Refused(Refusal::Unauthorized))?;
+    let (key_id, account_id, last_used, scopes) =
+        found.ok_or(Failure::Refused(Refusal::Unauthorized))?;
     Ok(Verified {
-        context: AuthContext { account_id, key_id },
+        context: AuthContext {
+            account_id,
+            key_id,
+            scopes,
+        },
         touch: last_used.is_none_or(|t| t < now.minus(LAST_USED_GRANULARITY)),
     })
 }

@@ -63,6 +63,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0012_sender_lists.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0013_key_scopes.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

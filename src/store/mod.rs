@@ -48,7 +48,7 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::domain::{AuthContext, Credential, Timestamp};
+use crate::domain::{AuthContext, Caller, Timestamp};
 
 /// Settings for opening the database.
 #[derive(Debug, Clone)]
@@ -207,7 +207,7 @@ impl Store {
 
     /// [`Store::read`] for a request: verifies the credential and runs `f` as that account,
     /// in the same database call (one trip to the blocking pool per request).
-    pub async fn read_as<T, F>(&self, who: &Credential, now: Timestamp, f: F) -> Result<T, Failure>
+    pub async fn read_as<T, F>(&self, who: &Caller, now: Timestamp, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
         F: FnOnce(&Db, AuthContext) -> Result<T, Failure> + Send + 'static,
@@ -215,7 +215,8 @@ impl Store {
         let who = who.clone();
         let (verified, value) = self
             .read(move |conn| {
-                let verified = accounts::verify(conn, &who, now)?;
+                let verified = accounts::verify(conn, &who.credential, now)?;
+                who.allowed(&verified.context)?;
                 Ok((verified, f(conn, verified.context)?))
             })
             .await?;
@@ -225,15 +226,16 @@ impl Store {
 
     /// [`Store::write`] for a request: verifies the credential and runs `f` as that account,
     /// in the same transaction.
-    pub async fn write_as<T, F>(&self, who: &Credential, now: Timestamp, f: F) -> Result<T, Failure>
+    pub async fn write_as<T, F>(&self, who: &Caller, now: Timestamp, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
         F: FnOnce(&Tx<'_>, AuthContext) -> Result<T, Failure> + Send + 'static,
     {
-        let who = who.clone();
+        let caller = who.clone();
         self.write(move |tx| {
-            let who = accounts::verify_and_touch(tx, &who, now)?
+            let who = accounts::verify_and_touch(tx, &caller.credential, now)?
                 .ok_or(Failure::Refused(Refusal::Unauthorized))?;
+            caller.allowed(&who)?;
             f(tx, who)
         })
         .await

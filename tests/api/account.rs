@@ -181,21 +181,18 @@ async fn an_expired_key_is_refused() {
     let account_id: agentsend::domain::AccountId = app.account_id.parse().unwrap();
     let now = app.now();
     let expires = now.plus(std::time::Duration::from_secs(3600));
-    let secret =
-        app.state
-            .store
-            .write(move |c| {
-                Ok(agentsend::store::accounts::create_api_key(
-                    c,
-                    account_id,
-                    None,
-                    Some(expires),
-                    now,
-                )?
-                .1)
-            })
-            .await
-            .unwrap();
+    let secret = app
+        .state
+        .store
+        .write(move |c| {
+            let new = agentsend::store::accounts::NewKey {
+                expires_at: Some(expires),
+                ..agentsend::store::accounts::NewKey::PLAIN
+            };
+            Ok(agentsend::store::accounts::create_api_key(c, account_id, new, now)?.1)
+        })
+        .await
+        .unwrap();
     let key = secret.expose().to_owned();
     assert_eq!(
         app.request_as(&key, Method::GET, "/account")

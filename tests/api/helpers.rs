@@ -12,7 +12,7 @@ use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock, Tim
 use agentsend::mail::outbound::SendWorker;
 use agentsend::state::AppState;
 use agentsend::store::Queue;
-use agentsend::store::accounts::{self, NewAccount};
+use agentsend::store::accounts::{self, NewAccount, NewKey};
 use agentsend::store::domains::DOMAIN_CHECK_JOB;
 use agentsend::store::jobs;
 use agentsend::supervisor::Handles;
@@ -348,12 +348,33 @@ impl TestApp {
                     daily_send_limit: 1000,
                 };
                 let account = accounts::create_account(c, &new, now)?;
-                let (_, secret) = accounts::create_api_key(c, account.id, None, None, now)?;
+                let (_, secret) = accounts::create_api_key(c, account.id, NewKey::PLAIN, now)?;
                 Ok((account, secret))
             })
             .await
             .unwrap();
         (account.id.to_string(), secret.expose().to_owned())
+    }
+
+    /// A key of this account with just these scopes, made the way the operator's CLI makes
+    /// them (so it may have `approve`).
+    pub async fn key_with_scopes(&self, scopes: &[&str]) -> String {
+        let now = self.now();
+        let account: agentsend::domain::AccountId = self.account_id.parse().unwrap();
+        let scopes = agentsend::domain::Scopes::parse(scopes).unwrap();
+        let (_, secret) = self
+            .state
+            .store
+            .write(move |c| {
+                let new = NewKey {
+                    scopes,
+                    ..NewKey::PLAIN
+                };
+                accounts::create_api_key(c, account, new, now)
+            })
+            .await
+            .unwrap();
+        secret.expose().to_owned()
     }
 }
 

@@ -39,6 +39,7 @@ mod openapi;
 mod rate_limit;
 mod reading;
 pub mod sandbox;
+mod scopes;
 pub mod send;
 mod sender_lists;
 mod smtp;

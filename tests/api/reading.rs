@@ -667,7 +667,7 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
     )
     .await;
     // Take the database back to version 10: no labels, no index, no new content (and no
-    // sender lists, which came after).
+    // sender lists or key scopes, which came after).
     {
         let sql = app.sql();
         sql.execute_batch(
@@ -680,6 +680,7 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
              ALTER TABLE messages DROP COLUMN extracted_text;
              ALTER TABLE messages DROP COLUMN extracted_html;
              DROP TABLE sender_list_entries;
+             ALTER TABLE api_keys DROP COLUMN scopes;
              PRAGMA user_version = 10;",
         )
         .unwrap();
