@@ -14,10 +14,11 @@ use crate::app::{self, Application, Bootstrap, StartOptions};
 use crate::config::{Config, Loaded, Overrides};
 use crate::domain::account::AccountName;
 use crate::domain::{
-    AccountId, ApiKeyId, ApiKeySecret, Clock, EmailAddress, KeyName, Plan, Scopes, SystemClock,
-    Timestamp,
+    AccountId, ApiKeyId, ApiKeySecret, Caller, Clock, Credential, EmailAddress, KeyName, Plan,
+    Scopes, SystemClock, Timestamp,
 };
 use crate::fixture::{Fixture, FixtureOptions};
+use crate::mcp::{self, McpServer};
 use crate::seed::Seed;
 use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount, NewKey};
 
@@ -76,11 +77,39 @@ pub enum Command {
     /// limiting off, outbound mail in dry-run; prints one JSON line when ready and stops when
     /// its standard input closes.
     Fixture(FixtureArgs),
+    /// Serve the MCP tools on standard input and output, for MCP clients that start a
+    /// process: relayed to a running server (`--url`), or on a database of its own (`--db`
+    /// or the configured one), running the whole server in this process.
+    Mcp(McpArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print the version.
     Version,
+}
+
+/// Options of `mcp`.
+#[derive(Debug, Clone, Args)]
+pub struct McpArgs {
+    /// A running server's base URL (e.g. http://127.0.0.1:3000/): relay to its `/mcp`
+    /// instead of opening a database here.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["listen", "smtp_listen"])]
+    pub url: Option<url::Url>,
+    /// The API key the tools act with. Needed with `--url`; on a database of its own, the
+    /// default account's key when this start creates the database, else needed too.
+    #[arg(
+        long,
+        env = "AGENTSEND_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+    /// On a database of its own: the HTTP API's address (default 127.0.0.1:0).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// On a database of its own: the SMTP listener's address (default 127.0.0.1:0).
+    #[arg(long, value_name = "ADDR")]
+    pub smtp_listen: Option<SocketAddr>,
 }
 
 /// Options of `fixture`.
@@ -218,12 +247,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         println!("agentsend {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    let overrides = Overrides {
+    let mut overrides = Overrides {
         listen: serve_args.listen,
         db: cli.db.clone(),
         rate_limit: serve_args.rate_limit,
         smtp_listen: serve_args.smtp_listen,
     };
+    if let Some(Command::Mcp(args)) = &cli.command {
+        if args.url.is_some() && cli.db.is_some() {
+            anyhow::bail!("`mcp` takes --url (a running server) or --db (a database), not both");
+        }
+        // A process an MCP client starts must not fight a server for its ports.
+        let loopback_any = SocketAddr::from(([127, 0, 0, 1], 0));
+        overrides.listen = Some(args.listen.unwrap_or(loopback_any));
+        overrides.smtp_listen = Some(args.smtp_listen.unwrap_or(loopback_any));
+    }
     let Loaded {
         config,
         file,
@@ -243,6 +281,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config, options)
         }
         Some(Command::Fixture(args)) => fixture(config, args),
+        Some(Command::Mcp(args)) => mcp(config, args),
         Some(Command::Accounts(cmd)) => accounts_command(&config, cmd),
         Some(Command::Keys(cmd)) => keys_command(&config, cmd),
         Some(Command::Config(ConfigCommand::Check)) => {
@@ -260,6 +299,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn init_logging(config: &Config) {
     let mut builder = env_logger::Builder::new();
+    // rmcp reports every HTTP request's session at info; that is our request log's job.
+    builder.filter_module("rmcp", log::LevelFilter::Warn);
+    builder.filter_module("tracing::span", log::LevelFilter::Warn);
     builder.parse_filters(&config.log.level);
     if let Ok(filters) = std::env::var("RUST_LOG") {
         builder.parse_filters(&filters);
@@ -282,6 +324,63 @@ fn serve(config: Config, options: StartOptions) -> anyhow::Result<()> {
             print_bootstrap(bootstrap, app.http_addr());
         }
         app.run_until(stop).await
+    })
+}
+
+fn mcp(config: Config, args: McpArgs) -> anyhow::Result<()> {
+    let key = parse_api_key(args.api_key.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        if let Some(url) = &args.url {
+            let key = key.context("--url needs --api-key (or AGENTSEND_API_KEY)")?;
+            return mcp::stdio::relay(url, &key).await;
+        }
+        let signal = app::shutdown_signal()?;
+        let options = StartOptions {
+            api_key: key.clone(),
+            ..StartOptions::default()
+        };
+        let app = Application::build_with_options(config, Arc::new(SystemClock), options)
+            .await
+            .context("cannot open the database (is a server running on it? then use --url)")?;
+        let key = key
+            .or_else(|| app.bootstrap().map(|b| b.api_key.clone()))
+            .context(
+                "this database has accounts already: give --api-key (or AGENTSEND_API_KEY); \
+                 `agentsend keys create --account ID` makes one",
+            )?;
+        let state = app.state().clone();
+        let caller = Caller {
+            credential: Credential::Presented(key),
+            needs: None,
+        };
+        let who = state
+            .store
+            .read_as(&caller, state.now(), |_, who| Ok(who))
+            .await
+            .map_err(|_| anyhow::anyhow!("the API key is not a live key of this database"))?;
+        let server = McpServer::acting_as(state, Credential::Verified(who));
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let session = tokio::spawn(async move {
+            let result = mcp::stdio::serve(server).await;
+            let _ = done.send(());
+            result
+        });
+        app.run_until(async {
+            tokio::select! {
+                _ = finished => {}
+                () = signal => {}
+            }
+        })
+        .await?;
+        session.abort();
+        match session.await {
+            Ok(result) => result,
+            Err(_) => Ok(()),
+        }
     })
 }
 

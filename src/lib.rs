@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod labels;
 pub mod limits;
 pub mod mail;
+pub mod mcp;
 pub mod net;
 pub mod runner;
 pub mod seed;

@@ -50,7 +50,7 @@ pub struct AttachmentDto {
 }
 
 impl AttachmentDto {
-    fn new(a: Attachment, links: &DownloadLinks, now: Timestamp) -> Self {
+    pub(crate) fn new(a: Attachment, links: &DownloadLinks, now: Timestamp) -> Self {
         Self {
             url: links.url(a.meta.id, now),
             id: a.meta.id,

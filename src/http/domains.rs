@@ -100,7 +100,7 @@ pub struct DomainDto {
 }
 
 impl DomainDto {
-    fn new(d: Domain, setup: &DnsSetup) -> Self {
+    pub(crate) fn new(d: Domain, setup: &DnsSetup) -> Self {
         let (sending, receiving) = (setup.sending_records(&d), setup.receiving_records(&d));
         let dtos = |records: &[DnsRecord]| records.iter().cloned().map(Into::into).collect();
         let all = dtos(&[sending.as_slice(), receiving.as_slice()].concat());

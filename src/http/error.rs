@@ -175,7 +175,8 @@ impl ApiError {
         self.code.as_str()
     }
 
-    fn body(&self) -> ErrorBody {
+    /// The envelope, as sent.
+    pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorObject {
                 code: self.code,

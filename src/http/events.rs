@@ -458,7 +458,7 @@ pub async fn wait(
     }
 }
 
-fn parse_timeout(s: Option<&str>) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(s: Option<&str>) -> Result<Duration, String> {
     let Some(s) = s else {
         return Ok(Duration::from_secs(30));
     };
@@ -468,7 +468,7 @@ fn parse_timeout(s: Option<&str>) -> Result<Duration, String> {
     }
 }
 
-fn parse_wait_from(s: Option<&str>) -> Result<WaitFrom, String> {
+pub(crate) fn parse_wait_from(s: Option<&str>) -> Result<WaitFrom, String> {
     match s {
         None => Ok(WaitFrom::Now),
         Some(s) => {

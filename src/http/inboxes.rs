@@ -109,7 +109,7 @@ fn invalid(code: ErrorCode, message: String) -> ApiError {
 }
 
 impl CreateInbox {
-    fn into_new_inbox(self, config: &Config) -> Result<NewInbox, ApiError> {
+    pub(crate) fn into_new_inbox(self, config: &Config) -> Result<NewInbox, ApiError> {
         let (address, requested_domain) = match (self.address, self.prefix) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid_field(

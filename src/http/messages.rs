@@ -150,7 +150,7 @@ impl From<Message> for MessageDto {
 }
 
 /// `?q=`: full-text search words.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TextQuery {
     /// Full-text search over subject, addresses and body: words (all must match),
@@ -158,7 +158,7 @@ pub struct TextQuery {
     /// `address:` to look in one part only. 1–512 characters; a mistake is a 400 that says
     /// where it is.
     #[param(min_length = 1, max_length = 512)]
-    q: Option<String>,
+    pub(crate) q: Option<String>,
 }
 
 impl TextQuery {
@@ -191,38 +191,38 @@ pub struct SearchText {
 }
 
 /// The filters of the message lists and of the search. Every given condition must hold.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageFilters {
     /// The sender (name or address) contains this, any case.
     #[param(min_length = 1, max_length = 254)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// A To, Cc or Bcc recipient contains this, any case.
     #[param(min_length = 1, max_length = 254)]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Stored at or after this time (RFC 3339, or a date: midnight UTC).
     #[param(value_type = Option<String>, format = DateTime)]
-    after: Option<String>,
+    pub(crate) after: Option<String>,
     /// Stored before this time (RFC 3339, or a date: midnight UTC).
     #[param(value_type = Option<String>, format = DateTime)]
-    before: Option<String>,
+    pub(crate) before: Option<String>,
     /// Only messages with (`true`) or without (`false`) attachments.
     #[param(value_type = Option<bool>)]
-    has_attachment: Option<String>,
+    pub(crate) has_attachment: Option<String>,
     /// Only messages with this label (a label no message has gives an empty list).
     #[param(value_type = Option<String>, pattern = r"^[a-z0-9_.:-]{1,64}$")]
-    label: Option<String>,
+    pub(crate) label: Option<String>,
     /// `inbound` or `outbound`.
     #[param(value_type = Option<DirectionName>)]
-    direction: Option<String>,
+    pub(crate) direction: Option<String>,
     /// Only messages in this status.
     #[param(value_type = Option<StatusName>)]
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// With `q`: `newest` (default) or `rank` (best match first; its `nextCursor` is a
     /// position in the ranking).
     #[param(value_type = Option<OrderName>)]
-    order: Option<String>,
+    pub(crate) order: Option<String>,
 }
 
 /// A message direction, for the OpenAPI document.
@@ -243,7 +243,7 @@ pub enum OrderName {
 
 impl MessageFilters {
     /// The filters and the words, checked; every invalid one is reported.
-    pub(super) fn parse(&self, text: &TextQuery) -> Result<MessageQuery, ApiError> {
+    pub(crate) fn parse(&self, text: &TextQuery) -> Result<MessageQuery, ApiError> {
         let mut errors = ValidationErrors::new();
         let mut q = MessageQuery {
             text: text.words(&mut errors),
@@ -367,6 +367,22 @@ pub struct SendMessage {
     attachment_ids: Option<Vec<AttachmentId>>,
 }
 
+impl SendMessage {
+    /// The send, checked.
+    pub(crate) fn into_request(self) -> Result<SendRequest, ApiError> {
+        Ok(SendRequest::parse(SendFields {
+            to: self.to,
+            cc: self.cc,
+            bcc: self.bcc,
+            subject: self.subject,
+            body_text: self.body_text,
+            body_html: self.body_html,
+            thread_id: self.thread_id,
+            attachment_ids: self.attachment_ids,
+        })?)
+    }
+}
+
 /// Send a message from an inbox. Answers at once with the message `queued`; delivery follows
 /// in the background (`message.sent`, `message.delivered` webhooks).
 #[utoipa::path(post, path = "/inboxes/{id}/messages", tag = "Messages", operation_id = "sendMessage",
@@ -386,17 +402,7 @@ pub async fn send(
     inbox: Path<InboxId>,
     body: ApiJson<SendMessage>,
 ) -> Result<Reply, ApiError> {
-    let b = body.into_inner();
-    let request = SendRequest::parse(SendFields {
-        to: b.to,
-        cc: b.cc,
-        bcc: b.bcc,
-        subject: b.subject,
-        body_text: b.body_text,
-        body_html: b.body_html,
-        thread_id: b.thread_id,
-        attachment_ids: b.attachment_ids,
-    })?;
+    let request = body.into_inner().into_request()?;
     let respond = move |tx: &Tx<'_>, message| {
         idempotency.keep(
             tx,
@@ -515,7 +521,7 @@ pub struct LabelName(String);
 
 impl UpdateLabels {
     /// The change, checked.
-    pub(super) fn parse(self) -> Result<LabelChange, ApiError> {
+    pub(crate) fn parse(self) -> Result<LabelChange, ApiError> {
         LabelChange::parse(self.add_labels, self.remove_labels).map_err(ApiError::validation)
     }
 }

@@ -15,6 +15,7 @@ pub mod health;
 pub mod idempotency;
 pub mod inboxes;
 pub mod log;
+pub mod mcp;
 pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
@@ -151,6 +152,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         [(M::GET, READ, web::route().to(ws::connect))],
     ))
     .service(resource(
+        "/mcp",
+        [(M::POST, ANY_KEY, web::route().to(mcp::mcp))],
+    ))
+    .service(resource(
         "/_fixture/reset",
         [(M::POST, PUBLIC, web::route().to(fixture::reset))],
     ))
@@ -240,6 +245,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
 
 /// A route anyone may call.
 const PUBLIC: Option<Scope> = None;
+/// A route for any valid key (the handler checks what each operation needs).
+const ANY_KEY: Option<Scope> = None;
 /// A route for keys with the `read` scope.
 const READ: Option<Scope> = Some(Scope::Read);
 /// A route for keys with the `send` scope.
@@ -304,8 +311,10 @@ pub fn app(
     >,
 > {
     let doc = openapi::document(&state.config);
+    let mcp = web::Data::new(mcp::service(state.clone()));
     App::new()
         .app_data(web::Data::new(state))
+        .app_data(mcp)
         .app_data(web::PathConfig::default().error_handler(|_, _| {
             ApiError::invalid_field(
                 "id",

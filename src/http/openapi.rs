@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::domain::Cursor;
 
 use super::{
-    account, attachments, domains, error, events, health, inboxes, messages, sandbox, sender_lists,
-    threads, webhooks, ws,
+    account, attachments, domains, error, events, health, inboxes, mcp, messages, sandbox,
+    sender_lists, threads, webhooks, ws,
 };
 
 /// The document.
@@ -39,7 +39,7 @@ use super::{
         domains::create, domains::list, domains::get, domains::verify, domains::delete,
         account::get, account::update, account::create_key, account::list_keys, account::revoke_key,
         sandbox::provision, sandbox::claim_page, sandbox::claim_submit,
-        events::stream, ws::connect, events::wait,
+        events::stream, ws::connect, events::wait, mcp::mcp,
         sender_lists::list_inbox, sender_lists::add_inbox, sender_lists::remove_inbox,
         sender_lists::list_account, sender_lists::add_account, sender_lists::remove_account,
     ),
@@ -63,6 +63,9 @@ use super::{
             sends to a blocked recipient are 400 RECIPIENT_BLOCKED"),
         (name = "Events", description = "The account's events live, without a public URL: \
             Server-Sent Events and a WebSocket, both resumable from an event id (an addition to \
+            the hosted API)"),
+        (name = "MCP", description = "The Model Context Protocol server (Streamable HTTP): the \
+            API's operations as tools for agents; each tool needs its key scope (an addition to \
             the hosted API)"),
         (name = "System", description = "Health"),
     )

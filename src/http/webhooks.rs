@@ -59,6 +59,16 @@ pub struct CreatedWebhookDto {
     secret: String,
 }
 
+impl CreatedWebhookDto {
+    /// The webhook just created from `new`, with its secret.
+    pub(crate) fn new(webhook: Webhook, new: &NewWebhook) -> Self {
+        Self {
+            webhook: webhook.into(),
+            secret: new.secret.expose().to_owned(),
+        }
+    }
+}
+
 /// One attempt in the delivery log.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -156,6 +166,31 @@ pub struct CreateWebhook {
     events: Option<Vec<String>>,
 }
 
+impl CreateWebhook {
+    /// The webhook to create, checked (with a new secret).
+    pub(crate) fn into_new(self, state: &AppState) -> Result<NewWebhook, ApiError> {
+        let mut errors = ValidationErrors::new();
+        let url = match self.url {
+            Some(raw) => parse_url(state, &mut errors, &raw),
+            None => {
+                errors.add("url", "is required");
+                None
+            }
+        };
+        let description = parse_description(&mut errors, self.description);
+        let events = parse_events(&mut errors, self.events).unwrap_or_default();
+        let url = errors
+            .into_result(url)?
+            .ok_or_else(|| ApiError::invalid_field("url", "is required"))?;
+        Ok(NewWebhook {
+            url,
+            description,
+            events,
+            secret: WebhookSecret::generate(),
+        })
+    }
+}
+
 /// An event a webhook can subscribe to, for the OpenAPI document.
 #[derive(ToSchema)]
 #[schema(as = EventName)]
@@ -232,26 +267,7 @@ pub async fn create(
     idempotency: Idempotency,
     body: ApiJson<CreateWebhook>,
 ) -> Result<Reply, ApiError> {
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    let url = match body.url {
-        Some(raw) => parse_url(&state, &mut errors, &raw),
-        None => {
-            errors.add("url", "is required");
-            None
-        }
-    };
-    let description = parse_description(&mut errors, body.description);
-    let events = parse_events(&mut errors, body.events).unwrap_or_default();
-    let url = errors
-        .into_result(url)?
-        .ok_or_else(|| ApiError::invalid_field("url", "is required"))?;
-    let new = NewWebhook {
-        url,
-        description,
-        events,
-        secret: WebhookSecret::generate(),
-    };
+    let new = body.into_inner().into_new(&state)?;
     let now = state.now();
     let limits = state.limits.clone();
     Ok(state
@@ -259,10 +275,7 @@ pub async fn create(
         .write_as(&auth.0, now, move |tx, who| {
             limits.may_create_webhook(tx, who.account_id, now)?;
             let webhook = store::create_webhook(tx, who.account_id, &new, now)?;
-            let created = CreatedWebhookDto {
-                webhook: webhook.into(),
-                secret: new.secret.expose().to_owned(),
-            };
+            let created = CreatedWebhookDto::new(webhook, &new);
             idempotency.keep(tx, Reply::json(StatusCode::CREATED, &created)?)
         })
         .await?)

@@ -1,0 +1,156 @@
+//! The built-in MCP server: the API's operations as tools for agents.
+//!
+//! One [`McpServer`] serves both transports: Streamable HTTP at `/mcp` on the API listener
+//! (the `http::mcp` bridge passes each request's API key in), and stdio (`agentsend mcp`),
+//! where the key is fixed for the process. Each tool is a thin adapter: it parses its
+//! arguments into the same wire types as the REST endpoint, checks the same scope and calls
+//! the same operation, and answers with the REST endpoint's JSON as structured content plus
+//! a short text summary. A failure is a tool error carrying the API's error envelope, never
+//! a protocol error.
+
+pub mod stdio;
+mod tools;
+
+use std::sync::Arc;
+
+use rmcp::ErrorData;
+use rmcp::handler::server::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::Value;
+
+use crate::domain::Credential;
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// What an agent is told about this server when it connects.
+const INSTRUCTIONS: &str = "AgentSend: real email inboxes for agents. Create an inbox \
+(create_inbox), send mail from it (send_email, reply_to_email, forward_email), wait for \
+replies (wait_for_email), read and search what arrived (list_emails, get_email, \
+search_emails, list_threads, get_thread), organise it with labels (update_labels), and write \
+drafts that a person may approve before they go (create_draft, send_draft).";
+
+/// The MCP server for one connection (stdio) or one request (HTTP). Cheap to clone.
+#[derive(Clone)]
+pub struct McpServer {
+    state: AppState,
+    /// The key every call acts with on stdio; over HTTP each request brings its own.
+    fixed: Option<Credential>,
+    tools: Arc<[Tool]>,
+}
+
+impl McpServer {
+    /// A server over HTTP: each request's credential comes with the request.
+    pub fn per_request(state: AppState) -> Self {
+        Self {
+            state,
+            fixed: None,
+            tools: tools::all().into(),
+        }
+    }
+
+    /// A server whose calls all act with `credential` (stdio).
+    pub fn acting_as(state: AppState, credential: Credential) -> Self {
+        Self {
+            fixed: Some(credential),
+            ..Self::per_request(state)
+        }
+    }
+
+    /// The credential of a call: the HTTP request's, or the process's.
+    fn credential(&self, context: &RequestContext<RoleServer>) -> Option<Credential> {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Credential>().cloned())
+            .or_else(|| self.fixed.clone())
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("agentsend", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools.to_vec()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(credential) = self.credential(&context) else {
+            return Ok(failed(ApiError::unauthorized()).into());
+        };
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        let result = tools::call(&self.state, credential, &request.name, args).await;
+        Ok(match result {
+            Ok(done) => done.into_result(),
+            Err(e) => failed(e),
+        }
+        .into())
+    }
+}
+
+/// A tool's answer: the JSON the REST endpoint would give, and one line saying what it is.
+pub(crate) struct Done {
+    summary: String,
+    value: Value,
+}
+
+impl Done {
+    fn new(summary: impl Into<String>, value: Value) -> Self {
+        Self {
+            summary: summary.into(),
+            value,
+        }
+    }
+
+    /// The summary first, then the JSON, so that a client which shows only text content
+    /// (as the hosted service's MCP package returned it) still sees everything.
+    fn into_result(self) -> CallToolResult {
+        let text = format!("{}\n\n{}", self.summary, self.value);
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(self.value);
+        result
+    }
+}
+
+/// A tool error with the API's code, message and status (and field details), as text and
+/// as the API's error envelope.
+fn failed(e: ApiError) -> CallToolResult {
+    let body = serde_json::to_value(e.body()).unwrap_or(Value::Null);
+    let error = &body["error"];
+    let mut text = format!(
+        "{}: {}",
+        error["code"].as_str().unwrap_or("INTERNAL_ERROR"),
+        error["message"].as_str().unwrap_or_default()
+    );
+    // One bad field is in the message already; several are listed.
+    if let Some(details) = error["details"].as_object().filter(|d| d.len() > 1) {
+        for (field, problems) in details {
+            for problem in problems.as_array().into_iter().flatten() {
+                text.push_str(&format!("\n- {field}: {}", problem.as_str().unwrap_or("")));
+            }
+        }
+    }
+    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(body);
+    result
+}
