@@ -18,6 +18,7 @@ pub mod log;
 pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
+pub mod reply;
 pub mod sandbox;
 pub mod sender_lists;
 pub mod threads;
@@ -99,6 +100,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/messages/{id}/raw",
         [(M::GET, web::route().to(messages::raw))],
+    ))
+    .service(resource(
+        "/messages/{id}/reply",
+        [(M::POST, web::route().to(reply::reply))],
+    ))
+    .service(resource(
+        "/messages/{id}/forward",
+        [(M::POST, web::route().to(reply::forward))],
     ))
     .service(resource(
         "/inboxes/{id}/threads",
