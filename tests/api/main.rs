@@ -38,6 +38,7 @@ mod memory;
 mod openapi;
 mod rate_limit;
 mod reading;
+mod reply;
 pub mod sandbox;
 pub mod send;
 mod sender_lists;
