@@ -44,7 +44,7 @@ use super::{
         sender_lists::list_account, sender_lists::add_account, sender_lists::remove_account,
     ),
     components(schemas(error::ErrorBody, messages::StatusName, messages::DirectionName,
-        messages::OrderName, messages::LabelName, domains::DomainFormat)),
+        messages::OrderName, messages::LabelName, domains::DomainFormat, reply::ForwardModeName)),
     modifiers(&Security, &CommonResponses),
     security(("BearerAuth" = []), ("ApiKeyAuth" = [])),
     tags(

@@ -185,4 +185,44 @@ mod tests {
             "CRLF only"
         );
     }
+
+    #[test]
+    fn a_forwarded_message_goes_as_it_is_when_it_is_7bit() {
+        let original = b"From: a@x.test\r\nSubject: hi\r\n\r\nhello\r\n";
+        let compose_with = |content: &'static [u8]| {
+            let to = [addr("bob@example.com")];
+            let parts = [Part {
+                filename: "hi.eml",
+                content_type: "message/rfc822",
+                content,
+            }];
+            compose(&Composition {
+                from_name: None,
+                from: "agent@agentsend.localhost",
+                to: &to,
+                cc: &[],
+                subject: "Fwd: hi",
+                text: Some("FYI"),
+                html: None,
+                message_id: "m2@agentsend.localhost",
+                in_reply_to: None,
+                references: &[],
+                attachments: &parts,
+                date: Timestamp::from_millis(1_700_000_000_000),
+            })
+            .unwrap()
+        };
+        let raw = compose_with(original);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Content-Type: message/rfc822"), "{text}");
+        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+        assert!(
+            raw.windows(original.len()).any(|w| w == original),
+            "the original's bytes as they are"
+        );
+        // 8-bit content is not sent raw (it would need 8BITMIME all the way).
+        let raw = compose_with("Subject: Grüße\r\n\r\nx\r\n".as_bytes());
+        assert!(String::from_utf8_lossy(&raw).contains("Content-Transfer-Encoding: base64"));
+        assert!(is_7bit(b"a\r\nb\r\n") && !is_7bit(b"a\nb") && !is_7bit(b"a\rb"));
+    }
 }

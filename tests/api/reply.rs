@@ -404,3 +404,32 @@ async fn a_replayed_idempotency_key_returns_the_same_reply() {
     .await;
     assert_eq!(page["total"], 1, "{page}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_reply_and_forward() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = json(
+        app.anonymous(Method::GET, "/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    for (path, body) in [
+        ("/messages/{id}/reply", "ReplyMessage"),
+        ("/messages/{id}/forward", "ForwardMessage"),
+    ] {
+        let post = &doc["paths"][path]["post"];
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            format!("#/components/schemas/{body}")
+        );
+        assert!(post["responses"]["202"].is_object(), "{path}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["ForwardModeName"]["enum"],
+        json!(["attachment", "inline"])
+    );
+    assert_eq!(schemas["ForwardMessage"]["required"], json!(["to"]));
+}
