@@ -334,6 +334,7 @@ impl Application {
             config.mail.shared_domain.to_string(),
             dkim.clone(),
             limits.clone(),
+            config.outbound.forward_as,
         );
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).

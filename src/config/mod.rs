@@ -517,4 +517,30 @@ mod tests {
         assert!(!s.contains("hunter2") && !s.contains("\"s\""), "{s}");
         assert!(s.contains("smtp"));
     }
+
+    #[test]
+    fn forwards_are_carried_as_configured_and_a_bad_mode_is_an_error() {
+        use crate::domain::reply::ForwardMode;
+        let c = load_text(
+            "[outbound]\nforward_as = \"inline\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.config.outbound.forward_as, ForwardMode::Inline);
+        let c = load_text(
+            "",
+            &[("AGENTSEND_OUTBOUND_FORWARD_AS", "inline")],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.config.outbound.forward_as, ForwardMode::Inline);
+        let e = load_text(
+            "[outbound]\nforward_as = \"quoted\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("forward_as"), "{e}");
+    }
 }

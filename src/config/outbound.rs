@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, fail};
 use crate::domain::DomainName;
+use crate::domain::reply::ForwardMode;
 
 /// `[outbound]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +40,10 @@ pub struct OutboundConfig {
     pub relay_password: String,
     /// `direct`: the port MX hosts are contacted on (25; tests use another).
     pub direct_port: u16,
+    /// How `POST /messages/{id}/forward` carries the original when the request does not say:
+    /// `attachment` (its exact bytes as a `message/rfc822` part) or `inline` (its headers and
+    /// text quoted under the note, its attachments attached again).
+    pub forward_as: ForwardMode,
 }
 
 impl Default for OutboundConfig {
@@ -57,6 +62,7 @@ impl Default for OutboundConfig {
             relay_username: String::new(),
             relay_password: String::new(),
             direct_port: 25,
+            forward_as: ForwardMode::Attachment,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod random;
 pub mod reading;
 pub mod refusal;
+pub mod reply;
 pub mod sandbox;
 pub mod scope;
 pub mod search;

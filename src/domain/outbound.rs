@@ -2,7 +2,7 @@
 //! status.
 
 use super::address::EmailAddress;
-use super::ids::{AttachmentId, ThreadId};
+use super::ids::{AttachmentId, MessageId, ThreadId};
 use super::message::MessageStatus;
 use super::validation::{ValidationErrors, has_line_breaks_or_nul};
 
@@ -58,10 +58,28 @@ pub struct SendRequest {
     pub body_text: Option<String>,
     /// HTML body.
     pub body_html: Option<String>,
-    /// The thread to reply in.
-    pub thread_id: Option<ThreadId>,
+    /// What it answers: a thread or a message of the sending inbox; `None` starts a thread.
+    pub parent: Option<Parent>,
     /// Up to 10 distinct attachments.
     pub attachment_ids: Vec<AttachmentId>,
+}
+
+/// What a send answers, which decides its thread, `In-Reply-To` and `References`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    /// A reply in this thread of the inbox, to its newest message.
+    Thread(ThreadId),
+    /// A reply to this message of the inbox, in its thread.
+    Message(MessageId),
+    /// A forward of this message of the inbox: in its thread, naming it in `References` but
+    /// not replying to it; with `attach_original`, its exact bytes go along as a
+    /// `message/rfc822` part.
+    Forward {
+        /// The message forwarded.
+        message: MessageId,
+        /// Attach the original.
+        attach_original: bool,
+    },
 }
 
 fn addresses(
@@ -139,7 +157,7 @@ impl SendRequest {
             subject,
             body_text,
             body_html,
-            thread_id: f.thread_id,
+            parent: f.thread_id.map(Parent::Thread),
             attachment_ids,
         })
     }

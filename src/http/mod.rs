@@ -19,6 +19,7 @@ pub mod mcp;
 pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
+pub mod reply;
 pub mod sandbox;
 pub mod sender_lists;
 pub mod threads;
@@ -104,6 +105,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/messages/{id}/raw",
         [(M::GET, READ, web::route().to(messages::raw))],
+    ))
+    .service(resource(
+        "/messages/{id}/reply",
+        [(M::POST, SEND, web::route().to(reply::reply))],
+    ))
+    .service(resource(
+        "/messages/{id}/forward",
+        [(M::POST, SEND, web::route().to(reply::forward))],
     ))
     .service(resource(
         "/inboxes/{id}/threads",

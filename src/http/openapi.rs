@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::domain::Cursor;
 
 use super::{
-    account, attachments, domains, error, events, health, inboxes, mcp, messages, sandbox,
-    sender_lists, threads, webhooks, ws,
+    account, attachments, domains, error, events, health, inboxes, mcp, messages, reply,
+    sandbox, sender_lists, threads, webhooks, ws,
 };
 
 /// The document.
@@ -31,7 +31,7 @@ use super::{
         health::health,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
         messages::send, messages::list, messages::search, messages::get, messages::update,
-        messages::raw, messages::delete,
+        messages::raw, messages::delete, reply::reply, reply::forward,
         threads::list, threads::get, threads::update, threads::messages,
         attachments::upload, attachments::get, attachments::content, attachments::download,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
@@ -44,7 +44,7 @@ use super::{
         sender_lists::list_account, sender_lists::add_account, sender_lists::remove_account,
     ),
     components(schemas(error::ErrorBody, messages::StatusName, messages::DirectionName,
-        messages::OrderName, messages::LabelName, domains::DomainFormat)),
+        messages::OrderName, messages::LabelName, domains::DomainFormat, reply::ForwardModeName)),
     modifiers(&Security, &CommonResponses),
     security(("BearerAuth" = []), ("ApiKeyAuth" = [])),
     tags(

@@ -5,6 +5,7 @@
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
+use mail_builder::mime::MimePart;
 
 use crate::domain::{EmailAddress, Timestamp};
 
@@ -52,6 +53,30 @@ fn address_list(list: &[EmailAddress]) -> Address<'_> {
     Address::new_list(list.iter().map(|a| Address::from(a.as_str())).collect())
 }
 
+/// Whether `content` can go as it is in a 7bit part (RFC 2045 §2.7): ASCII without NUL, CR
+/// and LF only as CRLF, lines of at most 998 characters.
+fn is_7bit(content: &[u8]) -> bool {
+    let mut line = 0usize;
+    let mut prev = 0u8;
+    for &b in content {
+        match b {
+            0 | 0x80.. => return false,
+            b'\n' if prev != b'\r' => return false,
+            b'\n' => line = 0,
+            b'\r' => {}
+            _ if prev == b'\r' => return false,
+            _ => {
+                line += 1;
+                if line > 998 {
+                    return false;
+                }
+            }
+        }
+        prev = b;
+    }
+    prev != b'\r'
+}
+
 /// Builds the bytes. They end with CRLF.
 pub fn compose(c: &Composition<'_>) -> std::io::Result<Vec<u8>> {
     let from = match c.from_name {
@@ -83,7 +108,20 @@ pub fn compose(c: &Composition<'_>) -> std::io::Result<Vec<u8>> {
         (text, None) => builder = builder.text_body(text.unwrap_or("")),
     }
     for part in c.attachments {
-        builder = builder.attachment(part.content_type.to_owned(), part.filename, part.content);
+        if part.content_type.eq_ignore_ascii_case("message/rfc822") && is_7bit(part.content) {
+            // RFC 2046 §5.2.1: a message/rfc822 body is 7bit, 8bit or binary, never base64.
+            // 7bit is kept as it is; anything else is base64 after all (which clients read),
+            // since 8bit would need 8BITMIME of every server on the way.
+            let embedded = MimePart::new("message/rfc822", part.content)
+                .attachment(part.filename)
+                .transfer_encoding("7bit");
+            builder
+                .attachments
+                .get_or_insert_with(Vec::new)
+                .push(embedded);
+        } else {
+            builder = builder.attachment(part.content_type.to_owned(), part.filename, part.content);
+        }
     }
     let mut raw = builder.write_to_vec()?;
     if !raw.ends_with(b"\r\n") {
@@ -146,5 +184,45 @@ mod tests {
                 .all(|w| w[0] == b'\r'),
             "CRLF only"
         );
+    }
+
+    #[test]
+    fn a_forwarded_message_goes_as_it_is_when_it_is_7bit() {
+        let original = b"From: a@x.test\r\nSubject: hi\r\n\r\nhello\r\n";
+        let compose_with = |content: &'static [u8]| {
+            let to = [addr("bob@example.com")];
+            let parts = [Part {
+                filename: "hi.eml",
+                content_type: "message/rfc822",
+                content,
+            }];
+            compose(&Composition {
+                from_name: None,
+                from: "agent@agentsend.localhost",
+                to: &to,
+                cc: &[],
+                subject: "Fwd: hi",
+                text: Some("FYI"),
+                html: None,
+                message_id: "m2@agentsend.localhost",
+                in_reply_to: None,
+                references: &[],
+                attachments: &parts,
+                date: Timestamp::from_millis(1_700_000_000_000),
+            })
+            .unwrap()
+        };
+        let raw = compose_with(original);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Content-Type: message/rfc822"), "{text}");
+        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+        assert!(
+            raw.windows(original.len()).any(|w| w == original),
+            "the original's bytes as they are"
+        );
+        // 8-bit content is not sent raw (it would need 8BITMIME all the way).
+        let raw = compose_with("Subject: Grüße\r\n\r\nx\r\n".as_bytes());
+        assert!(String::from_utf8_lossy(&raw).contains("Content-Transfer-Encoding: base64"));
+        assert!(is_7bit(b"a\r\nb\r\n") && !is_7bit(b"a\nb") && !is_7bit(b"a\rb"));
     }
 }

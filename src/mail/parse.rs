@@ -112,6 +112,23 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
     }
 }
 
+/// Where replies to a message go (RFC 5322 §3.6.2): the addresses of its `Reply-To`, else of
+/// its `From`, bare; empty when it has neither. Only the header block is read.
+pub fn reply_addresses(raw: &[u8]) -> Vec<String> {
+    let end = memchr::memmem::find(raw, b"\r\n\r\n")
+        .or_else(|| memchr::memmem::find(raw, b"\n\n"))
+        .map_or(raw.len(), |at| at + 2);
+    let Some(message) = MessageParser::default().parse_headers(&raw[..end]) else {
+        return Vec::new();
+    };
+    let reply_to = addresses(message.reply_to());
+    if reply_to.is_empty() {
+        addresses(message.from())
+    } else {
+        reply_to
+    }
+}
+
 fn addresses(list: Option<&Address<'_>>) -> Vec<String> {
     list.map(|a| {
         a.iter()

@@ -4,18 +4,20 @@
 use std::sync::Arc;
 
 use crate::domain::Clock;
-use crate::domain::message::{Message, normalize_subject};
+use crate::domain::message::{Direction, Message, normalize_subject};
 use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::outbound::{RecipientKind, SendRequest};
 use crate::domain::random;
 use crate::domain::reading::Reading;
+use crate::domain::reply::{ForwardMode, ForwardRequest, Original, ReplyRequest};
 use crate::domain::{Caller, DomainId, Inbox, InboxId, MessageId, Refusal};
 use crate::limits::Limits;
 use crate::mail::MailError;
 use crate::mail::compose::{self, Composition, Part};
 use crate::mail::dkim::DkimKey;
+use crate::mail::parse;
 use crate::store::outbound::{self, NewOutbound};
-use crate::store::{Db, Failure, Store, Tx, domains, inboxes, sender_lists};
+use crate::store::{Db, Failure, Store, Tx, domains, inboxes, messages, sender_lists};
 
 /// Accepting sends, with what it needs: the store, the clock, the shared domain and its DKIM
 /// key, and the limits on sending. Cheap to clone.
@@ -26,17 +28,20 @@ pub struct Sending {
     shared_domain: String,
     shared_key: Option<Arc<DkimKey>>,
     limits: Arc<Limits>,
+    forward_as: ForwardMode,
 }
 
 impl Sending {
     /// Sends from inboxes of `shared_domain` are signed with `shared_key`, those of custom
-    /// domains with their own keys.
+    /// domains with their own keys. Forwards that do not say how carry the original
+    /// `forward_as`.
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         shared_domain: String,
         shared_key: Option<Arc<DkimKey>>,
         limits: Arc<Limits>,
+        forward_as: ForwardMode,
     ) -> Self {
         Self {
             store,
@@ -44,7 +49,72 @@ impl Sending {
             shared_domain,
             shared_key,
             limits,
+            forward_as,
         }
+    }
+
+    /// Accepts a reply to `who`'s message `message_id`, from the message's inbox and in its
+    /// thread: recipients, subject and references come from the original (see
+    /// [`ReplyRequest::into_send`]); then it is a send like any other ([`Sending::submit`]).
+    pub async fn reply<R: Send + 'static>(
+        &self,
+        who: &Caller,
+        message_id: MessageId,
+        request: ReplyRequest,
+        respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, Failure> + Send + 'static,
+    ) -> Result<R, MailError> {
+        let now = self.clock.now();
+        let (inbox_id, send) = self
+            .store
+            .read_as(who, now, move |c, auth| {
+                let original = messages::get_message(c, auth.account_id, message_id)?;
+                // The inbox's own state (deleted, suspended) is checked as for any send.
+                let inbox = inboxes::get_inbox(c, auth.account_id, original.inbox_id, now)?;
+                let reply_to = match original.direction {
+                    Direction::Inbound => parse::reply_addresses(&messages::raw_message(
+                        c,
+                        auth.account_id,
+                        message_id,
+                    )?),
+                    Direction::Outbound => Vec::new(),
+                };
+                let send = request
+                    .into_send(Original {
+                        message: &original,
+                        reply_to: &reply_to,
+                        own_address: &inbox.address,
+                    })
+                    .map_err(|e| Failure::Refused(Refusal::Invalid(e)))?;
+                Ok((inbox.id, send))
+            })
+            .await?;
+        self.submit(who, inbox_id, send, respond).await
+    }
+
+    /// Accepts a forward of `who`'s message `message_id`, from the message's inbox and in its
+    /// thread, carrying the original as the request says or else as configured (see
+    /// [`ForwardRequest::into_send`]); then it is a send like any other ([`Sending::submit`]).
+    pub async fn forward<R: Send + 'static>(
+        &self,
+        who: &Caller,
+        message_id: MessageId,
+        request: ForwardRequest,
+        respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, Failure> + Send + 'static,
+    ) -> Result<R, MailError> {
+        let now = self.clock.now();
+        let default = self.forward_as;
+        let (inbox_id, send) = self
+            .store
+            .read_as(who, now, move |c, auth| {
+                let original = messages::get_message(c, auth.account_id, message_id)?;
+                let inbox = inboxes::get_inbox(c, auth.account_id, original.inbox_id, now)?;
+                let send = request
+                    .into_send(&original, default)
+                    .map_err(|e| Failure::Refused(Refusal::Invalid(e)))?;
+                Ok((inbox.id, send))
+            })
+            .await?;
+        self.submit(who, inbox_id, send, respond).await
     }
 
     /// Accepts a send from `who`'s inbox: stores it (status `queued`) and, in the same
@@ -58,7 +128,7 @@ impl Sending {
         respond: impl FnOnce(&Tx<'_>, Message) -> Result<R, Failure> + Send + 'static,
     ) -> Result<R, MailError> {
         let now = self.clock.now();
-        let (thread_id, attachment_ids) = (request.thread_id, request.attachment_ids.clone());
+        let (parent, attachment_ids) = (request.parent, request.attachment_ids.clone());
         let shared_key = self.shared_key.clone();
         let shared_domain = self.shared_domain.clone();
         let limits = self.limits.clone();
@@ -69,7 +139,7 @@ impl Sending {
             .read_as(who, now, move |c, auth| {
                 let inbox = inboxes::get_inbox(c, auth.account_id, inbox_id, now)?;
                 limits.may_start_send(c, &inbox, now)?;
-                let context = outbound::send_context(c, inbox, thread_id, &attachment_ids)?;
+                let context = outbound::send_context(c, inbox, parent, &attachment_ids)?;
                 let key = match context.inbox.domain_id {
                     Some(domain_id) => domain_key(c, domain_id)?.map(Arc::new),
                     None => shared_key,
@@ -204,7 +274,7 @@ struct Composed {
 }
 
 /// The message's bytes and headers: Message-ID on the inbox's domain, In-Reply-To and
-/// References from the thread's newest message; DKIM-signed with `dkim` when it
+/// References from the message answered (see [`outbound::send_context`]); DKIM-signed with `dkim` when it
 /// is the inbox domain's key. Bounces go to `bounces_to`, or the inbox's domain if `None`.
 fn compose_for(
     context: outbound::SendContext,
@@ -220,11 +290,7 @@ fn compose_for(
         .map_or("localhost", |(_, d)| d);
     let message_id = format!("{}@{domain}", MessageId::new().as_uuid().simple());
     let (in_reply_to, references) = match &context.thread {
-        Some(thread) => {
-            let mut refs = thread.last_references.clone();
-            refs.extend(thread.last_message_id.clone());
-            (thread.last_message_id.clone(), refs)
-        }
+        Some(thread) => (thread.in_reply_to.clone(), thread.references.clone()),
         None => (None, Vec::new()),
     };
     let parts: Vec<Part<'_>> = context
@@ -235,6 +301,11 @@ fn compose_for(
             content_type: &meta.content_type,
             content: bytes,
         })
+        .chain(context.forwarded.iter().map(|f| Part {
+            filename: &f.filename,
+            content_type: "message/rfc822",
+            content: &f.raw,
+        }))
         .collect();
     let raw = compose::compose(&Composition {
         from_name: inbox.display_name.as_deref(),

@@ -11,22 +11,32 @@ use super::{Failure, Queue, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::Resource;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
-use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, RecipientKind, RecipientStatus};
+use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, Parent, RecipientKind, RecipientStatus};
 use crate::domain::reading::Reading;
+use crate::domain::reply::{forwarded_filename, reply_references};
 use crate::domain::{AccountId, AttachmentId, Inbox, InboxId, MessageId, ThreadId, Timestamp};
 
 /// The job kind of a send.
 pub const SEND_JOB: &str = "send";
 
-/// The thread a reply joins, and what its headers need.
+/// The thread a send joins, and what its headers need.
 #[derive(Debug, Clone)]
 pub struct ThreadRef {
     /// The thread.
     pub id: ThreadId,
-    /// Message-ID of its newest message that has one.
-    pub last_message_id: Option<String>,
-    /// That message's References.
-    pub last_references: Vec<String>,
+    /// `In-Reply-To`: the Message-ID of the message replied to, if it has one.
+    pub in_reply_to: Option<String>,
+    /// `References`, oldest first.
+    pub references: Vec<String>,
+}
+
+/// A message forwarded as an attachment.
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// `<subject>.eml`.
+    pub filename: String,
+    /// Its exact bytes.
+    pub raw: Vec<u8>,
 }
 
 /// What composing a message needs from the database.
@@ -38,6 +48,8 @@ pub struct SendContext {
     pub thread: Option<ThreadRef>,
     /// Attachments with their bytes, in the order asked for.
     pub attachments: Vec<(AttachmentMeta, Vec<u8>)>,
+    /// The original of a forward that carries it as an attachment.
+    pub forwarded: Option<Forwarded>,
 }
 
 /// What the send rules look at ([`crate::limits`]): the messages accepted today (UTC) from
@@ -110,47 +122,53 @@ fn count_accepted(
     Ok(())
 }
 
-/// Checks what the store can check before composing (the thread, the attachments) and loads
-/// what composing needs. The send rules ([`crate::limits`]) are the caller's.
+/// Checks what the store can check before composing (the thread or message answered, the
+/// attachments) and loads what composing needs. The send rules ([`crate::limits`]) are the
+/// caller's.
 pub fn send_context(
     conn: &Db,
     inbox: Inbox,
-    thread_id: Option<ThreadId>,
+    parent: Option<Parent>,
     attachment_ids: &[AttachmentId],
 ) -> Result<SendContext, Failure> {
-    let (account_id, inbox_id) = (inbox.account_id, inbox.id);
-    let thread = match thread_id {
+    let account_id = inbox.account_id;
+    let mut forwarded = None;
+    let thread = match parent {
         None => None,
-        Some(id) => {
-            let thread = messages::get_thread(conn, account_id, id)?;
-            if thread.inbox_id != inbox_id {
-                return Err(Failure::Refused(Refusal::ThreadInboxMismatch));
-            }
-            let last: Option<(String, String)> = conn
-                .sql()
-                .prepare_cached(
-                    "SELECT message_id_header, references_headers FROM messages
-                     WHERE thread_id = ?1 AND message_id_header IS NOT NULL
-                     ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                )?
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let (last_message_id, last_references) = match last {
-                Some((mid, refs)) => (
-                    Some(mid),
-                    serde_json::from_str(&refs)
-                        .map_err(|e| Failure::corrupt(format!("references: {e}")))?,
-                ),
-                None => (None, Vec::new()),
-            };
+        Some(Parent::Thread(id)) => Some(thread_reply(conn, &inbox, id)?),
+        Some(Parent::Message(id)) => {
+            let m = parent_message(conn, &inbox, id)?;
             Some(ThreadRef {
-                id,
-                last_message_id,
-                last_references,
+                id: m.thread_id,
+                references: reply_references(
+                    &m.references,
+                    m.in_reply_to.as_deref(),
+                    m.message_id_header.as_deref(),
+                ),
+                in_reply_to: m.message_id_header,
+            })
+        }
+        Some(Parent::Forward {
+            message,
+            attach_original,
+        }) => {
+            let m = parent_message(conn, &inbox, message)?;
+            if attach_original {
+                forwarded = Some(Forwarded {
+                    filename: forwarded_filename(&m.subject),
+                    raw: messages::raw_message(conn, account_id, m.id)?,
+                });
+            }
+            Some(ThreadRef {
+                id: m.thread_id,
+                in_reply_to: None,
+                references: m.message_id_header.into_iter().collect(),
             })
         }
     };
-    let mut total = 0u64;
+    let mut total = forwarded
+        .as_ref()
+        .map_or(0, |f| u64::try_from(f.raw.len()).unwrap_or(u64::MAX));
     let mut attachments = Vec::with_capacity(attachment_ids.len());
     for id in attachment_ids {
         total = total.saturating_add(attachments::get(conn, account_id, *id)?.meta.size);
@@ -165,7 +183,49 @@ pub fn send_context(
         inbox,
         thread,
         attachments,
+        forwarded,
     })
+}
+
+/// A reply in thread `id` of `inbox`, to its newest message that has a Message-ID.
+fn thread_reply(conn: &Db, inbox: &Inbox, id: ThreadId) -> Result<ThreadRef, Failure> {
+    let thread = messages::get_thread(conn, inbox.account_id, id)?;
+    if thread.inbox_id != inbox.id {
+        return Err(Failure::Refused(Refusal::ThreadInboxMismatch));
+    }
+    let last: Option<(String, Option<String>, String)> = conn
+        .sql()
+        .prepare_cached(
+            "SELECT message_id_header, in_reply_to, references_headers FROM messages
+             WHERE thread_id = ?1 AND message_id_header IS NOT NULL
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((message_id, in_reply_to, references)) = last else {
+        return Ok(ThreadRef {
+            id,
+            in_reply_to: None,
+            references: Vec::new(),
+        });
+    };
+    let references: Vec<String> = serde_json::from_str(&references)
+        .map_err(|e| Failure::corrupt(format!("references: {e}")))?;
+    Ok(ThreadRef {
+        id,
+        references: reply_references(&references, in_reply_to.as_deref(), Some(&message_id)),
+        in_reply_to: Some(message_id),
+    })
+}
+
+/// Message `id` of the account, which must be `inbox`'s: a reply or forward goes out from the
+/// inbox that holds the original.
+fn parent_message(conn: &Db, inbox: &Inbox, id: MessageId) -> Result<Message, Failure> {
+    let m = messages::get_message(conn, inbox.account_id, id)?;
+    if m.inbox_id != inbox.id {
+        return Err(Failure::Refused(Refusal::ThreadInboxMismatch));
+    }
+    Ok(m)
 }
 
 /// A composed message, ready to store.

@@ -38,6 +38,7 @@ mod memory;
 mod openapi;
 mod rate_limit;
 mod reading;
+mod reply;
 pub mod sandbox;
 mod scopes;
 pub mod send;

@@ -32,6 +32,8 @@ const TABLE: &[(&str, &str, Option<&str>)] = &[
     ("PATCH", "/messages/{id}", Some("manage")),
     ("DELETE", "/messages/{id}", Some("manage")),
     ("GET", "/messages/{id}/raw", Some("read")),
+    ("POST", "/messages/{id}/reply", Some("send")),
+    ("POST", "/messages/{id}/forward", Some("send")),
     ("GET", "/inboxes/{id}/threads", Some("read")),
     ("GET", "/threads/{id}", Some("read")),
     ("PATCH", "/threads/{id}", Some("manage")),
@@ -76,6 +78,8 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             json!({"to": ["ada@example.com"], "subject": "Hi", "bodyText": "Hello"})
         }
         ("PATCH", "/inboxes/{id}") => json!({"displayName": "Renamed"}),
+        ("POST", "/messages/{id}/reply") => json!({"bodyText": "Thanks"}),
+        ("POST", "/messages/{id}/forward") => json!({"to": ["ada@example.com"]}),
         ("POST", p) if p.ends_with("/lists/{list}") => json!({"entry": "spam.example"}),
         ("PATCH", "/messages/{id}" | "/threads/{id}") => json!({"addLabels": ["todo"]}),
         ("POST", "/webhooks") | ("PUT", "/webhooks/{id}") => {
