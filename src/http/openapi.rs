@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::domain::Cursor;
 
 use super::{
-    account, attachments, domains, error, events, health, inboxes, mcp, messages, reply,
-    sandbox, sender_lists, threads, webhooks, ws,
+    account, attachments, domains, error, events, health, inboxes, mcp, messages, reply, sandbox,
+    sender_lists, threads, webhooks, ws,
 };
 
 /// The document.

@@ -59,15 +59,7 @@ pub async fn reply(
     message: Path<MessageId>,
     body: ApiJson<ReplyMessage>,
 ) -> Result<Reply, ApiError> {
-    let b = body.into_inner();
-    let request = ReplyRequest::parse(ReplyFields {
-        body_text: b.body_text,
-        body_html: b.body_html,
-        reply_all: b.reply_all,
-        cc: b.cc,
-        bcc: b.bcc,
-        attachment_ids: b.attachment_ids,
-    })?;
+    let request = body.into_inner().into_request()?;
     let respond = move |tx: &Tx<'_>, message| {
         idempotency.keep(
             tx,
@@ -81,6 +73,35 @@ pub async fn reply(
 }
 
 /// How a forward carries the original, for the OpenAPI document.
+impl ReplyMessage {
+    /// The reply, checked.
+    pub(crate) fn into_request(self) -> Result<ReplyRequest, ApiError> {
+        Ok(ReplyRequest::parse(ReplyFields {
+            body_text: self.body_text,
+            body_html: self.body_html,
+            reply_all: self.reply_all,
+            cc: self.cc,
+            bcc: self.bcc,
+            attachment_ids: self.attachment_ids,
+        })?)
+    }
+}
+
+impl ForwardMessage {
+    /// The forward, checked.
+    pub(crate) fn into_request(self) -> Result<ForwardRequest, ApiError> {
+        Ok(ForwardRequest::parse(ForwardFields {
+            to: self.to,
+            cc: self.cc,
+            bcc: self.bcc,
+            body_text: self.body_text,
+            body_html: self.body_html,
+            attachment_ids: self.attachment_ids,
+            mode: self.mode,
+        })?)
+    }
+}
+
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum ForwardModeName {
@@ -138,16 +159,7 @@ pub async fn forward(
     message: Path<MessageId>,
     body: ApiJson<ForwardMessage>,
 ) -> Result<Reply, ApiError> {
-    let b = body.into_inner();
-    let request = ForwardRequest::parse(ForwardFields {
-        to: b.to,
-        cc: b.cc,
-        bcc: b.bcc,
-        body_text: b.body_text,
-        body_html: b.body_html,
-        attachment_ids: b.attachment_ids,
-        mode: b.mode,
-    })?;
+    let request = body.into_inner().into_request()?;
     let respond = move |tx: &Tx<'_>, message| {
         idempotency.keep(
             tx,

@@ -39,6 +39,8 @@ struct Negotiated {
 /// `key`. Requests run concurrently; each answer is written as one line when it comes.
 pub async fn relay(base: &url::Url, key: &ApiKeySecret) -> anyhow::Result<()> {
     let endpoint = base.join("mcp").context("the server URL")?;
+    // rustls with ring, as the server's own clients (a no-op if already chosen).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -21,6 +21,7 @@ use crate::http::error::ApiError;
 use crate::http::events::{parse_timeout, parse_wait_from};
 use crate::http::inboxes::{CreateInbox, InboxDto};
 use crate::http::messages::{MessageDto, MessageFilters, SendMessage, TextQuery, UpdateLabels};
+use crate::http::reply::{ForwardMessage, ReplyMessage};
 use crate::http::threads::ThreadDto;
 use crate::http::webhooks::{CreateWebhook, CreatedWebhookDto};
 use crate::labels;
@@ -221,6 +222,48 @@ pub(super) fn all() -> Vec<Tool> {
             ),
         ),
         tool(
+            "reply_to_email",
+            "Reply to email",
+            "Reply to an email: goes to its Reply-To or From (with replyAll, to everyone on it \
+             but this inbox), with the subject 'Re: …', in the same thread, with In-Reply-To \
+             and References set. Side effect: queues a real email for delivery.",
+            Adds,
+            true,
+            object(
+                json!({
+                    "messageId": id("The email to reply to"),
+                    "bodyText": string("Plain text body of the reply"),
+                    "bodyHtml": string("HTML body of the reply (optional)"),
+                    "replyAll": {"type": "boolean", "description": "Also reply to the other To and Cc recipients (default false)"},
+                    "cc": addresses("Extra CC recipients (optional)"),
+                    "bcc": addresses("BCC recipients (optional)"),
+                    "attachmentIds": {"type": "array", "items": {"type": "string", "format": "uuid"}, "maxItems": 10, "description": "IDs of uploaded attachments to include (optional)"},
+                }),
+                &["messageId"],
+            ),
+        ),
+        tool(
+            "forward_email",
+            "Forward email",
+            "Forward an email to new recipients with an optional note, the original attached \
+             as a .eml file (mode 'attachment') or inlined below the note with its attachments \
+             (mode 'inline'). Side effect: queues a real email for delivery.",
+            Adds,
+            true,
+            object(
+                json!({
+                    "messageId": id("The email to forward"),
+                    "to": addresses("Recipient email addresses (1–50)"),
+                    "cc": addresses("CC recipients (optional)"),
+                    "bcc": addresses("BCC recipients (optional)"),
+                    "bodyText": string("A note above the forwarded email (optional)"),
+                    "bodyHtml": string("The note as HTML (optional)"),
+                    "mode": {"type": "string", "enum": ["attachment", "inline"], "description": "How to include the original (default: the server's setting)"},
+                }),
+                &["messageId", "to"],
+            ),
+        ),
+        tool(
             "wait_for_email",
             "Wait for email",
             "Wait until an email arrives in an inbox (or the timeout passes) and return it. Pass \
@@ -330,6 +373,8 @@ pub(super) async fn call(
         "list_threads" => list_threads(state, as_(Scope::Read), args).await,
         "get_thread" => get_thread(state, as_(Scope::Read), args).await,
         "register_webhook" => register_webhook(state, as_(Scope::Manage), args).await,
+        "reply_to_email" => reply_to_email(state, as_(Scope::Send), args).await,
+        "forward_email" => forward_email(state, as_(Scope::Send), args).await,
         "wait_for_email" => wait_for_email(state, as_(Scope::Read), args).await,
         "search_emails" => search_emails(state, as_(Scope::Read), args).await,
         "update_labels" => update_labels(state, as_(Scope::Manage), args).await,
@@ -363,24 +408,34 @@ fn json_of<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-/// Paging arguments: `limit` (1–100) and `cursor`.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Pages {
-    limit: Option<u32>,
-    cursor: Option<String>,
+/// Takes argument `field` out of `a` (so that the rest can be parsed as a wire type); a
+/// missing required one, or one of the wrong type, is a validation error naming it.
+fn take<T: DeserializeOwned>(a: &mut Value, field: &str) -> Result<T, ApiError> {
+    let value = a
+        .as_object_mut()
+        .and_then(|o| o.remove(field))
+        .unwrap_or(Value::Null);
+    let absent = value.is_null();
+    serde_json::from_value(value).map_err(|e| {
+        if absent {
+            ApiError::invalid_field(field, "is required")
+        } else {
+            ApiError::invalid_field(field, e.to_string())
+        }
+    })
 }
 
-impl Pages {
-    fn paging(&self) -> Result<Paging, ApiError> {
-        let limit = Paging::parse_limit(self.limit.map(|l| l.to_string()).as_deref())
-            .map_err(|e| ApiError::invalid_field("limit", e.to_string()))?;
-        match Paging::parse_cursor(self.cursor.as_deref())
-            .map_err(|e| ApiError::invalid_field("cursor", e.to_string()))?
-        {
-            Some(cursor) => Ok(Paging::after(limit, 0, cursor)),
-            None => Ok(Paging::new(limit, 0)),
-        }
+/// The paging arguments, `limit` (1–100) and `cursor`, taken out of `a`.
+fn paging(a: &mut Value) -> Result<Paging, ApiError> {
+    let limit: Option<u32> = take(a, "limit")?;
+    let cursor: Option<String> = take(a, "cursor")?;
+    let limit = Paging::parse_limit(limit.map(|l| l.to_string()).as_deref())
+        .map_err(|e| ApiError::invalid_field("limit", e.to_string()))?;
+    match Paging::parse_cursor(cursor.as_deref())
+        .map_err(|e| ApiError::invalid_field("cursor", e.to_string()))?
+    {
+        Some(cursor) => Ok(Paging::after(limit, 0, cursor)),
+        None => Ok(Paging::new(limit, 0)),
     }
 }
 
@@ -416,14 +471,6 @@ fn listed<T: serde::Serialize + utoipa::ToSchema>(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InboxArg {
-    inbox_id: InboxId,
-    #[serde(flatten)]
-    pages: Pages,
-}
-
 async fn create_inbox(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
     let new = args::<CreateInbox>(a)?.into_new_inbox(&state.config)?;
     let (now, limits) = (state.now(), state.limits.clone());
@@ -439,7 +486,8 @@ async fn create_inbox(state: &AppState, who: Caller, a: Value) -> Result<Done, A
 }
 
 async fn list_inboxes(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let paging = args::<Pages>(a)?.paging()?;
+    let mut a = a;
+    let paging = paging(&mut a)?;
     let now = state.now();
     let page = state
         .store
@@ -451,15 +499,9 @@ async fn list_inboxes(state: &AppState, who: Caller, a: Value) -> Result<Done, A
 }
 
 async fn send_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Send {
-        inbox_id: InboxId,
-        #[serde(flatten)]
-        message: SendMessage,
-    }
-    let Send { inbox_id, message } = args(a)?;
-    let request = message.into_request()?;
+    let mut a = a;
+    let inbox_id: InboxId = take(&mut a, "inboxId")?;
+    let request = args::<SendMessage>(a)?.into_request()?;
     let message = state
         .sending
         .submit(&who, inbox_id, request, |_, m| Ok(m))
@@ -478,27 +520,39 @@ fn sent(verb: &str, message: Message) -> Result<Done, ApiError> {
     Ok(Done::new(summary, json_of(&MessageDto::from(message))?))
 }
 
+async fn reply_to_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
+    let mut a = a;
+    let message_id: MessageId = take(&mut a, "messageId")?;
+    let request = args::<ReplyMessage>(a)?.into_request()?;
+    let message = state
+        .sending
+        .reply(&who, message_id, request, |_, m| Ok(m))
+        .await?;
+    sent("Queued reply", message)
+}
+
+async fn forward_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
+    let mut a = a;
+    let message_id: MessageId = take(&mut a, "messageId")?;
+    let request = args::<ForwardMessage>(a)?.into_request()?;
+    let message = state
+        .sending
+        .forward(&who, message_id, request, |_, m| Ok(m))
+        .await?;
+    sent("Queued forward", message)
+}
+
 async fn list_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct ListEmails {
-        #[serde(flatten)]
-        inbox: InboxArg,
-        status: Option<String>,
-        label: Option<String>,
-    }
-    let ListEmails {
-        inbox,
-        status,
-        label,
-    } = args(a)?;
+    let mut a = a;
+    let inbox_id: InboxId = take(&mut a, "inboxId")?;
+    let paging = paging(&mut a)?;
     let q = MessageFilters {
-        status,
-        label,
+        status: take(&mut a, "status")?,
+        label: take(&mut a, "label")?,
         ..MessageFilters::default()
     }
     .parse(&TextQuery::default())?;
-    let (paging, inbox_id, now) = (inbox.pages.paging()?, inbox.inbox_id, state.now());
+    let now = state.now();
     let page = state
         .store
         .read_as(&who, now, move |c, who| {
@@ -536,8 +590,9 @@ async fn get_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiE
 }
 
 async fn list_threads(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let InboxArg { inbox_id, pages } = args(a)?;
-    let (paging, now) = (pages.paging()?, state.now());
+    let mut a = a;
+    let inbox_id: InboxId = take(&mut a, "inboxId")?;
+    let (paging, now) = (paging(&mut a)?, state.now());
     let page = state
         .store
         .read_as(&who, now, move |c, who| {
@@ -647,37 +702,15 @@ async fn wait_for_email(state: &AppState, who: Caller, a: Value) -> Result<Done,
 }
 
 async fn search_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Search {
-        query: String,
-        inbox_id: Option<InboxId>,
-        from: Option<String>,
-        to: Option<String>,
-        after: Option<String>,
-        before: Option<String>,
-        label: Option<String>,
-        order: Option<String>,
-        #[serde(flatten)]
-        pages: Pages,
-    }
-    let s: Search = args(a)?;
-    let filters = MessageFilters {
-        from: s.from,
-        to: s.to,
-        after: s.after,
-        before: s.before,
-        label: s.label,
-        order: s.order,
-        ..MessageFilters::default()
-    };
-    let mut q = filters.parse(&TextQuery::default())?;
+    let mut a = a;
+    let query: String = take(&mut a, "query")?;
+    let inbox_id: Option<InboxId> = take(&mut a, "inboxId")?;
+    let paging = paging(&mut a)?;
+    let mut q = args::<MessageFilters>(a)?.parse(&TextQuery::default())?;
     q.text = Some(
-        SearchQuery::parse(&s.query)
-            .map_err(|e| ApiError::invalid_field("query", e.to_string()))?,
+        SearchQuery::parse(&query).map_err(|e| ApiError::invalid_field("query", e.to_string()))?,
     );
-    q.inbox_id = s.inbox_id;
-    let paging = s.pages.paging()?;
+    q.inbox_id = inbox_id;
     let page = state
         .store
         .read_as(&who, state.now(), move |c, who| {
@@ -701,18 +734,12 @@ async fn search_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, 
 }
 
 async fn update_labels(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Relabel {
-        message_id: Option<MessageId>,
-        thread_id: Option<ThreadId>,
-        #[serde(flatten)]
-        change: UpdateLabels,
-    }
-    let r: Relabel = args(a)?;
-    let change = r.change.parse()?;
+    let mut a = a;
+    let message_id: Option<MessageId> = take(&mut a, "messageId")?;
+    let thread_id: Option<ThreadId> = take(&mut a, "threadId")?;
+    let change = args::<UpdateLabels>(a)?.parse()?;
     let now = state.now();
-    match (r.message_id, r.thread_id) {
+    match (message_id, thread_id) {
         (Some(id), None) => {
             let message = state
                 .store
@@ -794,7 +821,8 @@ fn is_text(content_type: &str) -> bool {
 }
 
 async fn list_domains(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let paging = args::<Pages>(a)?.paging()?;
+    let mut a = a;
+    let paging = paging(&mut a)?;
     let page = state
         .store
         .read_as(&who, state.now(), move |c, who| {
@@ -819,11 +847,12 @@ async fn get_domain_records(state: &AppState, who: Caller, a: Value) -> Result<D
         })
         .await?;
     let value = json_of(&DomainDto::new(domain, &state.dns_setup))?;
-    let records = value["records"].as_array().map_or(0, Vec::len);
+    let records = value["dnsRecords"].as_array().map_or(0, Vec::len);
     let summary = format!(
-        "{}: status {}, {records} DNS records to publish",
+        "{}: sending {}, receiving {}; {records} DNS records to publish (dnsRecords)",
         value["domain"].as_str().unwrap_or(""),
-        value["status"].as_str().unwrap_or("")
+        value["sendingStatus"].as_str().unwrap_or(""),
+        value["receivingStatus"].as_str().unwrap_or("")
     );
     Ok(Done::new(summary, value))
 }
@@ -835,7 +864,7 @@ mod tests {
     #[test]
     fn every_tool_has_a_described_object_schema_and_annotations() {
         let tools = all();
-        assert_eq!(tools.len(), 14);
+        assert_eq!(tools.len(), 16);
         for t in &tools {
             assert!(
                 t.description.as_ref().is_some_and(|d| d.len() > 40),

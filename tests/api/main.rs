@@ -34,6 +34,7 @@ mod idempotency;
 mod inboxes;
 mod lists;
 mod mail;
+mod mcp;
 mod memory;
 mod openapi;
 mod rate_limit;
