@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::attachments::{file, upload};
 use crate::cli::{run, stdout};
 use crate::helpers::{TestApp, assert_error, json};
 
@@ -464,4 +465,25 @@ async fn a_key_without_send_cannot_write_or_send_a_draft() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_upload_a_draft_names_outlives_the_upload_retention_and_goes_with_it() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = alice_and_bob(&app).await;
+    let attachment = upload(&app, file("plan.txt", "text/plain", b"the plan")).await;
+    let mut body = to_bob(&bob, "With the plan");
+    body["attachmentIds"] = json!([attachment["id"]]);
+    body["sendAt"] = json!(at(&app, Duration::from_secs(10 * 86_400)));
+    let d = create(&app, &alice, body).await;
+    assert_eq!(d["attachmentIds"], json!([attachment["id"]]));
+
+    app.advance(Duration::from_secs(8 * 86_400));
+    let report = agentsend::jobs::janitor_tick(&app.state).await.unwrap();
+    assert_eq!(report.attachments, 0, "a scheduled draft still needs it");
+    app.advance(Duration::from_secs(2 * 86_400));
+    app.settle_drafts().await;
+    assert_eq!(draft(&app, &d).await["status"], "sent");
+    let received = messages_of(&app, &bob).await;
+    assert_eq!(received[0]["attachments"][0]["filename"], "plan.txt");
 }
