@@ -14,7 +14,7 @@ use crate::domain::draft::{Approver, Draft, DraftEdit};
 use crate::domain::message::Message;
 use crate::domain::{
     AccountId, AuthContext, Caller, Clock, Credential, DraftId, InboxId, JobId, Page, Paging,
-    Refusal, Scope, Scopes, Timestamp,
+    Refusal, Resource, Scope, Scopes, Timestamp,
 };
 use crate::mail::MailError;
 use crate::mail::send::Sending;
@@ -207,9 +207,7 @@ pub fn approve(
         Some(account) => Some(store::get(tx, account, None, id)?),
         None => store::find(tx, id)?,
     };
-    let mut draft = found.ok_or(Failure::Refused(Refusal::NotFound(
-        crate::domain::Resource::Draft,
-    )))?;
+    let mut draft = found.ok_or(Failure::Refused(Refusal::NotFound(Resource::Draft)))?;
     let revision = draft.revision;
     draft.approve(by, now)?;
     store::save(tx, &draft, revision, now)?;

@@ -91,7 +91,7 @@ impl From<Draft> for DraftDto {
 
 /// The body of `POST` and `PATCH /inboxes/{id}/drafts…`. Each field given follows the rule of
 /// a send; a draft may be unfinished until it is scheduled or sent. In a `PATCH`, a field left
-/// out stays as it is and `null` clears it.
+/// out stays as it is; `null` clears a text (and cancels `sendAt`), `[]` empties a list.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DraftBody {
