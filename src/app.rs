@@ -23,6 +23,7 @@ use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{
     Account, ApiKeySecret, BootId, Clock, EmailAddress, Plan, SystemClock, Timestamp,
 };
+use crate::drafts::{self, DraftWorker, Drafts, ScheduledSends};
 use crate::events::EventHub;
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
@@ -40,7 +41,7 @@ use crate::store::{idempotency, jobs as jobs_store, webhooks as webhooks_store};
 use crate::supervisor::{Components, Handles, Supervisor};
 use crate::webhooks::policy::NetworkPolicy;
 use crate::webhooks::worker::{Deliveries, DeliveryWorker};
-use crate::{http, jobs, webhooks};
+use crate::{http, jobs, mcp, webhooks};
 
 /// The account created on first start, with its key (to print once).
 #[derive(Debug, Clone)]
@@ -76,6 +77,7 @@ pub struct Application {
     webhook_worker: DeliveryWorker,
     send_worker: SendWorker,
     domain_checker: DomainChecker,
+    draft_worker: DraftWorker,
     smtp: SmtpServer,
     tasks: Handles,
     lock: ServeLock,
@@ -178,6 +180,9 @@ fn raise_fd_limit(config: &Config) {
         );
     }
 }
+
+/// Scheduled sends of drafts under way at once.
+const DRAFT_SEND_CONCURRENCY: usize = 4;
 
 /// Custom domains checked at once in the background.
 const DOMAIN_CHECK_CONCURRENCY: usize = 8;
@@ -405,6 +410,20 @@ impl Application {
             },
             store.wakers().clone(),
         );
+        let drafts = Drafts::new(store.clone(), clock.clone(), sending.clone());
+        let draft_worker = Runner::new(
+            ScheduledSends::new(drafts.clone()),
+            Leases::new(
+                boot.clone(),
+                clock.clone(),
+                Duration::from_secs(config.outbound.lease_secs),
+            ),
+            RunnerSettings {
+                concurrency: DRAFT_SEND_CONCURRENCY,
+                shutdown_grace: drafts::SHUTDOWN_GRACE,
+            },
+            store.wakers().clone(),
+        );
         let events = EventHub::start(store.clone(), clock.clone(), config.events.clone())
             .await
             .context("cannot read the event log")?;
@@ -424,6 +443,7 @@ impl Application {
             boot,
             sending,
             domains,
+            drafts,
             limits,
             fixture,
             components: Components::new(),
@@ -434,7 +454,8 @@ impl Application {
         let gate = http::conn::ConnectionGate::new(
             (!h.trust_proxy_headers).then_some(h.max_connections_per_ip),
         );
-        let server = HttpServer::new(move || http::app(app_state.clone()))
+        let mcp = mcp::transport(app_state.clone());
+        let server = HttpServer::new(move || http::app(app_state.clone(), mcp.clone()))
             .on_connect(move |connection, data| gate.on_connect(connection, data))
             .client_request_timeout(Duration::from_secs(h.header_timeout_secs))
             .keep_alive(Duration::from_secs(h.keep_alive_secs))
@@ -454,6 +475,7 @@ impl Application {
             webhook_worker,
             send_worker,
             domain_checker,
+            draft_worker,
             smtp,
             tasks: Handles::default(),
             lock,
@@ -477,6 +499,12 @@ impl Application {
         &self.domain_checker
     }
 
+    /// The scheduled sends of drafts (for tests that drive them directly; they also run by
+    /// themselves once the application runs).
+    pub fn draft_worker(&self) -> &DraftWorker {
+        &self.draft_worker
+    }
+
     /// The address the SMTP listener is bound to.
     pub fn smtp_addr(&self) -> SocketAddr {
         self.smtp.local_addr()
@@ -498,7 +526,7 @@ impl Application {
         &self.webhook_worker
     }
 
-    /// The running components, by name (`http`, `smtp`, `sends`, `webhooks`, `events`,
+    /// The running components, by name (`http`, `smtp`, `sends`, `drafts`, `webhooks`, `events`,
     /// `janitor`, `domain-checks`, `database`), once [`Application::run_until`] has started
     /// them: tests abort one to see the server notice.
     pub fn tasks(&self) -> Handles {
@@ -518,6 +546,7 @@ impl Application {
             webhook_worker,
             send_worker,
             domain_checker,
+            draft_worker,
             smtp,
             tasks,
             lock,
@@ -551,6 +580,7 @@ impl Application {
             infallible(webhook_worker.run(shutdown_rx.clone())),
         );
         supervisor.spawn("sends", infallible(send_worker.run(shutdown_rx.clone())));
+        supervisor.spawn("drafts", infallible(draft_worker.run(shutdown_rx.clone())));
         supervisor.spawn("smtp", smtp.run(shutdown_rx));
         supervisor.spawn("http", async move {
             server.await.context("the HTTP server failed")

@@ -13,9 +13,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::{self, Application, Bootstrap, StartOptions};
 use crate::config::{Config, Loaded, Overrides};
 use crate::domain::account::AccountName;
+use crate::domain::draft::Approver;
 use crate::domain::{
-    AccountId, ApiKeyId, ApiKeySecret, Caller, Clock, Credential, EmailAddress, KeyName, Plan,
-    Scopes, SystemClock, Timestamp,
+    AccountId, ApiKeyId, ApiKeySecret, Caller, Clock, Credential, DraftId, EmailAddress, KeyName,
+    Plan, Scopes, SystemClock, Timestamp,
 };
 use crate::fixture::{Fixture, FixtureOptions};
 use crate::mcp::{self, McpServer};
@@ -73,6 +74,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Review drafts that need approval.
+    #[command(subcommand)]
+    Drafts(DraftsCommand),
     /// Run an ephemeral instance for tests: a temporary database, free loopback ports, rate
     /// limiting off, outbound mail in dry-run; prints one JSON line when ready and stops when
     /// its standard input closes.
@@ -210,6 +214,26 @@ pub enum KeysCommand {
     },
 }
 
+/// `agentsend drafts ...`
+#[derive(Debug, Subcommand)]
+pub enum DraftsCommand {
+    /// Approve a draft: a running server sends it at its `sendAt`, or at once (its scheduled
+    /// sends look for new work at least every minute).
+    Approve {
+        /// The draft's id.
+        id: DraftId,
+    },
+    /// List an account's drafts, newest first.
+    List {
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
+        account: AccountId,
+        /// Only drafts waiting for an approval.
+        #[arg(long)]
+        pending: bool,
+    },
+}
+
 /// `agentsend config ...`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -284,6 +308,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Mcp(args)) => mcp(config, args),
         Some(Command::Accounts(cmd)) => accounts_command(&config, cmd),
         Some(Command::Keys(cmd)) => keys_command(&config, cmd),
+        Some(Command::Drafts(cmd)) => drafts_command(&config, cmd),
         Some(Command::Config(ConfigCommand::Check)) => {
             let source = file.map_or_else(
                 || "built-in defaults".to_owned(),
@@ -659,6 +684,49 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Revoke { key_id } => {
             store.write_blocking(move |c| accounts::revoke_api_key(c, None, key_id, now))?;
             println!("revoked API key {key_id}");
+        }
+    }
+    Ok(())
+}
+
+fn drafts_command(config: &Config, cmd: DraftsCommand) -> anyhow::Result<()> {
+    let store = app::open_store(config)?;
+    let now = SystemClock.now();
+    match cmd {
+        DraftsCommand::Approve { id } => {
+            let draft = store.write_blocking(move |tx| {
+                crate::drafts::approve(tx, None, id, Approver::Operator, now)
+            })?;
+            let when = draft
+                .send_at
+                .filter(|at| *at > now)
+                .map_or_else(|| "now".to_owned(), |at| format!("at {at}"));
+            println!("approved draft {id}; a running server sends it {when}");
+        }
+        DraftsCommand::List { account, pending } => {
+            let drafts = store
+                .read_blocking(|c| crate::store::drafts::list_for_operator(c, account, pending))?;
+            println!(
+                "{:<36}  {:<36}  {:<9}  {:<8}  {:<24}  {:<30}  SUBJECT",
+                "ID", "INBOX", "STATUS", "APPROVAL", "SEND AT", "TO"
+            );
+            for d in drafts {
+                let approval = match (d.requires_approval, d.approved_at) {
+                    (_, Some(_)) => "approved",
+                    (true, None) => "pending",
+                    (false, None) => "-",
+                };
+                println!(
+                    "{:<36}  {:<36}  {:<9}  {:<8}  {:<24}  {:<30}  {}",
+                    d.id,
+                    d.inbox_id,
+                    d.status.as_str(),
+                    approval,
+                    d.send_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+                    d.content.to.unwrap_or_default().join(","),
+                    d.content.subject.unwrap_or_default()
+                );
+            }
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod config;
 pub mod custom_domains;
 pub mod dns;
 pub mod domain;
+pub mod drafts;
 pub mod events;
 pub mod fixture;
 pub mod http;

@@ -11,6 +11,7 @@ use crate::domain::custom_domain::DnsSetup;
 use crate::domain::links::{ClaimLinks, DownloadLinks};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{AccountId, BootId, Clock, Timestamp};
+use crate::drafts::Drafts;
 use crate::events::EventHub;
 use crate::limits::Limits;
 use crate::mail::dkim::DkimKey;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub sending: Sending,
     /// Adding and checking custom domains.
     pub domains: CustomDomains,
+    /// Drafts and their scheduled sends.
+    pub drafts: Drafts,
     /// What accounts may create and send.
     pub limits: Arc<Limits>,
     /// Set in a test fixture: what `/_fixture/*` needs (absent, those routes are 404).

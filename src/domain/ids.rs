@@ -127,6 +127,10 @@ typed_id!(
     /// An entry of an allow or block list of senders.
     ListEntryId
 );
+typed_id!(
+    /// A draft of a message, possibly scheduled.
+    DraftId
+);
 
 #[cfg(test)]
 mod tests {

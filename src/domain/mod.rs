@@ -6,6 +6,7 @@ pub mod address;
 pub mod auth_results;
 pub mod boot;
 pub mod custom_domain;
+pub mod draft;
 pub mod extract;
 pub mod idempotency;
 pub mod ids;
@@ -32,8 +33,8 @@ pub use address::{DomainName, EmailAddress, LocalPart};
 pub use boot::BootId;
 pub use idempotency::IdempotencyKey;
 pub use ids::{
-    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, ListEntryId,
-    MessageId, ThreadId, WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, DraftId, EventId, InboxId, JobId,
+    ListEntryId, MessageId, ThreadId, WebhookId,
 };
 pub use inbox::{DailySendLimit, DisplayName, Inbox, InboxStatus};
 pub use label::{Label, LabelChange, LabelsChanged};

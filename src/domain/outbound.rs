@@ -23,7 +23,7 @@ pub const MAX_ATTACHMENTS_BYTES: u64 = 25 * 1024 * 1024;
 pub const RETURN_PATH_PREFIX: &str = "bounces+";
 
 /// The fields of a send request as they arrive.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendFields {
     /// `to`
     pub to: Option<Vec<String>>,
@@ -125,13 +125,25 @@ fn body(errors: &mut ValidationErrors, field: &str, raw: Option<String>) -> Opti
 impl SendRequest {
     /// Checks every rule of a send that needs nothing from the database.
     pub fn parse(f: SendFields) -> Result<Self, ValidationErrors> {
+        Self::check(f, true)
+    }
+
+    /// The rules of a send for each field that is present, for an unfinished draft: nothing
+    /// is required yet, and a recipient list may be empty.
+    pub fn check_present(f: SendFields) -> Result<(), ValidationErrors> {
+        Self::check(f, false).map(drop)
+    }
+
+    fn check(f: SendFields, complete: bool) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        let to = addresses(&mut errors, "to", f.to, true);
+        let to = addresses(&mut errors, "to", f.to, complete);
         let cc = addresses(&mut errors, "cc", f.cc, false);
         let bcc = addresses(&mut errors, "bcc", f.bcc, false);
         let subject = f.subject.unwrap_or_default();
         let chars = subject.chars().count();
-        if chars == 0 || chars > MAX_SUBJECT_CHARS {
+        if chars == 0 && !complete {
+            // Not written yet: an unfinished draft may have no subject.
+        } else if chars == 0 || chars > MAX_SUBJECT_CHARS {
             errors.add(
                 "subject",
                 format!("must be 1 to {MAX_SUBJECT_CHARS} characters"),

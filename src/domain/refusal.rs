@@ -25,6 +25,8 @@ pub enum Resource {
     Attachment,
     /// An entry of an allow or block list.
     ListEntry,
+    /// A draft.
+    Draft,
 }
 
 /// A request refused by a rule of the service (a limit, a state, a name taken), as opposed
@@ -106,6 +108,12 @@ pub enum Refusal {
     /// The draft needs a person's approval, and the key may not give it.
     #[error("the draft needs approval")]
     ApprovalRequired,
+    /// The draft was sent already: it can no longer be changed, approved or sent.
+    #[error("the draft was sent already")]
+    DraftAlreadySent,
+    /// The draft changed between reading it and sending it; nothing was sent.
+    #[error("the draft changed while it was being sent")]
+    DraftChanged,
     /// A value breaks a rule that depends on stored state (e.g. a limit above the account's).
     #[error("invalid: {}", .0.summary())]
     Invalid(ValidationErrors),

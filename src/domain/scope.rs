@@ -37,7 +37,7 @@ impl Scope {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    fn bit(self) -> u8 {
+    const fn bit(self) -> u8 {
         match self {
             Scope::Read => 1,
             Scope::Send => 2,
@@ -63,6 +63,11 @@ impl Scopes {
     pub const DEFAULT: Scopes = Scopes(1 | 2 | 4);
     /// Every scope: the operator's command line may grant them all.
     pub const ALL: Scopes = Scopes(1 | 2 | 4 | 8);
+
+    /// The set of just `scope`.
+    pub const fn only(scope: Scope) -> Scopes {
+        Scopes(scope.bit())
+    }
 
     /// The set of a list of names; an unknown name, a repeated one or an empty list is a
     /// message for the caller.

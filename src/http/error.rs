@@ -259,6 +259,7 @@ impl From<Failure> for ApiError {
                         "No attachment found with that ID.",
                     ),
                     Resource::ListEntry => (ErrorCode::NotFound, "That entry is not on the list."),
+                    Resource::Draft => (ErrorCode::DraftNotFound, "No draft found with that ID."),
                 };
                 Self::new(code, message)
             }
@@ -306,6 +307,14 @@ impl From<Failure> for ApiError {
                 ErrorCode::ApprovalRequired,
                 "This draft needs approval: only a key with the `approve` scope, or the operator \
                  (`agentsend drafts approve`), can send it.",
+            ),
+            Failure::Refused(Refusal::DraftAlreadySent) => Self::new(
+                ErrorCode::DraftAlreadySent,
+                "This draft was sent already; it can no longer be changed, approved or sent.",
+            ),
+            Failure::Refused(Refusal::DraftChanged) => Self::new(
+                ErrorCode::DraftChanged,
+                "The draft changed while it was being sent; nothing was sent. Try again.",
             ),
             Failure::Refused(Refusal::InboxSuspended) => Self::new(
                 ErrorCode::InboxSuspended,

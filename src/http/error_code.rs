@@ -56,6 +56,8 @@ pub enum ErrorCode {
     ThreadNotFound,
     /// No attachment with that id in this account.
     AttachmentNotFound,
+    /// No draft with that id in this account (or in that inbox).
+    DraftNotFound,
     /// The endpoint does not support the HTTP method.
     MethodNotAllowed,
     /// The request body did not arrive in time.
@@ -70,6 +72,10 @@ pub enum ErrorCode {
     IdempotencyKeyInUse,
     /// The allow or block list has that entry already.
     ListEntryExists,
+    /// The draft was sent already: it can no longer be changed, approved or sent.
+    DraftAlreadySent,
+    /// The draft changed while it was being sent; nothing was sent (retry).
+    DraftChanged,
     /// The download link has expired.
     LinkExpired,
     /// The request body is larger than allowed.
@@ -92,7 +98,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 39] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::ValidationError,
         ErrorCode::InvalidInboxAddress,
         ErrorCode::InvalidInboxLocalPart,
@@ -116,6 +122,7 @@ impl ErrorCode {
         ErrorCode::MessageNotFound,
         ErrorCode::ThreadNotFound,
         ErrorCode::AttachmentNotFound,
+        ErrorCode::DraftNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::RequestTimeout,
         ErrorCode::AddressTaken,
@@ -123,6 +130,8 @@ impl ErrorCode {
         ErrorCode::DomainInUse,
         ErrorCode::IdempotencyKeyInUse,
         ErrorCode::ListEntryExists,
+        ErrorCode::DraftAlreadySent,
+        ErrorCode::DraftChanged,
         ErrorCode::LinkExpired,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -160,6 +169,7 @@ impl ErrorCode {
             ErrorCode::MessageNotFound => "MESSAGE_NOT_FOUND",
             ErrorCode::ThreadNotFound => "THREAD_NOT_FOUND",
             ErrorCode::AttachmentNotFound => "ATTACHMENT_NOT_FOUND",
+            ErrorCode::DraftNotFound => "DRAFT_NOT_FOUND",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::AddressTaken => "ADDRESS_TAKEN",
@@ -167,6 +177,8 @@ impl ErrorCode {
             ErrorCode::DomainInUse => "DOMAIN_IN_USE",
             ErrorCode::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
             ErrorCode::ListEntryExists => "LIST_ENTRY_EXISTS",
+            ErrorCode::DraftAlreadySent => "DRAFT_ALREADY_SENT",
+            ErrorCode::DraftChanged => "DRAFT_CHANGED",
             ErrorCode::LinkExpired => "LINK_EXPIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -205,6 +217,7 @@ impl ErrorCode {
             ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
             ErrorCode::ThreadNotFound => StatusCode::NOT_FOUND,
             ErrorCode::AttachmentNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::DraftNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::AddressTaken => StatusCode::CONFLICT,
@@ -212,6 +225,8 @@ impl ErrorCode {
             ErrorCode::DomainInUse => StatusCode::CONFLICT,
             ErrorCode::IdempotencyKeyInUse => StatusCode::CONFLICT,
             ErrorCode::ListEntryExists => StatusCode::CONFLICT,
+            ErrorCode::DraftAlreadySent => StatusCode::CONFLICT,
+            ErrorCode::DraftChanged => StatusCode::CONFLICT,
             ErrorCode::LinkExpired => StatusCode::GONE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

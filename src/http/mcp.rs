@@ -1,46 +1,39 @@
 //! `/mcp`: the MCP server over Streamable HTTP, on the API listener.
 //!
-//! rmcp implements the transport as a `tower` service over `http` 1.x requests, which actix
-//! cannot mount; this handler carries a request across (method, path, headers, body, and the
-//! caller's verified key in the extensions, where the tools find it) and streams the answer
-//! back. The server is stateless (no `Mcp-Session-Id`), answers with JSON, and keeps no
-//! stream open, so any worker can take any request. The API key is checked here first, so a
-//! missing or bad one is the API's usual `401`.
+//! The transport (rmcp's, in [`crate::mcp`]) is a service over `http` 1.x requests, which
+//! actix cannot mount; this handler carries a request across (method, path, headers, body,
+//! and the caller's verified key in the extensions, where the tools find it) and streams the
+//! answer back. The API key is checked here first, so a missing or bad one is the API's usual
+//! `401`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
-use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Authenticated, content_length, read_body};
 use crate::domain::Credential;
-use crate::mcp::McpServer;
 use crate::state::AppState;
 
-/// The transport, one per HTTP worker.
-pub type McpService = StreamableHttpService<McpServer, NeverSessionManager>;
-
-/// The transport over `state`'s operations.
-pub fn service(state: AppState) -> McpService {
-    let config = StreamableHttpServerConfig::default()
-        // Every request carries an API key, which a DNS-rebinding page cannot add; the
-        // server may be reached under any host name.
-        .disable_allowed_hosts()
-        .with_legacy_session_mode(false)
-        .with_json_response(true)
-        .with_sse_keep_alive(None)
-        .with_max_request_body_bytes(state.config.http.json_body_limit);
-    StreamableHttpService::new(
-        move || Ok(McpServer::per_request(state.clone())),
-        Arc::new(NeverSessionManager::default()),
-        config,
-    )
+/// An MCP transport over HTTP: answers one request (whose extensions carry the caller's
+/// [`Credential`]).
+pub trait McpTransport: Send + Sync + 'static {
+    /// The answer to `request`.
+    fn handle(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> BoxFuture<'static, http::Response<BoxBody<Bytes, Infallible>>>;
 }
+
+/// The transport the routes use.
+pub type Transport = Arc<dyn McpTransport>;
 
 /// The MCP endpoint (Streamable HTTP). Any valid key may connect; each tool needs its scope.
 #[utoipa::path(post, path = "/mcp", tag = "MCP", operation_id = "mcp",
@@ -53,7 +46,7 @@ pub fn service(state: AppState) -> McpService {
 pub async fn mcp(
     auth: Authenticated,
     state: Data<AppState>,
-    service: Data<McpService>,
+    transport: Data<Transport>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -82,7 +75,7 @@ pub async fn mcp(
         .map_err(|e| ApiError::bad_request(format!("The request cannot be read: {e}")))?;
     request.extensions_mut().insert(Credential::Verified(who));
 
-    let response = service.handle(request).await;
+    let response = transport.handle(request).await;
     let (parts, body) = response.into_parts();
     let mut out = HttpResponse::build(
         StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod auth;
 pub mod conn;
 pub mod domains;
+pub mod drafts;
 pub mod error;
 pub mod error_code;
 pub mod events;
@@ -69,6 +70,33 @@ fn routes(cfg: &mut web::ServiceConfig) {
             (M::POST, SEND, web::route().to(messages::send)),
             (M::GET, READ, web::route().to(messages::list)),
         ],
+    ))
+    .service(resource(
+        "/inboxes/{id}/drafts",
+        [
+            (M::POST, SEND, web::route().to(drafts::create)),
+            (M::GET, READ, web::route().to(drafts::list)),
+        ],
+    ))
+    .service(resource(
+        "/inboxes/{id}/drafts/{draftId}",
+        [
+            (M::GET, READ, web::route().to(drafts::get_in_inbox)),
+            (M::PATCH, SEND, web::route().to(drafts::update)),
+            (M::DELETE, SEND, web::route().to(drafts::delete)),
+        ],
+    ))
+    .service(resource(
+        "/drafts/{id}",
+        [(M::GET, READ, web::route().to(drafts::get))],
+    ))
+    .service(resource(
+        "/drafts/{id}/send",
+        [(M::POST, SEND, web::route().to(drafts::send))],
+    ))
+    .service(resource(
+        "/drafts/{id}/approve",
+        [(M::POST, APPROVE, web::route().to(drafts::approve))],
     ))
     .service(resource(
         "/inboxes/{id}/messages/wait",
@@ -262,6 +290,8 @@ const READ: Option<Scope> = Some(Scope::Read);
 const SEND: Option<Scope> = Some(Scope::Send);
 /// A route for keys with the `manage` scope.
 const MANAGE: Option<Scope> = Some(Scope::Manage);
+/// A route for keys with the `approve` scope.
+const APPROVE: Option<Scope> = Some(Scope::Approve);
 
 /// The scope each method of a resource needs, for the [`extract::Authenticated`] extractor.
 #[derive(Debug, Clone)]
@@ -310,6 +340,7 @@ fn resource<const N: usize>(
 /// (auth and rate limit), idempotency).
 pub fn app(
     state: AppState,
+    mcp: mcp::Transport,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -320,7 +351,7 @@ pub fn app(
     >,
 > {
     let doc = openapi::document(&state.config);
-    let mcp = web::Data::new(mcp::service(state.clone()));
+    let mcp = web::Data::new(mcp);
     App::new()
         .app_data(web::Data::new(state))
         .app_data(mcp)

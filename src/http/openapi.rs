@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::domain::Cursor;
 
 use super::{
-    account, attachments, domains, error, events, health, inboxes, mcp, messages, reply, sandbox,
-    sender_lists, threads, webhooks, ws,
+    account, attachments, domains, drafts, error, events, health, inboxes, mcp, messages, reply,
+    sandbox, sender_lists, threads, webhooks, ws,
 };
 
 /// The document.
@@ -32,6 +32,8 @@ use super::{
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
         messages::send, messages::list, messages::search, messages::get, messages::update,
         messages::raw, messages::delete, reply::reply, reply::forward,
+        drafts::create, drafts::list, drafts::get_in_inbox, drafts::update, drafts::delete,
+        drafts::get, drafts::send, drafts::approve,
         threads::list, threads::get, threads::update, threads::messages,
         attachments::upload, attachments::get, attachments::content, attachments::download,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
@@ -51,6 +53,9 @@ use super::{
         (name = "Inboxes", description = "Addresses that send and receive mail"),
         (name = "Messages", description = "Mail received into and sent from inboxes"),
         (name = "Threads", description = "Conversations within an inbox"),
+        (name = "Drafts", description = "Messages written but not sent yet: scheduled sends \
+            (`sendAt`) and drafts a person approves before they go (`requiresApproval`; an \
+            addition to the hosted API)"),
         (name = "Attachments", description = "Files to attach to sends, and those of received mail; downloads with the key or through presigned links"),
         (name = "Webhooks", description = "Signed event deliveries: X-AgentSend-Signature (hex \
             HMAC-SHA256 of the body keyed with the secret) and Standard Webhooks headers"),

@@ -11,7 +11,15 @@
 pub mod stdio;
 mod tools;
 
+use std::convert::Infallible;
 use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
 use rmcp::ErrorData;
 use rmcp::handler::server::ServerHandler;
@@ -25,6 +33,7 @@ use serde_json::Value;
 
 use crate::domain::Credential;
 use crate::http::error::ApiError;
+use crate::http::mcp::{McpTransport, Transport};
 use crate::state::AppState;
 
 /// What an agent is told about this server when it connects.
@@ -106,6 +115,37 @@ impl ServerHandler for McpServer {
         }
         .into())
     }
+}
+
+/// Streamable HTTP for `/mcp`: stateless (no `Mcp-Session-Id`), answering with JSON and
+/// keeping no stream open, so that any worker can take any request.
+struct Streamable(StreamableHttpService<McpServer, NeverSessionManager>);
+
+impl McpTransport for Streamable {
+    fn handle(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> BoxFuture<'static, http::Response<BoxBody<Bytes, Infallible>>> {
+        let service = self.0.clone();
+        Box::pin(async move { service.handle(request).await })
+    }
+}
+
+/// The transport of `/mcp`, over `state`'s operations.
+pub fn transport(state: AppState) -> Transport {
+    let config = StreamableHttpServerConfig::default()
+        // Every request carries an API key, which a DNS-rebinding page cannot add; the
+        // server may be reached under any host name.
+        .disable_allowed_hosts()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None)
+        .with_max_request_body_bytes(state.config.http.json_body_limit);
+    Arc::new(Streamable(StreamableHttpService::new(
+        move || Ok(McpServer::per_request(state.clone())),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    )))
 }
 
 /// A tool's answer: the JSON the REST endpoint would give, and one line saying what it is.

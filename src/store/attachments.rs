@@ -162,13 +162,17 @@ const PURGE_BATCH: i64 = 1000;
 
 /// Deletes attachments created before `before` that no message uses: uploads never sent (a
 /// part of received mail goes with the last message using it; should one be left over, it is
-/// taken here too). Returns how many.
+/// taken here too). Uploads a draft not yet sent names are kept: it may be scheduled for
+/// longer than uploads are kept. Returns how many.
 pub fn purge_unused(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "DELETE FROM attachments WHERE id IN (
              SELECT a.id FROM attachments a
              WHERE a.created_at < ?1
                AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.attachment_id = a.id)
+               AND NOT EXISTS (SELECT 1 FROM drafts d, json_each(d.attachment_ids) j
+                               WHERE d.account_id = a.account_id AND d.status != 'sent'
+                                 AND j.value = a.id)
              LIMIT ?2)",
         params![before, PURGE_BATCH],
     )?)

@@ -38,6 +38,7 @@ pub fn reset_to(
          DELETE FROM attachment_pieces;
          DELETE FROM attachments;
          DELETE FROM sender_list_entries;
+         DELETE FROM drafts;
          DELETE FROM inboxes;
          DELETE FROM domains;
          DELETE FROM jobs;

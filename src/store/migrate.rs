@@ -67,6 +67,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0013_key_scopes.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0014_drafts.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

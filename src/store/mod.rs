@@ -8,6 +8,7 @@ pub mod attachments;
 mod checkpointer;
 mod codec;
 pub mod domains;
+pub mod drafts;
 mod error;
 pub mod events;
 pub mod idempotency;

@@ -3,8 +3,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, EventId, InboxId, JobId, ListEntryId,
-    MessageId, ThreadId, Timestamp, WebhookId,
+    AccountId, ApiKeyId, AttachmentId, DeliveryId, DomainId, DraftId, EventId, InboxId, JobId,
+    ListEntryId, MessageId, ThreadId, Timestamp, WebhookId,
 };
 
 macro_rules! id_sql {
@@ -34,7 +34,8 @@ id_sql!(
     ThreadId,
     AttachmentId,
     JobId,
-    ListEntryId
+    ListEntryId,
+    DraftId
 );
 
 impl ToSql for Timestamp {

@@ -15,15 +15,18 @@ pub enum Queue {
     DomainChecks,
     /// The event log (new events for live subscribers).
     Events,
+    /// Scheduled sends of drafts.
+    Drafts,
 }
 
 impl Queue {
     /// Every queue, in the order of their discriminants (which index their signals and bits).
-    pub const ALL: [Queue; 4] = [
+    pub const ALL: [Queue; 5] = [
         Queue::Webhooks,
         Queue::Sends,
         Queue::DomainChecks,
         Queue::Events,
+        Queue::Drafts,
     ];
 
     fn bit(self) -> u8 {

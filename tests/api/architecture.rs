@@ -170,6 +170,7 @@ fn services_get_what_they_use_not_the_whole_state() {
         "runner",
         "store",
         "custom_domains",
+        "drafts",
         "limits",
     ] {
         assert!(

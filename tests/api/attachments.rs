@@ -17,14 +17,14 @@ const BOUNDARY: &str = "----agentsend-test-boundary";
 
 /// One part of a hand-made `multipart/form-data` body (so that tests control every byte of
 /// the part headers).
-struct Part<'a> {
+pub struct Part<'a> {
     name: &'a str,
     filename: Option<&'a str>,
     content_type: Option<&'a str>,
     data: &'a [u8],
 }
 
-fn file<'a>(filename: &'a str, content_type: &'a str, data: &'a [u8]) -> Part<'a> {
+pub fn file<'a>(filename: &'a str, content_type: &'a str, data: &'a [u8]) -> Part<'a> {
     Part {
         name: "file",
         filename: Some(filename),
@@ -67,7 +67,7 @@ async fn post_form(app: &TestApp, key: &str, body: Vec<u8>) -> reqwest::Response
         .unwrap()
 }
 
-async fn upload(app: &TestApp, part: Part<'_>) -> Value {
+pub async fn upload(app: &TestApp, part: Part<'_>) -> Value {
     let (status, attachment) = json(post_form(app, &app.key, form(&[part])).await).await;
     assert_eq!(status, StatusCode::CREATED, "{attachment}");
     attachment

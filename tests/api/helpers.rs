@@ -9,11 +9,13 @@ use agentsend::config::Config;
 use agentsend::custom_domains::DomainChecker;
 use agentsend::domain::account::AccountName;
 use agentsend::domain::{Clock, EmailAddress, ManualClock, Plan, SystemClock, Timestamp};
+use agentsend::drafts::DraftWorker;
 use agentsend::mail::outbound::SendWorker;
 use agentsend::state::AppState;
 use agentsend::store::Queue;
 use agentsend::store::accounts::{self, NewAccount, NewKey};
 use agentsend::store::domains::DOMAIN_CHECK_JOB;
+use agentsend::store::drafts::DRAFT_SEND_JOB;
 use agentsend::store::jobs;
 use agentsend::supervisor::Handles;
 use agentsend::webhooks::worker::DeliveryWorker;
@@ -47,6 +49,8 @@ pub struct TestApp {
     pub sender: SendWorker,
     /// The background checks of custom domains, to drive them step by step.
     pub domain_checker: DomainChecker,
+    /// The scheduled sends of drafts, to drive them step by step.
+    pub drafter: DraftWorker,
     /// The supervised components, to make one die.
     pub tasks: Handles,
     /// The DNS server the app resolves with (unless the test configured another): tests
@@ -125,6 +129,7 @@ impl TestApp {
         let worker = app.webhook_worker().clone();
         let sender = app.send_worker().clone();
         let domain_checker = app.domain_checker().clone();
+        let drafter = app.draft_worker().clone();
         let tasks = app.tasks();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
@@ -141,6 +146,7 @@ impl TestApp {
             worker,
             sender,
             domain_checker,
+            drafter,
             tasks,
             dns,
             client: client(),
@@ -234,6 +240,24 @@ impl TestApp {
             (unsettled == 0).then_some(())
         })
         .await;
+    }
+
+    /// Waits until no scheduled send of a draft is due or under way, running due ones itself,
+    /// and then until the sends they made have settled.
+    pub async fn settle_drafts(&self) {
+        eventually("scheduled sends to settle", || async {
+            self.drafter.drain().await.unwrap();
+            let now = self.now();
+            let unsettled = self
+                .state
+                .store
+                .read(move |c| jobs::unsettled(c, DRAFT_SEND_JOB, now))
+                .await
+                .unwrap();
+            (unsettled == 0).then_some(())
+        })
+        .await;
+        self.settle_sends().await;
     }
 
     /// Waits until no background domain check is due or under way, running due ones itself.

@@ -25,6 +25,7 @@ mod connections;
 mod crash;
 mod dkim;
 pub mod domains;
+mod drafts;
 mod errors;
 mod events;
 mod extraction;

@@ -47,6 +47,14 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/account/lists/{list}"),
     ("post", "/account/lists/{list}"),
     ("delete", "/account/lists/{list}/{entry}"),
+    ("post", "/inboxes/{id}/drafts"),
+    ("get", "/inboxes/{id}/drafts"),
+    ("get", "/inboxes/{id}/drafts/{draftId}"),
+    ("patch", "/inboxes/{id}/drafts/{draftId}"),
+    ("delete", "/inboxes/{id}/drafts/{draftId}"),
+    ("get", "/drafts/{id}"),
+    ("post", "/drafts/{id}/send"),
+    ("post", "/drafts/{id}/approve"),
 ];
 
 #[tokio::test]

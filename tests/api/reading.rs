@@ -667,7 +667,7 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
     )
     .await;
     // Take the database back to version 10: no labels, no index, no new content (and no
-    // sender lists or key scopes, which came after).
+    // sender lists, key scopes or drafts, which came after).
     {
         let sql = app.sql();
         sql.execute_batch(
@@ -681,6 +681,7 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
              ALTER TABLE messages DROP COLUMN extracted_html;
              DROP TABLE sender_list_entries;
              ALTER TABLE api_keys DROP COLUMN scopes;
+             DROP TABLE drafts;
              PRAGMA user_version = 10;",
         )
         .unwrap();

@@ -20,6 +20,14 @@ const TABLE: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/inboxes/{id}/messages", Some("send")),
     ("GET", "/inboxes/{id}/messages", Some("read")),
     ("GET", "/inboxes/{id}/messages/wait", Some("read")),
+    ("POST", "/inboxes/{id}/drafts", Some("send")),
+    ("GET", "/inboxes/{id}/drafts", Some("read")),
+    ("GET", "/inboxes/{id}/drafts/{draftId}", Some("read")),
+    ("PATCH", "/inboxes/{id}/drafts/{draftId}", Some("send")),
+    ("DELETE", "/inboxes/{id}/drafts/{draftId}", Some("send")),
+    ("GET", "/drafts/{id}", Some("read")),
+    ("POST", "/drafts/{id}/send", Some("send")),
+    ("POST", "/drafts/{id}/approve", Some("approve")),
     ("GET", "/messages/search", Some("read")),
     ("GET", "/inboxes/{id}/lists/{list}", Some("read")),
     ("POST", "/inboxes/{id}/lists/{list}", Some("manage")),
@@ -99,6 +107,7 @@ fn concrete(path: &str) -> String {
     let id = "0b6b4c1e-6a55-4f5e-9d43-8c1a2b3c4d5e";
     let p = path
         .replace("{id}", id)
+        .replace("{draftId}", id)
         .replace("{list}", "block")
         .replace("{entry}", id)
         .replace("{token}", "nope");
