@@ -135,7 +135,7 @@ pub struct DraftBody {
 
 impl DraftBody {
     /// The change, checked against `now`.
-    fn parse(self, now: Timestamp) -> Result<DraftEdit, ApiError> {
+    pub(crate) fn parse(self, now: Timestamp) -> Result<DraftEdit, ApiError> {
         let input = DraftInput {
             to: self.to,
             cc: self.cc,

@@ -11,12 +11,14 @@ use super::Done;
 use crate::domain::message::Message;
 use crate::domain::search::SearchQuery;
 use crate::domain::{
-    AttachmentId, Caller, Credential, DomainId, InboxId, MessageId, Paging, Scope, ThreadId,
+    AttachmentId, Caller, Credential, DomainId, DraftId, InboxId, MessageId, Paging, Scope,
+    ThreadId,
 };
 use crate::events::{MessageFilter, Waited};
 use crate::http::List;
 use crate::http::attachments::AttachmentDto;
 use crate::http::domains::DomainDto;
+use crate::http::drafts::{DraftBody, DraftDto};
 use crate::http::error::ApiError;
 use crate::http::events::{parse_timeout, parse_wait_from};
 use crate::http::inboxes::{CreateInbox, InboxDto};
@@ -337,6 +339,42 @@ pub(super) fn all() -> Vec<Tool> {
             ),
         ),
         tool(
+            "create_draft",
+            "Create draft",
+            "Write a draft in an inbox without sending it. With sendAt it goes by itself at that \
+             time (at most 30 days ahead); with requiresApproval a person with the approve \
+             scope must release it first. Returns the draft. Side effect: stores a draft, and \
+             schedules a real email when sendAt is given.",
+            Adds,
+            false,
+            object(
+                json!({
+                    "inboxId": id("The inbox to write the draft in"),
+                    "to": addresses("Recipient email addresses"),
+                    "cc": addresses("CC recipients"),
+                    "bcc": addresses("BCC recipients"),
+                    "subject": string("Email subject line"),
+                    "bodyText": string("Plain text body"),
+                    "bodyHtml": string("HTML body"),
+                    "threadId": id("Thread to reply in"),
+                    "attachmentIds": {"type": "array", "items": {"type": "string", "format": "uuid"}, "maxItems": 10, "description": "IDs of uploaded attachments"},
+                    "sendAt": {"type": "string", "format": "date-time", "description": "Send it by itself at this time (RFC 3339, in the future, at most 30 days ahead)"},
+                    "requiresApproval": {"type": "boolean", "description": "Only a person (a key with the approve scope) may release it"},
+                }),
+                &["inboxId"],
+            ),
+        ),
+        tool(
+            "send_draft",
+            "Send draft",
+            "Send a draft now. A draft that requires approval can only be sent once approved \
+             (or by a key with the approve scope): otherwise the error is APPROVAL_REQUIRED. \
+             Side effect: queues a real email for delivery.",
+            Adds,
+            true,
+            object(json!({"draftId": id("The draft to send")}), &["draftId"]),
+        ),
+        tool(
             "list_domains",
             "List domains",
             "List the account's custom sending domains with their verification status. Read-only.",
@@ -379,6 +417,8 @@ pub(super) async fn call(
         "search_emails" => search_emails(state, as_(Scope::Read), args).await,
         "update_labels" => update_labels(state, as_(Scope::Manage), args).await,
         "get_attachment" => get_attachment(state, as_(Scope::Read), args).await,
+        "create_draft" => create_draft(state, as_(Scope::Send), args).await,
+        "send_draft" => send_draft(state, as_(Scope::Send), args).await,
         "list_domains" => list_domains(state, as_(Scope::Read), args).await,
         "get_domain_records" => get_domain_records(state, as_(Scope::Read), args).await,
         other => Err(ApiError::invalid_field(
@@ -820,6 +860,38 @@ fn is_text(content_type: &str) -> bool {
         || essence.ends_with("+xml")
 }
 
+async fn create_draft(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
+    let mut a = a;
+    let inbox_id: InboxId = take(&mut a, "inboxId")?;
+    let fields = args::<DraftBody>(a)?.parse(state.drafts.now())?;
+    let draft = state
+        .drafts
+        .create(&who, inbox_id, fields, |_, d| Ok(d))
+        .await?;
+    let value = json_of(&DraftDto::from(draft))?;
+    let summary = format!(
+        "Saved draft {} ({}{})",
+        value["id"].as_str().unwrap_or(""),
+        value["status"].as_str().unwrap_or(""),
+        match value["sendAt"].as_str() {
+            Some(at) => format!(", goes at {at}"),
+            None => String::new(),
+        }
+    );
+    Ok(Done::new(summary, value))
+}
+
+async fn send_draft(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SendDraft {
+        draft_id: DraftId,
+    }
+    let SendDraft { draft_id } = args(a)?;
+    let message = state.drafts.send(&who, draft_id, |_, m| Ok(m)).await?;
+    sent("Sent draft as", message)
+}
+
 async fn list_domains(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
     let mut a = a;
     let paging = paging(&mut a)?;
@@ -864,7 +936,7 @@ mod tests {
     #[test]
     fn every_tool_has_a_described_object_schema_and_annotations() {
         let tools = all();
-        assert_eq!(tools.len(), 16);
+        assert_eq!(tools.len(), 18);
         for t in &tools {
             assert!(
                 t.description.as_ref().is_some_and(|d| d.len() > 40),

@@ -18,7 +18,7 @@ use crate::smtp_client::send_mail;
 type Client = RunningService<RoleClient, ()>;
 
 /// The tools, in the order the server lists them.
-const TOOLS: [&str; 16] = [
+const TOOLS: [&str; 18] = [
     "create_inbox",
     "list_inboxes",
     "send_email",
@@ -33,6 +33,8 @@ const TOOLS: [&str; 16] = [
     "search_emails",
     "update_labels",
     "get_attachment",
+    "create_draft",
+    "send_draft",
     "list_domains",
     "get_domain_records",
 ];
@@ -395,6 +397,55 @@ async fn tools_need_their_key_scope_and_other_accounts_mail_is_not_found() {
         "wait_for_email",
         json!({"inboxId": id(&inbox), "timeoutSeconds": 1}),
         "INBOX_NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn drafts_through_mcp_wait_for_a_person_with_the_approve_scope() {
+    let app = TestApp::spawn().await;
+    let inbox = app.create_inbox(json!({"address": "bot"})).await;
+    let agent = http_client(&app, &app.key_with_scopes(&["read", "send"]).await).await;
+    let draft = ok(
+        &agent,
+        "create_draft",
+        json!({"inboxId": id(&inbox), "to": ["ceo@example.com"], "subject": "Offer",
+               "bodyText": "We accept.", "requiresApproval": true}),
+    )
+    .await;
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["requiresApproval"], true);
+    let text = fails(
+        &agent,
+        "send_draft",
+        json!({"draftId": id(&draft)}),
+        "APPROVAL_REQUIRED",
+    )
+    .await;
+    assert!(text.contains("approve"), "{text}");
+    let text = fails(
+        &agent,
+        "create_draft",
+        json!({"inboxId": id(&inbox), "to": ["a@example.com"], "subject": "s", "bodyText": "b",
+               "sendAt": "2020-01-01T00:00:00Z"}),
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert!(text.contains("sendAt"), "{text}");
+
+    let reviewer = http_client(
+        &app,
+        &app.key_with_scopes(&["read", "send", "approve"]).await,
+    )
+    .await;
+    let sent = ok(&reviewer, "send_draft", json!({"draftId": id(&draft)})).await;
+    assert_eq!(sent["subject"], "Offer");
+    assert_eq!(sent["status"], "queued");
+    fails(
+        &reviewer,
+        "send_draft",
+        json!({"draftId": id(&draft)}),
+        "DRAFT_ALREADY_SENT",
     )
     .await;
 }
