@@ -82,6 +82,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The request body is not of a supported content type.
     UnsupportedMediaType,
+    /// The client does not accept any type the endpoint can answer with.
+    NotAcceptable,
     /// The Idempotency-Key was used with a different request.
     IdempotencyKeyReused,
     /// Too many requests; retry after `Retry-After` seconds.
@@ -98,7 +100,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::ValidationError,
         ErrorCode::InvalidInboxAddress,
         ErrorCode::InvalidInboxLocalPart,
@@ -135,6 +137,7 @@ impl ErrorCode {
         ErrorCode::LinkExpired,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::NotAcceptable,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::RateLimitExceeded,
         ErrorCode::DailySendLimitReached,
@@ -182,6 +185,7 @@ impl ErrorCode {
             ErrorCode::LinkExpired => "LINK_EXPIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::NotAcceptable => "NOT_ACCEPTABLE",
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             ErrorCode::DailySendLimitReached => "DAILY_SEND_LIMIT_REACHED",
@@ -230,6 +234,7 @@ impl ErrorCode {
             ErrorCode::LinkExpired => StatusCode::GONE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RateLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::DailySendLimitReached => StatusCode::TOO_MANY_REQUESTS,

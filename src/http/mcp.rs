@@ -18,6 +18,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 
 use super::error::{ApiError, ErrorBody};
+use super::error_code::ErrorCode;
 use super::extract::{Authenticated, content_length, read_body};
 use crate::domain::Credential;
 use crate::state::AppState;
@@ -41,7 +42,11 @@ pub type Transport = Arc<dyn McpTransport>;
     responses(
         (status = 200, description = "The JSON-RPC answer", content_type = "application/json", body = Object),
         (status = 202, description = "A notification, accepted"),
+        (status = 400, description = "Not a JSON-RPC message of the protocol, or a bad protocol version or header", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 406, description = "NOT_ACCEPTABLE: the client must accept application/json and text/event-stream", body = ErrorBody),
+        (status = 413, description = "The message is larger than the JSON body limit", body = ErrorBody),
+        (status = 415, description = "The message is not sent as application/json", body = ErrorBody),
     ))]
 pub async fn mcp(
     auth: Authenticated,
@@ -77,6 +82,9 @@ pub async fn mcp(
 
     let response = transport.handle(request).await;
     let (parts, body) = response.into_parts();
+    if !parts.status.is_success() {
+        return Err(transport_refusal(parts.status, body).await);
+    }
     let mut out = HttpResponse::build(
         StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
     );
@@ -84,4 +92,25 @@ pub async fn mcp(
         out.append_header((name.as_str(), value.as_bytes()));
     }
     Ok(out.streaming(body.into_data_stream()))
+}
+
+/// The transport's own refusal (plain text) in the API's error envelope.
+async fn transport_refusal(status: http::StatusCode, body: BoxBody<Bytes, Infallible>) -> ApiError {
+    let text = match body.collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_owned(),
+        Err(never) => match never {},
+    };
+    let message = format!("MCP: {text}");
+    match status.as_u16() {
+        406 => ApiError::new(ErrorCode::NotAcceptable, message),
+        413 => ApiError::new(ErrorCode::PayloadTooLarge, message),
+        415 if text.contains("Content-Type") => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, message)
+        }
+        405 => ApiError::method_not_allowed(),
+        400..=499 => ApiError::bad_request(message),
+        _ => ApiError::internal(message),
+    }
 }

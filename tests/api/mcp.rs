@@ -469,6 +469,43 @@ async fn the_mcp_endpoint_wants_a_valid_key() {
     }
     let res = app.request(Method::GET, "/mcp").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // What the transport refuses comes back in the API's envelope too.
+    let both = "application/json, text/event-stream";
+    for (accept, content_type, body, status, code) in [
+        (both, "application/json", "{}", 400, "VALIDATION_ERROR"),
+        (both, "application/json", "[1, 2]", 400, "VALIDATION_ERROR"),
+        (
+            "application/json",
+            "application/json",
+            "{}",
+            406,
+            "NOT_ACCEPTABLE",
+        ),
+        (both, "text/plain", "{}", 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ] {
+        let res = app
+            .request(Method::POST, "/mcp")
+            .header("accept", accept)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (got, envelope) = json(res).await;
+        assert_eq!(
+            got.as_u16(),
+            status,
+            "{accept} {content_type} {body}: {envelope}"
+        );
+        assert_eq!(envelope["error"]["code"], code);
+        assert!(
+            envelope["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("MCP: ")
+        );
+    }
 }
 
 /// The binary as an MCP server on stdio, in a clean directory and environment.
