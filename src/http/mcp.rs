@@ -91,7 +91,11 @@ pub async fn mcp(
     for (name, value) in &parts.headers {
         out.append_header((name.as_str(), value.as_bytes()));
     }
-    Ok(out.streaming(body.into_data_stream()))
+    // One whole body, not a stream: written in one go, it does not wait on Nagle's algorithm
+    // and the client's delayed ACK (40 ms a call). The transport keeps no stream open, so the
+    // body always ends (an event stream, too, ends with the call's answer).
+    let Ok(body) = body.collect().await;
+    Ok(out.body(body.to_bytes()))
 }
 
 /// The transport's own refusal (plain text) in the API's error envelope.

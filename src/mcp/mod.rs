@@ -141,8 +141,10 @@ pub fn transport(state: AppState) -> Transport {
         .with_json_response(true)
         .with_sse_keep_alive(None)
         .with_max_request_body_bytes(state.config.http.json_body_limit);
+    // The transport makes a server per request: a clone, so the tool list is built once.
+    let server = McpServer::per_request(state.clone());
     Arc::new(Streamable(StreamableHttpService::new(
-        move || Ok(McpServer::per_request(state.clone())),
+        move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     )))

@@ -483,14 +483,13 @@ fn count(page_total: u64, shown: usize, what: &str) -> String {
     format!("{shown} of {page_total} {what}")
 }
 
-fn message_line(m: &MessageDto) -> String {
-    let v = serde_json::to_value(m).unwrap_or(Value::Null);
+fn message_line(m: &Message) -> String {
     format!(
         "{} from {} — \"{}\" ({})",
-        v["id"].as_str().unwrap_or(""),
-        v["fromAddress"].as_str().unwrap_or(""),
-        v["subject"].as_str().unwrap_or(""),
-        v["status"].as_str().unwrap_or("")
+        m.id,
+        m.from_address,
+        m.subject,
+        m.status.as_str()
     )
 }
 
@@ -599,11 +598,7 @@ async fn list_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, Ap
             messages::list_messages(c, who.account_id, inbox_id, &q, paging, now)
         })
         .await?;
-    let lines: Vec<String> = page
-        .data
-        .iter()
-        .map(|m| message_line(&MessageDto::from(m.clone())))
-        .collect();
+    let lines: Vec<String> = page.data.iter().map(message_line).collect();
     let mut done = listed("emails", page.map(MessageDto::from))?;
     for line in lines {
         done.summary.push_str("\n- ");
@@ -625,8 +620,8 @@ async fn get_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiE
             messages::get_message(c, who.account_id, message_id)
         })
         .await?;
-    let dto = MessageDto::from(message);
-    Ok(Done::new(message_line(&dto), json_of(&dto)?))
+    let summary = message_line(&message);
+    Ok(Done::new(summary, json_of(&MessageDto::from(message))?))
 }
 
 async fn list_threads(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
@@ -724,11 +719,8 @@ async fn wait_for_email(state: &AppState, who: Caller, a: Value) -> Result<Done,
         .await?
     {
         Waited::Message(message) => {
-            let dto = MessageDto::from(*message);
-            Ok(Done::new(
-                format!("Received {}", message_line(&dto)),
-                json_of(&dto)?,
-            ))
+            let summary = format!("Received {}", message_line(&message));
+            Ok(Done::new(summary, json_of(&MessageDto::from(*message))?))
         }
         Waited::TimedOut => Ok(Done::new(
             format!(
@@ -760,11 +752,7 @@ async fn search_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, 
             search::find_messages(c, who.account_id, &q, paging)
         })
         .await?;
-    let lines: Vec<String> = page
-        .data
-        .iter()
-        .map(|m| message_line(&MessageDto::from(m.clone())))
-        .collect();
+    let lines: Vec<String> = page.data.iter().map(message_line).collect();
     let mut done = listed("matching emails", page.map(MessageDto::from))?;
     for line in lines {
         done.summary.push_str("\n- ");
