@@ -11,7 +11,7 @@ use super::List;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated, Paged};
 use super::idempotency::{Idempotency, Reply};
-use super::messages::{Mailbox, MessageDto};
+use super::messages::{Mailbox, MessageDto, queued};
 use crate::domain::draft::{Draft, DraftEdit, DraftInput};
 use crate::domain::{AccountId, AttachmentId, DraftId, InboxId, MessageId, ThreadId, Timestamp};
 use crate::state::AppState;
@@ -306,12 +306,7 @@ pub async fn send(
     idempotency: Idempotency,
     id: Path<DraftId>,
 ) -> Result<Reply, ApiError> {
-    let respond = move |tx: &Tx<'_>, message| {
-        idempotency.keep(
-            tx,
-            Reply::json(StatusCode::ACCEPTED, &MessageDto::from(message))?,
-        )
-    };
+    let respond = queued(idempotency);
     Ok(state.drafts.send(&auth.0, id.into_inner(), respond).await?)
 }
 

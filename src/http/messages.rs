@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::labels;
 use crate::state::AppState;
-use crate::store::Tx;
+use crate::store::{Failure, Tx};
 use crate::store::{inboxes, messages, search};
 
 /// An attachment as listed on a message.
@@ -367,6 +367,19 @@ pub struct SendMessage {
     attachment_ids: Option<Vec<AttachmentId>>,
 }
 
+/// The answer to an accepted send (`202` with the message `queued`), kept for its
+/// `Idempotency-Key` in the transaction that stores the message.
+pub(super) fn queued(
+    idempotency: Idempotency,
+) -> impl FnOnce(&Tx<'_>, Message) -> Result<Reply, Failure> + Send + 'static {
+    move |tx, message| {
+        idempotency.keep(
+            tx,
+            Reply::json(StatusCode::ACCEPTED, &MessageDto::from(message))?,
+        )
+    }
+}
+
 impl SendMessage {
     /// The send, checked.
     pub(crate) fn into_request(self) -> Result<SendRequest, ApiError> {
@@ -403,12 +416,7 @@ pub async fn send(
     body: ApiJson<SendMessage>,
 ) -> Result<Reply, ApiError> {
     let request = body.into_inner().into_request()?;
-    let respond = move |tx: &Tx<'_>, message| {
-        idempotency.keep(
-            tx,
-            Reply::json(StatusCode::ACCEPTED, &MessageDto::from(message))?,
-        )
-    };
+    let respond = queued(idempotency);
     Ok(state
         .sending
         .submit(&auth.0, inbox.into_inner(), request, respond)

@@ -1,7 +1,6 @@
 //! `/messages/{id}/reply` and `/messages/{id}/forward`: sends that answer or pass on a stored
 //! message, accepted like `POST /inboxes/{id}/messages`.
 
-use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -9,11 +8,10 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Authenticated};
 use super::idempotency::{Idempotency, Reply};
-use super::messages::{Mailbox, MessageDto};
+use super::messages::{Mailbox, MessageDto, queued};
 use crate::domain::reply::{ForwardFields, ForwardRequest, ReplyFields, ReplyRequest};
 use crate::domain::{AttachmentId, MessageId};
 use crate::state::AppState;
-use crate::store::Tx;
 
 /// `POST /messages/{id}/reply` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -60,12 +58,7 @@ pub async fn reply(
     body: ApiJson<ReplyMessage>,
 ) -> Result<Reply, ApiError> {
     let request = body.into_inner().into_request()?;
-    let respond = move |tx: &Tx<'_>, message| {
-        idempotency.keep(
-            tx,
-            Reply::json(StatusCode::ACCEPTED, &MessageDto::from(message))?,
-        )
-    };
+    let respond = queued(idempotency);
     Ok(state
         .sending
         .reply(&auth.0, message.into_inner(), request, respond)
@@ -160,12 +153,7 @@ pub async fn forward(
     body: ApiJson<ForwardMessage>,
 ) -> Result<Reply, ApiError> {
     let request = body.into_inner().into_request()?;
-    let respond = move |tx: &Tx<'_>, message| {
-        idempotency.keep(
-            tx,
-            Reply::json(StatusCode::ACCEPTED, &MessageDto::from(message))?,
-        )
-    };
+    let respond = queued(idempotency);
     Ok(state
         .sending
         .forward(&auth.0, message.into_inner(), request, respond)
