@@ -380,14 +380,15 @@ fn mcp(config: Config, args: McpArgs) -> anyhow::Result<()> {
         let state = app.state().clone();
         let caller = Caller {
             credential: Credential::Presented(key),
-            needs: None,
+            needs: &[],
         };
-        let who = state
+        state
             .store
             .read_as(&caller, state.now(), |_, who| Ok(who))
             .await
             .map_err(|_| anyhow::anyhow!("the API key is not a live key of this database"))?;
-        let server = McpServer::acting_as(state, Credential::Verified(who));
+        // Checked at every call, as over HTTP: a key revoked meanwhile stops working.
+        let server = McpServer::acting_as(state, caller.credential);
         let (done, finished) = tokio::sync::oneshot::channel();
         let session = tokio::spawn(async move {
             let result = mcp::stdio::serve(server).await;

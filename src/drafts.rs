@@ -21,7 +21,7 @@ use crate::mail::send::Sending;
 use crate::runner::{JobTable, Leases, Runner, Work};
 use crate::store::drafts::{self as store, DRAFT_SEND_JOB, DraftSendJob};
 use crate::store::jobs::{self, Lease};
-use crate::store::{Failure, Queue, Store, StoreError, Tx, inboxes};
+use crate::store::{Failure, Queue, Store, StoreError, Tx, accounts, inboxes};
 
 /// On shutdown, scheduled sends under way get this long before they are handed back.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -234,6 +234,9 @@ fn refused(e: MailError) -> Result<String, Failure> {
         MailError::Store(Failure::Refused(Refusal::DraftChanged | Refusal::DraftAlreadySent)) => {
             Err(Failure::Store(StoreError::ClaimLost))
         }
+        MailError::Store(Failure::Refused(Refusal::Unauthorized)) => {
+            Ok("the API key that wrote the draft has been revoked or has expired".to_owned())
+        }
         MailError::Store(Failure::Refused(refusal)) => Ok(refusal.to_string()),
         MailError::Store(e) => Err(e),
         // The same draft would fail the same way again.
@@ -314,7 +317,7 @@ impl Work for ScheduledSends {
                 key_id: draft.created_by,
                 scopes: Scopes::only(Scope::Send),
             }),
-            Scope::Send,
+            &[Scope::Send],
         );
         let why = match draft.request() {
             Err(errors) => Refusal::Invalid(errors).to_string(),
@@ -328,6 +331,11 @@ impl Work for ScheduledSends {
                         // Taken over (or cancelled) meanwhile: nothing of this attempt stays.
                         jobs::check_held(tx, &job, &holder)?;
                         let now = clock.now();
+                        // The draft goes as the key that wrote it: not once that key is
+                        // revoked or expired.
+                        if !accounts::dead_keys(tx, &[draft.created_by], now)?.is_empty() {
+                            return Err(Failure::Refused(Refusal::Unauthorized));
+                        }
                         jobs::complete(tx, job.id, now)?;
                         record_sent(tx, draft, &message, None, now)
                     })

@@ -228,30 +228,29 @@ pub struct AuthContext {
     pub scopes: Scopes,
 }
 
-/// A request's credential with the scope its operation needs (`None`: any valid key).
+/// A request's credential with the scopes its operation needs (none: any valid key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The key, presented or verified.
     pub credential: Credential,
-    /// The scope the operation needs.
-    pub needs: Option<Scope>,
+    /// The scopes the operation needs, every one of them.
+    pub needs: &'static [Scope],
 }
 
 impl Caller {
-    /// `credential` doing something that needs `scope`.
-    pub fn needing(credential: Credential, scope: Scope) -> Self {
+    /// `credential` doing something that needs `scopes`.
+    pub fn needing(credential: Credential, scopes: &'static [Scope]) -> Self {
         Self {
             credential,
-            needs: Some(scope),
+            needs: scopes,
         }
     }
 
-    /// Passes when the verified key has the scope this call needs.
+    /// Passes when the verified key has every scope this call needs.
     pub fn allowed(&self, who: &AuthContext) -> Result<(), Refusal> {
-        match self.needs {
-            Some(scope) => who.scopes.require(scope),
-            None => Ok(()),
-        }
+        self.needs
+            .iter()
+            .try_for_each(|scope| who.scopes.require(*scope))
     }
 }
 

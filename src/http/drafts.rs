@@ -155,7 +155,7 @@ impl DraftBody {
 /// An inbox's id and one of its drafts' in the path, for the OpenAPI document.
 #[derive(Debug, IntoParams)]
 #[expect(dead_code, reason = "describes the path for the OpenAPI document only")]
-#[into_params(parameter_in = Path)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
 pub struct DraftPath {
     /// The inbox, a UUID.
     #[param(format = Uuid)]

@@ -9,8 +9,8 @@ use futures_util::StreamExt;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
 
-use super::RouteScopes;
 use super::error::ApiError;
+use super::{Access, RouteScopes};
 use crate::budget::{JSON_PEAK_FACTOR, Reservation};
 use crate::domain::{Caller, Credential, Paging, ValidationErrors};
 use crate::state::AppState;
@@ -229,16 +229,21 @@ impl FromRequest for Authenticated {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let needs = req
+        let Some(credential) = req.extensions().get::<Credential>().cloned() else {
+            return ready(Err(ApiError::unauthorized()));
+        };
+        // A route the table gives no scopes to is a mistake: refused, not open.
+        let access = req
             .app_data::<RouteScopes>()
             .and_then(|scopes| scopes.of(req.method()));
-        ready(
-            req.extensions()
-                .get::<Credential>()
-                .cloned()
-                .map(|credential| Authenticated(Caller { credential, needs }))
-                .ok_or_else(ApiError::unauthorized),
-        )
+        ready(match access {
+            Some(Access::Key(needs)) => Ok(Authenticated(Caller { credential, needs })),
+            Some(Access::Public) | None => Err(ApiError::internal(format!(
+                "{} {} takes a key but names no scopes",
+                req.method(),
+                req.match_pattern().unwrap_or_default()
+            ))),
+        })
     }
 }
 

@@ -87,7 +87,7 @@ pub async fn idempotency(
             .read_as(
                 &Caller {
                     credential: presented,
-                    needs: None,
+                    needs: &[],
                 },
                 state.now(),
                 |_, who| Ok(who),

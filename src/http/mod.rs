@@ -140,7 +140,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     ))
     .service(resource(
         "/messages/{id}/forward",
-        [(M::POST, SEND, web::route().to(reply::forward))],
+        [(M::POST, READ_SEND, web::route().to(reply::forward))],
     ))
     .service(resource(
         "/inboxes/{id}/threads",
@@ -160,7 +160,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(
         "/webhooks",
         [
-            (M::POST, MANAGE, web::route().to(webhooks::create)),
+            (M::POST, READ_MANAGE, web::route().to(webhooks::create)),
             (M::GET, READ, web::route().to(webhooks::list)),
         ],
     ))
@@ -168,7 +168,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/webhooks/{id}",
         [
             (M::GET, READ, web::route().to(webhooks::get)),
-            (M::PUT, MANAGE, web::route().to(webhooks::update)),
+            (M::PUT, READ_MANAGE, web::route().to(webhooks::update)),
             (M::DELETE, MANAGE, web::route().to(webhooks::delete)),
         ],
     ))
@@ -280,30 +280,41 @@ fn routes(cfg: &mut web::ServiceConfig) {
     ));
 }
 
-/// A route anyone may call.
-const PUBLIC: Option<Scope> = None;
-/// A route for any valid key (the handler checks what each operation needs).
-const ANY_KEY: Option<Scope> = None;
-/// A route for keys with the `read` scope.
-const READ: Option<Scope> = Some(Scope::Read);
-/// A route for keys with the `send` scope.
-const SEND: Option<Scope> = Some(Scope::Send);
-/// A route for keys with the `manage` scope.
-const MANAGE: Option<Scope> = Some(Scope::Manage);
-/// A route for keys with the `approve` scope.
-const APPROVE: Option<Scope> = Some(Scope::Approve);
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a key.
+    Public,
+    /// A key with every one of these scopes (none: any valid key).
+    Key(&'static [Scope]),
+}
 
-/// The scope each method of a resource needs, for the [`extract::Authenticated`] extractor.
+/// A route anyone may call.
+const PUBLIC: Access = Access::Public;
+/// A route for any valid key (the handler checks what each operation needs).
+const ANY_KEY: Access = Access::Key(&[]);
+/// A route for keys with the `read` scope.
+const READ: Access = Access::Key(&[Scope::Read]);
+/// A route for keys with the `send` scope.
+const SEND: Access = Access::Key(&[Scope::Send]);
+/// A route for keys with the `manage` scope.
+const MANAGE: Access = Access::Key(&[Scope::Manage]);
+/// A route for keys with the `approve` scope.
+const APPROVE: Access = Access::Key(&[Scope::Approve]);
+/// A send that passes on stored mail (a forward): `send` and `read`, or a send-only key could
+/// read the account's mail by forwarding it to itself.
+const READ_SEND: Access = Access::Key(&[Scope::Read, Scope::Send]);
+/// A webhook's target: `manage` and `read`, as every event's data goes there.
+const READ_MANAGE: Access = Access::Key(&[Scope::Read, Scope::Manage]);
+
+/// Who may call each method of a resource, for the [`extract::Authenticated`] extractor.
 #[derive(Debug, Clone)]
-pub struct RouteScopes(Vec<(Method, Option<Scope>)>);
+pub struct RouteScopes(Vec<(Method, Access)>);
 
 impl RouteScopes {
-    /// The scope `method` needs here.
-    pub fn of(&self, method: &Method) -> Option<Scope> {
-        self.0
-            .iter()
-            .find(|(m, _)| m == method)
-            .and_then(|(_, s)| *s)
+    /// Who may call `method` here.
+    pub fn of(&self, method: &Method) -> Option<Access> {
+        self.0.iter().find(|(m, _)| m == method).map(|(_, a)| *a)
     }
 }
 
@@ -311,7 +322,7 @@ impl RouteScopes {
 /// `405 METHOD_NOT_ALLOWED` and `Allow`.
 fn resource<const N: usize>(
     path: &str,
-    routes: [(Method, Option<Scope>, Route); N],
+    routes: [(Method, Access, Route); N],
 ) -> actix_web::Resource {
     let allow = routes
         .iter()

@@ -104,6 +104,7 @@ const UUID_PATTERN: &str =
 /// - `address` and `prefix` of a new inbox exclude each other (a `not`);
 /// - an inbox's daily send limit goes up to its account's own, which is the configured
 ///   account limit unless an operator gave the account another;
+/// - a reply has `bodyText` or `bodyHtml`, and a key's `scopes` name each scope once;
 /// - multipart part names cannot hold control characters (the part header would not parse).
 fn refine(doc: &mut Value, config: &Config) {
     add_uuid_patterns(doc);
@@ -165,6 +166,13 @@ fn refine(doc: &mut Value, config: &Config) {
             limit["maximum"] = json!(config.limits.account_daily_send_limit);
         }
     }
+    // A reply needs a body of one kind or the other; a key's scopes are a set.
+    if let Some(reply) = schemas.get_mut("ReplyMessage") {
+        reply["anyOf"] = json!([{"required": ["bodyText"]}, {"required": ["bodyHtml"]}]);
+    }
+    if let Some(scopes) = schemas.pointer_mut("/CreateApiKey/properties/scopes") {
+        scopes["uniqueItems"] = json!(true);
+    }
     if let Some(form) = schemas.get_mut("UploadForm") {
         form["propertyNames"] = json!({"pattern": "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"});
     }
@@ -202,7 +210,8 @@ impl Modify for Security {
 }
 
 /// The error responses that every operation of a kind can give, added in one place so that no
-/// annotation can forget one: `401` on each operation that needs a key, `429` everywhere (the
+/// annotation can forget one: `401` and `403` (a missing scope) on each operation that needs a
+/// key, `429` everywhere (the
 /// rate limit counts unauthenticated requests by address), `400` wherever a path id, a paging
 /// parameter or a JSON body can be malformed, and `408`, `413`, `415` and `503` wherever a JSON
 /// body is read. An operation's own description of a status is kept.
@@ -260,6 +269,10 @@ fn add_common_responses(op: &mut Operation) {
         add(
             "401",
             "UNAUTHORIZED: the API key is missing, unknown, revoked or expired",
+        );
+        add(
+            "403",
+            "INSUFFICIENT_SCOPE: the API key lacks a scope this needs (the message names it)",
         );
     }
     if json_body {

@@ -401,26 +401,28 @@ pub(super) async fn call(
     name: &str,
     args: Value,
 ) -> Result<Done, ApiError> {
-    let as_ = |scope| Caller::needing(credential.clone(), scope);
+    let as_ = |scopes| Caller::needing(credential.clone(), scopes);
     match name {
-        "create_inbox" => create_inbox(state, as_(Scope::Manage), args).await,
-        "list_inboxes" => list_inboxes(state, as_(Scope::Read), args).await,
-        "send_email" => send_email(state, as_(Scope::Send), args).await,
-        "list_emails" => list_emails(state, as_(Scope::Read), args).await,
-        "get_email" => get_email(state, as_(Scope::Read), args).await,
-        "list_threads" => list_threads(state, as_(Scope::Read), args).await,
-        "get_thread" => get_thread(state, as_(Scope::Read), args).await,
-        "register_webhook" => register_webhook(state, as_(Scope::Manage), args).await,
-        "reply_to_email" => reply_to_email(state, as_(Scope::Send), args).await,
-        "forward_email" => forward_email(state, as_(Scope::Send), args).await,
-        "wait_for_email" => wait_for_email(state, as_(Scope::Read), args).await,
-        "search_emails" => search_emails(state, as_(Scope::Read), args).await,
-        "update_labels" => update_labels(state, as_(Scope::Manage), args).await,
-        "get_attachment" => get_attachment(state, as_(Scope::Read), args).await,
-        "create_draft" => create_draft(state, as_(Scope::Send), args).await,
-        "send_draft" => send_draft(state, as_(Scope::Send), args).await,
-        "list_domains" => list_domains(state, as_(Scope::Read), args).await,
-        "get_domain_records" => get_domain_records(state, as_(Scope::Read), args).await,
+        "create_inbox" => create_inbox(state, as_(&[Scope::Manage]), args).await,
+        "list_inboxes" => list_inboxes(state, as_(&[Scope::Read]), args).await,
+        "send_email" => send_email(state, as_(&[Scope::Send]), args).await,
+        "list_emails" => list_emails(state, as_(&[Scope::Read]), args).await,
+        "get_email" => get_email(state, as_(&[Scope::Read]), args).await,
+        "list_threads" => list_threads(state, as_(&[Scope::Read]), args).await,
+        "get_thread" => get_thread(state, as_(&[Scope::Read]), args).await,
+        "register_webhook" => {
+            register_webhook(state, as_(&[Scope::Read, Scope::Manage]), args).await
+        }
+        "reply_to_email" => reply_to_email(state, as_(&[Scope::Send]), args).await,
+        "forward_email" => forward_email(state, as_(&[Scope::Read, Scope::Send]), args).await,
+        "wait_for_email" => wait_for_email(state, as_(&[Scope::Read]), args).await,
+        "search_emails" => search_emails(state, as_(&[Scope::Read]), args).await,
+        "update_labels" => update_labels(state, as_(&[Scope::Manage]), args).await,
+        "get_attachment" => get_attachment(state, as_(&[Scope::Read]), args).await,
+        "create_draft" => create_draft(state, as_(&[Scope::Send]), args).await,
+        "send_draft" => send_draft(state, as_(&[Scope::Send]), args).await,
+        "list_domains" => list_domains(state, as_(&[Scope::Read]), args).await,
+        "get_domain_records" => get_domain_records(state, as_(&[Scope::Read]), args).await,
         other => Err(ApiError::invalid_field(
             "name",
             format!("{other:?} is not a tool of this server (tools/list names them)"),

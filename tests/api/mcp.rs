@@ -383,6 +383,17 @@ async fn tools_need_their_key_scope_and_other_accounts_mail_is_not_found() {
     let (_, page) = json(app.get(&format!("/inboxes/{}/messages", id(&inbox))).await).await;
     assert_eq!(page["total"], 0, "nothing was sent");
 
+    // Passing stored mail on reads it: a send-only key may not forward.
+    let sender = http_client(&app, &app.key_with_scopes(&["send"]).await).await;
+    let text = fails(
+        &sender,
+        "forward_email",
+        json!({"messageId": random_uuid(), "to": ["me@example.com"]}),
+        "INSUFFICIENT_SCOPE",
+    )
+    .await;
+    assert!(text.contains("`read`"), "{text}");
+
     let (_, other_key) = app.other_account().await;
     let other = http_client(&app, &other_key).await;
     fails(
