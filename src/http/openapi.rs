@@ -168,7 +168,10 @@ fn refine(doc: &mut Value, config: &Config) {
     }
     // A reply needs a body of one kind or the other; a key's scopes are a set.
     if let Some(reply) = schemas.get_mut("ReplyMessage") {
-        reply["anyOf"] = json!([{"required": ["bodyText"]}, {"required": ["bodyHtml"]}]);
+        reply["anyOf"] =
+            json!(["bodyText", "bodyHtml"].map(
+                |field| json!({"required": [field], "properties": {field: {"type": "string"}}})
+            ));
     }
     if let Some(scopes) = schemas.pointer_mut("/CreateApiKey/properties/scopes") {
         scopes["uniqueItems"] = json!(true);
