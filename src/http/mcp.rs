@@ -3,11 +3,13 @@
 //! The transport (rmcp's, in [`crate::mcp`]) is a service over `http` 1.x requests, which
 //! actix cannot mount; this handler carries a request across (method, path, headers, body,
 //! and the caller's verified key in the extensions, where the tools find it) and streams the
-//! answer back. The API key is checked here first, so a missing or bad one is the API's usual
-//! `401`.
+//! answer back. A missing or bad API key is the API's usual `401`: checked here first, except
+//! for a tool call, whose tool checks the key in its own database call (one trip, as a REST
+//! call makes) and reports a bad one back through [`KeyCheck`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
@@ -16,6 +18,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
+use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::error_code::ErrorCode;
@@ -36,6 +39,22 @@ pub trait McpTransport: Send + Sync + 'static {
 /// The transport the routes use.
 pub type Transport = Arc<dyn McpTransport>;
 
+/// In a tool call's extensions when its key is not checked yet: the MCP server marks it
+/// refused if the key turns out bad, and the endpoint then answers `401`.
+#[derive(Debug, Clone, Default)]
+pub struct KeyCheck(Arc<AtomicBool>);
+
+impl KeyCheck {
+    /// The key of this request is bad.
+    pub fn refuse(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn refused(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The MCP endpoint (Streamable HTTP). Any valid key may connect; each tool needs its scope.
 #[utoipa::path(post, path = "/mcp", tag = "MCP", operation_id = "mcp",
     request_body(content = Object, description = "A JSON-RPC message of the Model Context Protocol (initialize, tools/list, tools/call, ...)", content_type = "application/json"),
@@ -55,10 +74,6 @@ pub async fn mcp(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let who = state
-        .store
-        .read_as(&auth.0, state.now(), |_, who| Ok(who))
-        .await?;
     let limit = state.config.http.json_body_limit;
     let mut reserved = state.memory.reservation();
     let body = read_body(
@@ -68,6 +83,15 @@ pub async fn mcp(
         Some((&mut reserved, 2)),
     )
     .await?;
+    let credential = match &auth.0.credential {
+        Credential::Presented(_) if is_tool_call(&body) => auth.0.credential.clone(),
+        _ => Credential::Verified(
+            state
+                .store
+                .read_as(&auth.0, state.now(), |_, who| Ok(who))
+                .await?,
+        ),
+    };
 
     let mut request = http::Request::builder()
         .method(req.method().as_str())
@@ -78,9 +102,14 @@ pub async fn mcp(
     let mut request = request
         .body(Full::new(body))
         .map_err(|e| ApiError::bad_request(format!("The request cannot be read: {e}")))?;
-    request.extensions_mut().insert(Credential::Verified(who));
+    let key_check = KeyCheck::default();
+    request.extensions_mut().insert(credential);
+    request.extensions_mut().insert(key_check.clone());
 
     let response = transport.handle(request).await;
+    if key_check.refused() {
+        return Err(ApiError::unauthorized());
+    }
     let (parts, body) = response.into_parts();
     if !parts.status.is_success() {
         return Err(transport_refusal(parts.status, body).await);
@@ -96,6 +125,16 @@ pub async fn mcp(
     // body always ends (an event stream, too, ends with the call's answer).
     let Ok(body) = body.collect().await;
     Ok(out.body(body.to_bytes()))
+}
+
+/// Whether `body` is one `tools/call` request (not a batch, not another method).
+fn is_tool_call(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        method: Option<&'a str>,
+    }
+    serde_json::from_slice::<Message<'_>>(body).is_ok_and(|m| m.method == Some("tools/call"))
 }
 
 /// The transport's own refusal (plain text) in the API's error envelope.

@@ -65,7 +65,6 @@ pub async fn reply(
         .await?)
 }
 
-/// How a forward carries the original, for the OpenAPI document.
 impl ReplyMessage {
     /// The reply, checked.
     pub(crate) fn into_request(self) -> Result<ReplyRequest, ApiError> {
@@ -95,6 +94,7 @@ impl ForwardMessage {
     }
 }
 
+/// How a forward carries the original, for the OpenAPI document.
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum ForwardModeName {

@@ -31,10 +31,11 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
-use crate::domain::Credential;
+use crate::domain::{Caller, Credential, Refusal};
 use crate::http::error::ApiError;
-use crate::http::mcp::{McpTransport, Transport};
+use crate::http::mcp::{KeyCheck, McpTransport, Transport};
 use crate::state::AppState;
+use crate::store::Failure;
 
 /// What an agent is told about this server when it connects.
 const INSTRUCTIONS: &str = "AgentSend: real email inboxes for agents. Create an inbox \
@@ -108,12 +109,39 @@ impl ServerHandler for McpServer {
             return Ok(failed(ApiError::unauthorized()).into());
         };
         let args = Value::Object(request.arguments.unwrap_or_default());
-        let result = tools::call(&self.state, credential, &request.name, args).await;
+        let result = tools::call(&self.state, credential.clone(), &request.name, args).await;
         Ok(match result {
             Ok(done) => done.into_result(),
-            Err(e) => failed(e),
+            Err(e) => {
+                self.check_key(credential, &context).await;
+                failed(e)
+            }
         }
         .into())
+    }
+}
+
+impl McpServer {
+    /// After a failed tool call whose key the HTTP endpoint left to the tool: marks the
+    /// request refused if the key is bad (a tool that succeeded has checked it). The tool
+    /// may have failed before it reached the database, so the key is checked here.
+    async fn check_key(&self, credential: Credential, context: &RequestContext<RoleServer>) {
+        let Some(check) = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<KeyCheck>())
+        else {
+            return;
+        };
+        if let Credential::Presented(_) = credential {
+            let caller = Caller::needing(credential, &[]);
+            let verified = (self.state.store)
+                .read_as(&caller, self.state.now(), |_, _| Ok(()))
+                .await;
+            if let Err(Failure::Refused(Refusal::Unauthorized)) = verified {
+                check.refuse();
+            }
+        }
     }
 }
 
@@ -167,7 +195,11 @@ impl Done {
     /// The summary first, then the JSON, so that a client which shows only text content
     /// (as the hosted service's MCP package returned it) still sees everything.
     fn into_result(self) -> CallToolResult {
-        let text = format!("{}\n\n{}", self.summary, self.value);
+        // serde_json's own writer, not `Display` (which goes through `fmt`, visibly slower in
+        // a profile of list_emails).
+        let mut text = self.summary;
+        text.push_str("\n\n");
+        text.push_str(&serde_json::to_string(&self.value).unwrap_or_default());
         let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
         result.structured_content = Some(self.value);
         result

@@ -466,16 +466,41 @@ async fn the_mcp_endpoint_wants_a_valid_key() {
     let app = TestApp::spawn().await;
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-    for key in [None, Some("ask_0000000000000000000000000000000000000000")] {
+    // A tool call's key is checked by the tool itself, whether it gets to the database or
+    // fails on its arguments first; a revoked key is as bad as a made-up one.
+    let call = |name: &str, arguments: Value| {
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments}})
+    };
+    let (_, revoked) = json(
+        app.post("/account/api-keys", &json!({"name": "gone"}))
+            .await,
+    )
+    .await;
+    let res = app
+        .delete(&format!("/account/api-keys/{}", id(&revoked)))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let revoked = revoked["key"].as_str().unwrap();
+    let made_up = "ask_0000000000000000000000000000000000000000";
+    for (key, message) in [
+        (None, &initialize),
+        (Some(made_up), &initialize),
+        (Some(made_up), &call("list_inboxes", json!({}))),
+        (Some(made_up), &call("get_email", json!({}))),
+        (Some(made_up), &call("no_such_tool", json!({}))),
+        (Some(revoked), &call("list_inboxes", json!({}))),
+        (Some(revoked), &initialize),
+    ] {
         let mut req = app
             .anonymous(Method::POST, "/mcp")
             .header("accept", "application/json, text/event-stream")
-            .json(&initialize);
+            .json(message);
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
         let (status, body) = json(req.send().await.unwrap()).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{message}");
         assert_eq!(body["error"]["code"], "UNAUTHORIZED");
     }
     let res = app.request(Method::GET, "/mcp").send().await.unwrap();
