@@ -15,8 +15,8 @@ use crate::config::{Config, Loaded, Overrides};
 use crate::domain::account::AccountName;
 use crate::domain::draft::Approver;
 use crate::domain::{
-    AccountId, ApiKeyId, ApiKeySecret, Caller, Clock, Credential, DraftId, EmailAddress, KeyName,
-    Plan, Scopes, SystemClock, Timestamp,
+    AccountId, ApiKeyId, ApiKeySecret, Clock, Credential, DraftId, EmailAddress, KeyName, Plan,
+    Scopes, SystemClock, Timestamp,
 };
 use crate::fixture::{Fixture, FixtureOptions};
 use crate::mcp::{self, McpServer};
@@ -378,17 +378,14 @@ fn mcp(config: Config, args: McpArgs) -> anyhow::Result<()> {
                  `agentsend keys create --account ID` makes one",
             )?;
         let state = app.state().clone();
-        let caller = Caller {
-            credential: Credential::Presented(key),
-            needs: &[],
-        };
+        let credential = Credential::Presented(key);
         state
             .store
-            .read_as(&caller, state.now(), |_, who| Ok(who))
+            .verify(&credential, state.now())
             .await
             .map_err(|_| anyhow::anyhow!("the API key is not a live key of this database"))?;
         // Checked at every call, as over HTTP: a key revoked meanwhile stops working.
-        let server = McpServer::acting_as(state, caller.credential);
+        let server = McpServer::acting_as(state, credential);
         let (done, finished) = tokio::sync::oneshot::channel();
         let session = tokio::spawn(async move {
             let result = mcp::stdio::serve(server).await;

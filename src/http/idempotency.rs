@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::extract::{body_limit, content_length, read_body};
-use crate::domain::{AuthContext, Caller, Credential, IdempotencyKey, random};
+use crate::domain::{AuthContext, Credential, IdempotencyKey, random};
 use crate::state::AppState;
 use crate::store::idempotency::{self, Hold, Reservation, StoredResponse};
 use crate::store::{Failure, Tx, accounts};
@@ -82,18 +82,7 @@ pub async fn idempotency(
     // server buffer a body (up to the multipart limit) just to be told it is a 401.
     let credential = match credential {
         Credential::Verified(_) => credential,
-        presented => match state
-            .store
-            .read_as(
-                &Caller {
-                    credential: presented,
-                    needs: &[],
-                },
-                state.now(),
-                |_, who| Ok(who),
-            )
-            .await
-        {
+        presented => match state.store.verify(&presented, state.now()).await {
             Ok(who) => {
                 req.extensions_mut().insert(Credential::Verified(who));
                 Credential::Verified(who)

@@ -9,7 +9,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
@@ -39,19 +39,29 @@ pub trait McpTransport: Send + Sync + 'static {
 /// The transport the routes use.
 pub type Transport = Arc<dyn McpTransport>;
 
-/// In a tool call's extensions when its key is not checked yet: the MCP server marks it
-/// refused if the key turns out bad, and the endpoint then answers `401`.
+/// In a tool call's extensions when its key is not checked yet: the MCP server records what
+/// the tool found out about the key, and the endpoint answers `401` for a bad one (or checks
+/// the key itself when the call never reached a tool).
 #[derive(Debug, Clone, Default)]
-pub struct KeyCheck(Arc<AtomicBool>);
+pub struct KeyCheck(Arc<AtomicU8>);
 
 impl KeyCheck {
-    /// The key of this request is bad.
-    pub fn refuse(&self) {
-        self.0.store(true, Ordering::Relaxed);
+    const VALID: u8 = 1;
+    const BAD: u8 = 2;
+
+    /// The key of this request is a live key (`true`) or not.
+    pub fn found(&self, valid: bool) {
+        let outcome = if valid { Self::VALID } else { Self::BAD };
+        self.0.store(outcome, Ordering::Relaxed);
     }
 
-    fn refused(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    /// What was found, if anything.
+    fn outcome(&self) -> Option<bool> {
+        match self.0.load(Ordering::Relaxed) {
+            Self::VALID => Some(true),
+            Self::BAD => Some(false),
+            _ => None,
+        }
     }
 }
 
@@ -83,14 +93,14 @@ pub async fn mcp(
         Some((&mut reserved, 2)),
     )
     .await?;
-    let credential = match &auth.0.credential {
-        Credential::Presented(_) if is_tool_call(&body) => auth.0.credential.clone(),
-        _ => Credential::Verified(
-            state
-                .store
-                .read_as(&auth.0, state.now(), |_, who| Ok(who))
-                .await?,
-        ),
+    let credential = &auth.0.credential;
+    let key_check = match credential {
+        Credential::Presented(_) if is_tool_call(&body) => Some(KeyCheck::default()),
+        _ => None,
+    };
+    let credential = match key_check {
+        Some(_) => credential.clone(),
+        None => Credential::Verified(state.store.verify(credential, state.now()).await?),
     };
 
     let mut request = http::Request::builder()
@@ -102,13 +112,19 @@ pub async fn mcp(
     let mut request = request
         .body(Full::new(body))
         .map_err(|e| ApiError::bad_request(format!("The request cannot be read: {e}")))?;
-    let key_check = KeyCheck::default();
-    request.extensions_mut().insert(credential);
-    request.extensions_mut().insert(key_check.clone());
+    request.extensions_mut().insert(credential.clone());
+    if let Some(check) = &key_check {
+        request.extensions_mut().insert(check.clone());
+    }
 
     let response = transport.handle(request).await;
-    if key_check.refused() {
-        return Err(ApiError::unauthorized());
+    match key_check.map(|check| check.outcome()) {
+        None | Some(Some(true)) => {}
+        Some(Some(false)) => return Err(ApiError::unauthorized()),
+        // The call never reached a tool (the transport refused it first).
+        Some(None) => {
+            state.store.verify(&credential, state.now()).await?;
+        }
     }
     let (parts, body) = response.into_parts();
     if !parts.status.is_success() {

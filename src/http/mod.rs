@@ -126,7 +126,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/messages/{id}",
         [
             (M::GET, READ, web::route().to(messages::get)),
-            (M::PATCH, MANAGE, web::route().to(messages::update)),
+            (M::PATCH, READ_MANAGE, web::route().to(messages::update)),
             (M::DELETE, MANAGE, web::route().to(messages::delete)),
         ],
     ))
@@ -150,7 +150,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/threads/{id}",
         [
             (M::GET, READ, web::route().to(threads::get)),
-            (M::PATCH, MANAGE, web::route().to(threads::update)),
+            (M::PATCH, READ_MANAGE, web::route().to(threads::update)),
         ],
     ))
     .service(resource(
@@ -304,7 +304,8 @@ const APPROVE: Access = Access::Key(&[Scope::Approve]);
 /// A send that passes on stored mail (a forward): `send` and `read`, or a send-only key could
 /// read the account's mail by forwarding it to itself.
 const READ_SEND: Access = Access::Key(&[Scope::Read, Scope::Send]);
-/// A webhook's target: `manage` and `read`, as every event's data goes there.
+/// `manage` and `read`: a webhook's target, as every event's data goes there, and labels,
+/// whose answer is the message or thread itself.
 const READ_MANAGE: Access = Access::Key(&[Scope::Read, Scope::Manage]);
 
 /// Who may call each method of a resource, for the [`extract::Authenticated`] extractor.

@@ -31,7 +31,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
-use crate::domain::{Caller, Credential, Refusal};
+use crate::domain::{Credential, Refusal};
 use crate::http::error::ApiError;
 use crate::http::mcp::{KeyCheck, McpTransport, Transport};
 use crate::state::AppState;
@@ -110,10 +110,22 @@ impl ServerHandler for McpServer {
         };
         let args = Value::Object(request.arguments.unwrap_or_default());
         let result = tools::call(&self.state, credential.clone(), &request.name, args).await;
+        let check = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<KeyCheck>());
         Ok(match result {
-            Ok(done) => done.into_result(),
+            Ok(done) => {
+                // A tool that succeeded has verified the key in its own database call.
+                if let Some(check) = check {
+                    check.found(true);
+                }
+                done.into_result()
+            }
             Err(e) => {
-                self.check_key(credential, &context).await;
+                if let Some(check) = check {
+                    self.check_key(&credential, check).await;
+                }
                 failed(e)
             }
         }
@@ -122,25 +134,14 @@ impl ServerHandler for McpServer {
 }
 
 impl McpServer {
-    /// After a failed tool call whose key the HTTP endpoint left to the tool: marks the
-    /// request refused if the key is bad (a tool that succeeded has checked it). The tool
-    /// may have failed before it reached the database, so the key is checked here.
-    async fn check_key(&self, credential: Credential, context: &RequestContext<RoleServer>) {
-        let Some(check) = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<KeyCheck>())
-        else {
-            return;
-        };
-        if let Credential::Presented(_) = credential {
-            let caller = Caller::needing(credential, &[]);
-            let verified = (self.state.store)
-                .read_as(&caller, self.state.now(), |_, _| Ok(()))
-                .await;
-            if let Err(Failure::Refused(Refusal::Unauthorized)) = verified {
-                check.refuse();
-            }
+    /// After a failed tool call whose key the HTTP endpoint left to the tool: the tool may
+    /// have failed before it reached the database, so the key is checked here. Any other
+    /// failure of the check leaves it to the endpoint.
+    async fn check_key(&self, credential: &Credential, check: &KeyCheck) {
+        match self.state.store.verify(credential, self.state.now()).await {
+            Ok(_) => check.found(true),
+            Err(Failure::Refused(Refusal::Unauthorized)) => check.found(false),
+            Err(_) => {}
         }
     }
 }

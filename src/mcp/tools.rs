@@ -417,7 +417,7 @@ pub(super) async fn call(
         "forward_email" => forward_email(state, as_(&[Scope::Read, Scope::Send]), args).await,
         "wait_for_email" => wait_for_email(state, as_(&[Scope::Read]), args).await,
         "search_emails" => search_emails(state, as_(&[Scope::Read]), args).await,
-        "update_labels" => update_labels(state, as_(&[Scope::Manage]), args).await,
+        "update_labels" => update_labels(state, as_(&[Scope::Read, Scope::Manage]), args).await,
         "get_attachment" => get_attachment(state, as_(&[Scope::Read]), args).await,
         "create_draft" => create_draft(state, as_(&[Scope::Send]), args).await,
         "send_draft" => send_draft(state, as_(&[Scope::Send]), args).await,

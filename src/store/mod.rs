@@ -49,7 +49,7 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::domain::{AuthContext, Caller, Timestamp};
+use crate::domain::{AuthContext, Caller, Credential, Timestamp};
 
 /// Settings for opening the database.
 #[derive(Debug, Clone)]
@@ -204,6 +204,16 @@ impl Store {
 
     fn submit(&self, command: writer::Command) -> Result<(), Failure> {
         self.writer.send(command).map_err(|_| writer_gone())
+    }
+
+    /// Verifies `credential` alone (any live key; no scope needed).
+    pub async fn verify(
+        &self,
+        credential: &Credential,
+        now: Timestamp,
+    ) -> Result<AuthContext, Failure> {
+        let caller = Caller::needing(credential.clone(), &[]);
+        self.read_as(&caller, now, |_, who| Ok(who)).await
     }
 
     /// [`Store::read`] for a request: verifies the credential and runs `f` as that account,

@@ -489,6 +489,15 @@ async fn the_mcp_endpoint_wants_a_valid_key() {
         (Some(made_up), &call("list_inboxes", json!({}))),
         (Some(made_up), &call("get_email", json!({}))),
         (Some(made_up), &call("no_such_tool", json!({}))),
+        // Calls no tool gets to: bad params, and a call sent as a notification.
+        (
+            Some(made_up),
+            &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": 5}}),
+        ),
+        (
+            Some(made_up),
+            &json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "list_inboxes"}}),
+        ),
         (Some(revoked), &call("list_inboxes", json!({}))),
         (Some(revoked), &initialize),
     ] {
