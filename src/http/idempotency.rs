@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::extract::{body_limit, content_length, read_body};
+use super::{Access, RouteAccess};
 use crate::domain::{AuthContext, Credential, IdempotencyKey, random};
 use crate::state::AppState;
 use crate::store::idempotency::{self, Hold, Reservation, StoredResponse};
@@ -94,6 +95,15 @@ pub async fn idempotency(
             Err(e) => return Ok(fail(req, e.into())),
         },
     };
+
+    // A key without the route's scopes neither reserves nor replays: the handler refuses it
+    // (a 403, not stored), so a stored answer is shown only to keys that could have asked,
+    // and a refusal of one key is not replayed to another of the account.
+    if let Credential::Verified(who) = &credential
+        && !route_allows(&req, who)
+    {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
 
     let limit = body_limit(req.request());
     let declared = content_length(req.headers());
@@ -249,6 +259,17 @@ fn without_secrets(body: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Whether `who` has the scopes of the route `req` is for (no such route: the router answers).
+fn route_allows(req: &ServiceRequest, who: &AuthContext) -> bool {
+    let access = req
+        .app_data::<Data<RouteAccess>>()
+        .and_then(|routes| routes.of(req));
+    match access {
+        Some(Access::Key(needs)) => needs.iter().all(|scope| who.scopes.has(*scope)),
+        Some(Access::Public) | None => true,
+    }
 }
 
 fn fail(req: ServiceRequest, e: ApiError) -> ServiceResponse<BoxBody> {

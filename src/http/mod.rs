@@ -32,6 +32,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
 use actix_web::middleware::from_fn;
+use std::collections::HashMap;
+
 use actix_web::{App, HttpResponse, ResponseError, Route, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -43,13 +45,15 @@ use crate::state::AppState;
 
 /// The whole API, in the order of the hosted API's endpoint table. Each path is one resource; a
 /// method it does not list is a 405 with `Allow`.
-fn routes(cfg: &mut web::ServiceConfig) {
+fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
     use Method as M;
     cfg.service(resource(
+        access,
         "/health",
         [(M::GET, PUBLIC, web::route().to(health::health))],
     ))
     .service(resource(
+        access,
         "/inboxes",
         [
             (M::POST, MANAGE, web::route().to(inboxes::create)),
@@ -57,6 +61,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}",
         [
             (M::GET, READ, web::route().to(inboxes::get)),
@@ -65,6 +70,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}/messages",
         [
             (M::POST, SEND, web::route().to(messages::send)),
@@ -72,6 +78,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}/drafts",
         [
             (M::POST, SEND, web::route().to(drafts::create)),
@@ -79,6 +86,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}/drafts/{draftId}",
         [
             (M::GET, READ, web::route().to(drafts::get_in_inbox)),
@@ -87,27 +95,33 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/drafts/{id}",
         [(M::GET, READ, web::route().to(drafts::get))],
     ))
     .service(resource(
+        access,
         "/drafts/{id}/send",
         [(M::POST, SEND, web::route().to(drafts::send))],
     ))
     .service(resource(
+        access,
         "/drafts/{id}/approve",
         [(M::POST, APPROVE, web::route().to(drafts::approve))],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}/messages/wait",
         [(M::GET, READ, web::route().to(events::wait))],
     ))
     // Before `/messages/{id}`, which would take `search` for an id.
     .service(resource(
+        access,
         "/messages/search",
         [(M::GET, READ, web::route().to(messages::search))],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}/lists/{list:allow|block}",
         [
             (M::GET, READ, web::route().to(sender_lists::list_inbox)),
@@ -115,6 +129,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}/lists/{list:allow|block}/{entry}",
         [(
             M::DELETE,
@@ -123,6 +138,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )],
     ))
     .service(resource(
+        access,
         "/messages/{id}",
         [
             (M::GET, READ, web::route().to(messages::get)),
@@ -131,22 +147,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/messages/{id}/raw",
         [(M::GET, READ, web::route().to(messages::raw))],
     ))
     .service(resource(
+        access,
         "/messages/{id}/reply",
         [(M::POST, SEND, web::route().to(reply::reply))],
     ))
     .service(resource(
+        access,
         "/messages/{id}/forward",
         [(M::POST, READ_SEND, web::route().to(reply::forward))],
     ))
     .service(resource(
+        access,
         "/inboxes/{id}/threads",
         [(M::GET, READ, web::route().to(threads::list))],
     ))
     .service(resource(
+        access,
         "/threads/{id}",
         [
             (M::GET, READ, web::route().to(threads::get)),
@@ -154,10 +175,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/threads/{id}/messages",
         [(M::GET, READ, web::route().to(threads::messages))],
     ))
     .service(resource(
+        access,
         "/webhooks",
         [
             (M::POST, READ_MANAGE, web::route().to(webhooks::create)),
@@ -165,6 +188,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/webhooks/{id}",
         [
             (M::GET, READ, web::route().to(webhooks::get)),
@@ -173,34 +197,42 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/webhooks/{id}/deliveries",
         [(M::GET, READ, web::route().to(webhooks::deliveries))],
     ))
     .service(resource(
+        access,
         "/webhooks/{id}/test",
         [(M::POST, MANAGE, web::route().to(webhooks::test))],
     ))
     .service(resource(
+        access,
         "/events",
         [(M::GET, READ, web::route().to(events::stream))],
     ))
     .service(resource(
+        access,
         "/ws",
         [(M::GET, READ, web::route().to(ws::connect))],
     ))
     .service(resource(
+        access,
         "/mcp",
         [(M::POST, ANY_KEY, web::route().to(mcp::mcp))],
     ))
     .service(resource(
+        access,
         "/_fixture/reset",
         [(M::POST, PUBLIC, web::route().to(fixture::reset))],
     ))
     .service(resource(
+        access,
         "/_fixture/outbox",
         [(M::GET, PUBLIC, web::route().to(fixture::outbox))],
     ))
     .service(resource(
+        access,
         "/domains",
         [
             (M::POST, MANAGE, web::route().to(domains::create)),
@@ -208,6 +240,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/domains/{id}",
         [
             (M::GET, READ, web::route().to(domains::get)),
@@ -215,30 +248,37 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/domains/{id}/verify",
         [(M::POST, MANAGE, web::route().to(domains::verify))],
     ))
     .service(resource(
+        access,
         "/attachments",
         [(M::POST, SEND, web::route().to(attachments::upload))],
     ))
     .service(resource(
+        access,
         "/attachments/{id}",
         [(M::GET, READ, web::route().to(attachments::get))],
     ))
     .service(resource(
+        access,
         "/attachments/{id}/content",
         [(M::GET, READ, web::route().to(attachments::content))],
     ))
     .service(resource(
+        access,
         "/attachments/{id}/download",
         [(M::GET, PUBLIC, web::route().to(attachments::download))],
     ))
     .service(resource(
+        access,
         "/auth/auto-provision",
         [(M::POST, PUBLIC, web::route().to(sandbox::provision))],
     ))
     .service(resource(
+        access,
         "/claim/{token}",
         [
             (M::GET, PUBLIC, web::route().to(sandbox::claim_page)),
@@ -246,6 +286,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/account",
         [
             (M::GET, READ, web::route().to(account::get)),
@@ -253,6 +294,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/account/api-keys",
         [
             (M::POST, MANAGE, web::route().to(account::create_key)),
@@ -260,10 +302,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/account/api-keys/{id}",
         [(M::DELETE, MANAGE, web::route().to(account::revoke_key))],
     ))
     .service(resource(
+        access,
         "/account/lists/{list:allow|block}",
         [
             (M::GET, READ, web::route().to(sender_lists::list_account)),
@@ -271,6 +315,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         ],
     ))
     .service(resource(
+        access,
         "/account/lists/{list:allow|block}/{entry}",
         [(
             M::DELETE,
@@ -319,9 +364,23 @@ impl RouteScopes {
     }
 }
 
-/// A path with its methods and the scope each needs; any other method gets
-/// `405 METHOD_NOT_ALLOWED` and `Allow`.
+/// Who may call each route, by path pattern: for middleware, which runs before routing (the
+/// idempotency middleware must not replay an answer to a key that could not have asked).
+#[derive(Debug, Clone, Default)]
+pub struct RouteAccess(HashMap<String, RouteScopes>);
+
+impl RouteAccess {
+    /// Who may call the route `req` is for (`None`: no such route or method).
+    pub fn of(&self, req: &ServiceRequest) -> Option<Access> {
+        let pattern = req.resource_map().match_pattern(req.path())?;
+        self.0.get(&pattern)?.of(req.method())
+    }
+}
+
+/// A path with its methods and the scope each needs (also recorded in `access`); any other
+/// method gets `405 METHOD_NOT_ALLOWED` and `Allow`.
 fn resource<const N: usize>(
+    access: &mut RouteAccess,
     path: &str,
     routes: [(Method, Access, Route); N],
 ) -> actix_web::Resource {
@@ -331,6 +390,7 @@ fn resource<const N: usize>(
         .collect::<Vec<_>>()
         .join(", ");
     let scopes = RouteScopes(routes.iter().map(|(m, s, _)| (m.clone(), *s)).collect());
+    access.0.insert(path.to_owned(), scopes.clone());
     let mut resource = web::resource(path).app_data(scopes);
     for (method, _, route) in routes {
         resource = resource.route(route.method(method));
@@ -364,6 +424,7 @@ pub fn app(
 > {
     let doc = openapi::document(&state.config);
     let mcp = web::Data::new(mcp);
+    let mut access = RouteAccess::default();
     App::new()
         .app_data(web::Data::new(state))
         .app_data(mcp)
@@ -377,9 +438,10 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
             ApiError::bad_request(format!("The query string is invalid: {e}")).into()
         }))
-        .configure(routes)
+        .configure(|cfg| routes(cfg, &mut access))
         // People type the docs address without its trailing slash.
         .service(resource(
+            &mut access,
             "/docs",
             [(
                 Method::GET,
@@ -398,6 +460,7 @@ pub fn app(
         .default_service(web::to(|| async {
             ApiError::route_not_found().error_response()
         }))
+        .app_data(web::Data::new(access))
         .wrap(from_fn(idempotency::idempotency))
         .wrap(from_fn(auth::gate))
         .wrap(from_fn(log::request_log))

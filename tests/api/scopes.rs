@@ -314,3 +314,40 @@ async fn a_read_only_key_reads_but_cannot_send() {
     let (_, list) = json(app.get(&path).await).await;
     assert_eq!(list["total"], 0, "nothing was queued");
 }
+
+#[tokio::test]
+async fn an_idempotent_answer_is_replayed_only_to_a_key_that_could_have_asked() {
+    let app = TestApp::spawn().await;
+    let reader = app.key_with_scopes(&["read"]).await;
+    let manager = app.key_with_scopes(&["read", "manage"]).await;
+    let body = json!({"name": "made by the manager", "scopes": ["read"]});
+    let post = |key: &str, idempotency: &str| {
+        app.request_as(key, Method::POST, "/account/api-keys")
+            .header("idempotency-key", idempotency)
+            .json(&body)
+            .send()
+    };
+
+    // The manager's key is created; the reader retrying that request is refused, not
+    // replayed (it would learn what the manager made), and the manager still gets its replay.
+    let res = post(&manager, "k1").await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let (_, created) = json(res).await;
+    let res = post(&reader, "k1").await.unwrap();
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    let (status, refused) = json(res).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(refused["error"]["code"], "INSUFFICIENT_SCOPE");
+    let res = post(&manager, "k1").await.unwrap();
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    let (status, replayed) = json(res).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(replayed["id"], created["id"]);
+
+    // The reader's refusal is not stored under the key for the manager to get back.
+    let (status, _) = json(post(&reader, "k2").await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let res = post(&manager, "k2").await.unwrap();
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
