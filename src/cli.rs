@@ -222,6 +222,14 @@ pub enum DraftsCommand {
     Approve {
         /// The draft's id.
         id: DraftId,
+        /// The revision reviewed (`drafts show`): a draft changed since is not approved.
+        #[arg(long)]
+        revision: Option<i64>,
+    },
+    /// Show a draft in full, to review it before approving it.
+    Show {
+        /// The draft's id.
+        id: DraftId,
     },
     /// List an account's drafts, newest first.
     List {
@@ -687,19 +695,57 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a draft stands with its approval.
+fn approval(d: &crate::domain::draft::Draft) -> &'static str {
+    match (d.requires_approval, d.approved_at) {
+        (_, Some(_)) => "approved",
+        (true, None) => "pending",
+        (false, None) => "-",
+    }
+}
+
 fn drafts_command(config: &Config, cmd: DraftsCommand) -> anyhow::Result<()> {
     let store = app::open_store(config)?;
     let now = SystemClock.now();
     match cmd {
-        DraftsCommand::Approve { id } => {
+        DraftsCommand::Approve { id, revision } => {
             let draft = store.write_blocking(move |tx| {
-                crate::drafts::approve(tx, None, id, Approver::Operator, now)
+                crate::drafts::approve(tx, None, id, Approver::Operator, revision, now)
             })?;
             let when = draft
                 .send_at
                 .filter(|at| *at > now)
                 .map_or_else(|| "now".to_owned(), |at| format!("at {at}"));
             println!("approved draft {id}; a running server sends it {when}");
+        }
+        DraftsCommand::Show { id } => {
+            let draft = store
+                .read_blocking(move |c| crate::store::drafts::find(c, id))?
+                .with_context(|| format!("no draft {id}"))?;
+            let c = &draft.content;
+            let list = |l: &Option<Vec<String>>| l.as_deref().unwrap_or_default().join(", ");
+            println!("draft     {} (revision {})", draft.id, draft.revision);
+            println!("inbox     {}", draft.inbox_id);
+            println!("status    {}", draft.status.as_str());
+            println!("approval  {}", approval(&draft));
+            println!("to        {}", list(&c.to));
+            println!("cc        {}", list(&c.cc));
+            println!("bcc       {}", list(&c.bcc));
+            println!("subject   {}", c.subject.as_deref().unwrap_or_default());
+            println!(
+                "send at   {}",
+                draft
+                    .send_at
+                    .map_or_else(|| "-".to_owned(), |t| t.to_string())
+            );
+            println!(
+                "attachments {}",
+                c.attachment_ids.as_deref().unwrap_or_default().len()
+            );
+            println!("\n{}", c.body_text.as_deref().unwrap_or_default());
+            if let Some(html) = &c.body_html {
+                println!("\n--- HTML ---\n{html}");
+            }
         }
         DraftsCommand::List { account, pending } => {
             let drafts = store
@@ -709,11 +755,7 @@ fn drafts_command(config: &Config, cmd: DraftsCommand) -> anyhow::Result<()> {
                 "ID", "INBOX", "STATUS", "APPROVAL", "SEND AT", "TO"
             );
             for d in drafts {
-                let approval = match (d.requires_approval, d.approved_at) {
-                    (_, Some(_)) => "approved",
-                    (true, None) => "pending",
-                    (false, None) => "-",
-                };
+                let approval = approval(&d);
                 println!(
                     "{:<36}  {:<36}  {:<9}  {:<8}  {:<24}  {:<30}  {}",
                     d.id,

@@ -171,6 +171,7 @@ impl Drafts {
         &self,
         who: &Caller,
         id: DraftId,
+        reviewed: Option<i64>,
         respond: impl FnOnce(&Tx<'_>, Draft) -> Result<R, Failure> + Send + 'static,
     ) -> Result<R, Failure> {
         let now = self.now();
@@ -181,6 +182,7 @@ impl Drafts {
                     Some(auth.account_id),
                     id,
                     Approver::Key(auth.key_id),
+                    reviewed,
                     now,
                 )?;
                 respond(tx, draft)
@@ -195,12 +197,14 @@ fn may_approve(auth: &AuthContext) -> bool {
 }
 
 /// Records `by`'s approval of draft `id` (of `account`, when given; the operator's command line
-/// names any) and releases it: the send worker sends it at its `sendAt`, or at once.
+/// names any) and releases it: the send worker sends it at its `sendAt`, or at once. With
+/// `reviewed`, only that revision is approved: a draft changed since is refused.
 pub fn approve(
     tx: &Tx<'_>,
     account: Option<AccountId>,
     id: DraftId,
     by: Approver,
+    reviewed: Option<i64>,
     now: Timestamp,
 ) -> Result<Draft, Failure> {
     let found = match account {
@@ -209,6 +213,9 @@ pub fn approve(
     };
     let mut draft = found.ok_or(Failure::Refused(Refusal::NotFound(Resource::Draft)))?;
     let revision = draft.revision;
+    if reviewed.is_some_and(|reviewed| reviewed != revision) {
+        return Err(Failure::Refused(Refusal::DraftNotAsReviewed(revision)));
+    }
     draft.approve(by, now)?;
     store::save(tx, &draft, revision, now)?;
     Ok(draft)

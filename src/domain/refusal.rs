@@ -114,6 +114,9 @@ pub enum Refusal {
     /// The draft changed between reading it and sending it; nothing was sent.
     #[error("the draft changed while it was being sent")]
     DraftChanged,
+    /// An approval named a revision of the draft that is no longer its current one.
+    #[error("the draft is at revision {0}, not the one reviewed")]
+    DraftNotAsReviewed(i64),
     /// A value breaks a rule that depends on stored state (e.g. a limit above the account's).
     #[error("invalid: {}", .0.summary())]
     Invalid(ValidationErrors),

@@ -47,6 +47,8 @@ pub struct DraftDto {
     approved_at: Option<Timestamp>,
     /// The id of the API key that approved it, or `operator`.
     approved_by: Option<String>,
+    /// Goes up with every change: pass it to approve so that only what was reviewed is.
+    revision: i64,
     /// `draft`, `scheduled`, `sent` or `failed`.
     #[schema(example = "draft")]
     status: &'static str,
@@ -80,6 +82,7 @@ impl From<Draft> for DraftDto {
             requires_approval: d.requires_approval,
             approved_at: d.approved_at,
             approved_by: d.approved_by.map(|a| a.as_string()),
+            revision: d.revision,
             status: d.status.as_str(),
             message_id: d.message_id,
             error_message: d.error_message,
@@ -310,28 +313,45 @@ pub async fn send(
     Ok(state.drafts.send(&auth.0, id.into_inner(), respond).await?)
 }
 
+/// `POST /drafts/{id}/approve` body (may be empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApproveDraft {
+    /// The `revision` of the draft as reviewed: if it has changed since, nothing is approved
+    /// (`409 DRAFT_CHANGED`). Without it, the current revision is approved.
+    #[schema(minimum = 0)]
+    revision: Option<i64>,
+}
+
 /// Approve a draft (a key with the `approve` scope): it is sent at its `sendAt`, or at once
 /// when it has none or that time has passed. Any draft may be approved; editing its content
-/// afterwards takes the approval away.
+/// afterwards takes the approval away. Pass the `revision` you reviewed, so that a change
+/// made meanwhile is not approved unseen.
 #[utoipa::path(post, path = "/drafts/{id}/approve", tag = "Drafts", operation_id = "approveDraft",
-    params(super::IdParam),
+    params(super::IdParam), request_body = Option<ApproveDraft>,
     responses(
         (status = 200, description = "The approved draft, scheduled", body = DraftDto),
         (status = 400, description = "The draft is not a complete send", body = ErrorBody),
         (status = 404, description = "DRAFT_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "DRAFT_ALREADY_SENT", body = ErrorBody),
+        (status = 409, description = "DRAFT_ALREADY_SENT, or DRAFT_CHANGED: it is no longer at the `revision` given", body = ErrorBody),
     ))]
 pub async fn approve(
     auth: Authenticated,
     state: Data<AppState>,
     idempotency: Idempotency,
     id: Path<DraftId>,
+    body: ApiJson<ApproveDraft>,
 ) -> Result<Reply, ApiError> {
     let respond = move |tx: &Tx<'_>, draft| {
         idempotency.keep(tx, Reply::json(StatusCode::OK, &DraftDto::from(draft))?)
     };
     Ok(state
         .drafts
-        .approve(&auth.0, id.into_inner(), respond)
+        .approve(
+            &auth.0,
+            id.into_inner(),
+            body.into_inner().revision,
+            respond,
+        )
         .await?)
 }

@@ -312,6 +312,13 @@ impl From<Failure> for ApiError {
                 ErrorCode::DraftAlreadySent,
                 "This draft was sent already; it can no longer be changed, approved or sent.",
             ),
+            Failure::Refused(Refusal::DraftNotAsReviewed(current)) => Self::new(
+                ErrorCode::DraftChanged,
+                format!(
+                    "The draft changed since the revision you reviewed (it is at revision \
+                     {current} now); nothing was approved. Review it again."
+                ),
+            ),
             Failure::Refused(Refusal::DraftChanged) => Self::new(
                 ErrorCode::DraftChanged,
                 "The draft changed while it was being sent; nothing was sent. Try again.",

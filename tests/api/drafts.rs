@@ -392,7 +392,42 @@ async fn the_operator_approves_a_draft_on_the_command_line_and_the_server_sends_
         listed.contains(id(&d)) && listed.contains("pending"),
         "{listed}"
     );
-    let out = stdout(&run(&dir, &["--db", &db, "drafts", "approve", id(&d)]));
+    // The operator reads what the agent wrote, and approves that revision only.
+    let shown = stdout(&run(&dir, &["--db", &db, "drafts", "show", id(&d)]));
+    let revision = d["revision"].to_string();
+    assert!(
+        shown.contains(&format!("(revision {revision})"))
+            && shown.contains(d["bodyText"].as_str().unwrap()),
+        "{shown}"
+    );
+    let stale = (d["revision"].as_i64().unwrap() + 1).to_string();
+    let refused = run(
+        &dir,
+        &[
+            "--db",
+            &db,
+            "drafts",
+            "approve",
+            id(&d),
+            "--revision",
+            &stale,
+        ],
+    );
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("not the one reviewed"), "{why}");
+    let out = stdout(&run(
+        &dir,
+        &[
+            "--db",
+            &db,
+            "drafts",
+            "approve",
+            id(&d),
+            "--revision",
+            &revision,
+        ],
+    ));
     assert!(out.contains(id(&d)), "{out}");
     let approved = draft(&app, &d).await;
     assert_eq!(approved["approvedBy"], "operator");
@@ -486,4 +521,48 @@ async fn an_upload_a_draft_names_outlives_the_upload_retention_and_goes_with_it(
     assert_eq!(draft(&app, &d).await["status"], "sent");
     let received = messages_of(&app, &bob).await;
     assert_eq!(received[0]["attachments"][0]["filename"], "plan.txt");
+}
+
+#[tokio::test]
+async fn an_approval_names_the_revision_reviewed_and_a_change_since_is_not_approved() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = alice_and_bob(&app).await;
+    let agent = app.key_with_scopes(&["read", "send"]).await;
+    let reviewer = app.key_with_scopes(&["read", "approve"]).await;
+    let mut body = to_bob(&bob, "Reviewed words");
+    body["requiresApproval"] = json!(true);
+    let d = create_as(&app, &agent, &alice, body).await;
+    let reviewed = d["revision"].as_i64().unwrap();
+    let approve = |revision: Value| {
+        app.request_as(
+            &reviewer,
+            Method::POST,
+            &format!("/drafts/{}/approve", id(&d)),
+        )
+        .json(&json!({"revision": revision}))
+        .send()
+    };
+
+    // The agent changes its words after the reviewer read them.
+    let (status, changed) =
+        json(patch(&app, &agent, &d, json!({"bodyText": "Other words"})).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(changed["revision"].as_i64().unwrap() > reviewed);
+    let res = approve(json!(reviewed)).await.unwrap();
+    assert_error(res, StatusCode::CONFLICT, "DRAFT_CHANGED").await;
+    assert_eq!(draft(&app, &d).await["approvedAt"], Value::Null);
+    app.settle_drafts().await;
+    assert!(messages_of(&app, &bob).await.is_empty(), "nothing went");
+
+    let res = approve(json!("one")).await.unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "VALIDATION_ERROR").await;
+
+    // Approving what is there now works.
+    let (status, approved) = json(approve(changed["revision"].clone()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert!(approved["approvedAt"].is_string());
+    app.settle_drafts().await;
+    assert_eq!(draft(&app, &d).await["status"], "sent");
+    let sent = messages_of(&app, &bob).await;
+    assert_eq!(sent.len(), 1);
 }
