@@ -342,16 +342,15 @@ pub async fn approve(
     id: Path<DraftId>,
     body: ApiJson<ApproveDraft>,
 ) -> Result<Reply, ApiError> {
+    let reviewed = body.into_inner().revision;
+    if reviewed.is_some_and(|r| r < 0) {
+        return Err(ApiError::invalid_field("revision", "must be 0 or more"));
+    }
     let respond = move |tx: &Tx<'_>, draft| {
         idempotency.keep(tx, Reply::json(StatusCode::OK, &DraftDto::from(draft))?)
     };
     Ok(state
         .drafts
-        .approve(
-            &auth.0,
-            id.into_inner(),
-            body.into_inner().revision,
-            respond,
-        )
+        .approve(&auth.0, id.into_inner(), reviewed, respond)
         .await?)
 }

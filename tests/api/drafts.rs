@@ -554,8 +554,10 @@ async fn an_approval_names_the_revision_reviewed_and_a_change_since_is_not_appro
     app.settle_drafts().await;
     assert!(messages_of(&app, &bob).await.is_empty(), "nothing went");
 
-    let res = approve(json!("one")).await.unwrap();
-    assert_error(res, StatusCode::BAD_REQUEST, "VALIDATION_ERROR").await;
+    for bad in [json!("one"), json!(-1)] {
+        let res = approve(bad).await.unwrap();
+        assert_error(res, StatusCode::BAD_REQUEST, "VALIDATION_ERROR").await;
+    }
 
     // Approving what is there now works.
     let (status, approved) = json(approve(changed["revision"].clone()).await.unwrap()).await;
