@@ -739,7 +739,7 @@ fn drafts_command(config: &Config, cmd: DraftsCommand) -> anyhow::Result<()> {
                     .map_or_else(|| "-".to_owned(), |t| t.to_string())
             );
             println!(
-                "attachments {}",
+                "attached  {} file(s)",
                 c.attachment_ids.as_deref().unwrap_or_default().len()
             );
             println!("\n{}", c.body_text.as_deref().unwrap_or_default());

@@ -27,13 +27,13 @@ pub mod threads;
 pub mod webhooks;
 pub mod ws;
 
+use std::collections::HashMap;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
 use actix_web::middleware::from_fn;
-use std::collections::HashMap;
-
 use actix_web::{App, HttpResponse, ResponseError, Route, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
