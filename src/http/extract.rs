@@ -203,15 +203,27 @@ impl FromRequest for Paged {
 fn parse_paging(query: &str) -> Result<Paged, ApiError> {
     let raw: RawPaging = serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::bad_request(format!("The query string is invalid: {e}")))?;
+    paging(
+        raw.limit.as_deref(),
+        raw.offset.as_deref(),
+        raw.cursor.as_deref(),
+    )
+    .map(Paged)
+}
+
+/// Paging from its parameters as given (`limit`, `offset`, `cursor`), each checked.
+pub fn paging(
+    limit: Option<&str>,
+    offset: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<Paging, ApiError> {
     let mut errors = ValidationErrors::new();
-    let limit = errors.check("limit", Paging::parse_limit(raw.limit.as_deref()));
-    let offset = errors.check("offset", Paging::parse_offset(raw.offset.as_deref()));
-    let cursor = errors.check("cursor", Paging::parse_cursor(raw.cursor.as_deref()));
+    let limit = errors.check("limit", Paging::parse_limit(limit));
+    let offset = errors.check("offset", Paging::parse_offset(offset));
+    let cursor = errors.check("cursor", Paging::parse_cursor(cursor));
     match (limit, offset, cursor) {
-        (Some(limit), Some(offset), Some(Some(cursor))) => {
-            Ok(Paged(Paging::after(limit, offset, cursor)))
-        }
-        (Some(limit), Some(offset), Some(None)) => Ok(Paged(Paging::new(limit, offset))),
+        (Some(limit), Some(offset), Some(Some(cursor))) => Ok(Paging::after(limit, offset, cursor)),
+        (Some(limit), Some(offset), Some(None)) => Ok(Paging::new(limit, offset)),
         _ => Err(ApiError::validation(errors)),
     }
 }

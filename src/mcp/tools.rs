@@ -21,6 +21,7 @@ use crate::http::domains::DomainDto;
 use crate::http::drafts::{DraftBody, DraftDto};
 use crate::http::error::ApiError;
 use crate::http::events::{parse_timeout, parse_wait_from};
+use crate::http::extract;
 use crate::http::inboxes::{CreateInbox, InboxDto};
 use crate::http::messages::{MessageDto, MessageFilters, SendMessage, TextQuery, UpdateLabels};
 use crate::http::reply::{ForwardMessage, ReplyMessage};
@@ -471,14 +472,8 @@ fn take<T: DeserializeOwned>(a: &mut Value, field: &str) -> Result<T, ApiError> 
 fn paging(a: &mut Value) -> Result<Paging, ApiError> {
     let limit: Option<u32> = take(a, "limit")?;
     let cursor: Option<String> = take(a, "cursor")?;
-    let limit = Paging::parse_limit(limit.map(|l| l.to_string()).as_deref())
-        .map_err(|e| ApiError::invalid_field("limit", e.to_string()))?;
-    match Paging::parse_cursor(cursor.as_deref())
-        .map_err(|e| ApiError::invalid_field("cursor", e.to_string()))?
-    {
-        Some(cursor) => Ok(Paging::after(limit, 0, cursor)),
-        None => Ok(Paging::new(limit, 0)),
-    }
+    let limit = limit.map(|l| l.to_string());
+    extract::paging(limit.as_deref(), None, cursor.as_deref())
 }
 
 fn count(page_total: u64, shown: usize, what: &str) -> String {

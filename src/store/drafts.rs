@@ -6,6 +6,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::page::{Order, page};
+use super::sql::bad_text;
 use super::{Db, Failure, Queue, Tx, count, jobs};
 use crate::domain::draft::{Approver, Draft, DraftStatus};
 use crate::domain::outbound::SendFields;
@@ -35,17 +36,7 @@ macro_rules! columns {
 
 fn list_of<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<T>> {
     let text: String = r.get(i)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-fn corrupt(i: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        i,
-        rusqlite::types::Type::Text,
-        Box::new(Failure::corrupt(what)),
-    )
+    serde_json::from_str(&text).map_err(|e| bad_text(i, format!("a JSON list: {e}")))
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Draft> {
@@ -70,10 +61,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Draft> {
         requires_approval: r.get(13)?,
         approved_at: r.get(14)?,
         approved_by: approved_by
-            .map(|a| Approver::parse(&a).ok_or_else(|| corrupt(15, format!("approver {a:?}"))))
+            .map(|a| Approver::parse(&a).ok_or_else(|| bad_text(15, format!("approver {a:?}"))))
             .transpose()?,
         status: DraftStatus::parse(&status)
-            .ok_or_else(|| corrupt(16, format!("draft status {status:?}")))?,
+            .ok_or_else(|| bad_text(16, format!("draft status {status:?}")))?,
         message_id: r.get(17)?,
         error_message: r.get(18)?,
         revision: r.get(19)?,
