@@ -8,6 +8,7 @@ pub mod boot;
 pub mod custom_domain;
 pub mod draft;
 pub mod extract;
+pub mod html;
 pub mod idempotency;
 pub mod ids;
 pub mod inbox;

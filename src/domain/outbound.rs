@@ -82,7 +82,8 @@ pub enum Parent {
     },
 }
 
-fn addresses(
+/// The addresses of `field`, each checked (at least one when `required`).
+pub(super) fn addresses(
     errors: &mut ValidationErrors,
     field: &str,
     raw: Option<Vec<String>>,
@@ -111,7 +112,12 @@ fn addresses(
         .collect()
 }
 
-fn body(errors: &mut ValidationErrors, field: &str, raw: Option<String>) -> Option<String> {
+/// A body, checked for its length.
+pub(super) fn body(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<String>,
+) -> Option<String> {
     let raw = raw?;
     if raw.chars().count() > MAX_BODY_CHARS {
         errors.add(

@@ -5,11 +5,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::address::EmailAddress;
+use super::html;
 use super::ids::AttachmentId;
 use super::message::{Direction, Message, sanitize_filename};
 use super::outbound::{
-    MAX_ATTACHMENTS, MAX_BODY_CHARS, MAX_RECIPIENTS_PER_FIELD, MAX_SUBJECT_CHARS, Parent,
-    SendFields, SendRequest,
+    MAX_ATTACHMENTS, MAX_BODY_CHARS, MAX_SUBJECT_CHARS, Parent, SendFields, SendRequest, addresses,
+    body,
 };
 use super::validation::ValidationErrors;
 
@@ -120,47 +121,6 @@ pub struct Original<'a> {
     pub own_address: &'a str,
 }
 
-fn addresses(errors: &mut ValidationErrors, field: &str, raw: Option<Vec<String>>) -> Vec<String> {
-    let raw = raw.unwrap_or_default();
-    if raw.len() > MAX_RECIPIENTS_PER_FIELD {
-        errors.add(
-            field,
-            format!("takes at most {MAX_RECIPIENTS_PER_FIELD} addresses"),
-        );
-        return Vec::new();
-    }
-    raw
-}
-
-fn checked(
-    errors: &mut ValidationErrors,
-    field: &str,
-    raw: Option<Vec<String>>,
-) -> Vec<EmailAddress> {
-    addresses(errors, field, raw)
-        .iter()
-        .filter_map(|a| match EmailAddress::parse(a.trim()) {
-            Ok(address) => Some(address),
-            Err(e) => {
-                errors.add(field, format!("{a:?}: {e}"));
-                None
-            }
-        })
-        .collect()
-}
-
-fn body(errors: &mut ValidationErrors, field: &str, raw: &Option<String>) {
-    if raw
-        .as_ref()
-        .is_some_and(|b| b.chars().count() > MAX_BODY_CHARS)
-    {
-        errors.add(
-            field,
-            format!("must be at most {MAX_BODY_CHARS} characters"),
-        );
-    }
-}
-
 fn attachments(errors: &mut ValidationErrors, raw: Option<Vec<AttachmentId>>) -> Vec<AttachmentId> {
     let mut ids = raw.unwrap_or_default();
     dedup(&mut ids);
@@ -193,14 +153,14 @@ impl ReplyRequest {
         if f.body_text.is_none() && f.body_html.is_none() {
             errors.add("bodyText", "bodyText or bodyHtml is required");
         }
-        body(&mut errors, "bodyText", &f.body_text);
-        body(&mut errors, "bodyHtml", &f.body_html);
-        let cc = checked(&mut errors, "cc", f.cc);
-        let bcc = checked(&mut errors, "bcc", f.bcc);
+        let body_text = body(&mut errors, "bodyText", f.body_text);
+        let body_html = body(&mut errors, "bodyHtml", f.body_html);
+        let cc = addresses(&mut errors, "cc", f.cc, false);
+        let bcc = addresses(&mut errors, "bcc", f.bcc, false);
         let attachment_ids = attachments(&mut errors, f.attachment_ids);
         errors.into_result(ReplyRequest {
-            body_text: f.body_text,
-            body_html: f.body_html,
+            body_text,
+            body_html,
             reply_all: f.reply_all.unwrap_or(false),
             cc,
             bcc,
@@ -262,14 +222,11 @@ impl ForwardRequest {
     /// Checks every rule of a forward that needs nothing from the database.
     pub fn parse(f: ForwardFields) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        let to = checked(&mut errors, "to", f.to);
-        if to.is_empty() && !errors.fields().contains_key("to") {
-            errors.add("to", "needs at least one address");
-        }
-        let cc = checked(&mut errors, "cc", f.cc);
-        let bcc = checked(&mut errors, "bcc", f.bcc);
-        body(&mut errors, "bodyText", &f.body_text);
-        body(&mut errors, "bodyHtml", &f.body_html);
+        let to = addresses(&mut errors, "to", f.to, true);
+        let cc = addresses(&mut errors, "cc", f.cc, false);
+        let bcc = addresses(&mut errors, "bcc", f.bcc, false);
+        let body_text = body(&mut errors, "bodyText", f.body_text);
+        let body_html = body(&mut errors, "bodyHtml", f.body_html);
         let attachment_ids = attachments(&mut errors, f.attachment_ids);
         let mode = match f.mode.as_deref() {
             None => None,
@@ -285,8 +242,8 @@ impl ForwardRequest {
             to,
             cc,
             bcc,
-            body_text: f.body_text,
-            body_html: f.body_html,
+            body_text,
+            body_html,
             attachment_ids,
             mode,
         })
@@ -524,20 +481,9 @@ fn inline_bodies(
     (Some(text), Some(html))
 }
 
+/// Text escaped for HTML, its line breaks as `<br>`.
 fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push_str("<br>"),
-            c => out.push(c),
-        }
-    }
-    out
+    html::escape(s).replace('\n', "<br>")
 }
 
 #[cfg(test)]

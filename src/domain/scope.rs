@@ -1,5 +1,5 @@
-//! What an API key may do: its scopes. Every endpoint and MCP tool needs one scope (or none,
-//! when any valid key will do); a key without it gets `403 INSUFFICIENT_SCOPE`.
+//! What an API key may do: its scopes. Every endpoint and MCP tool names the scopes it needs
+//! (none, when any valid key will do); a key without one of them gets `403 INSUFFICIENT_SCOPE`.
 
 use std::fmt;
 

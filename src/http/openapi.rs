@@ -214,10 +214,10 @@ impl Modify for Security {
 
 /// The error responses that every operation of a kind can give, added in one place so that no
 /// annotation can forget one: `401` and `403` (a missing scope) on each operation that needs a
-/// key, `429` everywhere (the
-/// rate limit counts unauthenticated requests by address), `400` wherever a path id, a paging
-/// parameter or a JSON body can be malformed, and `408`, `413`, `415` and `503` wherever a JSON
-/// body is read. An operation's own description of a status is kept.
+/// key, `429` everywhere (the rate limit counts unauthenticated requests by address), `400`
+/// wherever a path id, a paging parameter or a JSON body can be malformed, and `408`, `413`,
+/// `415` and `503` wherever a JSON body is read. An operation's own description of a status is
+/// kept.
 struct CommonResponses;
 
 impl Modify for CommonResponses {

@@ -17,6 +17,7 @@ use super::messages::Mailbox;
 use super::rate_limit::Window;
 use crate::config::AutoProvision;
 use crate::domain::account::{AccountName, DeviceId};
+use crate::domain::html::escape;
 use crate::domain::links::ClaimLinks;
 use crate::domain::sandbox::SandboxLimits;
 use crate::domain::{AccountId, EmailAddress, Plan, random};
@@ -353,33 +354,4 @@ fn page(status: StatusCode, body: &str) -> HttpResponse {
              input{{width:100%;padding:.4rem}}.problems{{color:#a00}}</style></head>\
              <body>{body}</body></html>"
         ))
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_escaping_covers_content_and_attributes() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 }

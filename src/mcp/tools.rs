@@ -507,6 +507,17 @@ fn listed<T: serde::Serialize + utoipa::ToSchema>(
     ))
 }
 
+/// A page of emails: the count, then a line for each.
+fn listed_emails(what: &str, page: crate::domain::Page<Message>) -> Result<Done, ApiError> {
+    let lines: Vec<String> = page.data.iter().map(message_line).collect();
+    let mut done = listed(what, page.map(MessageDto::from))?;
+    for line in lines {
+        done.summary.push_str("\n- ");
+        done.summary.push_str(&line);
+    }
+    Ok(done)
+}
+
 async fn create_inbox(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
     let new = args::<CreateInbox>(a)?.into_new_inbox(&state.config)?;
     let (now, limits) = (state.now(), state.limits.clone());
@@ -521,8 +532,7 @@ async fn create_inbox(state: &AppState, who: Caller, a: Value) -> Result<Done, A
     Ok(Done::new(summary, json_of(&InboxDto::from(inbox))?))
 }
 
-async fn list_inboxes(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn list_inboxes(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let paging = paging(&mut a)?;
     let now = state.now();
     let page = state
@@ -534,8 +544,7 @@ async fn list_inboxes(state: &AppState, who: Caller, a: Value) -> Result<Done, A
     listed("inboxes", page.map(InboxDto::from))
 }
 
-async fn send_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn send_email(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let inbox_id: InboxId = take(&mut a, "inboxId")?;
     let request = args::<SendMessage>(a)?.into_request()?;
     let message = state
@@ -556,8 +565,7 @@ fn sent(verb: &str, message: Message) -> Result<Done, ApiError> {
     Ok(Done::new(summary, json_of(&MessageDto::from(message))?))
 }
 
-async fn reply_to_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn reply_to_email(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let message_id: MessageId = take(&mut a, "messageId")?;
     let request = args::<ReplyMessage>(a)?.into_request()?;
     let message = state
@@ -567,8 +575,7 @@ async fn reply_to_email(state: &AppState, who: Caller, a: Value) -> Result<Done,
     sent("Queued reply", message)
 }
 
-async fn forward_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn forward_email(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let message_id: MessageId = take(&mut a, "messageId")?;
     let request = args::<ForwardMessage>(a)?.into_request()?;
     let message = state
@@ -578,8 +585,7 @@ async fn forward_email(state: &AppState, who: Caller, a: Value) -> Result<Done, 
     sent("Queued forward", message)
 }
 
-async fn list_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn list_emails(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let inbox_id: InboxId = take(&mut a, "inboxId")?;
     let paging = paging(&mut a)?;
     let q = MessageFilters {
@@ -595,13 +601,7 @@ async fn list_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, Ap
             messages::list_messages(c, who.account_id, inbox_id, &q, paging, now)
         })
         .await?;
-    let lines: Vec<String> = page.data.iter().map(message_line).collect();
-    let mut done = listed("emails", page.map(MessageDto::from))?;
-    for line in lines {
-        done.summary.push_str("\n- ");
-        done.summary.push_str(&line);
-    }
-    Ok(done)
+    listed_emails("emails", page)
 }
 
 async fn get_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
@@ -621,8 +621,7 @@ async fn get_email(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiE
     Ok(Done::new(summary, json_of(&MessageDto::from(message))?))
 }
 
-async fn list_threads(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn list_threads(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let inbox_id: InboxId = take(&mut a, "inboxId")?;
     let (paging, now) = (paging(&mut a)?, state.now());
     let page = state
@@ -730,8 +729,7 @@ async fn wait_for_email(state: &AppState, who: Caller, a: Value) -> Result<Done,
     }
 }
 
-async fn search_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn search_emails(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let query: String = take(&mut a, "query")?;
     let inbox_id: Option<InboxId> = take(&mut a, "inboxId")?;
     let paging = paging(&mut a)?;
@@ -749,17 +747,10 @@ async fn search_emails(state: &AppState, who: Caller, a: Value) -> Result<Done, 
             search::find_messages(c, who.account_id, &q, paging)
         })
         .await?;
-    let lines: Vec<String> = page.data.iter().map(message_line).collect();
-    let mut done = listed("matching emails", page.map(MessageDto::from))?;
-    for line in lines {
-        done.summary.push_str("\n- ");
-        done.summary.push_str(&line);
-    }
-    Ok(done)
+    listed_emails("matching emails", page)
 }
 
-async fn update_labels(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn update_labels(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let message_id: Option<MessageId> = take(&mut a, "messageId")?;
     let thread_id: Option<ThreadId> = take(&mut a, "threadId")?;
     let change = args::<UpdateLabels>(a)?.parse()?;
@@ -845,8 +836,7 @@ fn is_text(content_type: &str) -> bool {
         || essence.ends_with("+xml")
 }
 
-async fn create_draft(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn create_draft(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let inbox_id: InboxId = take(&mut a, "inboxId")?;
     let fields = args::<DraftBody>(a)?.parse(state.drafts.now())?;
     let draft = state
@@ -877,8 +867,7 @@ async fn send_draft(state: &AppState, who: Caller, a: Value) -> Result<Done, Api
     sent("Sent draft as", message)
 }
 
-async fn list_domains(state: &AppState, who: Caller, a: Value) -> Result<Done, ApiError> {
-    let mut a = a;
+async fn list_domains(state: &AppState, who: Caller, mut a: Value) -> Result<Done, ApiError> {
     let paging = paging(&mut a)?;
     let page = state
         .store

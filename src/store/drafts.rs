@@ -110,10 +110,7 @@ pub fn save(tx: &Tx<'_>, draft: &Draft, revision: i64, now: Timestamp) -> Result
         return Err(Failure::Refused(Refusal::DraftChanged));
     };
     if let Some(job) = old_job {
-        // A job under way loses its claim: its record finds it gone and changes nothing.
-        tx.sql()
-            .prepare_cached("DELETE FROM jobs WHERE id = ?1 AND status IN ('pending', 'running')")?
-            .execute([job])?;
+        jobs::cancel(tx, job)?;
     }
     let job = match draft.due(now) {
         Some(due) => {
@@ -255,13 +252,6 @@ pub fn delete(
         .optional()?;
     match job {
         None => Err(Failure::Refused(Refusal::NotFound(Resource::Draft))),
-        Some(job) => {
-            tx.sql()
-                .prepare_cached(
-                    "DELETE FROM jobs WHERE id = ?1 AND status IN ('pending', 'running')",
-                )?
-                .execute([job])?;
-            Ok(())
-        }
+        Some(job) => job.map_or(Ok(()), |job| jobs::cancel(tx, job)),
     }
 }

@@ -145,6 +145,15 @@ pub fn complete(tx: &Tx<'_>, id: JobId, now: Timestamp) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Drops a job that has not finished: one under way finds it gone when it records its outcome
+/// ([`check_held`]), so nothing of that attempt stays.
+pub fn cancel(tx: &Tx<'_>, id: JobId) -> Result<(), Failure> {
+    tx.sql()
+        .prepare_cached("DELETE FROM jobs WHERE id = ?1 AND status IN ('pending', 'running')")?
+        .execute([id])?;
+    Ok(())
+}
+
 /// Schedules the job's next attempt.
 pub fn retry_at(
     tx: &Tx<'_>,
