@@ -554,7 +554,7 @@ impl Application {
         } = self;
         log::info!(
             "AgentSend {} listening on http://{http_addr} and smtp://{} (database {})",
-            env!("CARGO_PKG_VERSION"),
+            crate::VERSION,
             smtp.local_addr(),
             state.config.database.path.display()
         );

@@ -25,7 +25,7 @@ use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount, NewKey};
 
 /// AgentSend: an email API for AI agents, in one binary and one SQLite file.
 #[derive(Debug, Parser)]
-#[command(name = "agentsend", version)]
+#[command(name = "agentsend", version = crate::VERSION)]
 pub struct Cli {
     /// Configuration file (default: ./agentsend.toml when present).
     #[arg(long, global = true, env = "AGENTSEND_CONFIG", value_name = "PATH")]
@@ -276,7 +276,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(_) => ServeArgs::default(),
     };
     if matches!(cli.command, Some(Command::Version)) {
-        println!("agentsend {}", env!("CARGO_PKG_VERSION"));
+        println!("agentsend {}", crate::VERSION);
         return Ok(());
     }
     let mut overrides = Overrides {

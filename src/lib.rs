@@ -25,5 +25,13 @@ pub mod store;
 pub mod supervisor;
 pub mod webhooks;
 
+/// The version and the git revision it was built from, e.g. `0.1.0 (rev 46490cf1a2b3)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("AGENTSEND_GIT_REV"),
+    ")"
+);
+
 pub use app::Application;
 pub use config::Config;

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::task::{AbortHandle, JoinSet};
 
-/// Which components are down, shared with the health check.
+/// Which components run and which are down, shared with the health and readiness checks.
 #[derive(Debug, Default)]
 pub struct Components {
     down: Mutex<BTreeMap<&'static str, String>>,
+    started: Mutex<Vec<&'static str>>,
 }
 
 impl Components {
@@ -34,6 +35,24 @@ impl Components {
         self.down
             .lock()
             .map(|d| d.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records that `name` has been started.
+    fn mark_started(&self, name: &'static str) {
+        if let Ok(mut started) = self.started.lock()
+            && !started.contains(&name)
+        {
+            started.push(name);
+        }
+    }
+
+    /// Every component started so far, in start order, each with whether it still runs.
+    pub fn statuses(&self) -> Vec<(&'static str, bool)> {
+        let down = self.down();
+        self.started
+            .lock()
+            .map(|s| s.iter().map(|n| (*n, !down.contains(n))).collect())
             .unwrap_or_default()
     }
 }
@@ -83,6 +102,7 @@ impl Supervisor {
     where
         F: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        self.components.mark_started(name);
         let handle = self.tasks.spawn(async move { (name, task.await) });
         self.names.push((handle.id(), name));
         if let Ok(mut handles) = self.handles.0.lock() {

@@ -54,6 +54,11 @@ fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
     ))
     .service(resource(
         access,
+        "/ready",
+        [(M::GET, PUBLIC, web::route().to(health::ready))],
+    ))
+    .service(resource(
+        access,
         "/inboxes",
         [
             (M::POST, MANAGE, web::route().to(inboxes::create)),

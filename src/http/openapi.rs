@@ -29,6 +29,7 @@ use super::{
     ),
     paths(
         health::health,
+        health::ready,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
         messages::send, messages::list, messages::search, messages::get, messages::update,
         messages::raw, messages::delete, reply::reply, reply::forward,

@@ -4,13 +4,34 @@ use rusqlite::params;
 
 use super::accounts::NewAccount;
 use super::{Db, Failure, Tx};
-use crate::domain::AccountId;
+use crate::domain::{AccountId, Timestamp};
 
 /// Proves the database answers (for `GET /health`).
 pub fn ping(conn: &Db) -> Result<(), Failure> {
     conn.sql()
         .prepare_cached("SELECT 1")?
         .query_row([], |_| Ok(()))?;
+    Ok(())
+}
+
+/// The schema version this build brings databases to.
+pub fn supported_schema_version() -> i64 {
+    i64::try_from(super::migrate::MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// The database's schema version (`PRAGMA user_version`).
+pub fn schema_version(conn: &Db) -> Result<i64, Failure> {
+    Ok(conn
+        .sql()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Proves the database takes writes (for `GET /ready`): a real change, so that a full disk or
+/// a read-only file shows, not just the write lock.
+pub fn probe_write(tx: &Tx<'_>, now: Timestamp) -> Result<(), Failure> {
+    tx.sql()
+        .prepare_cached("INSERT OR REPLACE INTO settings (name, value) VALUES ('ready_probe', ?1)")?
+        .execute([now.as_secs().to_be_bytes()])?;
     Ok(())
 }
 

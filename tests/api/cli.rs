@@ -204,3 +204,20 @@ async fn serve_prints_the_first_key_once_and_stops_cleanly_on_sigterm() {
     let printed: Vec<String> = out.try_iter().collect();
     assert!(!printed.concat().contains("ask_"), "{printed:?}");
 }
+
+#[test]
+fn version_names_the_release_and_the_git_revision_it_was_built_from() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["--version"][..], &["version"]] {
+        let out = stdout(&run(dir.path(), args));
+        let line = out.trim();
+        let rest = line
+            .strip_prefix(concat!("agentsend ", env!("CARGO_PKG_VERSION"), " (rev "))
+            .unwrap_or_else(|| panic!("{args:?}: {line}"));
+        let rev = rest.strip_suffix(')').unwrap();
+        assert!(
+            rev == "unknown" || (rev.len() == 12 && rev.chars().all(|c| c.is_ascii_hexdigit())),
+            "{line}"
+        );
+    }
+}

@@ -73,3 +73,48 @@ async fn health_names_the_components_that_are_down() {
         serde_json::json!({"smtp": ["stopped"]})
     );
 }
+
+#[tokio::test]
+async fn ready_reports_every_component_and_the_writable_database() {
+    let app = TestApp::spawn().await;
+    let body = eventually("the server to be ready", || async {
+        let (status, body) = json(app.anonymous(Method::GET, "/ready").send().await.unwrap()).await;
+        (status == StatusCode::OK).then_some(body)
+    })
+    .await;
+    assert_eq!(body["status"], "ready");
+    assert!(is_iso_timestamp(&body["timestamp"]), "{body}");
+    for component in [
+        "database", "http", "smtp", "sends", "webhooks", "janitor", "drafts",
+    ] {
+        assert_eq!(body["components"][component], "ok", "{component}: {body}");
+    }
+    let (status, health) = json(app.anonymous(Method::GET, "/health").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["components"]["database"], "ok", "{health}");
+}
+
+#[tokio::test]
+async fn ready_is_503_naming_a_stopped_component_while_the_others_stay_ok() {
+    let app = TestApp::spawn().await;
+    eventually("the components to start", || async {
+        app.tasks.started("webhooks").then_some(())
+    })
+    .await;
+    app.state
+        .components
+        .mark_down("webhooks", "test: the worker stopped".to_owned());
+    let res = app.anonymous(Method::GET, "/ready").send().await.unwrap();
+    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").await;
+    assert_eq!(
+        body["error"]["details"],
+        serde_json::json!({"webhooks": ["stopped"]})
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not ready"),
+        "{body}"
+    );
+}
