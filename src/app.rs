@@ -35,13 +35,13 @@ use crate::runner::{Leases, Runner, RunnerSettings};
 use crate::seed::{Seed, SeedSetup};
 use crate::state::{AppState, FixtureAccess};
 use crate::store::accounts::{self, NewAccount};
-use crate::store::settings;
 use crate::store::{Failure, ServeLock, Store, StoreOptions};
 use crate::store::{idempotency, jobs as jobs_store, webhooks as webhooks_store};
+use crate::store::{retention, settings};
 use crate::supervisor::{Components, Handles, Supervisor};
 use crate::webhooks::policy::NetworkPolicy;
 use crate::webhooks::worker::{Deliveries, DeliveryWorker};
-use crate::{http, jobs, mcp, webhooks};
+use crate::{backup, http, jobs, mcp, webhooks};
 
 /// The account created on first start, with its key (to print once).
 #[derive(Debug, Clone)]
@@ -232,6 +232,18 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let lock = ServeLock::acquire(&config.database.path).map_err(anyhow::Error::msg)?;
         raise_fd_limit(&config);
+        if config.backup.scheduled() {
+            std::fs::create_dir_all(&config.backup.dir).with_context(|| {
+                format!("cannot create backup.dir {}", config.backup.dir.display())
+            })?;
+        }
+        if config.database.path.is_file() {
+            let path = config.database.path.clone();
+            tokio::task::spawn_blocking(move || retention::enable_incremental_vacuum(&path))
+                .await
+                .context("the auto-vacuum switch panicked")?
+                .context("cannot switch the database to incremental auto-vacuum")?;
+        }
         let store = open_store(&config).with_context(|| {
             format!(
                 "cannot open the database {}",
@@ -565,6 +577,12 @@ impl Application {
             "janitor",
             infallible(jobs::run_janitor(state.clone(), shutdown_rx.clone())),
         );
+        if state.config.backup.scheduled() {
+            supervisor.spawn(
+                "backups",
+                infallible(backup::run_scheduled(state.clone(), shutdown_rx.clone())),
+            );
+        }
         if state.config.domains.background_checks {
             supervisor.spawn(
                 "domain-checks",

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Application, Bootstrap, StartOptions};
+use crate::backup;
 use crate::config::{Config, Loaded, Overrides};
 use crate::domain::account::AccountName;
 use crate::domain::draft::Approver;
@@ -22,6 +23,7 @@ use crate::fixture::{Fixture, FixtureOptions};
 use crate::mcp::{self, McpServer};
 use crate::seed::Seed;
 use crate::store::accounts::{self, ClaimError, ClaimOf, NewAccount, NewKey};
+use crate::store::retention;
 
 /// AgentSend: an email API for AI agents, in one binary and one SQLite file.
 #[derive(Debug, Parser)]
@@ -88,6 +90,22 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write a consistent copy of the database to PATH (a new file), also while the server
+    /// runs: writers carry on meanwhile.
+    Backup {
+        /// The backup file to create.
+        path: PathBuf,
+    },
+    /// Replace the database with a backup, the server stopped. The backup is checked first
+    /// (an SQLite file, sound, an AgentSend schema no newer than this build's); the database it
+    /// replaces is kept beside it as `<db>.before-restore-<time>`.
+    Restore {
+        /// The backup file.
+        path: PathBuf,
+    },
+    /// Inspect the database file.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Print the version.
     Version,
 }
@@ -168,6 +186,18 @@ pub enum AccountsCommand {
     },
     /// List accounts.
     List,
+    /// Show or set how long an account's messages are kept (its own retention, instead of
+    /// retention.messages_days).
+    Retention {
+        /// The account's id.
+        id: AccountId,
+        /// Days its messages are kept (0: forever).
+        #[arg(long, value_name = "DAYS", conflicts_with = "default")]
+        messages_days: Option<u64>,
+        /// Go back to the server's retention.messages_days.
+        #[arg(long)]
+        default: bool,
+    },
     /// Claim a sandbox account on someone's behalf (as its claim page does): plan `free` with
     /// limits.account_daily_send_limit; its keys keep working.
     Claim {
@@ -240,6 +270,14 @@ pub enum DraftsCommand {
         #[arg(long)]
         pending: bool,
     },
+}
+
+/// `agentsend db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Check the file's integrity (`PRAGMA integrity_check`) and report its sizes and rows;
+    /// exits non-zero when it is damaged. Works while the server runs.
+    Check,
 }
 
 /// `agentsend config ...`
@@ -327,6 +365,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Version) => Ok(()),
+        Some(Command::Backup { path }) => {
+            let b = backup::take_of_file(&config.database.path, &path)?;
+            println!(
+                "backed up {} to {} ({} bytes in {} ms)",
+                config.database.path.display(),
+                b.path.display(),
+                b.bytes,
+                b.elapsed.as_millis()
+            );
+            Ok(())
+        }
+        Some(Command::Restore { path }) => {
+            let db = &config.database.path;
+            let restored = backup::restore(db, &path, SystemClock.now())?;
+            println!(
+                "restored {} from {} (schema version {}; {})",
+                db.display(),
+                path.display(),
+                restored.inspection.schema_version,
+                row_summary(&restored.inspection)
+            );
+            if let Some(previous) = restored.previous {
+                println!("the database it replaced is kept as {}", previous.display());
+            }
+            Ok(())
+        }
+        Some(Command::Db(DbCommand::Check)) => db_check(&config),
     }
 }
 
@@ -544,6 +609,44 @@ fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
     let _ = out.flush();
 }
 
+/// `agentsend db check`.
+fn db_check(config: &Config) -> anyhow::Result<()> {
+    let db = &config.database.path;
+    let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let i = crate::store::backup::inspect(db)?;
+    println!("{}: ok (integrity_check)", db.display());
+    println!(
+        "schema version {} (this build: {})",
+        i.schema_version,
+        crate::store::maintenance::supported_schema_version()
+    );
+    println!(
+        "file {} bytes, write-ahead log {} bytes; {} pages of {} bytes, {} free{}",
+        size(db),
+        size(std::path::Path::new(&wal)),
+        i.page_count,
+        i.page_size,
+        i.freelist_count,
+        if i.incremental_vacuum {
+            " (incremental auto-vacuum)"
+        } else {
+            " (auto-vacuum off: the server switches it on at its next start)"
+        }
+    );
+    println!("rows: {}", row_summary(&i));
+    Ok(())
+}
+
+fn row_summary(i: &crate::store::backup::Inspection) -> String {
+    i.rows
+        .iter()
+        .map(|(table, n)| format!("{table} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn accounts_command(config: &Config, cmd: AccountsCommand) -> anyhow::Result<()> {
     let store = app::open_store(config)?;
     let now = SystemClock.now();
@@ -598,6 +701,36 @@ fn accounts_command(config: &Config, cmd: AccountsCommand) -> anyhow::Result<()>
                 Err(ClaimError::Unknown) => anyhow::bail!("no account {id}"),
                 Err(ClaimError::Store(e)) => return Err(e.into()),
             }
+        }
+        AccountsCommand::Retention {
+            id,
+            messages_days,
+            default,
+        } => {
+            if messages_days.is_some_and(|d| d > crate::config::MAX_RETENTION_DAYS) {
+                anyhow::bail!(
+                    "--messages-days must be at most {}",
+                    crate::config::MAX_RETENTION_DAYS
+                );
+            }
+            if default || messages_days.is_some() {
+                store.write_blocking(move |tx| {
+                    retention::set_account_retention(tx, id, messages_days)
+                })?;
+            }
+            let own = store.read_blocking(move |db| retention::account_retention(db, id))?;
+            let days = own.unwrap_or(config.retention.messages_days);
+            let kept = if days == 0 {
+                "kept forever".to_owned()
+            } else {
+                format!("kept {days} days")
+            };
+            let source = if own.is_some() {
+                "its own setting"
+            } else {
+                "retention.messages_days"
+            };
+            println!("account {id}: messages {kept} ({source})");
         }
         AccountsCommand::List => {
             let list = store.read_blocking(accounts::list_accounts)?;

@@ -2,6 +2,7 @@
 //! See `README.md` for running it and for how it is put together (its Layout section).
 
 pub mod app;
+pub mod backup;
 pub mod budget;
 pub mod cli;
 pub mod config;

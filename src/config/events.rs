@@ -9,9 +9,9 @@ use super::{ConfigError, fail};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventsConfig {
-    /// Days an event stays in the log (a client can resume a stream from it); the janitor
-    /// deletes older ones. Events whose webhook deliveries are not finished stay until they are.
-    pub retention_days: u64,
+    /// Deprecated name of `retention.events_days` (still read, with a warning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u64>,
     /// Seconds between heartbeats on an idle stream (an SSE comment, a WebSocket ping).
     pub heartbeat_secs: u64,
     /// Events a live subscriber may fall behind before it is disconnected (it resumes from
@@ -22,7 +22,7 @@ pub struct EventsConfig {
 impl Default for EventsConfig {
     fn default() -> Self {
         Self {
-            retention_days: 7,
+            retention_days: None,
             heartbeat_secs: 15,
             max_backlog: 1024,
         }
@@ -32,9 +32,6 @@ impl Default for EventsConfig {
 impl EventsConfig {
     /// Checks the values that their types alone cannot.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if self.retention_days == 0 {
-            return fail("events.retention_days", "must be at least 1");
-        }
         if !(1..=3600).contains(&self.heartbeat_secs) {
             return fail("events.heartbeat_secs", "must be from 1 to 3600");
         }

@@ -12,6 +12,7 @@ use crate::domain::DomainName;
 use crate::domain::custom_domain::DnsSetup;
 
 mod attachments;
+mod backup;
 mod database;
 mod dns;
 mod domains;
@@ -21,12 +22,15 @@ mod idempotency;
 mod limits;
 mod logging;
 mod mail;
+mod metrics;
 mod outbound;
+mod retention;
 mod sandbox;
 mod smtp;
 mod webhooks;
 
 pub use attachments::AttachmentsConfig;
+pub use backup::BackupConfig;
 pub use database::DatabaseConfig;
 pub use dns::{CheckInbound, DnsConfig};
 pub use domains::DomainsConfig;
@@ -36,7 +40,9 @@ pub use idempotency::IdempotencyConfig;
 pub use limits::LimitsConfig;
 pub use logging::LogConfig;
 pub use mail::MailConfig;
+pub use metrics::MetricsConfig;
 pub use outbound::{OutboundConfig, OutboundMode, RelaySecurity};
+pub use retention::{MAX_DAYS as MAX_RETENTION_DAYS, RetentionConfig};
 pub use sandbox::{AutoProvision, SandboxConfig};
 pub use smtp::SmtpConfig;
 pub use webhooks::{LoopbackPolicy, WebhooksConfig};
@@ -71,6 +77,12 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Custom domains: the records they publish and how they are verified.
     pub domains: DomainsConfig,
+    /// How long mail, events and webhook deliveries are kept.
+    pub retention: RetentionConfig,
+    /// Scheduled backups.
+    pub backup: BackupConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -142,6 +154,8 @@ impl Config {
                     e.inner().message()
                 ))
             })?;
+        let mut warnings = warnings;
+        warnings.extend(config.adopt_deprecated()?);
         if let Some(listen) = overrides.listen {
             config.http.listen = listen;
         }
@@ -164,10 +178,45 @@ impl Config {
 
     /// Parses a configuration file's text on its own (no environment, no flags) and validates it.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config =
+        let mut config: Config =
             toml::from_str(text).map_err(|e| ConfigError(format!("invalid configuration: {e}")))?;
+        config.adopt_deprecated()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Moves the values of renamed settings to their new names (`events.retention_days` is
+    /// `retention.events_days` now, `webhooks.retention_days` `retention.deliveries_days`),
+    /// with a warning each; setting both names to different values is an error.
+    fn adopt_deprecated(&mut self) -> Result<Vec<String>, ConfigError> {
+        let defaults = RetentionConfig::default();
+        let mut warnings = Vec::new();
+        for (old, value, new, target, default) in [
+            (
+                "events.retention_days",
+                self.events.retention_days.take(),
+                "retention.events_days",
+                &mut self.retention.events_days,
+                defaults.events_days,
+            ),
+            (
+                "webhooks.retention_days",
+                self.webhooks.retention_days.take(),
+                "retention.deliveries_days",
+                &mut self.retention.deliveries_days,
+                defaults.deliveries_days,
+            ),
+        ] {
+            let Some(days) = value else { continue };
+            if *target != default && *target != days {
+                return Err(ConfigError(format!(
+                    "{old} (deprecated) and {new} disagree; set {new} only"
+                )));
+            }
+            *target = days;
+            warnings.push(format!("{old} is deprecated; use {new}"));
+        }
+        Ok(warnings)
     }
 
     /// Checks the values that their types alone cannot.
@@ -198,6 +247,9 @@ impl Config {
         self.outbound.validate()?;
         self.webhooks.validate()?;
         self.events.validate()?;
+        self.retention.validate()?;
+        self.backup.validate()?;
+        self.metrics.validate()?;
         self.log.validate()
     }
 
@@ -350,6 +402,7 @@ fn is_secret_key(key: &str) -> bool {
         || key.ends_with("_password")
         || key.ends_with("secret")
         || key == "private_key"
+        || key == "token"
 }
 
 fn redact(table: &mut toml::Table) {

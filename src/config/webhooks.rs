@@ -26,8 +26,9 @@ pub struct WebhooksConfig {
     pub allowed_networks: Vec<ipnet::IpNet>,
     /// Loopback targets: `auto` (allowed when the API listens on loopback), `always`, `never`.
     pub allow_loopback: LoopbackPolicy,
-    /// Days finished deliveries stay in the delivery log.
-    pub retention_days: u64,
+    /// Deprecated name of `retention.deliveries_days` (still read, with a warning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u64>,
 }
 
 impl Default for WebhooksConfig {
@@ -41,7 +42,7 @@ impl Default for WebhooksConfig {
             lease_ms: 60_000,
             allowed_networks: Vec::new(),
             allow_loopback: LoopbackPolicy::Auto,
-            retention_days: 30,
+            retention_days: None,
         }
     }
 }

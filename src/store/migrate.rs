@@ -71,6 +71,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0014_drafts.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0015_retention.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod attachments;
+pub mod backup;
 mod checkpointer;
 mod codec;
 pub mod domains;
@@ -22,6 +23,7 @@ mod migrate;
 pub mod outbound;
 mod page;
 pub mod rate_limits;
+pub mod retention;
 pub mod search;
 pub mod sender_lists;
 pub mod settings;
@@ -106,6 +108,14 @@ impl Store {
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, Failure> {
         let busy_timeout = options.busy_timeout;
         let mut conn = Connection::open(path)?;
+        // A new file gives freed pages back to the file system when the janitor asks
+        // (retention); SQLite only takes this before the file is initialised (before WAL mode
+        // is set). Older files are switched by the server at start-up
+        // (`retention::enable_incremental_vacuum`).
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        if tables == 0 {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
         configure(&conn, busy_timeout)?;
         // The writer's commits are fsynced: once a write has reported success (an SMTP 250,
         // a 202 for a send) it survives a power cut, not only a crash of this process. With

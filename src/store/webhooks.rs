@@ -668,13 +668,18 @@ pub fn release_claims(tx: &Tx<'_>, ids: &[DeliveryId], now: Timestamp) -> Result
     Ok(())
 }
 
-/// Drops finished deliveries older than `before`, and then the events that only they kept
-/// (logged events have their own retention, [`super::events::purge`]).
+/// Deliveries deleted per janitor pass at most.
+const PURGE_BATCH: i64 = 5000;
+
+/// Drops finished deliveries older than `before` (up to [`PURGE_BATCH`]), and then the events
+/// that only they kept (logged events have their own retention, [`super::events::purge`]).
 pub fn purge_finished(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
+    // In batches, so that a backlog (retention shortened) never holds the writer long.
     let deleted = tx.sql().execute(
-        "DELETE FROM webhook_deliveries
-         WHERE status IN ('succeeded', 'failed') AND updated_at < ?1",
-        [before],
+        "DELETE FROM webhook_deliveries WHERE rowid IN (
+             SELECT rowid FROM webhook_deliveries
+             WHERE status IN ('succeeded', 'failed') AND updated_at < ?1 LIMIT ?2)",
+        params![before, PURGE_BATCH],
     )?;
     super::events::purge_delivered(tx, before)?;
     Ok(deleted)
