@@ -350,3 +350,71 @@ async fn doctor_checks_the_starttls_certificate_dates_names_and_key() {
         "{mismatch:#}"
     );
 }
+
+#[tokio::test]
+async fn doctor_ends_with_failures_when_dns_never_answers() {
+    let (addr, _socket) = crate::dns::silent_dns().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("silent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\npath = {:?}\n[dns]\nnameservers = [\"{addr}\"]\ntimeout_secs = 1\n\
+             [smtp]\nhostname = \"{HOST}\"\n\
+             [outbound]\nmode = \"direct\"\nehlo_hostname = \"{HOST}\"\n",
+            dir.path().join("none.db")
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (all, ok) = findings(dir.path(), config.to_str().unwrap()).await;
+    assert!(!ok);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    for (check, subject) in [("hostname", HOST), ("outbound", "probe.test")] {
+        let f = finding(&all, check, subject);
+        assert_status(f, "fail");
+        assert!(f["detail"].as_str().unwrap().contains("timed out"), "{f:#}");
+    }
+}
+
+/// `agentsend health` (the container's health check) asks `/health`: by default on loopback
+/// at http.listen's port.
+#[tokio::test]
+async fn health_exits_0_when_the_server_answers_and_1_when_it_does_not() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = app.base.rsplit(':').next().unwrap();
+    let config = dir.path().join("health.toml");
+    std::fs::write(&config, format!("[http]\nlisten = \"0.0.0.0:{port}\"\n")).unwrap();
+    let health = |args: Vec<String>| {
+        let mut cmd = agentsend(dir.path());
+        cmd.arg("--config").arg(&config).arg("health").args(args);
+        async move { tokio::process::Command::from(cmd).output().await.unwrap() }
+    };
+
+    let out = health(vec![]).await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{port}/health answered 200")),
+        "{text}"
+    );
+
+    let closed = closed_port().await;
+    let out = health(vec![
+        "--url".to_owned(),
+        format!("http://127.0.0.1:{closed}/health"),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unhealthy"),
+        "{out:?}"
+    );
+    let out = health(vec!["--url".to_owned(), format!("{}/nowhere", app.base)]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("404"),
+        "{out:?}"
+    );
+}
