@@ -13,6 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::{self, Application, Bootstrap, StartOptions};
 use crate::backup;
 use crate::config::{Config, Loaded, Overrides};
+use crate::dns::Dns;
+use crate::doctor;
 use crate::domain::account::AccountName;
 use crate::domain::draft::Approver;
 use crate::domain::{
@@ -106,6 +108,13 @@ pub enum Command {
     /// Inspect the database file.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Check what a server on the internet needs: its host name and reverse DNS, the MX, SPF,
+    /// DKIM and DMARC records of its domains, outbound port 25 and the STARTTLS certificate.
+    /// Exits with 1 when a check fails.
+    Doctor(DoctorArgs),
+    /// Ask a running server's `/health`: exit 0 when it answers 200, else 1 (for container
+    /// health checks, where there is no curl).
+    Health(HealthArgs),
     /// Print the version.
     Version,
 }
@@ -132,6 +141,29 @@ pub struct McpArgs {
     /// On a database of its own: the SMTP listener's address (default 127.0.0.1:0).
     #[arg(long, value_name = "ADDR")]
     pub smtp_listen: Option<SocketAddr>,
+}
+
+/// Options of `doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// The domain whose first MX host the outbound check connects to.
+    #[arg(long, value_name = "DOMAIN", default_value = "gmail.com")]
+    pub probe_domain: String,
+    /// Seconds the outbound connection and its greeting may take.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout: u64,
+    /// Print the findings as a JSON array of {check, status, subject, detail, fix}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `health`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// The URL to ask (default: `/health` on http.listen's port, on loopback when it listens
+    /// on every address).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<url::Url>,
 }
 
 /// Options of `fixture`.
@@ -364,6 +396,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.redacted_toml()?);
             Ok(())
         }
+        Some(Command::Doctor(args)) => doctor(&config, &args),
+        Some(Command::Health(args)) => health(&config, args.url),
         Some(Command::Version) => Ok(()),
         Some(Command::Backup { path }) => {
             let b = backup::take_of_file(&config.database.path, &path)?;
@@ -392,6 +426,98 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Db(DbCommand::Check)) => db_check(&config),
+    }
+}
+
+fn doctor(config: &Config, args: &DoctorArgs) -> anyhow::Result<()> {
+    // A missing database is not created here: doctor only reads.
+    let domains = if config.database.path.exists() {
+        let store = app::open_store(config)?;
+        Some(store.read_blocking(crate::store::domains::list_all_domains)?)
+    } else {
+        None
+    };
+    let options = doctor::Options {
+        probe_domain: args.probe_domain.clone(),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let findings = runtime.block_on(async {
+        let dns = Dns::from_config(config)?;
+        anyhow::Ok(doctor::run(config, &dns, domains.as_deref(), &options).await)
+    })?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?;
+    } else {
+        for f in &findings {
+            writeln!(
+                out,
+                "{:<4}  {:<8}  {}: {}",
+                f.status.label(),
+                f.check,
+                f.subject,
+                f.detail
+            )?;
+            if let Some(fix) = &f.fix {
+                writeln!(out, "      fix: {fix}")?;
+            }
+        }
+    }
+    out.flush()?;
+    let failed = findings
+        .iter()
+        .filter(|f| f.status == doctor::Status::Fail)
+        .count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}
+
+fn health(config: &Config, url: Option<url::Url>) -> anyhow::Result<()> {
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let listen = config.http.listen;
+            let ip = match listen.ip() {
+                std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                }
+                std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                }
+                ip => ip,
+            };
+            url::Url::parse(&format!(
+                "http://{}/health",
+                SocketAddr::new(ip, listen.port())
+            ))?
+        }
+    };
+    // reqwest is built without a default TLS provider (an https URL needs one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let status = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        anyhow::Ok(client.get(url.clone()).send().await?.status())
+    });
+    match status {
+        Ok(status) if status == reqwest::StatusCode::OK => {
+            println!("healthy: {url} answered {status}");
+            Ok(())
+        }
+        Ok(status) => anyhow::bail!("unhealthy: {url} answered {status}"),
+        Err(e) => anyhow::bail!("unhealthy: {url}: {e:#}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The DNS resolver everything uses (`[dns]`): the configured nameservers (`ip:port`, so tests
 //! can run their own) or the system's. Built once at start-up.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::proto::rr::{Name, RData};
 use mail_auth::MessageAuthenticator;
 
 use crate::config::{Config, OutboundMode};
@@ -144,6 +145,51 @@ impl Dns {
                             .trim_end_matches('.')
                             .to_ascii_lowercase(),
                     ),
+                    _ => None,
+                })
+                .collect()),
+            Ok(Err(e)) => none_or_failure(e),
+            Err(timeout) => Err(timeout),
+        }
+    }
+
+    /// The IPv4 and IPv6 addresses of `name` now (A and AAAA records, in that order).
+    pub async fn addresses_now(&self, name: &str) -> Lookup<IpAddr> {
+        let (v4, v6) = tokio::join!(
+            self.bounded(self.fresh.ipv4_lookup(fqdn(name))),
+            self.bounded(self.fresh.ipv6_lookup(fqdn(name)))
+        );
+        let mut found = Vec::new();
+        for lookup in [v4, v6] {
+            match lookup {
+                Ok(Ok(answer)) => {
+                    found.extend(answer.answers().iter().filter_map(|r| match &r.data {
+                        RData::A(a) => Some(IpAddr::V4(a.0)),
+                        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                        _ => None,
+                    }))
+                }
+                Ok(Err(e)) => {
+                    none_or_failure::<IpAddr>(e)?;
+                }
+                Err(timeout) => return Err(timeout),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The names the PTR records of `ip` give now (reverse DNS; lower case, without the
+    /// trailing dot).
+    pub async fn ptr_now(&self, ip: IpAddr) -> Lookup<String> {
+        let lookup = self.fresh.reverse_lookup(Name::from(ip));
+        match self.bounded(lookup).await {
+            Ok(Ok(found)) => Ok(found
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::PTR(ptr) => {
+                        Some(ptr.0.to_ascii().trim_end_matches('.').to_ascii_lowercase())
+                    }
                     _ => None,
                 })
                 .collect()),

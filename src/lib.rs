@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod custom_domains;
 pub mod dns;
+pub mod doctor;
 pub mod domain;
 pub mod drafts;
 pub mod events;

@@ -334,15 +334,46 @@ impl DnsSetup {
                 true,
             ),
             txt(domain.dkim_name(), domain.dkim_value(), "dkim", true),
-            txt(domain.name.to_string(), self.spf.clone(), "spf", false),
-            txt(
-                format!("_dmarc.{}", domain.name),
-                // Monitoring only: a stricter policy is the owner's call once mail passes.
-                "v=DMARC1; p=none".to_owned(),
-                "dmarc",
-                false,
-            ),
+            self.spf_record(domain.name.as_str()),
+            self.dmarc_record(domain.name.as_str()),
         ]
+    }
+
+    /// The SPF TXT record at `domain` (recommended).
+    pub fn spf_record(&self, domain: &str) -> DnsRecord {
+        DnsRecord {
+            kind: "TXT",
+            name: domain.to_owned(),
+            value: self.spf.clone(),
+            priority: None,
+            purpose: "spf",
+            required: false,
+        }
+    }
+
+    /// The DMARC TXT record of `domain` (recommended).
+    pub fn dmarc_record(&self, domain: &str) -> DnsRecord {
+        DnsRecord {
+            kind: "TXT",
+            name: format!("_dmarc.{domain}"),
+            // Monitoring only: a stricter policy is the owner's call once mail passes.
+            value: "v=DMARC1; p=none".to_owned(),
+            priority: None,
+            purpose: "dmarc",
+            required: false,
+        }
+    }
+
+    /// The MX record of `domain`: 10 to this server.
+    pub fn mx_record(&self, domain: &str) -> DnsRecord {
+        DnsRecord {
+            kind: "MX",
+            name: domain.to_owned(),
+            value: self.mail_host.to_string(),
+            priority: Some(10),
+            purpose: "mx",
+            required: true,
+        }
     }
 
     /// Every record `domain` publishes: for sending, then for receiving.
@@ -354,14 +385,7 @@ impl DnsSetup {
 
     /// The record `domain` publishes for receiving: MX 10 to this server.
     pub fn receiving_records(&self, domain: &Domain) -> Vec<DnsRecord> {
-        vec![DnsRecord {
-            kind: "MX",
-            name: domain.name.to_string(),
-            value: self.mail_host.to_string(),
-            priority: Some(10),
-            purpose: "mx",
-            required: true,
-        }]
+        vec![self.mx_record(domain.name.as_str())]
     }
 }
 

@@ -129,6 +129,11 @@ impl DkimKey {
         &self.domain
     }
 
+    /// The key type as the DKIM record's `k=` names it (`rsa` or `ed25519`).
+    pub fn algorithm(&self) -> &'static str {
+        self.algorithm
+    }
+
     /// The public key as the DKIM record's `p=` carries it (base64).
     pub fn public_key_base64(&self) -> String {
         STANDARD.encode(&self.public_key)

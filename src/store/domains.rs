@@ -178,6 +178,19 @@ pub fn list_domains(
     )
 }
 
+/// Every account's domains, by name (for the operator's `doctor`).
+pub fn list_all_domains(conn: &Db) -> Result<Vec<Domain>, Failure> {
+    Ok(conn
+        .sql()
+        .prepare(concat!(
+            "SELECT ",
+            domain_columns!(),
+            " FROM domains ORDER BY domain, created_at"
+        ))?
+        .query_map([], domain_from_row)?
+        .collect::<Result<_, _>>()?)
+}
+
 /// Deletes a domain and its key. `409 DOMAIN_IN_USE` while inboxes that are not deleted use
 /// it; deleted inboxes keep their (reserved) addresses but lose the link to the domain.
 pub fn delete_domain(tx: &Tx<'_>, account_id: AccountId, id: DomainId) -> Result<(), Failure> {

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use hickory_server::Server;
-use hickory_server::proto::rr::rdata::{A, MX, SOA, TXT};
+use hickory_server::proto::rr::rdata::{A, AAAA, MX, PTR, SOA, TXT};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType, RrKey};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
@@ -104,6 +104,19 @@ impl TestDns {
     /// Publishes an A record at `owner` (replacing any).
     pub async fn set_a(&self, owner: &str, ip: Ipv4Addr) {
         self.replace(owner, RecordType::A, vec![RData::A(A(ip))])
+            .await;
+    }
+
+    /// Publishes an AAAA record at `owner` (replacing any).
+    pub async fn set_aaaa(&self, owner: &str, ip: std::net::Ipv6Addr) {
+        self.replace(owner, RecordType::AAAA, vec![RData::AAAA(AAAA(ip))])
+            .await;
+    }
+
+    /// Publishes the PTR record of `ip` (reverse DNS), naming `host` (replacing any).
+    pub async fn set_ptr(&self, ip: std::net::IpAddr, host: &str) {
+        let owner = Name::from(ip).to_ascii();
+        self.replace(&owner, RecordType::PTR, vec![RData::PTR(PTR(name(host)))])
             .await;
     }
 }

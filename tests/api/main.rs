@@ -24,6 +24,7 @@ mod compat;
 mod connections;
 mod crash;
 mod dkim;
+mod doctor;
 pub mod domains;
 mod drafts;
 mod errors;
