@@ -596,4 +596,36 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("forward_as"), "{e}");
     }
+
+    #[test]
+    fn renamed_retention_settings_are_still_read_with_a_warning() {
+        let o = Overrides::default();
+        let loaded = load_text(
+            "[events]\nretention_days = 3\n[webhooks]\nretention_days = 9\n",
+            &[],
+            &o,
+        )
+        .unwrap();
+        assert_eq!(loaded.config.retention.events_days, 3);
+        assert_eq!(loaded.config.retention.deliveries_days, 9);
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("use retention.events_days"));
+        // Rendered under the new names only.
+        let rendered = loaded.config.redacted_toml().unwrap();
+        assert!(!rendered.contains("[events]\nretention_days"), "{rendered}");
+
+        let e = load_text(
+            "[events]\nretention_days = 3\n[retention]\nevents_days = 4\n",
+            &[],
+            &o,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("disagree"), "{e}");
+        let e = load_text("[retention]\nevents_days = 0\n", &[], &o).unwrap_err();
+        assert!(e.to_string().contains("retention.events_days"), "{e}");
+        let loaded = load_text("", &[("AGENTSEND_RETENTION_MESSAGES_DAYS", "90")], &o).unwrap();
+        assert_eq!(loaded.config.retention.messages_days, 90);
+        let e = load_text("[metrics]\ntoken = \"short\"\n", &[], &o).unwrap_err();
+        assert!(e.to_string().contains("metrics.token"), "{e}");
+    }
 }

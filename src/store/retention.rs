@@ -102,11 +102,12 @@ pub fn free_pages(conn: &super::Db) -> Result<u64, Failure> {
 /// Gives up to `pages` free pages back to the file system (the file shrinks once the log is
 /// checkpointed). Returns how many free pages are left.
 pub fn incremental_vacuum(tx: &Tx<'_>, pages: u32) -> Result<u64, Failure> {
-    // The pragma returns no rows but does its work as it is stepped.
-    tx.sql()
-        .prepare(&format!("PRAGMA incremental_vacuum({pages})"))?
-        .query([])?
-        .next()?;
+    // The pragma frees one page per step: it must be stepped to the end.
+    let mut stmt = tx
+        .sql()
+        .prepare_cached(&format!("PRAGMA incremental_vacuum({pages})"))?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
     free_pages(tx)
 }
 

@@ -39,6 +39,7 @@ mod mail;
 mod mcp;
 mod memory;
 mod openapi;
+mod operations;
 mod rate_limit;
 mod reading;
 mod reply;
