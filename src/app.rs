@@ -31,6 +31,7 @@ use crate::mail::ingest::Ingest;
 use crate::mail::outbound::{self, SendWorker, Sends};
 use crate::mail::send::Sending;
 use crate::mail::smtp::SmtpServer;
+use crate::metrics::Metrics;
 use crate::runner::{Leases, Runner, RunnerSettings};
 use crate::seed::{Seed, SeedSetup};
 use crate::state::{AppState, FixtureAccess};
@@ -71,6 +72,8 @@ pub struct StartOptions {
 /// A built server, listening but not yet serving.
 pub struct Application {
     server: actix_web::dev::Server,
+    /// The metrics' own listener (`metrics.listen`), and its address.
+    metrics_server: Option<(actix_web::dev::Server, SocketAddr)>,
     http_addr: SocketAddr,
     state: AppState,
     bootstrap: Option<Bootstrap>,
@@ -356,12 +359,21 @@ impl Application {
         // The webhook client uses rustls with ring; the provider must be chosen before any
         // client is built (a no-op if it already was).
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let metrics = if config.metrics.enabled {
+            Metrics::new()?
+        } else {
+            Metrics::disabled()
+        };
+        if let Some(writer) = metrics.writer() {
+            store.attach_metrics(writer);
+        }
         let deliveries = Deliveries::new(
             store.clone(),
             config.webhooks.clone(),
             network_policy.clone(),
         )
-        .context("cannot build the webhook HTTP client")?;
+        .context("cannot build the webhook HTTP client")?
+        .with_metrics(metrics.clone());
         let webhook_worker = Runner::new(
             deliveries,
             Leases::new(
@@ -383,7 +395,8 @@ impl Application {
             config.smtp.hostname.clone(),
             sandbox.clone(),
         )
-        .context("cannot set up outgoing mail")?;
+        .context("cannot set up outgoing mail")?
+        .with_metrics(metrics.clone());
         let send_worker = Runner::new(
             sends,
             Leases::new(
@@ -397,7 +410,7 @@ impl Application {
             },
             store.wakers().clone(),
         );
-        let smtp = SmtpServer::bind(&config.smtp, ingest, memory.clone())?;
+        let smtp = SmtpServer::bind(&config.smtp, ingest, memory.clone(), metrics.clone())?;
         let domains = CustomDomains::new(
             store.clone(),
             clock.clone(),
@@ -459,6 +472,7 @@ impl Application {
             limits,
             fixture,
             components: Components::new(),
+            metrics,
         };
         let app_state = state.clone();
         let h = &state.config.http;
@@ -479,8 +493,23 @@ impl Application {
             .disable_signals()
             .shutdown_timeout(shutdown_timeout)
             .run();
+        let metrics_server = match state.config.metrics.listen_addr() {
+            Some(addr) => {
+                let metrics_state = state.clone();
+                let server = HttpServer::new(move || http::metrics::app(metrics_state.clone()))
+                    .workers(1)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .bind(addr)
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+                let bound = server.addrs().first().copied().unwrap_or(addr);
+                Some((server.run(), bound))
+            }
+            None => None,
+        };
         Ok(Self {
             server,
+            metrics_server,
             http_addr,
             state,
             bootstrap,
@@ -492,6 +521,11 @@ impl Application {
             tasks: Handles::default(),
             lock,
         })
+    }
+
+    /// The address of the metrics' own listener, if it has one (`metrics.listen`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The address the HTTP API is bound to (the real port when configured with port 0).
@@ -553,6 +587,7 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Self {
             server,
+            metrics_server,
             state,
             http_addr,
             webhook_worker,
@@ -603,6 +638,14 @@ impl Application {
         supervisor.spawn("http", async move {
             server.await.context("the HTTP server failed")
         });
+        let metrics_http = metrics_server.map(|(server, addr)| {
+            log::info!("metrics on http://{addr}/metrics");
+            let handle = server.handle();
+            supervisor.spawn("metrics", async move {
+                server.await.context("the metrics listener failed")
+            });
+            handle
+        });
         let store = state.store.clone();
         supervisor.spawn("database", async move {
             store.writer_stopped().await;
@@ -620,6 +663,9 @@ impl Application {
         // Streams end first: the HTTP server waits for open connections.
         state.events.close();
         http.stop(true).await;
+        if let Some(metrics) = metrics_http {
+            metrics.stop(false).await;
+        }
         // The receivers may already be gone; nothing to tell them then.
         let _ = shutdown_tx.send(true);
         // The writer outlives everything (the final checkpoint goes through it).

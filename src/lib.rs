@@ -19,6 +19,7 @@ pub mod labels;
 pub mod limits;
 pub mod mail;
 pub mod mcp;
+pub mod metrics;
 pub mod net;
 pub mod runner;
 pub mod seed;

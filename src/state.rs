@@ -61,6 +61,8 @@ pub struct AppState {
     pub fixture: Option<Arc<FixtureAccess>>,
     /// Live readers of the event log (SSE, WebSocket, waiting for a message).
     pub events: EventHub,
+    /// Prometheus metrics (disabled: they record nothing).
+    pub metrics: crate::metrics::Metrics,
     /// Which supervised components have stopped (for the health check).
     pub components: Arc<Components>,
 }

@@ -78,6 +78,11 @@ impl EventHub {
         &self.inner.store
     }
 
+    /// Live subscribers (streams and waits), for the metrics.
+    pub fn subscribers(&self) -> usize {
+        self.inner.ring.receiver_count()
+    }
+
     /// The last sequence number handed to subscribers.
     pub(super) fn published(&self) -> u64 {
         self.inner.published.load(Ordering::SeqCst)

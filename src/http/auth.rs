@@ -27,6 +27,20 @@ use crate::domain::{ApiKeySecret, Credential};
 use crate::state::AppState;
 use crate::store::{accounts, rate_limits};
 
+/// Whether the request carries `Authorization: Bearer <token>` with exactly this token (a
+/// fixture's or the metrics' token, not an API key), compared in constant time.
+pub(super) fn bearer_is(request: &actix_web::HttpRequest, token: &str) -> bool {
+    let presented = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
+    let (a, b) = (presented.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The key a client presented: `Authorization: Bearer <key>` or `x-api-key: <key>`. A value
 /// without the key format is treated as no valid key (it could never match).
 fn presented_key(headers: &HeaderMap) -> Option<ApiKeySecret> {

@@ -3,7 +3,6 @@
 //! default account, its key and the seed; `GET /_fixture/outbox` lists every message that would have
 //! left the machine, with its exact MIME.
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -19,22 +18,11 @@ fn access<'a>(state: &'a AppState, request: &HttpRequest) -> Result<&'a FixtureA
         .fixture
         .as_deref()
         .ok_or_else(ApiError::route_not_found)?;
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map_or("", |(_, token)| token.trim());
-    if constant_time_eq(presented.as_bytes(), fixture.token.as_bytes()) {
+    if super::auth::bearer_is(request, &fixture.token) {
         Ok(fixture)
     } else {
         Err(ApiError::unauthorized())
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `POST /_fixture/reset`: everything but the default account and its key goes, and the seed

@@ -18,6 +18,7 @@ pub mod inboxes;
 pub mod log;
 pub mod mcp;
 pub mod messages;
+pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod reply;
@@ -56,6 +57,11 @@ fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
         access,
         "/ready",
         [(M::GET, PUBLIC, web::route().to(health::ready))],
+    ))
+    .service(resource(
+        access,
+        "/metrics",
+        [(M::GET, PUBLIC, web::route().to(metrics::metrics))],
     ))
     .service(resource(
         access,

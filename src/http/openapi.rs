@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::domain::Cursor;
 
 use super::{
-    account, attachments, domains, drafts, error, events, health, inboxes, mcp, messages, reply,
-    sandbox, sender_lists, threads, webhooks, ws,
+    account, attachments, domains, drafts, error, events, health, inboxes, mcp, messages, metrics,
+    reply, sandbox, sender_lists, threads, webhooks, ws,
 };
 
 /// The document.
@@ -30,6 +30,7 @@ use super::{
     paths(
         health::health,
         health::ready,
+        metrics::metrics,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
         messages::send, messages::list, messages::search, messages::get, messages::update,
         messages::raw, messages::delete, reply::reply, reply::forward,

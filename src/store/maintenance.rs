@@ -14,6 +14,60 @@ pub fn ping(conn: &Db) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Background work waiting, for the metrics.
+#[derive(Debug, Clone, Default)]
+pub struct QueueStats {
+    /// Jobs waiting or running, by kind.
+    pub jobs: Vec<KindQueue>,
+    /// Webhook deliveries waiting or under way.
+    pub webhook_deliveries: i64,
+    /// When the longest-waiting due delivery became due (unix ms).
+    pub oldest_webhook_due: Option<i64>,
+}
+
+/// Jobs of one kind waiting or running.
+#[derive(Debug, Clone)]
+pub struct KindQueue {
+    /// The kind (`send`, `draft-send`, `domain-check`, ...).
+    pub kind: String,
+    /// How many.
+    pub queued: i64,
+    /// When the longest-waiting due one became due (unix ms).
+    pub oldest_due: Option<i64>,
+}
+
+/// How much background work waits (for the metrics).
+pub fn queue_stats(conn: &Db, now: Timestamp) -> Result<QueueStats, Failure> {
+    let jobs = conn
+        .sql()
+        .prepare_cached(
+            "SELECT kind, count(*), min(CASE WHEN status = 'pending' AND run_at <= ?1
+                                            THEN run_at END)
+             FROM jobs WHERE status IN ('pending', 'running') GROUP BY kind",
+        )?
+        .query_map([now], |r| {
+            Ok(KindQueue {
+                kind: r.get(0)?,
+                queued: r.get(1)?,
+                oldest_due: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let (webhook_deliveries, oldest_webhook_due) = conn
+        .sql()
+        .prepare_cached(
+            "SELECT count(*), min(CASE WHEN status = 'pending' AND next_attempt_at <= ?1
+                                       THEN next_attempt_at END)
+             FROM webhook_deliveries WHERE status IN ('pending', 'delivering')",
+        )?
+        .query_row([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(QueueStats {
+        jobs,
+        webhook_deliveries,
+        oldest_webhook_due,
+    })
+}
+
 /// The schema version this build brings databases to.
 pub fn supported_schema_version() -> i64 {
     i64::try_from(super::migrate::MIGRATIONS.len()).unwrap_or(i64::MAX)

@@ -52,6 +52,7 @@ use rusqlite::config::DbConfig;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::{AuthContext, Caller, Credential, Timestamp};
+use crate::metrics::WriterMetrics;
 
 /// Settings for opening the database.
 #[derive(Debug, Clone)]
@@ -77,6 +78,7 @@ pub struct Store {
     writer_alive: Arc<AtomicBool>,
     writer_stopped: tokio::sync::watch::Receiver<()>,
     wakers: Arc<Wakers>,
+    writer_metrics: Arc<std::sync::OnceLock<WriterMetrics>>,
 }
 
 /// Applies the connection settings; the one place they are set.
@@ -128,12 +130,14 @@ impl Store {
         let writer_alive = Arc::new(AtomicBool::new(false));
         let commits = Arc::new(checkpointer::Commits::default());
         let (stopped, writer_stopped) = tokio::sync::watch::channel(());
+        let writer_metrics = Arc::new(std::sync::OnceLock::new());
         let writer = writer::spawn(
             conn,
             wakers.clone(),
             commits.clone(),
             writer_alive.clone(),
             stopped,
+            writer_metrics.clone(),
         )
         .map_err(|e| Failure::task(format!("cannot start the writer thread: {e}")))?;
         checkpointer::spawn(
@@ -159,7 +163,14 @@ impl Store {
             writer_alive,
             writer_stopped,
             wakers,
+            writer_metrics,
         })
+    }
+
+    /// Reports the writer's queue and commit batches to these metrics from now on.
+    pub fn attach_metrics(&self, metrics: WriterMetrics) {
+        // Attached once, at start-up; a second call changes nothing.
+        let _ = self.writer_metrics.set(metrics);
     }
 
     /// Whether the writer thread is running (for the health check).
@@ -213,7 +224,16 @@ impl Store {
     }
 
     fn submit(&self, command: writer::Command) -> Result<(), Failure> {
-        self.writer.send(command).map_err(|_| writer_gone())
+        let metrics = self.writer_metrics.get();
+        if let (Some(m), writer::Command::Write(_)) = (metrics, &command) {
+            m.queued.inc();
+        }
+        self.writer.send(command).map_err(|_| {
+            if let Some(m) = metrics {
+                m.queued.dec();
+            }
+            writer_gone()
+        })
     }
 
     /// Verifies `credential` alone (any live key; no scope needed).

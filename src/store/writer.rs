@@ -11,9 +11,9 @@
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use super::checkpointer::Commits;
 use super::wake::{WakeSet, Wakers};
 use super::{Failure, StoreError, Tx};
+use crate::metrics::WriterMetrics;
 
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 256;
@@ -96,6 +97,7 @@ pub(super) fn spawn(
     commits: Arc<Commits>,
     alive: Arc<AtomicBool>,
     stopped: tokio::sync::watch::Sender<()>,
+    metrics: Arc<OnceLock<WriterMetrics>>,
 ) -> std::io::Result<Sender<Command>> {
     let (sender, receiver) = channel();
     alive.store(true, Ordering::SeqCst);
@@ -106,7 +108,7 @@ pub(super) fn spawn(
                 flag: alive,
                 _stopped: stopped,
             };
-            run(conn, &receiver, &wakers, &commits);
+            run(conn, &receiver, &wakers, &commits, &metrics);
         })?;
     Ok(sender)
 }
@@ -127,7 +129,13 @@ impl Drop for Alive {
     }
 }
 
-fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers, commits: &Commits) {
+fn run(
+    mut conn: Connection,
+    commands: &Receiver<Command>,
+    wakers: &Wakers,
+    commits: &Commits,
+    metrics: &OnceLock<WriterMetrics>,
+) {
     while let Ok(first) = commands.recv() {
         let mut writes = Vec::new();
         let mut checkpoints = Vec::new();
@@ -142,6 +150,13 @@ fn run(mut conn: Connection, commands: &Receiver<Command>, wakers: &Wakers, comm
             } else {
                 None
             };
+        }
+        if let Some(m) = metrics.get() {
+            let n = i64::try_from(writes.len()).unwrap_or(i64::MAX);
+            m.queued.sub(n);
+            if n > 0 {
+                m.batch.observe(n as f64);
+            }
         }
         if !writes.is_empty() {
             commit_batch(&mut conn, writes, wakers);

@@ -18,6 +18,7 @@ use super::policy::{NetworkPolicy, PolicyResolver, Refused};
 use super::signing::{agentsend_signature, standard_signature};
 use crate::config::WebhooksConfig;
 use crate::domain::{DeliveryId, Timestamp};
+use crate::metrics::Metrics;
 use crate::runner::{Leases, Runner, Work};
 use crate::store::jobs::Lease;
 use crate::store::webhooks::{self as store, AttemptRecord, ClaimLimits, Claimed, Disposition};
@@ -37,6 +38,7 @@ pub type DeliveryWorker = Runner<Deliveries>;
 pub struct Deliveries {
     store: Store,
     config: WebhooksConfig,
+    metrics: Metrics,
     client: reqwest::Client,
     policy: Arc<NetworkPolicy>,
 }
@@ -125,11 +127,18 @@ impl Deliveries {
             .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
             .build()?;
         Ok(Self {
+            metrics: Metrics::disabled(),
             store,
             config,
             client,
             policy,
         })
+    }
+
+    /// Counts the outcomes of attempts in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Makes one attempt and decides what comes next.
@@ -147,6 +156,12 @@ impl Deliveries {
             }
             Outcome::Retryable => Disposition::Failed,
         };
+        self.metrics.webhook_delivery(match disposition {
+            Disposition::Succeeded => "succeeded",
+            Disposition::Gone => "gone",
+            Disposition::Failed => "failed",
+            Disposition::RetryAt(_) => "retry",
+        });
         if let Some(error) = &result.error {
             log::info!(
                 "webhook {} delivery {} attempt {} failed: {error}",

@@ -33,6 +33,8 @@ pub struct TestApp {
     pub base: String,
     /// The SMTP listener.
     pub smtp: std::net::SocketAddr,
+    /// The metrics' own listener, when configured (`metrics.listen`).
+    pub metrics: Option<std::net::SocketAddr>,
     /// The default account's key (created on first start).
     pub key: String,
     /// The default account's id.
@@ -125,6 +127,7 @@ impl TestApp {
         };
         let base = format!("http://{}", app.http_addr());
         let smtp = app.smtp_addr();
+        let metrics = app.metrics_addr();
         let state = app.state().clone();
         let worker = app.webhook_worker().clone();
         let sender = app.send_worker().clone();
@@ -138,6 +141,7 @@ impl TestApp {
         Self {
             base,
             smtp,
+            metrics,
             key,
             account_id,
             clock,

@@ -38,6 +38,7 @@ mod lists;
 mod mail;
 mod mcp;
 mod memory;
+mod metrics;
 mod openapi;
 mod operations;
 mod rate_limit;

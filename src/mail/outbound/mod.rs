@@ -20,6 +20,7 @@ use crate::domain::{JobId, MessageId, Timestamp};
 use crate::events;
 use crate::mail::MailError;
 use crate::mail::ingest::{self, Envelope, Ingest, Origin, Prepared, Recipient};
+use crate::metrics::Metrics;
 use crate::runner::{JobTable, Leases, Runner, Work};
 use crate::store::jobs::Lease;
 use crate::store::outbound::{self as store, SEND_JOB, SendUnit};
@@ -45,6 +46,7 @@ pub struct Sends {
     hostname: String,
     /// What sandbox accounts may do (send outside this server or not).
     sandbox: Arc<SandboxPolicy>,
+    metrics: Metrics,
 }
 
 impl Work for Sends {
@@ -102,7 +104,14 @@ impl Sends {
             ingest,
             hostname,
             sandbox,
+            metrics: Metrics::disabled(),
         })
+    }
+
+    /// Counts the outcomes of sends in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// One attempt at a claimed send. Local recipients get their copies in the transaction
@@ -126,14 +135,15 @@ impl Sends {
         let now = leases.now();
         let schedule = self.config.retry_schedule_ms.clone();
         let lease = leases.at(now);
-        self.store
+        let next = self
+            .store
             .write(move |tx| {
                 // A worker that hung past its lease has lost the job to another attempt, whose
                 // record counts: nothing of this one is kept (no second local copy).
                 jobs::check_held(tx, &job, &lease.holder)?;
+                let mut outcomes = outcomes;
                 match &unit {
                     Some(unit) => {
-                        let mut outcomes = outcomes;
                         if let Some(local) = local {
                             outcomes.extend(deliver_locally(tx, local, now)?);
                         }
@@ -142,9 +152,15 @@ impl Sends {
                     // Deleted meanwhile: nothing to send.
                     None => jobs::complete(tx, job.id, now)?,
                 }
-                Ok(store::claim_sends(tx, now, 1, &lease)?.pop())
+                let next = store::claim_sends(tx, now, 1, &lease)?.pop();
+                Ok((next, outcomes))
             })
-            .await
+            .await?;
+        let (next, outcomes) = next;
+        for (_, outcome) in &outcomes {
+            self.metrics.sends(outcome.label(), 1);
+        }
+        Ok(next)
     }
 
     /// Prepares the local copies (stored later, with the attempt's record) and hands the

@@ -29,6 +29,18 @@ pub enum Outcome {
     Retry(String),
 }
 
+impl Outcome {
+    /// The outcome as a metrics label: `delivered`, `sent`, `bounced` or `retry`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered(_) => "delivered",
+            Outcome::Sent(_) => "sent",
+            Outcome::Bounced(_) => "bounced",
+            Outcome::Retry(_) => "retry",
+        }
+    }
+}
+
 /// The configured way out.
 pub enum Transport {
     /// Nothing leaves the machine.

@@ -28,6 +28,7 @@ use crate::domain::outbound::RETURN_PATH_PREFIX;
 use crate::domain::sender_list;
 use crate::mail::MailError;
 use crate::mail::ingest::{Delivery, Envelope, Ingest, Recipient};
+use crate::metrics::Metrics;
 use crate::net::{ClientSlot, PerClient};
 use crate::store::{Failure, inboxes, messages, sender_lists};
 
@@ -112,7 +113,12 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Binds `smtp.listen` and loads the STARTTLS certificate, if configured; accepted mail
     /// goes to `ingest`, and messages being received are counted in `memory`.
-    pub fn bind(config: &SmtpConfig, ingest: Ingest, memory: MemoryBudget) -> anyhow::Result<Self> {
+    pub fn bind(
+        config: &SmtpConfig,
+        ingest: Ingest,
+        memory: MemoryBudget,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
         let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen for SMTP on {}", config.listen))?;
         listener.set_nonblocking(true)?;
@@ -128,6 +134,7 @@ impl SmtpServer {
             min_data_rate: config.min_data_rate,
             starttls: tls.is_some(),
             memory,
+            metrics,
         };
         Ok(Self {
             listener,
@@ -205,6 +212,7 @@ async fn serve(
     shutdown: watch::Receiver<bool>,
     _slots: (OwnedSemaphorePermit, ClientSlot),
 ) {
+    shared.config.metrics.smtp_session();
     let _ = stream.set_nodelay(true);
     let ip = Some(peer.ip());
     let plain = Session::new(

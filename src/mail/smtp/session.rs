@@ -17,6 +17,7 @@ use super::replies as r;
 use crate::budget::{MESSAGE_PEAK_FACTOR, MemoryBudget};
 use crate::mail::MailError;
 use crate::mail::ingest::{Delivery, Envelope, Origin, Recipient};
+use crate::metrics::Metrics;
 use crate::net::rate_deadline;
 use crate::store::Failure;
 
@@ -71,6 +72,8 @@ pub struct SessionConfig {
     pub starttls: bool,
     /// Bytes all sessions (and uploads) may hold in memory at once.
     pub memory: MemoryBudget,
+    /// Where sessions, stored messages and refusals are counted.
+    pub metrics: Metrics,
 }
 
 /// How a session ended.
@@ -270,6 +273,9 @@ where
     }
 
     fn reply(&mut self, code: u16, enhanced: &str, text: &str) {
+        if code >= 400 {
+            self.config.metrics.smtp_rejection(code, enhanced);
+        }
         let line = if enhanced.is_empty() {
             format!("{code} {text}\r\n")
         } else {
@@ -525,6 +531,7 @@ where
         {
             Ok(Delivery { copies, refused }) => match copies.first() {
                 Some(copy) => {
+                    self.config.metrics.smtp_message();
                     let text = format!("Message accepted as {}", copy.message_id);
                     self.reply(250, "2.0.0", &text);
                 }
@@ -643,6 +650,7 @@ mod tests {
             min_data_rate: 0,
             starttls,
             memory: MemoryBudget::new(4 << 20),
+            metrics: Metrics::disabled(),
         }
     }
 
