@@ -12,6 +12,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use crate::store::WriterMetrics;
 use crate::store::maintenance::QueueStats;
 
 /// The server's metrics; cheap to clone. A disabled one records nothing.
@@ -38,16 +39,6 @@ struct Inner {
     memory_budget: IntGaugeVec,
     process_rss: IntGauge,
     process_fds: IntGauge,
-}
-
-/// The writer thread's figures (its queue and the writes it commits together), kept by the
-/// store.
-#[derive(Clone)]
-pub struct WriterMetrics {
-    /// Writes waiting for the writer thread.
-    pub queued: IntGauge,
-    /// Writes per commit.
-    pub batch: Histogram,
 }
 
 /// What is read when the metrics are scraped.

@@ -37,6 +37,7 @@ pub use error::{Failure, StoreError};
 pub use lock::ServeLock;
 pub use unit::{Db, Tx};
 pub use wake::{Queue, Wake, Wakers};
+pub use writer::WriterMetrics;
 
 use crate::domain::Refusal;
 use std::path::Path;
@@ -52,7 +53,6 @@ use rusqlite::config::DbConfig;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::{AuthContext, Caller, Credential, Timestamp};
-use crate::metrics::WriterMetrics;
 
 /// Settings for opening the database.
 #[derive(Debug, Clone)]

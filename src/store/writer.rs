@@ -22,7 +22,15 @@ use tokio::sync::oneshot;
 use super::checkpointer::Commits;
 use super::wake::{WakeSet, Wakers};
 use super::{Failure, StoreError, Tx};
-use crate::metrics::WriterMetrics;
+
+/// The writer thread's figures for the metrics: its queue, and the writes it commits together.
+#[derive(Clone)]
+pub struct WriterMetrics {
+    /// Writes waiting for the writer thread.
+    pub queued: prometheus::IntGauge,
+    /// Writes per commit.
+    pub batch: prometheus::Histogram,
+}
 
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 256;

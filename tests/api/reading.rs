@@ -667,7 +667,7 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
     )
     .await;
     // Take the database back to version 10: no labels, no index, no new content (and no
-    // sender lists, key scopes or drafts, which came after).
+    // sender lists, key scopes, drafts or account retention, which came after).
     {
         let sql = app.sql();
         sql.execute_batch(
@@ -682,6 +682,7 @@ async fn a_database_from_before_labels_and_search_gets_both_when_it_opens() {
              DROP TABLE sender_list_entries;
              ALTER TABLE api_keys DROP COLUMN scopes;
              DROP TABLE drafts;
+             ALTER TABLE accounts DROP COLUMN message_retention_days;
              PRAGMA user_version = 10;",
         )
         .unwrap();

@@ -12,6 +12,8 @@ use crate::helpers::{TestApp, json};
 /// operation of the OpenAPI document, so a new endpoint cannot go without a row.
 const TABLE: &[(&str, &str, &[&str])] = &[
     ("GET", "/health", &[]),
+    ("GET", "/ready", &[]),
+    ("GET", "/metrics", &[]),
     ("POST", "/inboxes", &["manage"]),
     ("GET", "/inboxes", &["read"]),
     ("GET", "/inboxes/{id}", &["read"]),
