@@ -6,6 +6,10 @@
 
 FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /src
+# .git is not copied: pass the revision for `agentsend --version`, e.g.
+#   docker build --build-arg AGENTSEND_GIT_REV=$(git rev-parse --short=12 HEAD) -t agentsend .
+ARG AGENTSEND_GIT_REV=unknown
+ENV AGENTSEND_GIT_REV=${AGENTSEND_GIT_REV}
 # The whole tree (minus .dockerignore): Cargo.toml names the benches, and the binary embeds
 # schema.sql, migrations/ and agentsend.toml.
 COPY . .
