@@ -172,13 +172,32 @@ fn run(
         }
         if commits.take_truncate() {
             // The log outgrew what passive checkpoints keep up with (see checkpointer.rs).
-            if let Err(e) = checkpoint_all(&conn) {
+            if let Err(e) = try_truncate(&conn) {
                 log::warn!("truncating the write-ahead log failed: {e}");
             }
         }
         for reply in checkpoints {
             let _ = reply.send(checkpoint_all(&conn));
         }
+    }
+}
+
+/// Moves the log into the file and empties it if no reader holds an older snapshot, without
+/// waiting for one to finish: a long read (a backup's `VACUUM INTO` takes seconds for a
+/// gigabyte) would otherwise hold every write behind it, since a TRUNCATE checkpoint waits
+/// for readers through the busy handler. The checkpointer asks again while the log stays long.
+fn try_truncate(conn: &Connection) -> Result<(), StoreError> {
+    let patience: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+    conn.busy_timeout(Duration::ZERO)?;
+    let checkpointed = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+    conn.busy_timeout(Duration::from_millis(u64::try_from(patience).unwrap_or(0)))?;
+    match checkpointed {
+        Ok(_) => Ok(()),
+        // Busy: a reader or another process; the next request tries again.
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
