@@ -189,12 +189,16 @@ fn run(
 fn try_truncate(conn: &Connection) -> Result<(), StoreError> {
     let patience: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
     conn.busy_timeout(Duration::ZERO)?;
-    let checkpointed = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+    let checkpointed = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
     conn.busy_timeout(Duration::from_millis(u64::try_from(patience).unwrap_or(0)))?;
     match checkpointed {
         Ok(_) => Ok(()),
         // Busy: a reader or another process; the next request tries again.
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
             Ok(())
         }
         Err(e) => Err(e.into()),
