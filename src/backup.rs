@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::domain::{Timestamp, random};
 use crate::state::AppState;
 use crate::store::backup::{self as store_backup, Inspection};
-use crate::store::{ServeLock, Store};
+use crate::store::{self, ServeLock, Store};
 
 /// A finished backup.
 #[derive(Debug, Clone)]
@@ -153,9 +153,9 @@ pub fn restore(db: &Path, source: &Path, now: Timestamp) -> anyhow::Result<Resto
         std::fs::rename(db, &aside)
             .with_context(|| format!("cannot move {} aside", db.display()))?;
         // The log and its index belong to the file moved aside: SQLite pairs them by name.
-        let wal = suffixed(db, "-wal");
+        let wal = store::wal_path(db);
         if wal.exists() {
-            std::fs::rename(&wal, suffixed(&aside, "-wal"))
+            std::fs::rename(&wal, store::wal_path(&aside))
                 .with_context(|| format!("cannot move {} aside", wal.display()))?;
         }
         let _ = std::fs::remove_file(suffixed(db, "-shm"));

@@ -739,8 +739,6 @@ fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
 fn db_check(config: &Config) -> anyhow::Result<()> {
     let db = &config.database.path;
     let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
     let i = crate::store::backup::inspect(db)?;
     println!("{}: ok (integrity_check)", db.display());
     println!(
@@ -751,7 +749,7 @@ fn db_check(config: &Config) -> anyhow::Result<()> {
     println!(
         "file {} bytes, write-ahead log {} bytes; {} pages of {} bytes, {} free{}",
         size(db),
-        size(std::path::Path::new(&wal)),
+        size(&crate::store::wal_path(db)),
         i.page_count,
         i.page_size,
         i.freelist_count,

@@ -297,14 +297,12 @@ impl Metrics {
         let size = |p: &Path| {
             std::fs::metadata(p).map_or(0, |m| i64::try_from(m.len()).unwrap_or(i64::MAX))
         };
-        let mut wal = snapshot.database.as_os_str().to_owned();
-        wal.push("-wal");
         m.file_bytes
             .with_label_values(&["database"])
             .set(size(snapshot.database));
         m.file_bytes
             .with_label_values(&["wal"])
-            .set(size(Path::new(&wal)));
+            .set(size(&crate::store::wal_path(snapshot.database)));
         let (used, limit) = snapshot.memory;
         m.memory_budget
             .with_label_values(&["in_use"])

@@ -19,11 +19,10 @@ pub fn copy_into(conn: &Db, dest: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What a database file holds, as `agentsend db check` and `agentsend restore` report it.
+/// What a sound database file holds, as `agentsend db check` and `agentsend restore` report
+/// it.
 #[derive(Debug, Clone)]
 pub struct Inspection {
-    /// `PRAGMA integrity_check`'s findings; empty when the file is sound.
-    pub problems: Vec<String>,
     /// Its schema version (`PRAGMA user_version`).
     pub schema_version: i64,
     /// Page size in bytes.
@@ -175,7 +174,6 @@ pub fn inspect(path: &Path) -> Result<Inspection, Unusable> {
     }
     let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
     Ok(Inspection {
-        problems,
         schema_version,
         page_size: unsigned(pragma("page_size")?),
         page_count: unsigned(pragma("page_count")?),

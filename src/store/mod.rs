@@ -81,6 +81,13 @@ pub struct Store {
     writer_metrics: Arc<std::sync::OnceLock<WriterMetrics>>,
 }
 
+/// The write-ahead log beside the database file `db` (SQLite names it `<db>-wal`).
+pub fn wal_path(db: &Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
+}
+
 /// Applies the connection settings; the one place they are set.
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     // Every statement the server runs stays compiled (rusqlite keeps 16 by default, fewer than
