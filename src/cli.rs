@@ -146,7 +146,7 @@ pub struct McpArgs {
 /// Options of `doctor`.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
-    /// The domain whose first MX host the outbound check connects to.
+    /// The domain whose most preferred MX host the outbound check connects to.
     #[arg(long, value_name = "DOMAIN", default_value = "gmail.com")]
     pub probe_domain: String,
     /// Seconds the outbound connection and its greeting may take.

@@ -131,23 +131,29 @@ impl Dns {
         }
     }
 
-    /// The MX hosts of `name` now (lower case, without the trailing dot).
+    /// The MX hosts of `name` now (lower case, without the trailing dot), most preferred
+    /// (lowest preference value) first.
     pub async fn mx_now(&self, name: &str) -> Lookup<String> {
         let lookup = self.fresh.mx_lookup(fqdn(name));
         match self.bounded(lookup).await {
-            Ok(Ok(found)) => Ok(found
-                .answers()
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::MX(mx) => Some(
-                        mx.exchange
-                            .to_ascii()
-                            .trim_end_matches('.')
-                            .to_ascii_lowercase(),
-                    ),
-                    _ => None,
-                })
-                .collect()),
+            Ok(Ok(found)) => {
+                let mut hosts: Vec<(u16, String)> = found
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::MX(mx) => Some((
+                            mx.preference,
+                            mx.exchange
+                                .to_ascii()
+                                .trim_end_matches('.')
+                                .to_ascii_lowercase(),
+                        )),
+                        _ => None,
+                    })
+                    .collect();
+                hosts.sort_by_key(|(preference, _)| *preference);
+                Ok(hosts.into_iter().map(|(_, host)| host).collect())
+            }
             Ok(Err(e)) => none_or_failure(e),
             Err(timeout) => Err(timeout),
         }

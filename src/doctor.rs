@@ -617,9 +617,9 @@ async fn check_dmarc(dns: &Dns, expected: &DnsRecord) -> Finding {
     }
 }
 
-/// Whether mail can leave: in `direct` mode a TCP connection to the first MX of the probe
-/// domain on `outbound.direct_port` (many providers block port 25), in `relay` mode to the
-/// relay; either must greet with `220` within the timeout.
+/// Whether mail can leave: in `direct` mode a TCP connection to the most preferred MX of the
+/// probe domain on `outbound.direct_port` (many providers block port 25), in `relay` mode to
+/// the relay; either must greet with `220` within the timeout.
 pub async fn check_outbound(config: &Config, dns: &Dns, options: &Options) -> Finding {
     let outbound = &config.outbound;
     match outbound.mode {
