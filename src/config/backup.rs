@@ -14,7 +14,9 @@ pub struct BackupConfig {
     /// `agentsend restore` takes); empty: no scheduled backups (`agentsend backup PATH` still
     /// works at any time).
     pub dir: PathBuf,
-    /// Seconds between scheduled backups (the first one runs this long after start-up).
+    /// Seconds between scheduled backups (the first one runs this long after start-up); also
+    /// read as `interval`.
+    #[serde(alias = "interval")]
     pub interval_secs: u64,
     /// Scheduled backups kept; older ones in `dir` are deleted after each new one.
     pub keep: usize,
