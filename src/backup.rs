@@ -148,20 +148,12 @@ pub fn restore(db: &Path, source: &Path, now: Timestamp) -> anyhow::Result<Resto
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    let previous = if db.exists() {
-        let aside = suffixed(db, &format!(".before-restore-{}", file_time(now)));
-        std::fs::rename(db, &aside)
-            .with_context(|| format!("cannot move {} aside", db.display()))?;
-        // The log and its index belong to the file moved aside: SQLite pairs them by name.
-        let wal = store::wal_path(db);
-        if wal.exists() {
-            std::fs::rename(&wal, store::wal_path(&aside))
-                .with_context(|| format!("cannot move {} aside", wal.display()))?;
+    let previous = match move_aside(db, now) {
+        Ok(previous) => previous,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
         }
-        let _ = std::fs::remove_file(suffixed(db, "-shm"));
-        Some(aside)
-    } else {
-        None
     };
     std::fs::rename(&partial, db)
         .with_context(|| format!("cannot move the restored file to {}", db.display()))?;
@@ -170,6 +162,26 @@ pub fn restore(db: &Path, source: &Path, now: Timestamp) -> anyhow::Result<Resto
         inspection,
         previous,
     })
+}
+
+/// Moves the database at `db` and its write-ahead log aside (SQLite pairs them by name, so
+/// they move together), and drops its shared-memory index; `None` when there is no database.
+/// If the log cannot follow, the database goes back: a database is never left without its log.
+fn move_aside(db: &Path, now: Timestamp) -> anyhow::Result<Option<PathBuf>> {
+    if !db.exists() {
+        return Ok(None);
+    }
+    let aside = suffixed(db, &format!(".before-restore-{}", file_time(now)));
+    std::fs::rename(db, &aside).with_context(|| format!("cannot move {} aside", db.display()))?;
+    let wal = store::wal_path(db);
+    if wal.exists()
+        && let Err(e) = std::fs::rename(&wal, store::wal_path(&aside))
+    {
+        let _ = std::fs::rename(&aside, db);
+        return Err(e).with_context(|| format!("cannot move {} aside", wal.display()));
+    }
+    let _ = std::fs::remove_file(suffixed(db, "-shm"));
+    Ok(Some(aside))
 }
 
 fn suffixed(path: &Path, suffix: &str) -> PathBuf {
