@@ -274,3 +274,50 @@ fn run_in_savepoint(tx: &Tx<'_>, job: &mut dyn WriteJob) -> Result<(), StoreErro
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader holding an old snapshot (a backup's `VACUUM INTO`) must not hold the writer:
+    /// the growth-triggered truncation gives up at once instead of waiting out the busy
+    /// timeout.
+    #[test]
+    fn a_truncation_does_not_wait_for_a_reader_holding_an_old_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;
+                 CREATE TABLE t (x); INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        // The log now has frames the reader's snapshot does not include.
+        writer.execute("INSERT INTO t VALUES (2)", []).unwrap();
+
+        let started = Instant::now();
+        try_truncate(&writer).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "waited {:?} for the reader",
+            started.elapsed()
+        );
+        // The busy timeout is back for everything else.
+        let patience: i64 = writer
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(patience, 5000);
+        reader.execute_batch("COMMIT").unwrap();
+        try_truncate(&writer).unwrap();
+        let wal = std::fs::metadata(crate::store::wal_path(&path))
+            .unwrap()
+            .len();
+        assert_eq!(wal, 0, "truncated once the reader is gone");
+    }
+}
