@@ -441,10 +441,7 @@ fn doctor(config: &Config, args: &DoctorArgs) -> anyhow::Result<()> {
         probe_domain: args.probe_domain.clone(),
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     let findings = runtime.block_on(async {
         let dns = Dns::from_config(config)?;
         anyhow::Ok(doctor::run(config, &dns, domains.as_deref(), &options).await)
@@ -500,10 +497,7 @@ fn health(config: &Config, url: Option<url::Url>) -> anyhow::Result<()> {
     };
     // reqwest is built without a default TLS provider (an https URL needs one).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     let status = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -535,11 +529,16 @@ fn init_logging(config: &Config) {
     let _ = builder.try_init();
 }
 
-fn serve(config: Config, options: StartOptions) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The async runtime a command runs on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime")
+}
+
+fn serve(config: Config, options: StartOptions) -> anyhow::Result<()> {
+    let runtime = runtime()?;
     runtime.block_on(async {
         // Before anything starts, so that no early signal kills the process uncleanly.
         let stop = app::shutdown_signal()?;
@@ -553,10 +552,7 @@ fn serve(config: Config, options: StartOptions) -> anyhow::Result<()> {
 
 fn mcp(config: Config, args: McpArgs) -> anyhow::Result<()> {
     let key = parse_api_key(args.api_key.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(async {
         if let Some(url) = &args.url {
             let key = key.context("--url needs --api-key (or AGENTSEND_API_KEY)")?;
@@ -613,10 +609,7 @@ fn fixture(config: Config, args: FixtureArgs) -> anyhow::Result<()> {
         smtp_listen: args.smtp_listen,
         seed: load_seed(args.seed.as_deref(), &config)?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     let result = runtime.block_on(async {
         let signal = app::shutdown_signal()?;
         let fixture = Fixture::start_with(config, options).await?;

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use crate::config::{Config, OutboundMode, RelaySecurity};
 use crate::dns::Dns;
 use crate::domain::custom_domain::{
-    DnsRecord, DnsSetup, Domain, ReceivingStatus, SendingStatus, dkim_record_matches, txt_strings,
+    DnsRecord, DnsSetup, Domain, ReceivingStatus, SendingStatus, dkim_record_matches,
 };
 use crate::mail::dkim::DkimKey;
 
@@ -305,11 +305,7 @@ async fn check_ptr(dns: &Dns, host: &str, ip: IpAddr) -> Finding {
 
 /// A record in zone-file syntax, for a fix line.
 fn zone_line(record: &DnsRecord) -> String {
-    let data = match record.priority {
-        Some(p) => format!("{p} {}.", record.value),
-        None => txt_strings(&record.value),
-    };
-    format!("{}. IN {} {data}", record.name, record.kind)
+    format!("{}. IN {} {}", record.name, record.kind, record.zone_data())
 }
 
 /// The DKIM key a domain signs with: where its record goes and what it holds.
@@ -944,11 +940,7 @@ fn check_key(config: &Config, certs: Vec<CertificateDer<'static>>) -> Finding {
             );
         }
     };
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let loaded = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key));
-    match loaded {
+    match crate::mail::smtp::starttls_config(certs, key) {
         Ok(_) => Finding::ok(
             "tls",
             &subject,

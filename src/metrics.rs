@@ -61,8 +61,15 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-fn fail(e: prometheus::Error) -> anyhow::Error {
-    anyhow::anyhow!("cannot set up the metrics: {e}")
+/// Registers `metric` (as made by its constructor) in `registry`.
+fn registered<M>(registry: &Registry, metric: prometheus::Result<M>) -> anyhow::Result<M>
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let fail = |e: prometheus::Error| anyhow::anyhow!("cannot set up the metrics: {e}");
+    let metric = metric.map_err(fail)?;
+    registry.register(Box::new(metric.clone())).map_err(fail)?;
+    Ok(metric)
 }
 
 impl Metrics {
@@ -73,134 +80,117 @@ impl Metrics {
 
     /// A fresh registry with every metric.
     pub fn new() -> anyhow::Result<Self> {
-        let registry = Registry::new_custom(Some("agentsend".to_owned()), None).map_err(fail)?;
-        let counter = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<IntCounterVec> {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).map_err(fail)?;
-            registry.register(Box::new(c.clone())).map_err(fail)?;
-            Ok(c)
+        let registry = Registry::new_custom(Some("agentsend".to_owned()), None)
+            .map_err(|e| anyhow::anyhow!("cannot set up the metrics: {e}"))?;
+        let r = &registry;
+        let counter = |name: &str, help: &str| registered(r, IntCounter::new(name, help));
+        let counters = |name: &str, help: &str, labels: &[&str]| {
+            registered(r, IntCounterVec::new(Opts::new(name, help), labels))
         };
-        let gauge = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<IntGaugeVec> {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels).map_err(fail)?;
-            registry.register(Box::new(g.clone())).map_err(fail)?;
-            Ok(g)
+        let gauge = |name: &str, help: &str| registered(r, IntGauge::new(name, help));
+        let gauges = |name: &str, help: &str, labels: &[&str]| {
+            registered(r, IntGaugeVec::new(Opts::new(name, help), labels))
         };
-        let single = |name: &str, help: &str| -> anyhow::Result<IntGauge> {
-            let g = IntGauge::new(name, help).map_err(fail)?;
-            registry.register(Box::new(g.clone())).map_err(fail)?;
-            Ok(g)
-        };
-        let http_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP request latency by route template and method",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-            ]),
-            &["route", "method"],
-        )
-        .map_err(fail)?;
-        registry
-            .register(Box::new(http_duration.clone()))
-            .map_err(fail)?;
-        let writer_batch = Histogram::with_opts(
-            HistogramOpts::new(
-                "writer_commit_batch_size",
-                "Writes committed together by the database writer",
-            )
-            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
-        )
-        .map_err(fail)?;
-        registry
-            .register(Box::new(writer_batch.clone()))
-            .map_err(fail)?;
-        let smtp_sessions =
-            IntCounter::new("smtp_sessions_total", "SMTP sessions accepted").map_err(fail)?;
-        registry
-            .register(Box::new(smtp_sessions.clone()))
-            .map_err(fail)?;
-        let smtp_messages = IntCounter::new(
-            "smtp_messages_total",
-            "Messages received over SMTP and stored",
-        )
-        .map_err(fail)?;
-        registry
-            .register(Box::new(smtp_messages.clone()))
-            .map_err(fail)?;
-        let version = gauge(
+        let build = gauges(
             "build_info",
             "The running build (always 1)",
             &["version", "revision"],
         )?;
-        version
+        build
             .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("AGENTSEND_GIT_REV")])
             .set(1);
-        Ok(Self(Some(Arc::new(Inner {
-            http_requests: counter(
+        let inner = Inner {
+            http_requests: counters(
                 "http_requests_total",
                 "HTTP requests by route template, method and status",
                 &["route", "method", "status"],
             )?,
-            http_duration,
-            smtp_sessions,
-            smtp_messages,
-            smtp_rejections: counter(
+            http_duration: registered(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "http_request_duration_seconds",
+                        "HTTP request latency by route template and method",
+                    )
+                    .buckets(vec![
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        10.0,
+                    ]),
+                    &["route", "method"],
+                ),
+            )?,
+            smtp_sessions: counter("smtp_sessions_total", "SMTP sessions accepted")?,
+            smtp_messages: counter(
+                "smtp_messages_total",
+                "Messages received over SMTP and stored",
+            )?,
+            smtp_rejections: counters(
                 "smtp_rejections_total",
                 "SMTP commands refused, by reply code and enhanced status code",
                 &["code", "enhanced"],
             )?,
-            sends: counter(
+            sends: counters(
                 "sends_total",
                 "Outbound recipients attempted, by outcome (delivered locally, sent, bounced, \
                  retry)",
                 &["outcome"],
             )?,
-            webhook_deliveries: counter(
+            webhook_deliveries: counters(
                 "webhook_deliveries_total",
                 "Webhook delivery attempts by outcome (succeeded, retry, failed, gone)",
                 &["outcome"],
             )?,
-            writer_queue: single(
+            writer_queue: gauge(
                 "writer_queue_length",
                 "Writes waiting for the writer thread",
             )?,
-            writer_batch,
-            jobs_queued: gauge(
+            writer_batch: registered(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "writer_commit_batch_size",
+                        "Writes committed together by the database writer",
+                    )
+                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+                ),
+            )?,
+            jobs_queued: gauges(
                 "jobs_queued",
                 "Background jobs waiting or running, by kind",
                 &["kind"],
             )?,
-            jobs_oldest: gauge(
+            jobs_oldest: gauges(
                 "jobs_oldest_age_seconds",
                 "Age of the oldest due job waiting, by kind",
                 &["kind"],
             )?,
-            webhook_queue: single(
+            webhook_queue: gauge(
                 "webhook_deliveries_queued",
                 "Webhook deliveries waiting or under way",
             )?,
-            webhook_oldest: single(
+            webhook_oldest: gauge(
                 "webhook_deliveries_oldest_age_seconds",
                 "Age of the oldest due webhook delivery waiting",
             )?,
-            subscribers: single(
+            subscribers: gauge(
                 "event_stream_subscribers",
                 "Live event-stream subscribers (SSE, WebSocket, waits)",
             )?,
-            file_bytes: gauge(
+            file_bytes: gauges(
                 "database_bytes",
                 "Size of the database file and of its write-ahead log",
                 &["file"],
             )?,
-            memory_budget: gauge(
+            memory_budget: gauges(
                 "memory_budget_bytes",
                 "The buffering memory budget: bytes in use and its size",
                 &["state"],
             )?,
-            process_rss: single("process_resident_memory_bytes", "Resident memory")?,
-            process_fds: single("process_open_fds", "Open file descriptors")?,
+            process_rss: gauge("process_resident_memory_bytes", "Resident memory")?,
+            process_fds: gauge("process_open_fds", "Open file descriptors")?,
             registry,
-        }))))
+        };
+        Ok(Self(Some(Arc::new(inner))))
     }
 
     /// Whether metrics are recorded.
@@ -249,14 +239,10 @@ impl Metrics {
         }
     }
 
-    /// Outbound recipients attempted with `outcome`.
-    pub fn sends(&self, outcome: &'static str, n: usize) {
-        if let Some(m) = &self.0
-            && n > 0
-        {
-            m.sends
-                .with_label_values(&[outcome])
-                .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+    /// An outbound recipient attempted, with `outcome`.
+    pub fn send(&self, outcome: &'static str) {
+        if let Some(m) = &self.0 {
+            m.sends.with_label_values(&[outcome]).inc();
         }
     }
 
@@ -318,14 +304,15 @@ impl Metrics {
     }
 }
 
-/// Resident memory from `/proc/self/statm` (pages), 0 where there is no `/proc`.
+/// Resident memory from `/proc/self/status` (`VmRSS`, in kB), 0 where there is no `/proc`.
 fn resident_bytes() -> i64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
+    std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<i64>().ok())
-        .unwrap_or(0);
-    // The page size is 4 KiB on the platforms this runs on (x86-64, aarch64 Linux defaults).
-    pages.saturating_mul(4096)
+        .and_then(|s| {
+            let kb = s.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+            kb.trim().trim_end_matches("kB").trim().parse::<i64>().ok()
+        })
+        .map_or(0, |kb| kb.saturating_mul(1024))
 }
 
 /// Open file descriptors, counted in `/proc/self/fd`; 0 where there is no `/proc`.

@@ -143,7 +143,7 @@ impl Config {
                 }
             }
         };
-        let warnings = apply_env(&mut table, env)?;
+        let mut warnings = apply_env(&mut table, env)?;
         // The path of the bad value (`limits.rate_limit`) is what an operator needs to fix it.
         let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| {
@@ -154,7 +154,6 @@ impl Config {
                     e.inner().message()
                 ))
             })?;
-        let mut warnings = warnings;
         warnings.extend(config.adopt_deprecated()?);
         if let Some(listen) = overrides.listen {
             config.http.listen = listen;

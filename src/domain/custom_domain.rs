@@ -243,6 +243,17 @@ pub struct DnsRecord {
     pub required: bool,
 }
 
+impl DnsRecord {
+    /// The record's data as a zone file writes it: `10 mx.example.com.` for MX, quoted strings
+    /// of at most 255 bytes for TXT.
+    pub fn zone_data(&self) -> String {
+        match self.priority {
+            Some(p) => format!("{p} {}.", self.value),
+            None => txt_strings(&self.value),
+        }
+    }
+}
+
 /// What the records of every domain have in common: where its mail is received and sent from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsSetup {
@@ -398,11 +409,12 @@ pub fn zone_file(domain: &Domain, records: &[DnsRecord]) -> String {
         domain.name
     );
     for r in records {
-        let data = match r.priority {
-            Some(p) => format!("{p} {}.", r.value),
-            None => txt_strings(&r.value),
-        };
-        out.push_str(&format!("{}.\t3600\tIN\t{}\t{data}\n", r.name, r.kind));
+        out.push_str(&format!(
+            "{}.\t3600\tIN\t{}\t{}\n",
+            r.name,
+            r.kind,
+            r.zone_data()
+        ));
     }
     out
 }

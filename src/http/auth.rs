@@ -27,16 +27,20 @@ use crate::domain::{ApiKeySecret, Credential};
 use crate::state::AppState;
 use crate::store::{accounts, rate_limits};
 
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// Whether the request carries `Authorization: Bearer <token>` with exactly this token (a
 /// fixture's or the metrics' token, not an API key), compared in constant time.
 pub(super) fn bearer_is(request: &actix_web::HttpRequest, token: &str) -> bool {
-    let presented = request
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map_or("", |(_, token)| token.trim());
+    let presented = bearer(request.headers()).unwrap_or("");
     let (a, b) = (presented.as_bytes(), token.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -44,14 +48,7 @@ pub(super) fn bearer_is(request: &actix_web::HttpRequest, token: &str) -> bool {
 /// The key a client presented: `Authorization: Bearer <key>` or `x-api-key: <key>`. A value
 /// without the key format is treated as no valid key (it could never match).
 fn presented_key(headers: &HeaderMap) -> Option<ApiKeySecret> {
-    let bearer = headers
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    let raw = bearer.or_else(|| {
+    let raw = bearer(headers).or_else(|| {
         headers
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())

@@ -64,23 +64,24 @@ pub async fn ready(state: Data<AppState>) -> impl Responder {
         }
     }
     let now = state.now();
-    let version = state.store.read(maintenance::schema_version).await;
-    let write = state
+    // One trip: the write proves the database takes writes, and reads the schema version.
+    let version = state
         .store
-        .write(move |tx| maintenance::probe_write(tx, now))
+        .write(move |tx| {
+            maintenance::probe_write(tx, now)?;
+            maintenance::schema_version(tx)
+        })
         .await;
-    match (version, write) {
-        (Ok(v), Ok(())) if v == maintenance::supported_schema_version() => {
-            report.up("database");
-        }
-        (Ok(v), Ok(())) => report.down(
+    match version {
+        Ok(v) if v == maintenance::supported_schema_version() => report.up("database"),
+        Ok(v) => report.down(
             "database",
             &format!(
                 "schema version {v}, this build needs {}",
                 maintenance::supported_schema_version()
             ),
         ),
-        (Err(e), _) | (_, Err(e)) => {
+        Err(e) => {
             log::error!("readiness check failed: {e}");
             report.down("database", "does not take writes");
         }

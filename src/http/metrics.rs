@@ -31,12 +31,9 @@ pub async fn metrics(
     let config = &state.config.metrics;
     let own_listener = request.app_data::<Data<MetricsListener>>().is_some();
     let served_here = state.metrics.enabled()
-        && if own_listener {
-            true
-        } else {
-            config.listen.is_empty()
-                && (!config.token.is_empty() || state.config.http.listen.ip().is_loopback())
-        };
+        && (own_listener
+            || (config.listen.is_empty()
+                && (!config.token.is_empty() || state.config.http.listen.ip().is_loopback())));
     if !served_here {
         return Err(ApiError::route_not_found());
     }

@@ -146,26 +146,20 @@ pub fn inspect(path: &Path) -> Result<Inspection, Unusable> {
             supported,
         });
     }
-    let has_accounts: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'accounts'",
-            [],
+    let has_table = |name: &str| -> Result<bool, Unusable> {
+        conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [name],
             |r| r.get(0),
         )
-        .map_err(corrupt)?;
-    if schema_version == 0 || !has_accounts {
+        .map_err(corrupt)
+    };
+    if schema_version == 0 || !has_table("accounts")? {
         return Err(Unusable::Foreign(shown));
     }
     let mut rows = Vec::new();
     for table in COUNTED {
-        let exists: bool = conn
-            .query_row(
-                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-                [table],
-                |r| r.get(0),
-            )
-            .map_err(corrupt)?;
-        if exists {
+        if has_table(table)? {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .map_err(corrupt)?;

@@ -1,6 +1,6 @@
 //! The schema and its numbered migrations, applied when the store opens.
 
-use super::{Failure, Tx, attachments, domains, search};
+use super::{Failure, Tx, attachments, domains, maintenance, search};
 use crate::store::StoreError;
 
 /// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
@@ -78,10 +78,8 @@ pub(super) const MIGRATIONS: &[Migration] = &[
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {
-    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    let current: i64 = tx
-        .sql()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let supported = maintenance::supported_schema_version();
+    let current = maintenance::schema_version(tx)?;
     if current > supported {
         return Err(Failure::Store(StoreError::SchemaTooNew {
             found: current,

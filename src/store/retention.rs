@@ -8,8 +8,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Failure, Tx, messages};
 use crate::domain::{AccountId, MessageId, Refusal, Resource, Timestamp};
 
-const DAY_MS: i64 = 86_400_000;
-
 /// Deletes up to `limit` messages older than their account's retention (`message_retention_days`,
 /// else `default_days`; 0 keeps them), oldest first within each inbox, each as
 /// [`messages::delete_message`] does (raw bytes, received attachments, labels, search entry,
@@ -37,7 +35,8 @@ pub fn purge_messages(
         if left == 0 {
             break;
         }
-        let before = now.as_millis().saturating_sub(days.saturating_mul(DAY_MS));
+        let age = u64::try_from(days).unwrap_or(0).saturating_mul(86_400);
+        let before = now.minus(std::time::Duration::from_secs(age));
         let mut rows = tx.sql().prepare_cached(
             "SELECT account_id, id FROM messages
              WHERE inbox_id = ?1 AND created_at < ?2 AND status NOT IN ('queued', 'sending')
@@ -76,8 +75,8 @@ pub fn set_account_retention(
 }
 
 /// An account's own message retention, if it has one.
-pub fn account_retention(tx: &super::Db, account: AccountId) -> Result<Option<u64>, Failure> {
-    let days: Option<Option<i64>> = tx
+pub fn account_retention(conn: &super::Db, account: AccountId) -> Result<Option<u64>, Failure> {
+    let days: Option<Option<i64>> = conn
         .sql()
         .query_row(
             "SELECT message_retention_days FROM accounts WHERE id = ?1",
@@ -115,20 +114,20 @@ pub fn incremental_vacuum(tx: &Tx<'_>, pages: u32) -> Result<u64, Failure> {
 /// gets it when it is created). SQLite only changes the mode of an existing file with a full
 /// VACUUM, outside any transaction: this rewrites the file once, needs as much free disk
 /// again, and holds the file for the time it takes, so the server does it at start-up, before
-/// it serves. Returns whether it had to.
-pub fn enable_incremental_vacuum(path: &Path) -> Result<bool, Failure> {
+/// it serves.
+pub fn enable_incremental_vacuum(path: &Path) -> Result<(), Failure> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
     if mode == AUTO_VACUUM_INCREMENTAL {
-        return Ok(false);
+        return Ok(());
     }
     log::info!(
         "switching {} to incremental auto-vacuum (a one-time VACUUM of the whole file)",
         path.display()
     );
     conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
-    Ok(true)
+    Ok(())
 }
 
 /// `PRAGMA auto_vacuum`'s value for INCREMENTAL.

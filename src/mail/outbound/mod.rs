@@ -158,7 +158,7 @@ impl Sends {
             .await?;
         let (next, outcomes) = next;
         for (_, outcome) in &outcomes {
-            self.metrics.sends(outcome.label(), 1);
+            self.metrics.send(outcome.label());
         }
         Ok(next)
     }

@@ -257,11 +257,20 @@ fn tls_acceptor(config: &SmtpConfig) -> anyhow::Result<Option<TlsAcceptor>> {
         .with_context(|| format!("cannot read {}", config.tls_certificate.display()))?;
     let key = PrivateKeyDer::from_pem_file(&config.tls_private_key)
         .with_context(|| format!("cannot read {}", config.tls_private_key.display()))?;
+    let server = starttls_config(certs, key)
+        .context("the STARTTLS certificate and key do not fit together")?;
+    Ok(Some(TlsAcceptor::from(Arc::new(server))))
+}
+
+/// The TLS side of STARTTLS for this certificate chain and key; an error when the key is not
+/// the certificate's (also used by `agentsend doctor`).
+pub fn starttls_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<rustls::ServerConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = rustls::ServerConfig::builder_with_provider(provider)
+    rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .context("the STARTTLS certificate and key do not fit together")?;
-    Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }
