@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::custom_domains::{self, CustomDomains, DomainChecker, DomainChecks};
 use crate::dns::Dns;
 use crate::domain::account::AccountName;
-use crate::domain::links::{ClaimLinks, DownloadLinks};
+use crate::domain::links::{ClaimLinks, DownloadLinks, ViewLinks};
 use crate::domain::random;
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{
@@ -104,7 +104,7 @@ async fn links(
     store: &Store,
     config: &Config,
     http_addr: SocketAddr,
-) -> anyhow::Result<(DownloadLinks, ClaimLinks)> {
+) -> anyhow::Result<(DownloadLinks, ClaimLinks, ViewLinks)> {
     let base = if config.http.public_url.is_empty() {
         if http_addr.ip().is_unspecified() {
             format!("http://localhost:{}", http_addr.port())
@@ -114,12 +114,17 @@ async fn links(
     } else {
         config.http.public_url.clone()
     };
-    let candidates = (random::bytes::<32>(), random::bytes::<32>());
-    let (download_key, claim_key) = store
+    let candidates = (
+        random::bytes::<32>(),
+        random::bytes::<32>(),
+        random::bytes::<32>(),
+    );
+    let (download_key, claim_key, view_key) = store
         .write(move |tx| {
             Ok((
                 settings::get_or_insert(tx, "attachment_link_key", &candidates.0)?,
                 settings::get_or_insert(tx, "claim_link_key", &candidates.1)?,
+                settings::get_or_insert(tx, "message_view_key", &candidates.2)?,
             ))
         })
         .await
@@ -131,8 +136,13 @@ async fn links(
             Duration::from_secs(config.attachments.link_ttl_secs),
         ),
         ClaimLinks::new(&base, claim_key),
+        ViewLinks::new(view_key, VIEW_TTL),
     ))
 }
+
+/// How long the web interface's signed view of a message's HTML stays valid (the interface
+/// asks for a fresh one each time it shows a message).
+const VIEW_TTL: Duration = Duration::from_secs(600);
 
 /// Takes up what earlier runs of the server left half done when they died: claimed jobs and
 /// webhook deliveries become due at once (rather than when their leases run out), and
@@ -315,7 +325,7 @@ impl Application {
         };
         let shutdown_timeout = config.http.shutdown_timeout_secs;
         let network_policy = Arc::new(NetworkPolicy::from_config(&config));
-        let (links, claims) = links(&store, &config, http_addr).await?;
+        let (links, claims, views) = links(&store, &config, http_addr).await?;
         let claims = Arc::new(claims);
         let memory = MemoryBudget::new(config.limits.max_buffered_bytes);
         let dkim = shared_domain_dkim(&config)?.map(Arc::new);
@@ -459,6 +469,7 @@ impl Application {
             clock,
             network_policy: network_policy.clone(),
             links: Arc::new(links),
+            views: Arc::new(views),
             claims,
             sandbox,
             memory,

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::custom_domains::CustomDomains;
 use crate::dns::Dns;
 use crate::domain::custom_domain::DnsSetup;
-use crate::domain::links::{ClaimLinks, DownloadLinks};
+use crate::domain::links::{ClaimLinks, DownloadLinks, ViewLinks};
 use crate::domain::sandbox::SandboxPolicy;
 use crate::domain::{AccountId, BootId, Clock, Timestamp};
 use crate::drafts::Drafts;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub network_policy: Arc<NetworkPolicy>,
     /// Presigned attachment download links.
     pub links: Arc<DownloadLinks>,
+    /// Signed views of messages' HTML for the web interface.
+    pub views: Arc<ViewLinks>,
     /// Claim links of sandbox accounts.
     pub claims: Arc<ClaimLinks>,
     /// What sandbox accounts may do.

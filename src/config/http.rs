@@ -44,6 +44,9 @@ pub struct HttpConfig {
     /// The server's address as clients reach it (`https://mail.example.com`, behind a proxy),
     /// used in links it hands out; empty means `http://` and the address it listens on.
     pub public_url: String,
+    /// Serve the web interface at `/` and `/ui/` (off: those paths are `404` like any
+    /// unknown route).
+    pub ui: bool,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +66,7 @@ impl Default for HttpConfig {
             max_connections: 10_000,
             max_connections_per_ip: 256,
             public_url: String::new(),
+            ui: true,
         }
     }
 }

@@ -4,7 +4,10 @@
 //! the link can download until it expires, and changing any part of it invalidates it. Claim
 //! links of sandbox accounts: `{base}/claim/{token}`, the token an HMAC of the
 //! account id, so the same link can be handed out again without storing it (only its hash is
-//! stored, to find the account).
+//! stored, to find the account). Message views of the web interface:
+//! `/ui/frame/{id}?images={0|1}&expires={unix seconds}&signature={hex}`, signed the same way over
+//! the message id, the image consent and the expiry, so that a sandboxed frame (which cannot
+//! send the API key) shows one message's HTML for a short while.
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{AccountId, AttachmentId, Timestamp};
+use super::{AccountId, AttachmentId, MessageId, Timestamp};
 
 /// Why a link is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,11 +76,7 @@ impl DownloadLinks {
         signature: &str,
         now: Timestamp,
     ) -> Result<(), LinkError> {
-        // Only the canonical form that `url` produces is signed: no sign, no leading zeros.
-        let expires_secs = match expires.parse::<i64>() {
-            Ok(n) if expires.bytes().all(|b| b.is_ascii_digit()) && n.to_string() == expires => n,
-            _ => return Err(LinkError::Invalid),
-        };
+        let expires_secs = canonical_secs(expires)?;
         let signature = hex::decode(signature).map_err(|_| LinkError::Invalid)?;
         // Constant-time comparison.
         self.mac(id, expires_secs)
@@ -95,6 +94,76 @@ impl DownloadLinks {
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
         mac.update(format!("agentsend attachment download\n{id}\n{expires}").as_bytes());
         mac
+    }
+}
+
+/// Makes and checks the signed addresses of message views (an HTML body in a frame).
+#[derive(Clone)]
+pub struct ViewLinks {
+    secret: Vec<u8>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for ViewLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewLinks")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ViewLinks {
+    /// Views signed with `secret`, valid for `ttl`.
+    pub fn new(secret: Vec<u8>, ttl: Duration) -> Self {
+        Self { secret, ttl }
+    }
+
+    /// The path (and query) of a fresh view of message `id`, remote images allowed or not.
+    pub fn path(&self, id: MessageId, images: bool, now: Timestamp) -> String {
+        let expires = now.plus(self.ttl).as_secs();
+        format!(
+            "/ui/frame/{id}?images={}&expires={expires}&signature={}",
+            u8::from(images),
+            hex::encode(self.mac(id, images, expires).finalize().into_bytes())
+        )
+    }
+
+    /// Checks a view's query values for `id` at `now`, as [`DownloadLinks::check`] does.
+    pub fn check(
+        &self,
+        id: MessageId,
+        images: bool,
+        expires: &str,
+        signature: &str,
+        now: Timestamp,
+    ) -> Result<(), LinkError> {
+        let expires_secs = canonical_secs(expires)?;
+        let signature = hex::decode(signature).map_err(|_| LinkError::Invalid)?;
+        self.mac(id, images, expires_secs)
+            .verify_slice(&signature)
+            .map_err(|_| LinkError::Invalid)?;
+        if now.as_secs() >= expires_secs {
+            return Err(LinkError::Expired);
+        }
+        Ok(())
+    }
+
+    fn mac(&self, id: MessageId, images: bool, expires: i64) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(
+            format!("agentsend message view\n{id}\n{}\n{expires}", u8::from(images)).as_bytes(),
+        );
+        mac
+    }
+}
+
+/// Unix seconds as [`DownloadLinks::url`] and [`ViewLinks::path`] write them: digits only, no
+/// sign, no leading zeros (only that form is signed).
+fn canonical_secs(expires: &str) -> Result<i64, LinkError> {
+    match expires.parse::<i64>() {
+        Ok(n) if expires.bytes().all(|b| b.is_ascii_digit()) && n.to_string() == expires => Ok(n),
+        _ => Err(LinkError::Invalid),
     }
 }
 
@@ -159,6 +228,40 @@ mod tests {
             }
         }
         (expires, signature)
+    }
+
+    #[test]
+    fn a_view_is_valid_for_its_message_and_consent_until_it_expires() {
+        let views = ViewLinks::new(vec![3; 32], Duration::from_secs(600));
+        let id = MessageId::new();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let path = views.path(id, false, now);
+        assert!(path.starts_with(&format!("/ui/frame/{id}?images=0&expires=1800000600&")));
+        let signature = path.rsplit_once("signature=").unwrap().1;
+        assert_eq!(views.check(id, false, "1800000600", signature, now), Ok(()));
+        // Consent to images is part of what is signed.
+        assert_eq!(
+            views.check(id, true, "1800000600", signature, now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            views.check(MessageId::new(), false, "1800000600", signature, now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            views.check(id, false, "01800000600", signature, now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            views.check(
+                id,
+                false,
+                "1800000600",
+                signature,
+                now.plus(Duration::from_secs(600))
+            ),
+            Err(LinkError::Expired)
+        );
     }
 
     #[test]

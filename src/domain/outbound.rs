@@ -4,6 +4,7 @@
 use super::address::EmailAddress;
 use super::ids::{AttachmentId, MessageId, ThreadId};
 use super::message::MessageStatus;
+use super::time::Timestamp;
 use super::validation::{ValidationErrors, has_line_breaks_or_nul};
 
 /// Most `to` recipients; `cc` and `bcc` each have the same bound.
@@ -223,6 +224,30 @@ impl RecipientKind {
             RecipientKind::Bcc => "bcc",
         }
     }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [RecipientKind::To, RecipientKind::Cc, RecipientKind::Bcc]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One recipient of an outbound message and how far its delivery got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientOutcome {
+    /// The address.
+    pub address: String,
+    /// How it was addressed.
+    pub kind: RecipientKind,
+    /// How far its delivery got.
+    pub status: RecipientStatus,
+    /// How it was delivered: `email`, `local` or `dry-run` (none before the first attempt).
+    pub route: Option<String>,
+    /// Why its last attempt failed.
+    pub last_error: Option<String>,
+    /// When any of this last changed.
+    pub updated_at: Timestamp,
 }
 
 /// How far one recipient's delivery got.

@@ -13,16 +13,16 @@ use super::extract::{ApiJson, Authenticated, Paged};
 use super::idempotency::{Idempotency, Reply};
 use crate::domain::auth_results::AuthResults;
 use crate::domain::message::{AttachmentMeta, Direction, Message, MessageStatus};
-use crate::domain::outbound::{SendFields, SendRequest};
+use crate::domain::outbound::{RecipientOutcome, SendFields, SendRequest};
 use crate::domain::search::{MessageQuery, SearchOrder, SearchQuery};
 use crate::domain::{
-    AccountId, AttachmentId, InboxId, Label, LabelChange, MessageId, ThreadId, Timestamp,
+    AccountId, AttachmentId, InboxId, Label, LabelChange, MessageId, Page, ThreadId, Timestamp,
     ValidationErrors,
 };
 use crate::labels;
 use crate::state::AppState;
 use crate::store::{Failure, Tx};
-use crate::store::{inboxes, messages, search};
+use crate::store::{inboxes, messages, outbound, search};
 
 /// An attachment as listed on a message.
 #[derive(Debug, Serialize, ToSchema)]
@@ -579,6 +579,67 @@ pub async fn get(
         })
         .await?;
     Ok(HttpResponse::Ok().json(MessageDto::from(message)))
+}
+
+/// One recipient of an outbound message and how far its delivery got (an addition to the
+/// hosted API).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientDto {
+    address: String,
+    /// `to`, `cc` or `bcc`.
+    kind: &'static str,
+    /// `pending` (not yet tried, or waiting for a retry), `sent` (handed to a relay or
+    /// recorded in dry-run mode), `delivered` (accepted by the recipient's server or stored in
+    /// a local inbox), `bounced` or `failed` (out of retries).
+    status: &'static str,
+    /// `email`, `local` or `dry-run`; `null` before the first attempt.
+    route: Option<String>,
+    /// Why the last attempt failed.
+    last_error: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Timestamp,
+}
+
+impl From<RecipientOutcome> for RecipientDto {
+    fn from(r: RecipientOutcome) -> Self {
+        Self {
+            address: r.address,
+            kind: r.kind.as_str(),
+            status: r.status.as_str(),
+            route: r.route,
+            last_error: r.last_error,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Each recipient of a sent message and how far its delivery got, in the order addressed
+/// (none for received mail). An addition to the hosted API.
+#[utoipa::path(get, path = "/messages/{id}/recipients", tag = "Messages",
+    operation_id = "listMessageRecipients", params(super::IdParam),
+    responses(
+        (status = 200, description = "The recipients, all on one page", body = List<RecipientDto>),
+        (status = 404, description = "No such message", body = ErrorBody),
+    ))]
+pub async fn recipients(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<MessageId>,
+) -> Result<impl Responder, ApiError> {
+    let id = id.into_inner();
+    let outcomes = state
+        .store
+        .read_as(&auth.0, state.now(), move |c, who| {
+            outbound::recipient_outcomes(c, who.account_id, id)
+        })
+        .await?;
+    let data: Vec<RecipientDto> = outcomes.into_iter().map(RecipientDto::from).collect();
+    Ok(HttpResponse::Ok().json(List::from(Page {
+        total: data.len() as u64,
+        data,
+        next: None,
+    })))
 }
 
 /// The exact stored RFC 5322 bytes of a message.

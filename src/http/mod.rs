@@ -25,6 +25,7 @@ pub mod reply;
 pub mod sandbox;
 pub mod sender_lists;
 pub mod threads;
+pub mod ui;
 pub mod webhooks;
 pub mod ws;
 
@@ -161,6 +162,11 @@ fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
         access,
         "/messages/{id}/raw",
         [(M::GET, READ, web::route().to(messages::raw))],
+    ))
+    .service(resource(
+        access,
+        "/messages/{id}/recipients",
+        [(M::GET, READ, web::route().to(messages::recipients))],
     ))
     .service(resource(
         access,
@@ -333,6 +339,33 @@ fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
             MANAGE,
             web::route().to(sender_lists::remove_account),
         )],
+    ))
+    // The web interface: its page at `/` and at its own addresses under `/ui/`, its files, and
+    // the signed views of messages' HTML.
+    .service(resource(
+        access,
+        "/",
+        [(M::GET, PUBLIC, web::route().to(ui::index))],
+    ))
+    .service(resource(
+        access,
+        "/ui/assets/{name}",
+        [(M::GET, PUBLIC, web::route().to(ui::asset))],
+    ))
+    .service(resource(
+        access,
+        "/ui/frames",
+        [(M::POST, READ, web::route().to(ui::create_view))],
+    ))
+    .service(resource(
+        access,
+        "/ui/frame/{id}",
+        [(M::GET, PUBLIC, web::route().to(ui::view))],
+    ))
+    .service(resource(
+        access,
+        "/ui{rest:(/.*)?}",
+        [(M::GET, PUBLIC, web::route().to(ui::index))],
     ));
 }
 

@@ -33,7 +33,7 @@ use super::{
         metrics::metrics,
         inboxes::create, inboxes::list, inboxes::get, inboxes::update, inboxes::delete,
         messages::send, messages::list, messages::search, messages::get, messages::update,
-        messages::raw, messages::delete, reply::reply, reply::forward,
+        messages::raw, messages::recipients, messages::delete, reply::reply, reply::forward,
         drafts::create, drafts::list, drafts::get_in_inbox, drafts::update, drafts::delete,
         drafts::get, drafts::send, drafts::approve,
         threads::list, threads::get, threads::update, threads::messages,

@@ -11,7 +11,9 @@ use super::{Failure, Queue, Tx, accounts, attachments, inboxes, jobs, messages};
 use crate::domain::Plan;
 use crate::domain::Resource;
 use crate::domain::message::{AttachmentMeta, Message, MessageStatus};
-use crate::domain::outbound::{MAX_ATTACHMENTS_BYTES, Parent, RecipientKind, RecipientStatus};
+use crate::domain::outbound::{
+    MAX_ATTACHMENTS_BYTES, Parent, RecipientKind, RecipientOutcome, RecipientStatus,
+};
 use crate::domain::reading::Reading;
 use crate::domain::reply::{forwarded_filename, reply_references};
 use crate::domain::{AccountId, AttachmentId, Inbox, InboxId, MessageId, ThreadId, Timestamp};
@@ -488,6 +490,53 @@ pub fn recipients(
             RecipientStatus::parse(&status)
                 .map(|s| (address, s, route))
                 .ok_or_else(|| Failure::corrupt(format!("recipient status {status:?}")))
+        })
+        .collect()
+}
+
+/// Each recipient of one of the account's messages and how far its delivery got, in the order
+/// they were addressed (none for received mail).
+pub fn recipient_outcomes(
+    conn: &Db,
+    account_id: AccountId,
+    message_id: MessageId,
+) -> Result<Vec<RecipientOutcome>, Failure> {
+    let sql = conn.sql();
+    let exists = sql
+        .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND account_id = ?2")?
+        .query_row(params![message_id, account_id], |_| Ok(()))
+        .optional()?;
+    if exists.is_none() {
+        return Err(Failure::Refused(Refusal::NotFound(Resource::Message)));
+    }
+    let rows = sql
+        .prepare_cached(
+            "SELECT address, kind, status, route, last_error, updated_at
+             FROM message_recipients WHERE message_id = ?1 ORDER BY rowid",
+        )?
+        .query_map([message_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(address, kind, status, route, last_error, updated_at)| {
+            Ok(RecipientOutcome {
+                kind: RecipientKind::parse(&kind)
+                    .ok_or_else(|| Failure::corrupt(format!("recipient kind {kind:?}")))?,
+                status: RecipientStatus::parse(&status)
+                    .ok_or_else(|| Failure::corrupt(format!("recipient status {status:?}")))?,
+                address,
+                route,
+                last_error,
+                updated_at,
+            })
         })
         .collect()
 }

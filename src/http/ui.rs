@@ -1,0 +1,363 @@
+//! The web interface: a single-page application compiled into the binary (the files in
+//! `src/http/ui/`), served at `/` and under `/ui/`, and the signed, sandboxed views in which it
+//! shows a message's HTML.
+//!
+//! Assets are served under names that carry a hash of their content
+//! (`/ui/assets/app.<hash>.js`) and are cached for a year; the page that names them is revalidated
+//! on every load. Every response of the interface carries a strict Content-Security-Policy (no
+//! inline script or style, nothing from another origin) and refuses to be framed. A message view
+//! is the one response that may be framed (by the interface itself), with a policy of its own:
+//! no script at all, no network unless the reader allowed remote images.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use actix_web::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, HeaderName, HeaderValue,
+    IF_NONE_MATCH, VARY,
+};
+use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::error_code::ErrorCode;
+use super::extract::{ApiJson, Authenticated};
+use crate::domain::{MessageId, Refusal, Resource};
+use crate::domain::links::LinkError;
+use crate::state::AppState;
+use crate::store::{Failure, messages};
+
+/// The interface's files: name, media type, bytes. `index.html` names each as `{{name}}`.
+const FILES: [(&str, &str, &[u8]); 3] = [
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("ui/app.js"),
+    ),
+    ("app.css", "text/css; charset=utf-8", include_bytes!("ui/app.css")),
+    ("icon.svg", "image/svg+xml", include_bytes!("ui/icon.svg")),
+];
+
+/// The page every interface address loads.
+const INDEX: &str = include_str!("ui/index.html");
+
+/// The policy of the interface's own responses.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; frame-src 'self'; font-src 'self'; \
+    manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The policy of a message view, whose images may come from `$images`: inline styles, no
+/// script, nothing else from anywhere; the `sandbox` directive repeats the frame's own sandbox,
+/// for a view opened outside its frame.
+macro_rules! view_policy {
+    ($images:literal) => {
+        concat!(
+            "default-src 'none'; img-src ",
+            $images,
+            "; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'; \
+            frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
+        )
+    };
+}
+
+/// A view before the reader allowed remote images: embedded (`data:`) images only.
+const VIEW_POLICY: &str = view_policy!("data:");
+
+/// A view once the reader allowed remote images.
+const VIEW_POLICY_IMAGES: &str = view_policy!("data: http: https:");
+
+/// Cache lifetime of a hashed asset: its name changes with its content.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// What goes before a message's HTML in its view: links open outside the frame, and mail
+/// written for a white page gets one in a dark interface too.
+const VIEW_PREFIX: &str = "<base target=\"_blank\"><meta name=\"color-scheme\" content=\"light\">\
+    <style>:root{background:#fff;color:#111}</style>";
+
+/// One file as served.
+struct Asset {
+    /// Where it is served.
+    path: String,
+    content_type: &'static str,
+    body: Bytes,
+    /// The gzip form, when smaller.
+    gzip: Option<Bytes>,
+    /// A strong validator of the content.
+    etag: String,
+}
+
+impl Asset {
+    fn new(path: String, content_type: &'static str, body: Vec<u8>) -> Self {
+        let digest = Sha256::digest(&body);
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        let gzip = gz
+            .write_all(&body)
+            .and_then(|()| gz.finish())
+            .ok()
+            .filter(|g| g.len() < body.len())
+            .map(Bytes::from);
+        Self {
+            path,
+            content_type,
+            etag: format!("\"{}\"", hex::encode(&digest[..12])),
+            body: Bytes::from(body),
+            gzip,
+        }
+    }
+
+    /// The response to `req`: the bytes (gzip when the client takes it), or `304` when the
+    /// client has them.
+    fn serve(&self, req: &HttpRequest, cache_control: &'static str) -> HttpResponse {
+        let current = has_current(req, &self.etag);
+        let mut res = if current {
+            HttpResponse::NotModified()
+        } else {
+            HttpResponse::Ok()
+        };
+        res.insert_header((CACHE_CONTROL, cache_control))
+            .insert_header((ETAG, self.etag.as_str()))
+            .insert_header((VARY, "Accept-Encoding"));
+        if current {
+            return res.finish();
+        }
+        res.content_type(self.content_type);
+        match &self.gzip {
+            Some(gzip) if accepts_gzip(req) => res
+                .insert_header((CONTENT_ENCODING, "gzip"))
+                .body(gzip.clone()),
+            _ => res.body(self.body.clone()),
+        }
+    }
+}
+
+/// The page and the files it names, built on first use.
+struct Assets {
+    index: Asset,
+    files: Vec<Asset>,
+}
+
+fn assets() -> &'static Assets {
+    static ASSETS: OnceLock<Assets> = OnceLock::new();
+    ASSETS.get_or_init(|| {
+        let mut index = INDEX.to_owned();
+        let files = FILES
+            .iter()
+            .map(|&(name, content_type, body)| {
+                let hash = hex::encode(&Sha256::digest(body)[..6]);
+                let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
+                let path = format!("/ui/assets/{stem}.{hash}.{extension}");
+                index = index.replace(&format!("{{{{{name}}}}}"), &path);
+                Asset::new(path, content_type, body.to_vec())
+            })
+            .collect();
+        Assets {
+            index: Asset::new("/".to_owned(), "text/html; charset=utf-8", index.into()),
+            files,
+        }
+    })
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+fn has_current(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
+}
+
+/// Whether `Accept-Encoding` takes gzip (listed without `q=0`).
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// Adds the headers every interface response carries: `policy` as its
+/// Content-Security-Policy, and whether it may be framed by the interface (`SAMEORIGIN`) or
+/// not at all (`DENY`).
+fn harden(mut res: HttpResponse, policy: &'static str, frame: &'static str) -> HttpResponse {
+    let headers = res.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", policy),
+        ("x-frame-options", frame),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if frame == "DENY" {
+        headers.insert(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+    }
+    res
+}
+
+/// A response of the interface's own: hardened, or `404` when the interface is off.
+fn page(state: &AppState, serve: impl FnOnce() -> HttpResponse) -> HttpResponse {
+    if !state.config.http.ui {
+        return ApiError::route_not_found().error_response();
+    }
+    harden(serve(), PAGE_POLICY, "DENY")
+}
+
+/// The interface's page, at `/` and every address under `/ui/` (its own routes).
+pub async fn index(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
+    page(&state, || assets().index.serve(&req, "no-cache"))
+}
+
+/// A file of the interface, under its hashed name.
+pub async fn asset(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
+    page(&state, || {
+        match assets().files.iter().find(|a| a.path == req.path()) {
+            Some(asset) => asset.serve(&req, IMMUTABLE),
+            None => ApiError::route_not_found().error_response(),
+        }
+    })
+}
+
+/// What `POST /ui/frames` takes.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewView {
+    /// The message whose HTML to show.
+    message_id: MessageId,
+    /// Let its remote images load.
+    #[serde(default)]
+    images: bool,
+}
+
+/// What `POST /ui/frames` answers.
+#[derive(Debug, Serialize)]
+struct View {
+    /// The view's address (a path on this server), valid for a few minutes.
+    url: String,
+}
+
+/// A signed address at which a frame of the interface shows one of the caller's messages' HTML
+/// (a frame cannot send the API key).
+pub async fn create_view(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: ApiJson<NewView>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.config.http.ui {
+        return Err(ApiError::route_not_found());
+    }
+    let NewView { message_id, images } = body.into_inner();
+    let now = state.now();
+    let message = state
+        .store
+        .read_as(&auth.0, now, move |c, who| {
+            messages::get_message(c, who.account_id, message_id)
+        })
+        .await?;
+    if message.body_html.is_none() {
+        return Err(ApiError::invalid_field(
+            "messageId",
+            "this message has no HTML body; show its bodyText",
+        ));
+    }
+    let url = state.views.path(message_id, images, now);
+    Ok(HttpResponse::Ok().json(View { url }))
+}
+
+/// The query of a message view.
+#[derive(Debug, Deserialize)]
+pub struct ViewQuery {
+    images: String,
+    expires: String,
+    signature: String,
+}
+
+/// A message's HTML, through a signed address from `POST /ui/frames`: no script runs (the
+/// policy and the frame's sandbox), nothing is fetched unless the address allows remote
+/// images.
+pub async fn view(
+    state: Data<AppState>,
+    id: Path<MessageId>,
+    query: Option<Query<ViewQuery>>,
+) -> HttpResponse {
+    let shown = show(&state, id.into_inner(), query.map(Query::into_inner)).await;
+    let (res, policy) = match shown {
+        Ok((html, images)) => {
+            let policy = if images {
+                VIEW_POLICY_IMAGES
+            } else {
+                VIEW_POLICY
+            };
+            let res = HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .body(format!("{VIEW_PREFIX}{html}"));
+            (res, policy)
+        }
+        Err(e) => (e.error_response(), VIEW_POLICY),
+    };
+    harden(res, policy, "SAMEORIGIN")
+}
+
+async fn show(
+    state: &AppState,
+    id: MessageId,
+    query: Option<ViewQuery>,
+) -> Result<(String, bool), ApiError> {
+    if !state.config.http.ui {
+        return Err(ApiError::route_not_found());
+    }
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidSignature,
+            "This message view is not valid; open the message again.",
+        )
+    };
+    let query = query.ok_or_else(invalid)?;
+    let images = match query.images.as_str() {
+        "0" => false,
+        "1" => true,
+        _ => return Err(invalid()),
+    };
+    match state
+        .views
+        .check(id, images, &query.expires, &query.signature, state.now())
+    {
+        Ok(()) => {}
+        Err(LinkError::Invalid) => return Err(invalid()),
+        Err(LinkError::Expired) => {
+            return Err(ApiError::new(
+                ErrorCode::LinkExpired,
+                "This message view has expired; open the message again.",
+            ));
+        }
+    }
+    let html = state
+        .store
+        .read(move |c| messages::html_body_unchecked(c, id))
+        .await?
+        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
+    Ok((html, images))
+}
