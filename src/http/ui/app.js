@@ -534,7 +534,7 @@ function table(caption, headers, rows, cls = '') {
     h('thead', null, h('tr', null, headers.map((x) => h('th', { scope: 'col' }, x)))),
     h('tbody', null, rows));
 }
-const td = (label, ...c) => h('td', { 'data-label': label }, ...c);
+const td = (label, ...c) => h('td', { 'data-label': label }, h('div', { class: 'cell' }, ...c));
 
 // ---------------------------------------------------------------- inboxes
 
@@ -932,10 +932,12 @@ function threadRow(t) {
 
 const eventFetches = new Map();
 function onMailEvent(state, type, payload) {
-  const m = payload?.data;
-  if (!m?.id || !type.startsWith('message.')) return;
-  if (m.inboxId && m.inboxId !== state.inboxId) return;
-  if (type === 'message.received') toast(`New message from ${m.fromAddress || 'someone'}: ${m.subject || '(no subject)'}`);
+  const raw = payload?.data;
+  const mid = raw?.id || raw?.messageId;
+  if (!mid || !type.startsWith('message.')) return;
+  if (raw.inboxId && raw.inboxId !== state.inboxId) return;
+  const m = { ...raw, id: mid };
+  if (type === 'message.received') toast(`New message from ${m.fromAddress || m.from || 'someone'}: ${m.subject || '(no subject)'}`);
   // The event carries the message fields; fetch the whole message when it does not.
   const complete = m.subject !== undefined && m.status !== undefined && Array.isArray(m.labels);
   const get = complete ? Promise.resolve(m) : (eventFetches.get(m.id) || api('GET', `/messages/${enc(m.id)}`, { signal: state.signal }));
