@@ -51,4 +51,5 @@ mod sender_lists;
 mod smtp;
 mod storage;
 mod tools;
+mod ui;
 mod webhooks;
