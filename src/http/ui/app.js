@@ -368,6 +368,8 @@ function isAbort(e) { return e?.name === 'AbortError'; }
 
 function showSignin(message) {
   teardown();
+  clear($('#toasts'));
+  for (const dlg of $$('dialog')) dlg.remove();
   $('#top').hidden = true;
   $('#nav').hidden = true;
   $('#sandbox').hidden = true;
@@ -931,7 +933,7 @@ function threadRow(t) {
 }
 
 const eventFetches = new Map();
-function onMailEvent(state, type, payload) {
+function onMailEvent(state, type, payload, insertOnly = false) {
   const raw = payload?.data;
   const mid = raw?.id || raw?.messageId;
   if (!mid || !type.startsWith('message.')) return;
@@ -947,6 +949,7 @@ function onMailEvent(state, type, payload) {
     if (state !== mail) return;
     if (state.tab === 'messages') {
       const old = state.rows.get(msg.id);
+      if (old && insertOnly) return;
       if (old) {
         const prev = state.items.get(msg.id);
         const merged = { ...prev, ...msg };
@@ -1301,7 +1304,7 @@ function replyForm(state, msg, signal) {
         if (attachmentIds.length) payload.attachmentIds = attachmentIds;
         const sent = await api('POST', `/messages/${enc(msg.id)}/reply`, { body: payload, signal });
         toast(`Reply ${sent.status || 'queued'}.`);
-        onMailEvent(state, 'message.sent', { data: sent });
+        onMailEvent(state, 'message.sent', { data: sent }, true);
         navigate(`/ui/messages/${enc(sent.id)}`);
       } catch (e2) {
         if (isAbort(e2)) return;
@@ -1346,7 +1349,7 @@ function openCompose(state) {
         const sent = await api('POST', `/inboxes/${enc(state.inboxId)}/messages`, { body: payload });
         d.close();
         toast(`Message ${sent.status || 'queued'}.`);
-        if (mail === state) onMailEvent(state, 'message.sent', { data: sent });
+        if (mail === state) onMailEvent(state, 'message.sent', { data: sent }, true);
         navigate(`/ui/messages/${enc(sent.id)}`);
       } catch (e2) { err.hidden = false; err.textContent = e2.message; }
     });
