@@ -896,15 +896,18 @@ async function viewMail(inboxId, tab, detail) {
     onEvent: (type, payload) => onMailEvent(state, type, payload),
   });
 
-  // ---- inbox header, then the list
-  api('GET', `/inboxes/${enc(inboxId)}`, { signal }).then((ib) => {
+  // ---- inbox header (refreshed after live events), then the list
+  let headerTimer = null;
+  state.refreshInbox = () => { clearTimeout(headerTimer); headerTimer = setTimeout(loadInbox, 600); };
+  const loadInbox = () => api('GET', `/inboxes/${enc(inboxId)}`, { signal }).then((ib) => {
     state.inbox = ib;
     title.textContent = ib.address;
     sub.textContent = [ib.displayName, `${num(ib.unreadCount)} unread`, `${num(ib.sendsToday)} / ${num(ib.dailySendLimit)} sent today`].filter(Boolean).join(' · ');
     if (!state.detailId) document.title = `${ib.address} · AgentSend`;
     const empty = $('.empty', listStatus);
     if (empty && !state.query) empty.textContent = tab === 'threads' ? `No conversations yet — send one to ${ib.address}.` : `No messages yet — send one to ${ib.address}.`;
-  }).catch((e) => { if (!isAbort(e)) { title.textContent = 'Inbox'; sub.textContent = e.message; } });
+  }).catch((e) => { if (!isAbort(e) && !state.inbox) { title.textContent = 'Inbox'; sub.textContent = e.message; } });
+  loadInbox();
   state.setDetail(detail);
   await loadPage(true);
 }
@@ -939,6 +942,7 @@ function onMailEvent(state, type, payload, insertOnly = false) {
   if (!mid || !type.startsWith('message.')) return;
   if (raw.inboxId && raw.inboxId !== state.inboxId) return;
   const m = { ...raw, id: mid };
+  state.refreshInbox?.();
   if (type === 'message.received') toast(`New message from ${m.fromAddress || m.from || 'someone'}: ${m.subject || '(no subject)'}`);
   // The event carries the message fields; fetch the whole message when it does not.
   const complete = m.subject !== undefined && m.status !== undefined && Array.isArray(m.labels);
@@ -1171,7 +1175,7 @@ async function renderMessage(state, pane, id, preloaded, signal) {
       if (!frame) {
         frame = h('iframe', {
           sandbox: 'allow-popups allow-popups-to-escape-sandbox', referrerpolicy: 'no-referrer',
-          title: 'Message body (HTML)', test: 'message-frame', class: 'frame', loading: 'lazy',
+          title: 'Message body (HTML)', test: 'message-frame', class: 'frame',
         });
         p.append(imagesNote, frame);
       }
@@ -1475,14 +1479,18 @@ async function viewWebhook(id) {
     } catch (e) { if (!isAbort(e)) toast(e.message, 'error'); }
   });
   const test = h('button', { type: 'button', class: 'btn', test: 'webhook-test' }, 'Send test');
-  test.addEventListener('click', () => busy(test, async () => {
-    try {
-      await api('POST', `/webhooks/${enc(id)}/test`, { signal });
-      toast('Test event queued.');
-      await loadDeliveries();
-      for (const ms of [1000, 2500, 5000]) { await sleep(ms, signal); if (signal.aborted) return; await loadDeliveries(); }
-    } catch (e) { if (!isAbort(e)) toast(e.message, 'error'); }
-  }));
+  test.addEventListener('click', async () => {
+    const ok = await busy(test, async () => {
+      try {
+        await api('POST', `/webhooks/${enc(id)}/test`, { signal });
+        toast('Test event queued.');
+        return true;
+      } catch (e) { if (!isAbort(e)) toast(e.message, 'error'); return false; }
+    });
+    if (!ok) return;
+    await loadDeliveries();
+    for (const ms of [1000, 2000, 4000, 8000]) { await sleep(ms, signal); if (signal.aborted) return; await loadDeliveries(); }
+  });
   const del = h('button', { type: 'button', class: 'btn danger-text', test: 'webhook-delete' }, 'Delete');
   del.addEventListener('click', async () => {
     if (!await confirmStep('Delete webhook?', `Delete the webhook to ${wh.url}? Deliveries not yet made are dropped.`)) return;
@@ -1596,7 +1604,7 @@ async function viewDomain(id) {
     try {
       d = await api('POST', `/domains/${enc(id)}/verify`, { signal });
       fill();
-      toast(d.sendingStatus === 'verified' ? `${d.domain} is verified for sending.` : `Not verified yet${d.lastCheckError ? `: ${d.lastCheckError}` : '.'}`);
+      toast(d.sendingStatus === 'verified' ? `${d.domain} is verified for sending.` : `${d.domain} is not verified yet${d.lastCheckError ? ': see “Last check found”.' : '.'}`);
     } catch (e) { if (!isAbort(e)) toast(e.message, 'error'); }
   }));
   const del = h('button', { type: 'button', class: 'btn danger-text', test: 'domain-delete' }, 'Delete');
