@@ -13,11 +13,13 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use actix_web::http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, HeaderName, HeaderValue,
-    IF_NONE_MATCH, VARY,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, HeaderName, HeaderValue, IF_NONE_MATCH,
+    VARY,
 };
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -27,10 +29,11 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::error_code::ErrorCode;
 use super::extract::{ApiJson, Authenticated};
-use crate::domain::{MessageId, Refusal, Resource};
+use crate::domain::html::resolve_inline_images;
 use crate::domain::links::LinkError;
+use crate::domain::{MessageId, Refusal, Resource};
 use crate::state::AppState;
-use crate::store::{Failure, messages};
+use crate::store::{Failure, attachments, messages};
 
 /// The interface's files: name, media type, bytes. `index.html` names each as `{{name}}`.
 const FILES: [(&str, &str, &[u8]); 3] = [
@@ -39,7 +42,11 @@ const FILES: [(&str, &str, &[u8]); 3] = [
         "text/javascript; charset=utf-8",
         include_bytes!("ui/app.js"),
     ),
-    ("app.css", "text/css; charset=utf-8", include_bytes!("ui/app.css")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("ui/app.css"),
+    ),
     ("icon.svg", "image/svg+xml", include_bytes!("ui/icon.svg")),
 ];
 
@@ -70,6 +77,9 @@ const VIEW_POLICY: &str = view_policy!("data:");
 
 /// A view once the reader allowed remote images.
 const VIEW_POLICY_IMAGES: &str = view_policy!("data: http: https:");
+
+/// Bytes of inline images (`cid:`) a message view embeds at most.
+const INLINE_IMAGES_BYTES: u64 = 10 * 1024 * 1024;
 
 /// Cache lifetime of a hashed asset: its name changes with its content.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -201,7 +211,10 @@ fn harden(mut res: HttpResponse, policy: &'static str, frame: &'static str) -> H
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
         ("cross-origin-resource-policy", "same-origin"),
-        ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
+        ),
     ] {
         headers.insert(
             HeaderName::from_static(name),
@@ -354,10 +367,30 @@ async fn show(
             ));
         }
     }
-    let html = state
+    let (html, inline) = state
         .store
-        .read(move |c| messages::html_body_unchecked(c, id))
-        .await?
-        .ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
-    Ok((html, images))
+        .read(move |c| {
+            let html = messages::html_body_unchecked(c, id)?;
+            let inline = match &html {
+                Some(h) if h.contains("cid:") || h.contains("CID:") => {
+                    attachments::inline_images(c, id, INLINE_IMAGES_BYTES)?
+                }
+                _ => Vec::new(),
+            };
+            Ok((html, inline))
+        })
+        .await?;
+    let html = html.ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
+    if inline.is_empty() {
+        return Ok((html, images));
+    }
+    // Inline parts become `data:` URLs: the view's policy lets nothing else load.
+    let resolved = resolve_inline_images(&html, |content_id| {
+        let (_, content_type, bytes) = inline.iter().find(|(cid, _, _)| cid == content_id)?;
+        Some(format!(
+            "data:{content_type};base64,{}",
+            STANDARD.encode(bytes)
+        ))
+    });
+    Ok((resolved.unwrap_or(html), images))
 }

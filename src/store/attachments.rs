@@ -10,7 +10,7 @@ use super::sql::unsigned;
 use super::{Failure, Tx};
 use crate::domain::Resource;
 use crate::domain::message::{Attachment, AttachmentMeta};
-use crate::domain::{AccountId, AttachmentId, Timestamp};
+use crate::domain::{AccountId, AttachmentId, MessageId, Timestamp};
 
 /// An attachment ready to store.
 #[derive(Debug, Clone)]
@@ -144,6 +144,51 @@ pub fn with_content(
         content.extend_from_slice(piece);
     }
     Ok((meta, content))
+}
+
+/// The inline images of a message (parts with a content id and an `image/*` type), as content
+/// id, media type and bytes, up to `max_bytes` in all (larger ones are left out).
+pub fn inline_images(
+    conn: &Db,
+    message_id: MessageId,
+    max_bytes: u64,
+) -> Result<Vec<(String, String, Vec<u8>)>, Failure> {
+    let sql = conn.sql();
+    let parts = sql
+        .prepare_cached(
+            "SELECT a.id, a.content_id, a.content_type, a.size
+             FROM message_attachments ma JOIN attachments a ON a.id = ma.attachment_id
+             WHERE ma.message_id = ?1 AND a.content_id IS NOT NULL
+               AND a.content_type LIKE 'image/%'
+             ORDER BY ma.position",
+        )?
+        .query_map([message_id], |r| {
+            Ok((
+                r.get::<_, AttachmentId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                unsigned::<u64>(r, "size")?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut budget = max_bytes;
+    let mut images = Vec::new();
+    let mut pieces = sql.prepare_cached(
+        "SELECT data FROM attachment_pieces WHERE attachment_id = ?1 ORDER BY seq",
+    )?;
+    for (id, content_id, content_type, size) in parts {
+        if size > budget {
+            continue;
+        }
+        budget -= size;
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut rows = pieces.query([id])?;
+        while let Some(row) = rows.next()? {
+            bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+        }
+        images.push((content_id, content_type, bytes));
+    }
+    Ok(images)
 }
 
 /// Piece `seq` of an attachment's bytes; `None` past the end (or when it was deleted).

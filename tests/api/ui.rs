@@ -62,17 +62,26 @@ async fn the_page_is_served_at_the_root_and_at_every_interface_address_with_a_st
     assert!(header(&root, "content-security-policy").starts_with(PAGE_POLICY));
     assert!(header(&root, "content-security-policy").contains("frame-ancestors 'none'"));
     let page = root.text().await.unwrap();
-    assert!(!page.contains("{{"), "every placeholder is replaced: {page}");
+    assert!(
+        !page.contains("{{"),
+        "every placeholder is replaced: {page}"
+    );
     // No inline script: every script comes from a file (the policy would block it anyway).
     assert!(!page.contains("<script>"), "{page}");
     let assets = asset_paths(&page);
     for name in ["app.", "icon."] {
         assert!(
-            assets.iter().any(|a| a.starts_with(&format!("/ui/assets/{name}"))),
+            assets
+                .iter()
+                .any(|a| a.starts_with(&format!("/ui/assets/{name}"))),
             "{name} in {assets:?}"
         );
     }
-    for path in ["/ui", "/ui/", "/ui/inboxes/0b6b4c1e-6a55-4f5e-9d43-8c1a2b3c4d5e/threads"] {
+    for path in [
+        "/ui",
+        "/ui/",
+        "/ui/inboxes/0b6b4c1e-6a55-4f5e-9d43-8c1a2b3c4d5e/threads",
+    ] {
         let res = app.anonymous(Method::GET, path).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert_hardened(&res, "DENY");
@@ -239,7 +248,10 @@ async fn a_message_view_shows_its_html_framed_by_the_interface_only_without_scri
     let id = message["id"].as_str().unwrap();
 
     let url = view_url(&app, id, false).await;
-    assert!(url.starts_with(&format!("/ui/frame/{id}?images=0&expires=")), "{url}");
+    assert!(
+        url.starts_with(&format!("/ui/frame/{id}?images=0&expires=")),
+        "{url}"
+    );
     let res = app.anonymous(Method::GET, &url).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_hardened(&res, "SAMEORIGIN");
@@ -403,4 +415,52 @@ async fn recipients_list_how_far_each_delivery_got() {
     assert_error(res, StatusCode::NOT_FOUND, "MESSAGE_NOT_FOUND").await;
     let res = app.get("/messages/not-an-id/recipients").await;
     assert_error(res, StatusCode::BAD_REQUEST, "VALIDATION_ERROR").await;
+}
+
+#[tokio::test]
+async fn a_received_messages_inline_images_are_embedded_in_its_view() {
+    let app = TestApp::spawn().await;
+    let inbox = app.create_inbox(json!({})).await;
+    let address = inbox["address"].as_str().unwrap();
+    // A 1×1 PNG as an inline part, and an HTML body naming it by content id.
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let mail = format!(
+        "From: Sender <sender@example.com>\r\nTo: {address}\r\nSubject: Inline\r\n\
+         Message-ID: <inline-1@example.com>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/related; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Logo: <img src=\"cid:logo@example.com\" alt=\"logo\"></p>\r\n\
+         --b1\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-ID: <logo@example.com>\r\nContent-Disposition: inline; filename=\"logo.png\"\r\n\r\n\
+         {png}\r\n--b1--\r\n"
+    );
+    let (code, text) =
+        crate::smtp_client::send_mail(app.smtp, "sender@example.com", &[address], mail.as_bytes())
+            .await;
+    assert_eq!(code, 250, "{text}");
+    let (_, list) = json(
+        app.get(&format!(
+            "/inboxes/{}/messages",
+            inbox["id"].as_str().unwrap()
+        ))
+        .await,
+    )
+    .await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let url = view_url(&app, &id, false).await;
+    let body = app
+        .anonymous(Method::GET, &url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains(&format!(
+            "<img src=\"data:image/png;base64,{png}\" alt=\"logo\">"
+        )),
+        "{body}"
+    );
+    assert!(!body.contains("cid:"), "{body}");
 }
