@@ -152,7 +152,11 @@ impl ViewLinks {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret)
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
         mac.update(
-            format!("agentsend message view\n{id}\n{}\n{expires}", u8::from(images)).as_bytes(),
+            format!(
+                "agentsend message view\n{id}\n{}\n{expires}",
+                u8::from(images)
+            )
+            .as_bytes(),
         );
         mac
     }
