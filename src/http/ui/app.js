@@ -211,6 +211,7 @@ function streamEvents({ inboxId, signal, onEvent, onReset, onState }) {
   let retry = 3000;
   (async () => {
     let failures = 0;
+    let connected = false;
     while (!signal.aborted) {
       let closeReason = null;
       try {
@@ -226,6 +227,9 @@ function streamEvents({ inboxId, signal, onEvent, onReset, onState }) {
         if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
         failures = 0;
         onState?.('live');
+        // Reconnected without an event id to resume from: what happened meanwhile is unknown.
+        if (connected && !lastId) onReset?.(null);
+        connected = true;
         const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
         let buf = '';
         let ev = { id: null, event: 'message', data: [] };
