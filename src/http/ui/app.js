@@ -295,6 +295,7 @@ function teardown() {
 }
 function newView() {
   teardown();
+  for (const dlg of $$('dialog[open]')) dlg.close();
   viewCtl = new AbortController();
   return viewCtl.signal;
 }
@@ -1086,6 +1087,9 @@ function authBadges(msg) {
 async function renderMessage(state, pane, id, preloaded, signal) {
   const box = h('article', { class: 'message-view', test: 'message-view', 'aria-busy': 'true' }, backToList(state), loading('Loading message…'));
   pane.append(box);
+  // Events about this message that arrive while it loads are applied once it is shown.
+  let missed = false;
+  state.onDetailEvent = (m2) => { if (m2.id === id) missed = true; };
   let msg;
   try {
     msg = preloaded || await api('GET', `/messages/${enc(id)}`, { signal });
@@ -1288,6 +1292,25 @@ async function renderMessage(state, pane, id, preloaded, signal) {
     errorNote.hidden = !msg.errorMessage;
     loadRecipients();
   };
+  // Outbound mail on its way: catch up on what the stream may have told before this view
+  // listened, then check now and then until the status settles.
+  const refetch = () => api('GET', `/messages/${enc(id)}`, { signal }).then((m2) => {
+    if (m2.status !== msg.status || (m2.labels || []).join() !== (msg.labels || []).join()) onMailEvent(state, 'message.updated', { data: m2 });
+    return m2;
+  });
+  if (missed) refetch().catch(() => {});
+  if (msg.direction === 'outbound' && (msg.status === 'queued' || msg.status === 'sending')) {
+    (async () => {
+      for (const ms of [1500, 3000, 5000, 10000, 20000]) {
+        await sleep(ms, signal);
+        if (signal.aborted) return;
+        try {
+          const m2 = await refetch();
+          if (m2.status !== 'queued' && m2.status !== 'sending') return;
+        } catch { return; }
+      }
+    })();
+  }
 }
 
 function replyForm(state, msg, signal) {
