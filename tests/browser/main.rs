@@ -36,3 +36,4 @@ mod webdriver;
 
 mod selftest;
 mod smoke;
+mod ui;
