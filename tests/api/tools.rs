@@ -35,6 +35,22 @@ const TOOLS: &[Tool] = &[
         probe: &["node", "--version"],
         install: "install Node.js (e.g. apt-get install nodejs)",
     },
+    Tool {
+        suite: "the web interface in a real browser (cargo test --test browser)",
+        tool: "chromium and chromedriver",
+        probe: &["sh", "-c", "chromium --version && chromedriver --version"],
+        install: "apt-get install chromium chromium-driver",
+    },
+    Tool {
+        suite: "the accessibility checks of the browser suite (axe-core)",
+        tool: "axe-core",
+        probe: &[
+            "sh",
+            "-c",
+            "test -f \"${AGENTSEND_AXE_JS:-target/ui-tools/node_modules/axe-core/axe.min.js}\"",
+        ],
+        install: "npm install --prefix target/ui-tools axe-core@4 (or set AGENTSEND_AXE_JS)",
+    },
 ];
 
 #[test]
