@@ -250,6 +250,11 @@ async fn mail_arrives_live_opens_without_running_script_and_gets_a_reply() {
         true,
         "the page was not reloaded"
     );
+    b.wait_until(
+        "the count to include the new message",
+        "document.querySelector('.list-info')?.textContent.startsWith('1 of 1')",
+    )
+    .await;
     shot(&b, "mail-list").await;
 
     // Open it: the HTML is rendered in the sandboxed frame.

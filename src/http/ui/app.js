@@ -793,6 +793,12 @@ async function viewMail(inboxId, tab, detail) {
   render(root);
 
   // ---- list
+  // The count line; a row that live events add counts too.
+  state.showCount = () => {
+    info.textContent = state.query
+      ? `${num(state.total)} ${state.total === 1 ? 'match' : 'matches'} for “${state.query}”`
+      : `${num(state.rows.size)} of ${num(Math.max(state.total, state.rows.size))} ${tab}`;
+  };
   let loadingMore = false;
   async function loadPage(first) {
     if (loadingMore) return;
@@ -825,9 +831,8 @@ async function viewMail(inboxId, tab, detail) {
       state.cursor = page.nextCursor || null;
       moreBtn.hidden = !state.cursor;
       const n = state.rows.size;
-      info.textContent = state.query
-        ? `${num(page.total)} ${page.total === 1 ? 'match' : 'matches'} for “${state.query}”`
-        : `${num(n)} of ${num(page.total)} ${tab}`;
+      state.total = page.total;
+      state.showCount();
       if (!n) {
         listStatus.append(h('p', { class: 'empty' }, state.query ? 'Nothing matches this search.'
           : tab === 'threads' ? `No conversations yet — send one to ${state.inbox?.address || 'this inbox'}.`
@@ -976,6 +981,8 @@ function onMailEvent(state, type, payload, insertOnly = false) {
         list.prepend(li);
         $('.empty', state.root)?.remove();
         li.firstChild.classList.add('fresh');
+        state.total = (state.total || 0) + 1;
+        state.showCount();
         document.body.dataset.listCount = String(state.rows.size);
       }
       state.markSelected();
