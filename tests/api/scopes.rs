@@ -38,6 +38,7 @@ const TABLE: &[(&str, &str, &[&str])] = &[
     ("PATCH", "/messages/{id}", &["read", "manage"]),
     ("DELETE", "/messages/{id}", &["manage"]),
     ("GET", "/messages/{id}/raw", &["read"]),
+    ("GET", "/messages/{id}/recipients", &["read"]),
     ("POST", "/messages/{id}/reply", &["send"]),
     ("POST", "/messages/{id}/forward", &["read", "send"]),
     ("GET", "/inboxes/{id}/threads", &["read"]),
