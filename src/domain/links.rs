@@ -28,22 +28,70 @@ pub enum LinkError {
     Expired,
 }
 
-/// Makes and checks download links.
+/// Signs and checks expiring links: an HMAC-SHA256 with a server secret over what the link
+/// gives (`subject`) and its expiry in Unix seconds.
 #[derive(Clone)]
-pub struct DownloadLinks {
-    base_url: String,
+struct Signer {
     secret: Vec<u8>,
     ttl: Duration,
 }
 
-impl std::fmt::Debug for DownloadLinks {
+impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the secret.
-        f.debug_struct("DownloadLinks")
-            .field("base_url", &self.base_url)
+        f.debug_struct("Signer")
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
     }
+}
+
+impl Signer {
+    /// The expiry and signature of a fresh link to `subject`, valid from `now`.
+    fn sign(&self, subject: &str, now: Timestamp) -> (i64, String) {
+        let expires = now.plus(self.ttl).as_secs();
+        let signature = hex::encode(self.mac(subject, expires).finalize().into_bytes());
+        (expires, signature)
+    }
+
+    /// Checks a link's expiry and signature for `subject` at `now`. A bad signature is reported
+    /// before an expiry, so an altered expiry can never pass for a merely expired link.
+    fn check(
+        &self,
+        subject: &str,
+        expires: &str,
+        signature: &str,
+        now: Timestamp,
+    ) -> Result<(), LinkError> {
+        // Only the canonical form that `sign` produces is signed: no sign, no leading zeros.
+        let expires_secs = match expires.parse::<i64>() {
+            Ok(n) if expires.bytes().all(|b| b.is_ascii_digit()) && n.to_string() == expires => n,
+            _ => return Err(LinkError::Invalid),
+        };
+        let signature = hex::decode(signature).map_err(|_| LinkError::Invalid)?;
+        // Constant-time comparison.
+        self.mac(subject, expires_secs)
+            .verify_slice(&signature)
+            .map_err(|_| LinkError::Invalid)?;
+        if now.as_secs() >= expires_secs {
+            return Err(LinkError::Expired);
+        }
+        Ok(())
+    }
+
+    fn mac(&self, subject: &str, expires: i64) -> Hmac<Sha256> {
+        // HMAC takes keys of any length; the secret is 32 random bytes.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(format!("{subject}\n{expires}").as_bytes());
+        mac
+    }
+}
+
+/// Makes and checks download links.
+#[derive(Debug, Clone)]
+pub struct DownloadLinks {
+    base_url: String,
+    signer: Signer,
 }
 
 impl DownloadLinks {
@@ -52,23 +100,20 @@ impl DownloadLinks {
     pub fn new(base_url: &str, secret: Vec<u8>, ttl: Duration) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            secret,
-            ttl,
+            signer: Signer { secret, ttl },
         }
     }
 
     /// A fresh link to `id`, valid from `now` for the configured time.
     pub fn url(&self, id: AttachmentId, now: Timestamp) -> String {
-        let expires = now.plus(self.ttl).as_secs();
+        let (expires, signature) = self.signer.sign(&Self::subject(id), now);
         format!(
-            "{}/attachments/{id}/download?expires={expires}&signature={}",
+            "{}/attachments/{id}/download?expires={expires}&signature={signature}",
             self.base_url,
-            hex::encode(self.mac(id, expires).finalize().into_bytes())
         )
     }
 
-    /// Checks a link's query values for `id` at `now`. A bad signature is reported before an
-    /// expiry, so an altered expiry can never pass for a merely expired link.
+    /// Checks a link's query values for `id` at `now`.
     pub fn check(
         &self,
         id: AttachmentId,
@@ -76,59 +121,39 @@ impl DownloadLinks {
         signature: &str,
         now: Timestamp,
     ) -> Result<(), LinkError> {
-        let expires_secs = canonical_secs(expires)?;
-        let signature = hex::decode(signature).map_err(|_| LinkError::Invalid)?;
-        // Constant-time comparison.
-        self.mac(id, expires_secs)
-            .verify_slice(&signature)
-            .map_err(|_| LinkError::Invalid)?;
-        if now.as_secs() >= expires_secs {
-            return Err(LinkError::Expired);
-        }
-        Ok(())
+        self.signer
+            .check(&Self::subject(id), expires, signature, now)
     }
 
-    fn mac(&self, id: AttachmentId, expires: i64) -> Hmac<Sha256> {
-        // HMAC takes keys of any length; the secret is 32 random bytes.
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        mac.update(format!("agentsend attachment download\n{id}\n{expires}").as_bytes());
-        mac
+    fn subject(id: AttachmentId) -> String {
+        format!("agentsend attachment download\n{id}")
     }
 }
 
 /// Makes and checks the signed addresses of message views (an HTML body in a frame).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ViewLinks {
-    secret: Vec<u8>,
-    ttl: Duration,
-}
-
-impl std::fmt::Debug for ViewLinks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ViewLinks")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
+    signer: Signer,
 }
 
 impl ViewLinks {
     /// Views signed with `secret`, valid for `ttl`.
     pub fn new(secret: Vec<u8>, ttl: Duration) -> Self {
-        Self { secret, ttl }
+        Self {
+            signer: Signer { secret, ttl },
+        }
     }
 
     /// The path (and query) of a fresh view of message `id`, remote images allowed or not.
     pub fn path(&self, id: MessageId, images: bool, now: Timestamp) -> String {
-        let expires = now.plus(self.ttl).as_secs();
+        let (expires, signature) = self.signer.sign(&Self::subject(id, images), now);
         format!(
-            "/ui/frame/{id}?images={}&expires={expires}&signature={}",
+            "/ui/frame/{id}?images={}&expires={expires}&signature={signature}",
             u8::from(images),
-            hex::encode(self.mac(id, images, expires).finalize().into_bytes())
         )
     }
 
-    /// Checks a view's query values for `id` at `now`, as [`DownloadLinks::check`] does.
+    /// Checks a view's query values for `id` at `now`.
     pub fn check(
         &self,
         id: MessageId,
@@ -137,37 +162,12 @@ impl ViewLinks {
         signature: &str,
         now: Timestamp,
     ) -> Result<(), LinkError> {
-        let expires_secs = canonical_secs(expires)?;
-        let signature = hex::decode(signature).map_err(|_| LinkError::Invalid)?;
-        self.mac(id, images, expires_secs)
-            .verify_slice(&signature)
-            .map_err(|_| LinkError::Invalid)?;
-        if now.as_secs() >= expires_secs {
-            return Err(LinkError::Expired);
-        }
-        Ok(())
+        self.signer
+            .check(&Self::subject(id, images), expires, signature, now)
     }
 
-    fn mac(&self, id: MessageId, images: bool, expires: i64) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        mac.update(
-            format!(
-                "agentsend message view\n{id}\n{}\n{expires}",
-                u8::from(images)
-            )
-            .as_bytes(),
-        );
-        mac
-    }
-}
-
-/// Unix seconds as [`DownloadLinks::url`] and [`ViewLinks::path`] write them: digits only, no
-/// sign, no leading zeros (only that form is signed).
-fn canonical_secs(expires: &str) -> Result<i64, LinkError> {
-    match expires.parse::<i64>() {
-        Ok(n) if expires.bytes().all(|b| b.is_ascii_digit()) && n.to_string() == expires => Ok(n),
-        _ => Err(LinkError::Invalid),
+    fn subject(id: MessageId, images: bool) -> String {
+        format!("agentsend message view\n{id}\n{}", u8::from(images))
     }
 }
 
