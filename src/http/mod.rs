@@ -345,12 +345,18 @@ fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
     .service(resource(
         access,
         "/",
-        [(M::GET, PUBLIC, web::route().to(ui::index))],
+        [
+            (M::GET, PUBLIC, web::route().to(ui::index)),
+            (M::HEAD, PUBLIC, web::route().to(ui::index)),
+        ],
     ))
     .service(resource(
         access,
         "/ui/assets/{name}",
-        [(M::GET, PUBLIC, web::route().to(ui::asset))],
+        [
+            (M::GET, PUBLIC, web::route().to(ui::asset)),
+            (M::HEAD, PUBLIC, web::route().to(ui::asset)),
+        ],
     ))
     .service(resource(
         access,
@@ -365,7 +371,10 @@ fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
     .service(resource(
         access,
         "/ui{rest:(/.*)?}",
-        [(M::GET, PUBLIC, web::route().to(ui::index))],
+        [
+            (M::GET, PUBLIC, web::route().to(ui::index)),
+            (M::HEAD, PUBLIC, web::route().to(ui::index)),
+        ],
     ));
 }
 

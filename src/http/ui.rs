@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::error_code::ErrorCode;
 use super::extract::{ApiJson, Authenticated};
-use crate::domain::html::resolve_inline_images;
+use crate::domain::html::{inline_image_ids, prepare_for_view};
 use crate::domain::links::LinkError;
 use crate::domain::{MessageId, Refusal, Resource};
 use crate::state::AppState;
@@ -95,26 +95,26 @@ struct Asset {
     path: String,
     content_type: &'static str,
     body: Bytes,
-    /// The gzip form, when smaller.
-    gzip: Option<Bytes>,
-    /// A strong validator of the content.
+    /// A strong validator of `body`.
     etag: String,
+    /// The gzip form, when smaller, and its own validator.
+    gzip: Option<(Bytes, String)>,
 }
 
 impl Asset {
     fn new(path: String, content_type: &'static str, body: Vec<u8>) -> Self {
-        let digest = Sha256::digest(&body);
+        let hash = hex::encode(&Sha256::digest(&body)[..12]);
         let mut gz = GzEncoder::new(Vec::new(), Compression::best());
         let gzip = gz
             .write_all(&body)
             .and_then(|()| gz.finish())
             .ok()
             .filter(|g| g.len() < body.len())
-            .map(Bytes::from);
+            .map(|g| (Bytes::from(g), format!("\"{hash}-gz\"")));
         Self {
             path,
             content_type,
-            etag: format!("\"{}\"", hex::encode(&digest[..12])),
+            etag: format!("\"{hash}\""),
             body: Bytes::from(body),
             gzip,
         }
@@ -123,25 +123,26 @@ impl Asset {
     /// The response to `req`: the bytes (gzip when the client takes it), or `304` when the
     /// client has them.
     fn serve(&self, req: &HttpRequest, cache_control: &'static str) -> HttpResponse {
-        let current = has_current(req, &self.etag);
+        let (body, etag, encoding) = match &self.gzip {
+            Some((gzip, etag)) if accepts_gzip(req) => (gzip, etag, Some("gzip")),
+            _ => (&self.body, &self.etag, None),
+        };
+        let current = has_current(req, etag);
         let mut res = if current {
             HttpResponse::NotModified()
         } else {
             HttpResponse::Ok()
         };
         res.insert_header((CACHE_CONTROL, cache_control))
-            .insert_header((ETAG, self.etag.as_str()))
+            .insert_header((ETAG, etag.as_str()))
             .insert_header((VARY, "Accept-Encoding"));
         if current {
             return res.finish();
         }
-        res.content_type(self.content_type);
-        match &self.gzip {
-            Some(gzip) if accepts_gzip(req) => res
-                .insert_header((CONTENT_ENCODING, "gzip"))
-                .body(gzip.clone()),
-            _ => res.body(self.body.clone()),
+        if let Some(encoding) = encoding {
+            res.insert_header((CONTENT_ENCODING, encoding));
         }
+        res.content_type(self.content_type).body(body.clone())
     }
 }
 
@@ -182,22 +183,32 @@ fn has_current(req: &HttpRequest, etag: &str) -> bool {
         .any(|tag| tag == etag || tag == "*")
 }
 
-/// Whether `Accept-Encoding` takes gzip (listed without `q=0`).
+/// Whether `Accept-Encoding` takes gzip: listed, or covered by `*`, with a weight above 0.
 fn accepts_gzip(req: &HttpRequest) -> bool {
-    req.headers()
+    let (mut gzip, mut any) = (None, None);
+    for coding in req
+        .headers()
         .get_all(ACCEPT_ENCODING)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
+    {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let weight = parts
+            .find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("q")
+                    .then(|| v.trim().parse::<f32>().ok())?
+            })
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case("gzip") {
+            gzip = Some(weight);
+        } else if name == "*" {
+            any = Some(weight);
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0.0)
 }
 
 /// Adds the headers every interface response carries: `policy` as its
@@ -215,6 +226,7 @@ fn harden(mut res: HttpResponse, policy: &'static str, frame: &'static str) -> H
             "permissions-policy",
             "camera=(), microphone=(), geolocation=()",
         ),
+        ("x-dns-prefetch-control", "off"),
     ] {
         headers.insert(
             HeaderName::from_static(name),
@@ -326,7 +338,7 @@ pub async fn view(
             let res = HttpResponse::Ok()
                 .content_type("text/html; charset=utf-8")
                 .insert_header((CACHE_CONTROL, "no-store"))
-                .body(format!("{VIEW_PREFIX}{html}"));
+                .body(html);
             (res, policy)
         }
         Err(e) => (e.error_response(), VIEW_POLICY),
@@ -370,27 +382,43 @@ async fn show(
     let (html, inline) = state
         .store
         .read(move |c| {
-            let html = messages::html_body_unchecked(c, id)?;
-            let inline = match &html {
-                Some(h) if h.contains("cid:") || h.contains("CID:") => {
-                    attachments::inline_images(c, id, INLINE_IMAGES_BYTES)?
-                }
-                _ => Vec::new(),
+            let Some(html) = messages::html_body_unchecked(c, id)? else {
+                return Ok((None, Vec::new()));
             };
-            Ok((html, inline))
+            let wanted = inline_image_ids(&html);
+            let inline = if wanted.is_empty() {
+                Vec::new()
+            } else {
+                attachments::inline_images(c, id, &wanted, INLINE_IMAGES_BYTES)?
+            };
+            Ok((Some(html), inline))
         })
         .await?;
     let html = html.ok_or(Failure::Refused(Refusal::NotFound(Resource::Message)))?;
-    if inline.is_empty() {
-        return Ok((html, images));
-    }
-    // Inline parts become `data:` URLs: the view's policy lets nothing else load.
-    let resolved = resolve_inline_images(&html, |content_id| {
+    // Inline parts become `data:` URLs: the view's policy lets nothing else load. Should the
+    // rewriter fail, the policy and the sandbox still hold for the mail as it is.
+    let prepared = prepare_for_view(&html, |content_id| {
         let (_, content_type, bytes) = inline.iter().find(|(cid, _, _)| cid == content_id)?;
         Some(format!(
             "data:{content_type};base64,{}",
             STANDARD.encode(bytes)
         ))
-    });
-    Ok((resolved.unwrap_or(html), images))
+    })
+    .unwrap_or(html);
+    Ok((with_prefix(&prepared), images))
+}
+
+/// `html` with [`VIEW_PREFIX`] before it, or right after its doctype (which then still decides
+/// how the mail renders).
+fn with_prefix(html: &str) -> String {
+    let start = html.trim_start();
+    if start
+        .get(..9)
+        .is_some_and(|s| s.eq_ignore_ascii_case("<!doctype"))
+        && let Some(end) = start.find('>')
+    {
+        let (doctype, rest) = start.split_at(end + 1);
+        return format!("{doctype}{VIEW_PREFIX}{rest}");
+    }
+    format!("{VIEW_PREFIX}{html}")
 }

@@ -146,11 +146,13 @@ pub fn with_content(
     Ok((meta, content))
 }
 
-/// The inline images of a message (parts with a content id and an `image/*` type), as content
-/// id, media type and bytes, up to `max_bytes` in all (larger ones are left out).
+/// The inline images of a message (parts with a content id and an `image/*` type) whose
+/// content ids are `wanted`, as content id (without angle brackets), media type and bytes, up
+/// to `max_bytes` in all (larger ones are left out).
 pub fn inline_images(
     conn: &Db,
     message_id: MessageId,
+    wanted: &[String],
     max_bytes: u64,
 ) -> Result<Vec<(String, String, Vec<u8>)>, Failure> {
     let sql = conn.sql();
@@ -177,7 +179,11 @@ pub fn inline_images(
         "SELECT data FROM attachment_pieces WHERE attachment_id = ?1 ORDER BY seq",
     )?;
     for (id, content_id, content_type, size) in parts {
-        if size > budget {
+        let content_id = content_id
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned();
+        if size > budget || !wanted.contains(&content_id) {
             continue;
         }
         budget -= size;

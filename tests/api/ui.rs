@@ -87,6 +87,11 @@ async fn the_page_is_served_at_the_root_and_at_every_interface_address_with_a_st
         assert_hardened(&res, "DENY");
         assert_eq!(res.text().await.unwrap(), page, "{path}");
     }
+    // HEAD (uptime probes): the headers without the body.
+    let head = app.anonymous(Method::HEAD, "/").send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_hardened(&head, "DENY");
+    assert!(head.bytes().await.unwrap().is_empty());
     // Not under the interface: the API's 404.
     for path in ["/uix", "/index.html"] {
         let res = app.anonymous(Method::GET, path).send().await.unwrap();
@@ -139,18 +144,35 @@ async fn assets_have_content_hashed_names_cache_for_a_year_and_come_gzipped_when
             .unwrap();
         if let Some(encoding) = gz.headers().get(CONTENT_ENCODING) {
             assert_eq!(encoding, "gzip");
+            // Each coding has its own validator, and a 304 for it.
+            let gz_etag = header(&gz, ETAG.as_str()).to_owned();
+            assert_ne!(gz_etag, etag, "{path}");
             let packed = gz.bytes().await.unwrap();
             assert!(packed.len() < bytes.len());
             assert_eq!(gunzip(&packed), bytes, "{path}");
+            let again = app
+                .anonymous(Method::GET, &path)
+                .header(ACCEPT_ENCODING, "*")
+                .header(IF_NONE_MATCH, &gz_etag)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
         }
-        // Refused with q=0: the plain bytes.
-        let refused = app
-            .anonymous(Method::GET, &path)
-            .header(ACCEPT_ENCODING, "gzip;q=0")
-            .send()
-            .await
-            .unwrap();
-        assert!(refused.headers().get(CONTENT_ENCODING).is_none());
+        // Refused with q=0 (also when `*` would take it): the plain bytes.
+        for refusing in ["gzip;q=0", "gzip; Q=0, *", "br, identity"] {
+            let refused = app
+                .anonymous(Method::GET, &path)
+                .header(ACCEPT_ENCODING, refusing)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                refused.headers().get(CONTENT_ENCODING).is_none(),
+                "{refusing}"
+            );
+            assert_eq!(header(&refused, ETAG.as_str()), etag, "{refusing}");
+        }
         // A client that has it gets a 304.
         let again = app
             .anonymous(Method::GET, &path)
@@ -463,4 +485,35 @@ async fn a_received_messages_inline_images_are_embedded_in_its_view() {
         "{body}"
     );
     assert!(!body.contains("cid:"), "{body}");
+}
+
+#[tokio::test]
+async fn a_view_keeps_the_mails_doctype_and_drops_what_reaches_out_without_script() {
+    let app = TestApp::spawn().await;
+    let html = "<!DOCTYPE html><html><head>\
+        <meta http-equiv=\"refresh\" content=\"0;url=http://127.0.0.1:9/\">\
+        <link rel=\"preconnect\" href=\"http://127.0.0.1:9\"></head>\
+        <body><a href=\"http://127.0.0.1:9/\" ping=\"http://127.0.0.1:9/ping\">link</a>\
+        <img src=\"http://127.0.0.1:9/p.png\" referrerpolicy=\"unsafe-url\"></body></html>";
+    let message = sent_with_html(&app, Some(html)).await;
+    let url = view_url(&app, message["id"].as_str().unwrap(), true).await;
+    let res = app.anonymous(Method::GET, &url).send().await.unwrap();
+    assert_eq!(header(&res, "x-dns-prefetch-control"), "off");
+    let body = res.text().await.unwrap();
+    // The doctype first (it decides how the mail renders), then the view's own head.
+    assert!(
+        body.starts_with("<!DOCTYPE html><base target=\"_blank\">"),
+        "{body}"
+    );
+    for gone in ["http-equiv", "<link", "ping=", "referrerpolicy"] {
+        assert!(!body.contains(gone), "{gone} in {body}");
+    }
+    assert!(
+        body.contains("<a href=\"http://127.0.0.1:9/\">link</a>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<img src=\"http://127.0.0.1:9/p.png\">"),
+        "{body}"
+    );
 }
