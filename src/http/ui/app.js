@@ -75,9 +75,18 @@ function clear(el) { el.replaceChildren(); return el; }
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 const sleep = (ms, signal) => new Promise((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  if (signal?.aborted) { resolve(); return; }
+  const onAbort = () => { clearTimeout(t); resolve(); };
+  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+  signal?.addEventListener('abort', onAbort, { once: true });
 });
+/** Aborts `child` when `parent` aborts; returns a function that drops the link again. */
+function linkAbort(parent, child) {
+  if (parent.aborted) { child.abort(); return () => {}; }
+  const onAbort = () => child.abort();
+  parent.addEventListener('abort', onAbort, { once: true });
+  return () => parent.removeEventListener('abort', onAbort);
+}
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const timeFmt = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
@@ -146,7 +155,7 @@ class ApiError extends Error {
 let apiKey = sessionStorage.getItem(KEY_STORE) || '';
 
 async function api(method, path, opts = {}) {
-  const headers = { Authorization: `Bearer ${opts.key ?? apiKey}` };
+  const headers = { ...opts.headers, Authorization: `Bearer ${opts.key ?? apiKey}` };
   let body;
   if (opts.form) body = opts.form;
   else if (opts.body !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(opts.body); }
@@ -191,6 +200,43 @@ function unauthorized(message) {
   showSignin(`Your API key is no longer accepted: ${message}. Sign in again.`);
 }
 
+/** A random UUID; crypto.randomUUID exists in secure contexts only (not plain http by host name). */
+function newUuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/**
+ * One send form's POST, made safe to retry: it carries an Idempotency-Key of the form, so a
+ * retry after a lost answer replays the first send instead of sending again, and it reuses the
+ * attachments already uploaded for the same files (new ids would make it another request). The
+ * key is replaced once the server has answered (an edited resend is a new request); it is kept
+ * while the outcome is unknown (no answer, or the first attempt still running).
+ */
+function sendOnce() {
+  let key = newUuid();
+  let uploaded = null;
+  return async (path, files, makeBody, signal) => {
+    const list = [...files];
+    const same = uploaded && uploaded.files.length === list.length && uploaded.files.every((f, i) => f === list[i]);
+    const ids = same ? uploaded.ids : await uploadFiles(list, signal);
+    uploaded = { files: list, ids };
+    try {
+      const sent = await api('POST', path, { body: makeBody(ids), signal, headers: { 'Idempotency-Key': key } });
+      key = newUuid();
+      uploaded = null;
+      return sent;
+    } catch (e) {
+      if (e instanceof ApiError && e.status && e.code !== 'IDEMPOTENCY_KEY_IN_USE') key = newUuid();
+      throw e;
+    }
+  };
+}
+
 async function uploadFiles(files, signal) {
   const ids = [];
   for (const f of files) {
@@ -202,18 +248,36 @@ async function uploadFiles(files, signal) {
   return ids;
 }
 
+/** Seconds or an HTTP date in a Retry-After header, as milliseconds (0 when absent or unreadable). */
+function retryAfterMs(value) {
+  if (!value) return 0;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? 0 : Math.max(0, t - Date.now());
+}
+
+const STREAM_HEALTHY_MS = 10000; // a stream up this long (or one that delivered an event) resets the backoff
+const STREAM_MAX_WAIT_MS = 60000;
+
 /**
  * Reads GET /events as a stream (fetch, so the Authorization header goes along), parses the
- * SSE lines and reconnects with Last-Event-ID and a growing backoff until `signal` aborts.
+ * SSE lines and reconnects with Last-Event-ID until `signal` aborts. Each reconnect waits at
+ * least the server's `retry:` (3 s), doubling per attempt up to 60 s, with jitter; a 429 or 503
+ * waits at least its Retry-After. The backoff starts over only after a stream stayed up 10 s or
+ * delivered an event, so a stream that is accepted and closed at once does not spin (every
+ * attempt counts against the account's request rate limit, shared with its agents).
  */
 function streamEvents({ inboxId, signal, onEvent, onReset, onState }) {
   let lastId = null;
   let retry = 3000;
   (async () => {
-    let failures = 0;
+    let attempt = 0;
     let connected = false;
     while (!signal.aborted) {
       let closeReason = null;
+      let openedAt = 0;
+      let delivered = false;
+      let retryAfter = 0;
       try {
         const headers = { Authorization: `Bearer ${apiKey}`, Accept: 'text/event-stream' };
         if (lastId) headers['Last-Event-ID'] = lastId;
@@ -224,8 +288,12 @@ function streamEvents({ inboxId, signal, onEvent, onReset, onState }) {
           unauthorized(m);
           return;
         }
-        if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
-        failures = 0;
+        if (!r.ok || !r.body) {
+          if (r.status === 429 || r.status === 503) retryAfter = retryAfterMs(r.headers.get('Retry-After'));
+          r.body?.cancel().catch(() => {});
+          throw new Error(`HTTP ${r.status}`);
+        }
+        openedAt = Date.now();
         onState?.('live');
         // Reconnected without an event id to resume from: what happened meanwhile is unknown.
         if (connected && !lastId) onReset?.(null);
@@ -251,7 +319,7 @@ function streamEvents({ inboxId, signal, onEvent, onReset, onState }) {
                 else if (ev.event === 'close') {
                   closeReason = parsed?.reason || 'closed';
                   if (parsed?.lastEventId) lastId = parsed.lastEventId;
-                } else onEvent?.(ev.event, parsed);
+                } else { delivered = true; onEvent?.(ev.event, parsed); }
               }
               ev = { id: null, event: 'message', data: [] };
               continue;
@@ -269,14 +337,17 @@ function streamEvents({ inboxId, signal, onEvent, onReset, onState }) {
           if (closeReason) { reader.cancel().catch(() => {}); break; }
         }
         if (closeReason === 'key_revoked') { unauthorized('the key was revoked'); return; }
-      } catch (e) {
+      } catch {
         if (signal.aborted) return;
-        failures++;
       }
       if (signal.aborted) return;
       onState?.('reconnecting');
-      const wait = Math.min(30000, retry * 2 ** Math.min(failures, 4)) * (0.75 + Math.random() * 0.5);
-      await sleep(failures ? wait : 500, signal);
+      if (delivered || (openedAt && Date.now() - openedAt >= STREAM_HEALTHY_MS)) attempt = 0;
+      const floor = Math.max(retry, 3000);
+      const base = Math.min(STREAM_MAX_WAIT_MS, floor * 2 ** attempt);
+      const wait = Math.max(floor, retryAfter, Math.min(STREAM_MAX_WAIT_MS, base * (0.8 + Math.random() * 0.4)));
+      attempt = Math.min(attempt + 1, 6);
+      await sleep(wait, signal);
     }
   })();
 }
@@ -310,6 +381,17 @@ document.addEventListener('click', (e) => {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const a = e.target.closest?.('a[href]');
   if (!a || a.target || a.hasAttribute('download')) return;
+  // Same-page fragment links (the "Skip to content" link): move focus, do not route.
+  if (a.getAttribute('href').startsWith('#')) {
+    e.preventDefault(); // a hash change would fire popstate, which re-renders the view
+    const target = document.getElementById(a.getAttribute('href').slice(1));
+    if (target) {
+      if (!target.hasAttribute('tabindex')) target.tabIndex = -1;
+      target.focus();
+      target.scrollIntoView?.({ block: 'start' });
+    }
+    return;
+  }
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || !url.pathname.startsWith('/ui')) return;
   if (url.pathname.startsWith('/ui/assets/') || url.pathname.startsWith('/ui/frame')) return;
@@ -325,12 +407,21 @@ function setNav(which) {
   }
 }
 
+let openCtl = null; // a message being fetched to open it within the current mail view
 function route() {
+  openCtl?.abort();
+  openCtl = null;
   if (!apiKey) { showSignin(); return; }
   $('#top').hidden = false;
   $('#nav').hidden = false;
   document.body.classList.remove('signed-out');
   const p = location.pathname.replace(/\/+$/, '');
+  try { return routeTo(p); } catch (e) {
+    if (!(e instanceof URIError)) throw e;
+  }
+  notFound();
+}
+function routeTo(p) {
   let m;
   if (p === '' || p === '/ui' || p === '/ui/inboxes') return viewInboxes();
   if ((m = p.match(/^\/ui\/inboxes\/([^/]+)$/))) return viewMail(decodeURIComponent(m[1]), 'messages', null);
@@ -342,6 +433,9 @@ function route() {
   if (p === '/ui/domains') return viewDomains();
   if ((m = p.match(/^\/ui\/domains\/([^/]+)$/))) return viewDomain(decodeURIComponent(m[1]));
   if (p === '/ui/account') return viewAccount();
+  return notFound();
+}
+function notFound() {
   newView();
   setNav(null);
   render(h('h1', { tabindex: '-1' }, 'Page not found'),
@@ -374,7 +468,9 @@ function isAbort(e) { return e?.name === 'AbortError'; }
 function showSignin(message) {
   teardown();
   clear($('#toasts'));
-  for (const dlg of $$('dialog')) dlg.remove();
+  // Closing (not just removing) settles what waits on a dialog: a pending confirm resolves
+  // as cancelled; the close handler removes the element.
+  for (const dlg of $$('dialog')) { if (dlg.open) dlg.close(); else dlg.remove(); }
   $('#top').hidden = true;
   $('#nav').hidden = true;
   $('#sandbox').hidden = true;
@@ -762,7 +858,8 @@ async function viewMail(inboxId, tab, detail) {
   const signal = newView();
   const state = mail = {
     inboxId, tab, inbox: null, signal, rows: new Map(), items: new Map(), cursor: null, query: '',
-    detailCtl: null, detailId: null, detailType: null,
+    detailCtl: null, detailUnlink: null, detailId: null, detailType: null,
+    fetches: new Map(), // message id -> GET /messages/{id} in flight for live events (this view's)
   };
   const title = h('h1', { class: 'ellipsis' }, 'Inbox');
   const sub = h('p', { class: 'muted small ellipsis' });
@@ -799,9 +896,18 @@ async function viewMail(inboxId, tab, detail) {
       ? `${num(state.total)} ${state.total === 1 ? 'match' : 'matches'} for “${state.query}”`
       : `${num(state.rows.size)} of ${num(Math.max(state.total, state.rows.size))} ${tab}`;
   };
+  // One load at a time: a first-page load (search, Clear, a reset from the event stream)
+  // supersedes the one in flight, whose answer is then dropped; "more" waits for it.
   let loadingMore = false;
+  let loadGen = 0;
+  let loadCtl = null;
   async function loadPage(first) {
-    if (loadingMore) return;
+    if (loadingMore && !first) return;
+    loadCtl?.abort();
+    const ctl = new AbortController();
+    loadCtl = ctl;
+    const unlink = linkAbort(signal, ctl);
+    const gen = ++loadGen;
     loadingMore = true;
     moreBtn.disabled = true;
     if (first) {
@@ -817,7 +923,8 @@ async function viewMail(inboxId, tab, detail) {
       if (state.query && tab === 'messages') path = `/messages/search${qs({ ...params, q: state.query, inboxId })}`;
       else if (tab === 'messages') path = `/inboxes/${enc(inboxId)}/messages${qs(params)}`;
       else path = `/inboxes/${enc(inboxId)}/threads${qs({ ...params, q: state.query })}`;
-      const page = await api('GET', path, { signal });
+      const page = await api('GET', path, { signal: ctl.signal });
+      if (gen !== loadGen) return;
       clear(listStatus);
       const frag = document.createDocumentFragment();
       for (const it of page.data) {
@@ -843,12 +950,16 @@ async function viewMail(inboxId, tab, detail) {
       if (tab === 'messages') performance.mark('agentsend:list-rendered');
       markInteractive();
     } catch (e) {
-      if (isAbort(e)) return;
+      if (isAbort(e) || gen !== loadGen) return;
       append(clear(listStatus), errorBox(e, () => loadPage(first)));
       markInteractive();
     } finally {
-      loadingMore = false;
-      moreBtn.disabled = false;
+      unlink();
+      if (gen === loadGen) {
+        loadingMore = false;
+        moreBtn.disabled = false;
+        loadCtl = null;
+      }
     }
   }
   state.reload = () => loadPage(true);
@@ -879,6 +990,8 @@ async function viewMail(inboxId, tab, detail) {
   state.setDetail = (d) => {
     state.detailCtl?.abort();
     state.detailCtl = null;
+    state.detailUnlink?.();
+    state.detailUnlink = null;
     state.detailId = d?.id || null;
     state.detailType = d?.type || null;
     root.classList.toggle('has-detail', !!d);
@@ -891,7 +1004,7 @@ async function viewMail(inboxId, tab, detail) {
       return;
     }
     const ctl = new AbortController();
-    signal.addEventListener('abort', () => ctl.abort(), { once: true });
+    state.detailUnlink = linkAbort(signal, ctl);
     state.detailCtl = ctl;
     if (d.type === 'message') renderMessage(state, detailPane, d.id, d.message, ctl.signal);
     else renderThread(state, detailPane, d.id, d.thread, ctl.signal);
@@ -907,8 +1020,15 @@ async function viewMail(inboxId, tab, detail) {
   });
 
   // ---- inbox header (refreshed after live events), then the list
+  // At most one header request a second however many events arrive (they share the rate limit).
   let headerTimer = null;
-  state.refreshInbox = () => { clearTimeout(headerTimer); headerTimer = setTimeout(loadInbox, 600); };
+  let headerAt = 0;
+  state.refreshInbox = () => {
+    if (headerTimer || signal.aborted) return;
+    const wait = Math.max(300, headerAt + 1000 - Date.now());
+    headerTimer = setTimeout(() => { headerTimer = null; headerAt = Date.now(); loadInbox(); }, wait);
+  };
+  signal.addEventListener('abort', () => clearTimeout(headerTimer), { once: true });
   const loadInbox = () => api('GET', `/inboxes/${enc(inboxId)}`, { signal }).then((ib) => {
     state.inbox = ib;
     title.textContent = ib.address;
@@ -945,40 +1065,84 @@ function threadRow(t) {
     (t.labels || []).filter((l) => !['read', 'unread'].includes(l)).slice(0, 3).map((l) => badge(l, 'b-neutral')))));
 }
 
-const eventFetches = new Map();
+/**
+ * What a message event tells about its message, in the API's field names. `full`: a whole
+ * message (the API's answer to a send or a label change); `row`: enough for a list row.
+ * Only a status change the payload does not carry (sent, delivered, bounced, …) needs the message.
+ */
+function eventMessage(type, raw, id) {
+  if (raw.subject !== undefined && raw.status !== undefined && Array.isArray(raw.labels)) {
+    return { msg: { ...raw, id }, full: true, row: true };
+  }
+  const msg = { id, inboxId: raw.inboxId, threadId: raw.threadId };
+  if (type === 'message.received') {
+    const from = raw.fromAddress ?? raw.from;
+    Object.assign(msg, {
+      direction: 'inbound', status: 'received', labels: ['unread'], fromAddress: from,
+      toAddresses: raw.toAddresses ?? raw.to ?? [], subject: raw.subject ?? '',
+      createdAt: raw.receivedAt ?? raw.createdAt, authResults: raw.authResults ?? null,
+    });
+    if (raw.extractedText !== undefined) msg.extractedText = raw.extractedText;
+    const row = raw.subject !== undefined && from !== undefined;
+    return { msg, full: false, row };
+  }
+  if (type === 'message.updated' && Array.isArray(raw.labels)) {
+    msg.labels = raw.labels;
+    return { msg, full: false, row: true };
+  }
+  return { msg, full: false, row: false };
+}
+
 function onMailEvent(state, type, payload, insertOnly = false) {
   const raw = payload?.data;
   const mid = raw?.id || raw?.messageId;
   if (!mid || !type.startsWith('message.')) return;
   if (raw.inboxId && raw.inboxId !== state.inboxId) return;
-  const m = { ...raw, id: mid };
   state.refreshInbox?.();
-  if (type === 'message.received') toast(`New message from ${m.fromAddress || m.from || 'someone'}: ${m.subject || '(no subject)'}`);
-  // The event carries the message fields; fetch the whole message when it does not.
-  const complete = m.subject !== undefined && m.status !== undefined && Array.isArray(m.labels);
-  const get = complete ? Promise.resolve(m) : (eventFetches.get(m.id) || api('GET', `/messages/${enc(m.id)}`, { signal: state.signal }));
-  if (!complete) eventFetches.set(m.id, get);
-  get.then((msg) => {
-    eventFetches.delete(m.id);
-    if (state !== mail) return;
-    if (state.tab === 'messages') {
+  const ev = eventMessage(type, raw, mid);
+  const m = ev.msg;
+  if (type === 'message.received') toast(`New message from ${m.fromAddress || 'someone'}: ${m.subject || '(no subject)'}`);
+  // A new row only for mail that is new; other events only update what is shown.
+  const creates = type === 'message.received' || type === 'message.sent';
+  const live = () => state === mail && !state.signal.aborted;
+  // The message as far as needed: from the event when it says enough, else fetched (once).
+  const withMessage = (enough, fn) => {
+    if (enough) { fn(m); return; }
+    let get = state.fetches.get(mid);
+    if (!get) {
+      get = api('GET', `/messages/${enc(mid)}`, { signal: state.signal });
+      state.fetches.set(mid, get);
+      get.finally(() => state.fetches.delete(mid)).catch(() => {});
+    }
+    get.then((msg) => { if (live()) fn(msg); }).catch(() => {});
+  };
+  // The open message: a received event tells it nothing it did not load itself.
+  const messageDetail = () => state.detailType === 'message' && state.detailId === mid
+    && (ev.full || type !== 'message.received');
+
+  if (state.tab === 'messages') {
+    const exists = state.rows.has(mid);
+    if (exists && insertOnly) return;
+    const insert = !exists && creates && !state.query;
+    if (!exists && !insert && !messageDetail()) return; // nothing shown to update: no request
+    withMessage(ev.row, (msg) => {
       const old = state.rows.get(msg.id);
-      if (old && insertOnly) return;
       if (old) {
+        if (insertOnly) return;
         const prev = state.items.get(msg.id);
-        const merged = { ...prev, ...msg };
+        // A received event for a row the list already loaded tells nothing newer than it.
+        const merged = type === 'message.received' && !ev.full ? { ...msg, ...prev } : { ...prev, ...msg };
         const li = messageRow(merged);
         const wasSel = $('.row', old).classList.contains('sel');
         old.replaceWith(li);
         if (wasSel) $('.row', li).classList.add('sel');
         state.rows.set(msg.id, li);
         state.items.set(msg.id, merged);
-      } else if (!state.query && (type === 'message.received' || type === 'message.sent' || type === 'message.updated')) {
+      } else if (creates && !state.query) {
         const li = messageRow(msg);
         state.rows.set(msg.id, li);
         state.items.set(msg.id, msg);
-        const list = $('ul.rows', state.root);
-        list.prepend(li);
+        $('ul.rows', state.root).prepend(li);
         $('.empty', state.root)?.remove();
         li.firstChild.classList.add('fresh');
         state.total = (state.total || 0) + 1;
@@ -986,21 +1150,40 @@ function onMailEvent(state, type, payload, insertOnly = false) {
         document.body.dataset.listCount = String(state.rows.size);
       }
       state.markSelected();
-    } else if (msg.threadId) {
-      api('GET', `/threads/${enc(msg.threadId)}`, { signal: state.signal }).then((t) => {
-        if (state !== mail) return;
-        const old = state.rows.get(t.id);
-        const li = threadRow(t);
-        if (old) old.remove();
-        $('.empty', state.root)?.remove();
-        $('ul.rows', state.root).prepend(li);
-        state.rows.set(t.id, li);
-        state.markSelected();
-      }).catch(() => {});
-    }
-    if (state.detailType === 'message' && state.detailId === msg.id) state.onDetailEvent?.(msg);
-    if (state.detailType === 'thread' && state.detailId === msg.threadId) state.onDetailEvent?.(msg);
-  }).catch(() => eventFetches.delete(m.id));
+      if (messageDetail()) state.onDetailEvent?.(state.items.get(msg.id) || msg);
+    });
+    return;
+  }
+
+  // Threads: a new message moves its thread to the top (or adds it); other events refresh it in place.
+  const threadId = m.threadId;
+  if (messageDetail()) withMessage(ev.row, (msg) => { if (messageDetail()) state.onDetailEvent?.(msg); });
+  if (!threadId) return;
+  if (state.detailType === 'thread' && state.detailId === threadId) state.onDetailEvent?.(m);
+  const exists = state.rows.has(threadId);
+  if (!exists && !(creates && !state.query)) return;
+  api('GET', `/threads/${enc(threadId)}`, { signal: state.signal }).then((t) => {
+    if (!live()) return;
+    const old = state.rows.get(t.id);
+    const li = threadRow(t);
+    if (old && !creates) {
+      const wasSel = $('.row', old).classList.contains('sel');
+      old.replaceWith(li);
+      if (wasSel) $('.row', li).classList.add('sel');
+    } else if (old || !state.query) {
+      old?.remove();
+      $('.empty', state.root)?.remove();
+      $('ul.rows', state.root).prepend(li);
+      if (!old) {
+        state.total = (state.total || 0) + 1;
+        state.showCount();
+      }
+    } else return;
+    state.rows.set(t.id, li);
+    state.items.set(t.id, t);
+    if (!old) document.body.dataset.listCount = String(state.rows.size);
+    state.markSelected();
+  }).catch(() => {});
 }
 
 async function viewMessageRoute(id) {
@@ -1011,11 +1194,20 @@ async function viewMessageRoute(id) {
   }
   if (mail && main().contains(mail.root) && mail.detailType && mail.tab) {
     // Opened from a thread or a reply in the same inbox: keep the list if it is the same inbox.
+    // Only the latest open renders: the next route aborts this one's fetch.
+    const state = mail;
+    const ctl = new AbortController();
+    openCtl = ctl;
+    const unlink = linkAbort(state.signal, ctl);
     try {
-      const msg = await api('GET', `/messages/${enc(id)}`, { signal: mail.signal });
-      if (msg.inboxId === mail.inboxId) { mail.setDetail({ type: 'message', id, message: msg }); return; }
+      const msg = await api('GET', `/messages/${enc(id)}`, { signal: ctl.signal });
+      if (ctl.signal.aborted || state !== mail) return;
+      if (msg.inboxId === state.inboxId) { state.setDetail({ type: 'message', id, message: msg }); return; }
       return viewMail(msg.inboxId, 'messages', { type: 'message', id, message: msg });
-    } catch (e) { if (isAbort(e)) return; }
+    } catch (e) { if (isAbort(e) || ctl.signal.aborted) return; } finally {
+      unlink();
+      if (openCtl === ctl) openCtl = null;
+    }
   }
   const signal = newView();
   render(loading('Loading message…'));
@@ -1209,7 +1401,11 @@ async function renderMessage(state, pane, id, preloaded, signal) {
     h('ul', { class: 'plain' }, msg.attachments.map((a) => {
       const li = h('li', null, h('span', { class: 'muted' }, `${a.filename} — preparing link…`));
       api('GET', `/attachments/${enc(a.id)}`, { signal }).then((full) => {
-        append(clear(li), h('a', { href: full.url, download: a.filename, test: 'attachment-link', rel: 'noopener noreferrer' }, a.filename),
+        // Same origin: the presigned URL names the server's configured public URL, which
+        // need not be the host name this page was reached by.
+        let href = full.url;
+        try { const u = new URL(full.url, location.href); href = u.pathname + u.search; } catch { /* keep it */ }
+        append(clear(li), h('a', { href, download: a.filename, test: 'attachment-link', rel: 'noopener noreferrer' }, a.filename),
           h('span', { class: 'muted small' }, ` ${a.contentType} · ${fmtSize(a.size)}`));
       }).catch((e) => { if (!isAbort(e)) append(clear(li), h('span', { class: 'error' }, `${a.filename}: ${e.message}`)); });
       return li;
@@ -1326,6 +1522,7 @@ function replyForm(state, msg, signal) {
   const all = checkbox('replyAll', 'true', 'Reply to all (the other To and Cc addresses too)', false, 'reply-all');
   const submit = h('button', { type: 'submit', class: 'btn primary', test: 'reply-send' }, 'Send reply');
   const err = h('p', { class: 'error', role: 'alert', hidden: true });
+  const send = sendOnce();
   const form = h('form', { class: 'card form', test: 'reply-form', 'aria-label': 'Reply', novalidate: true },
     h('h3', null, `Reply to ${msg.direction === 'inbound' ? msg.fromAddress : (msg.toAddresses || []).join(', ')}`),
     field('Message', body), field('Attachments', files, 'Up to 10 files, 10 MB each.'), all, err,
@@ -1337,10 +1534,12 @@ function replyForm(state, msg, signal) {
     await busy(submit, async () => {
       try {
         submit.textContent = files.files.length ? 'Uploading…' : 'Sending…';
-        const attachmentIds = await uploadFiles([...files.files], signal);
-        const payload = { bodyText: body.value, replyAll: form.elements.replyAll.checked };
-        if (attachmentIds.length) payload.attachmentIds = attachmentIds;
-        const sent = await api('POST', `/messages/${enc(msg.id)}/reply`, { body: payload, signal });
+        const sent = await send(`/messages/${enc(msg.id)}/reply`, files.files, (attachmentIds) => {
+          const payload = { bodyText: body.value, replyAll: form.elements.replyAll.checked };
+          if (attachmentIds.length) payload.attachmentIds = attachmentIds;
+          return payload;
+        }, signal);
+        if (signal.aborted) return;
         toast(`Reply ${sent.status || 'queued'}.`);
         onMailEvent(state, 'message.sent', { data: sent }, true);
         navigate(`/ui/messages/${enc(sent.id)}`);
@@ -1362,6 +1561,7 @@ function openCompose(state) {
   const files = h('input', { type: 'file', name: 'attachments', multiple: true, test: 'compose-attach' });
   const submit = h('button', { type: 'submit', class: 'btn primary', test: 'compose-send' }, 'Send');
   const err = h('p', { class: 'error', role: 'alert', hidden: true });
+  const send = sendOnce();
   const form = h('form', { class: 'form', test: 'compose-form', novalidate: true },
     h('p', { class: 'muted small' }, `From ${state.inbox?.address || 'this inbox'}`),
     field('To', to, 'Comma-separated addresses.'), field('Cc (optional)', cc), field('Subject', subject),
@@ -1379,17 +1579,24 @@ function openCompose(state) {
     await busy(submit, async () => {
       try {
         submit.textContent = files.files.length ? 'Uploading…' : 'Sending…';
-        const attachmentIds = await uploadFiles([...files.files]);
-        const payload = { to: toList, subject: subject.value.trim(), bodyText: body.value };
-        const ccList = splitList(cc.value);
-        if (ccList.length) payload.cc = ccList;
-        if (attachmentIds.length) payload.attachmentIds = attachmentIds;
-        const sent = await api('POST', `/inboxes/${enc(state.inboxId)}/messages`, { body: payload });
-        d.close();
+        // Not tied to the view's signal: a send the user started completes even if they leave.
+        const sent = await send(`/inboxes/${enc(state.inboxId)}/messages`, files.files, (attachmentIds) => {
+          const payload = { to: toList, subject: subject.value.trim(), bodyText: body.value };
+          const ccList = splitList(cc.value);
+          if (ccList.length) payload.cc = ccList;
+          if (attachmentIds.length) payload.attachmentIds = attachmentIds;
+          return payload;
+        });
         toast(`Message ${sent.status || 'queued'}.`);
-        if (mail === state) onMailEvent(state, 'message.sent', { data: sent }, true);
+        // The user has moved on meanwhile (another view, or signed out): do not pull them back.
+        if (d.open) d.close();
+        if (mail !== state || state.signal.aborted) return;
+        onMailEvent(state, 'message.sent', { data: sent }, true);
         navigate(`/ui/messages/${enc(sent.id)}`);
-      } catch (e2) { err.hidden = false; err.textContent = e2.message; }
+      } catch (e2) {
+        err.hidden = false; err.textContent = e2.message;
+        if (!d.isConnected) toast(`The message was not sent: ${e2.message}`, 'error');
+      }
     });
   });
 }
