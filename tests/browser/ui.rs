@@ -11,10 +11,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{Browser, assert_accessible, browser, browser_with, shot};
+use crate::harness::{Browser, assert_accessible, browser, shot};
 use crate::helpers::{TestApp, eventually, json};
 use crate::smtp_client::send_mail;
-use crate::webdriver::{Options, key};
+use crate::webdriver::key;
 
 /// An HTTP server on 127.0.0.1:0 that records every request's method, path and body and
 /// answers `200` with a 1×1 GIF: the "remote" images of a mail, and a webhook's target.
@@ -634,30 +634,26 @@ async fn inbox_with_mail(app: &TestApp, n: usize) -> Value {
 
 #[tokio::test]
 async fn the_keyboard_moves_opens_and_closes_and_narrow_dark_layouts_work() {
-    let Some(b) = browser_with(Options {
-        width: 360,
-        height: 780,
-        ..Options::default()
-    })
+    let Some(b) = browser().await else { return };
+    // A phone's viewport: a browser window cannot be made this narrow.
+    b.cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 360, "height": 780, "deviceScaleFactor": 1, "mobile": true}),
+    )
     .await
-    else {
-        return;
-    };
+    .unwrap();
     let app = TestApp::spawn().await;
     let inbox = inbox_with_mail(&app, 3).await;
     sign_in(&b, &app, &app.key).await;
-    // Nothing wider than the window at 360 px.
-    let overflow = b
+    // Nothing wider than the 360 px viewport.
+    let widths = b
         .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth",
+            "return [window.innerWidth, document.documentElement.scrollWidth]",
             &[],
         )
         .await
         .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "horizontal overflow {overflow}"
-    );
+    assert_eq!(widths, json!([360, 360]), "viewport and page width");
     shot(&b, "narrow-inboxes").await;
     assert_accessible(&b, "the inbox list at 360 px").await;
 
@@ -747,9 +743,11 @@ async fn the_keyboard_moves_opens_and_closes_and_narrow_dark_layouts_work() {
     )
     .await;
 
-    // Dark, following the system.
+    // Dark, following the system, on a desktop.
     dark(&b, true).await;
-    b.set_window_rect(1280, 900).await.unwrap();
+    b.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+        .await
+        .unwrap();
     b.keys(key::ESCAPE).await.unwrap();
     b.wait_for("[data-test=message-row]").await;
     let background = b
