@@ -124,6 +124,18 @@ async fn text_of(b: &Browser, css: &str) -> String {
     b.wait_for(css).await.text().await.unwrap()
 }
 
+/// Clicks `button` in the `row` whose `data-id` is `id`, confirms, and waits for the row to go.
+async fn remove_row(b: &Browser, row: &str, id: &str, button: &str) {
+    let row = format!("[data-test={row}][data-id='{id}']");
+    click(b, &format!("{row} [data-test={button}]")).await;
+    click(b, "[data-test=confirm-ok]").await;
+    b.wait_until(
+        &format!("{row} to leave the list"),
+        &format!("!document.querySelector(\"{row}\")"),
+    )
+    .await;
+}
+
 /// Shows the page with the system's dark theme (`prefers-color-scheme: dark`) or back.
 async fn dark(b: &Browser, on: bool) {
     let value = if on { "dark" } else { "light" };
@@ -595,17 +607,7 @@ async fn webhooks_domains_and_keys_are_managed_from_the_interface() {
         .as_str()
         .unwrap()
         .to_owned();
-    click(
-        &b,
-        &format!("[data-test=apikey-row][data-id='{made}'] [data-test=apikey-revoke]"),
-    )
-    .await;
-    click(&b, "[data-test=confirm-ok]").await;
-    b.wait_until(
-        "the revoked key to leave the list",
-        &format!("!document.querySelector(\"[data-test=apikey-row][data-id='{made}']\")"),
-    )
-    .await;
+    remove_row(&b, "apikey-row", &made, "apikey-revoke").await;
     let res = app
         .request_as(&key, reqwest::Method::GET, "/inboxes")
         .send()
@@ -695,17 +697,7 @@ async fn the_keyboard_moves_opens_and_closes_and_narrow_dark_layouts_work() {
         .as_str()
         .unwrap()
         .to_owned();
-    click(
-        &b,
-        &format!("[data-test=inbox-row][data-id='{sender}'] [data-test=inbox-delete]"),
-    )
-    .await;
-    click(&b, "[data-test=confirm-ok]").await;
-    b.wait_until(
-        "the deleted inbox to leave the list",
-        &format!("!document.querySelector(\"[data-test=inbox-row][data-id='{sender}']\")"),
-    )
-    .await;
+    remove_row(&b, "inbox-row", &sender, "inbox-delete").await;
     let res = app.get(&format!("/inboxes/{sender}")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
