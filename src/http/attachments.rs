@@ -317,21 +317,13 @@ pub async fn download(
         Some(q) => state.links.check(id, &q.expires, &q.signature, now),
         None => Err(LinkError::Invalid),
     };
-    match checked {
-        Ok(()) => {}
-        Err(LinkError::Invalid) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidSignature,
-                "This download link is not valid; get a fresh one from GET /attachments/{id}.",
-            ));
-        }
-        Err(LinkError::Expired) => {
-            return Err(ApiError::new(
-                ErrorCode::LinkExpired,
-                "This download link has expired; get a fresh one from GET /attachments/{id}.",
-            ));
-        }
-    }
+    checked.map_err(|e| {
+        ApiError::link_refused(
+            e,
+            "download link",
+            "get a fresh one from GET /attachments/{id}",
+        )
+    })?;
     let attachment = state
         .store
         .read(move |c| attachments::get_unchecked(c, id))

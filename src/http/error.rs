@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::domain::Resource;
 use crate::domain::ValidationErrors;
+use crate::domain::links::LinkError;
 use crate::mail::MailError;
 use crate::store::Failure;
 
@@ -90,6 +91,21 @@ impl ApiError {
     /// `401 UNAUTHORIZED`, with the hosted service's exact message.
     pub fn unauthorized() -> Self {
         Self::new(ErrorCode::Unauthorized, "Invalid or missing API key")
+    }
+
+    /// `403 INVALID_SIGNATURE` or `410 LINK_EXPIRED` for a signed link (`what`) refused with
+    /// `e`, telling how to get a good one (`remedy`).
+    pub fn link_refused(e: LinkError, what: &str, remedy: &str) -> Self {
+        match e {
+            LinkError::Invalid => Self::new(
+                ErrorCode::InvalidSignature,
+                format!("This {what} is not valid; {remedy}."),
+            ),
+            LinkError::Expired => Self::new(
+                ErrorCode::LinkExpired,
+                format!("This {what} has expired; {remedy}."),
+            ),
+        }
     }
 
     /// `404 NOT_FOUND` for a path no route matches.

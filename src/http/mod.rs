@@ -45,9 +45,10 @@ use self::error::ApiError;
 use crate::domain::{Page, Scope};
 use crate::state::AppState;
 
-/// The whole API, in the order of the hosted API's endpoint table. Each path is one resource; a
+/// The whole API, in the order of the hosted API's endpoint table, then the web interface's
+/// routes when `ui` is on. Each path is one resource; a
 /// method it does not list is a 405 with `Allow`.
-fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
+fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess, ui: bool) {
     use Method as M;
     cfg.service(resource(
         access,
@@ -339,10 +340,13 @@ fn routes(cfg: &mut web::ServiceConfig, access: &mut RouteAccess) {
             MANAGE,
             web::route().to(sender_lists::remove_account),
         )],
-    ))
+    ));
     // The web interface: its page at `/` and at its own addresses under `/ui/`, its files, and
-    // the signed views of messages' HTML.
-    .service(resource(
+    // the signed views of messages' HTML. Turned off, they are unknown routes.
+    if !ui {
+        return;
+    }
+    cfg.service(resource(
         access,
         "/",
         [
@@ -476,6 +480,7 @@ pub fn app(
     >,
 > {
     let doc = openapi::document(&state.config);
+    let ui = state.config.http.ui;
     let mcp = web::Data::new(mcp);
     let mut access = RouteAccess::default();
     App::new()
@@ -491,7 +496,7 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
             ApiError::bad_request(format!("The query string is invalid: {e}")).into()
         }))
-        .configure(|cfg| routes(cfg, &mut access))
+        .configure(|cfg| routes(cfg, &mut access, ui))
         // People type the docs address without its trailing slash.
         .service(resource(
             &mut access,

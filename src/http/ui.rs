@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use super::error_code::ErrorCode;
 use super::extract::{ApiJson, Authenticated};
 use crate::domain::html::{inline_image_ids, prepare_for_view};
 use crate::domain::links::LinkError;
@@ -242,27 +241,18 @@ fn harden(mut res: HttpResponse, policy: &'static str, frame: &'static str) -> H
     res
 }
 
-/// A response of the interface's own: hardened, or `404` when the interface is off.
-fn page(state: &AppState, serve: impl FnOnce() -> HttpResponse) -> HttpResponse {
-    if !state.config.http.ui {
-        return ApiError::route_not_found().error_response();
-    }
-    harden(serve(), PAGE_POLICY, "DENY")
-}
-
 /// The interface's page, at `/` and every address under `/ui/` (its own routes).
-pub async fn index(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
-    page(&state, || assets().index.serve(&req, "no-cache"))
+pub async fn index(req: HttpRequest) -> HttpResponse {
+    harden(assets().index.serve(&req, "no-cache"), PAGE_POLICY, "DENY")
 }
 
 /// A file of the interface, under its hashed name.
-pub async fn asset(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
-    page(&state, || {
-        match assets().files.iter().find(|a| a.path == req.path()) {
-            Some(asset) => asset.serve(&req, IMMUTABLE),
-            None => ApiError::route_not_found().error_response(),
-        }
-    })
+pub async fn asset(req: HttpRequest) -> HttpResponse {
+    let res = match assets().files.iter().find(|a| a.path == req.path()) {
+        Some(asset) => asset.serve(&req, IMMUTABLE),
+        None => ApiError::route_not_found().error_response(),
+    };
+    harden(res, PAGE_POLICY, "DENY")
 }
 
 /// What `POST /ui/frames` takes.
@@ -290,9 +280,6 @@ pub async fn create_view(
     state: Data<AppState>,
     body: ApiJson<NewView>,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.config.http.ui {
-        return Err(ApiError::route_not_found());
-    }
     let NewView { message_id, images } = body.into_inner();
     let now = state.now();
     let message = state
@@ -351,34 +338,17 @@ async fn show(
     id: MessageId,
     query: Option<ViewQuery>,
 ) -> Result<(String, bool), ApiError> {
-    if !state.config.http.ui {
-        return Err(ApiError::route_not_found());
-    }
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidSignature,
-            "This message view is not valid; open the message again.",
-        )
-    };
-    let query = query.ok_or_else(invalid)?;
+    let refused = |e| ApiError::link_refused(e, "message view", "open the message again");
+    let query = query.ok_or_else(|| refused(LinkError::Invalid))?;
     let images = match query.images.as_str() {
         "0" => false,
         "1" => true,
-        _ => return Err(invalid()),
+        _ => return Err(refused(LinkError::Invalid)),
     };
-    match state
+    state
         .views
         .check(id, images, &query.expires, &query.signature, state.now())
-    {
-        Ok(()) => {}
-        Err(LinkError::Invalid) => return Err(invalid()),
-        Err(LinkError::Expired) => {
-            return Err(ApiError::new(
-                ErrorCode::LinkExpired,
-                "This message view has expired; open the message again.",
-            ));
-        }
-    }
+        .map_err(refused)?;
     let (html, inline) = state
         .store
         .read(move |c| {

@@ -134,7 +134,13 @@ pub fn with_content(
     id: AttachmentId,
 ) -> Result<(AttachmentMeta, Vec<u8>), Failure> {
     let meta = get(conn, account_id, id)?.meta;
-    let mut content = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+    let content = content(conn, id, meta.size)?;
+    Ok((meta, content))
+}
+
+/// All the bytes of attachment `id`, of `size` bytes, its pieces in order.
+fn content(conn: &Db, id: AttachmentId, size: u64) -> Result<Vec<u8>, Failure> {
+    let mut content = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     let mut stmt = conn.sql().prepare_cached(
         "SELECT data FROM attachment_pieces WHERE attachment_id = ?1 ORDER BY seq",
     )?;
@@ -143,7 +149,7 @@ pub fn with_content(
         let piece = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
         content.extend_from_slice(piece);
     }
-    Ok((meta, content))
+    Ok(content)
 }
 
 /// The inline images of a message (parts with a content id and an `image/*` type) whose
@@ -155,8 +161,8 @@ pub fn inline_images(
     wanted: &[String],
     max_bytes: u64,
 ) -> Result<Vec<(String, String, Vec<u8>)>, Failure> {
-    let sql = conn.sql();
-    let parts = sql
+    let parts = conn
+        .sql()
         .prepare_cached(
             "SELECT a.id, a.content_id, a.content_type, a.size
              FROM message_attachments ma JOIN attachments a ON a.id = ma.attachment_id
@@ -175,9 +181,6 @@ pub fn inline_images(
         .collect::<Result<Vec<_>, _>>()?;
     let mut budget = max_bytes;
     let mut images = Vec::new();
-    let mut pieces = sql.prepare_cached(
-        "SELECT data FROM attachment_pieces WHERE attachment_id = ?1 ORDER BY seq",
-    )?;
     for (id, content_id, content_type, size) in parts {
         let content_id = content_id
             .trim_start_matches('<')
@@ -187,12 +190,7 @@ pub fn inline_images(
             continue;
         }
         budget -= size;
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        let mut rows = pieces.query([id])?;
-        while let Some(row) = rows.next()? {
-            bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
-        }
-        images.push((content_id, content_type, bytes));
+        images.push((content_id, content_type, content(conn, id, size)?));
     }
     Ok(images)
 }

@@ -491,6 +491,12 @@ async fn webhooks_domains_and_keys_are_managed_from_the_interface() {
         .await
         .unwrap();
     click(&b, "[data-test=webhook-test]").await;
+    // Once the server has queued it (the interface says so), deliver it.
+    b.wait_until(
+        "the test delivery to be queued",
+        "[...document.querySelectorAll('[data-test=toast]')].some(t => t.textContent.includes('Test event queued'))",
+    )
+    .await;
     app.settle_webhooks().await;
     assert_eq!(receiver.hits("/hooks/agentsend"), 1);
     // The log refreshes by itself; its row names the receiver's answer.
