@@ -3,7 +3,8 @@
 use crate::domain::Refusal;
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::Db;
 use super::page::{Order, page};

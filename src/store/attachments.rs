@@ -2,7 +2,8 @@
 //! read in pieces of [`PIECE`] bytes, and retention of attachments no message uses.
 
 use crate::domain::Refusal;
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::Db;
@@ -241,9 +242,13 @@ pub(super) fn move_blobs_into_pieces(tx: &Tx<'_>) -> Result<(), Failure> {
         .prepare("INSERT INTO attachment_pieces (attachment_id, seq, data) VALUES (?1, ?2, ?3)")?;
     let mut buf = vec![0; PIECE];
     for (rowid, id) in rows {
-        let blob =
-            tx.sql()
-                .blob_open(rusqlite::MAIN_DB, c"attachments", c"content", rowid, true)?;
+        let blob = tx.sql().sqlite_only()?.blob_open(
+            rusqlite::MAIN_DB,
+            c"attachments",
+            c"content",
+            rowid,
+            true,
+        )?;
         let len = blob.len();
         for (seq, start) in (0..len).step_by(PIECE).enumerate() {
             let piece = &mut buf[..PIECE.min(len - start)];

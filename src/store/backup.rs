@@ -184,5 +184,5 @@ pub fn copy_file(source: &Path, dest: &Path) -> Result<(), Failure> {
         source,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    copy_into(Db::of(&conn), dest)
+    copy_into(&Db::of(super::conn::Sql::Lite(&conn)), dest)
 }

@@ -16,6 +16,12 @@ pub(super) const PLAIN: i64 = 0;
 /// A zstd frame.
 pub(super) const ZSTD: i64 = 1;
 
+/// The first bytes of every zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// What [`Body::Unchanged`] is stored as.
+const UNCHANGED: &[u8] = &ZSTD_MAGIC;
+
 /// zstd's default level: fast (hundreds of MB/s) and about 2–3× smaller for mail text.
 const LEVEL: i32 = 3;
 /// Smaller blobs are stored plain: the saving would be a few bytes.
@@ -64,10 +70,9 @@ pub(super) enum Body<'a> {
     Plain(Option<&'a str>),
     /// A zstd frame.
     Packed(Vec<u8>),
-    /// Stored as an empty BLOB (never a zstd frame; a number would become text in a TEXT
-    /// column): what the body it was derived from gives when nothing is taken out of it (a
-    /// message's new content is most often the whole body, and would otherwise be stored
-    /// twice).
+    /// Stored as zstd's magic number alone (never a whole frame, never UTF-8 text): what
+    /// the body it was derived from gives when nothing is taken out of it (a message's new
+    /// content is most often the whole body, and would otherwise be stored twice).
     Unchanged,
 }
 
@@ -100,7 +105,7 @@ impl<'a> Body<'a> {
         unchanged: fn(&str) -> String,
     ) -> rusqlite::Result<Option<String>> {
         match value {
-            ValueRef::Blob([]) => Ok(body.as_deref().map(unchanged)),
+            ValueRef::Blob(marker) if marker == UNCHANGED => Ok(body.as_deref().map(unchanged)),
             other => Self::read(other),
         }
     }
@@ -113,6 +118,13 @@ impl<'a> Body<'a> {
             ValueRef::Text(text) => String::from_utf8(text.to_vec())
                 .map(Some)
                 .map_err(|e| bad(e.to_string())),
+            // PostgreSQL keeps bodies in BYTEA, where the text itself comes back as a blob:
+            // UTF-8 text never begins with zstd's magic number (0xB5 cannot follow '(').
+            ValueRef::Blob(text) if !text.starts_with(&ZSTD_MAGIC) => {
+                String::from_utf8(text.to_vec())
+                    .map(Some)
+                    .map_err(|e| bad(e.to_string()))
+            }
             ValueRef::Blob(packed) => {
                 let bytes = decompress(ZSTD, packed.to_vec()).map_err(|e| bad(e.to_string()))?;
                 String::from_utf8(bytes)
@@ -132,7 +144,7 @@ impl ToSql for Body<'_> {
                 None => ValueRef::Null,
             }),
             Body::Packed(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
-            Body::Unchanged => ToSqlOutput::Borrowed(ValueRef::Blob(&[])),
+            Body::Unchanged => ToSqlOutput::Borrowed(ValueRef::Blob(UNCHANGED)),
         })
     }
 }

@@ -2,7 +2,8 @@
 
 use crate::domain::Refusal;
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::Db;
 use super::page::{Order, page};

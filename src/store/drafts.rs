@@ -3,7 +3,8 @@
 //! draft is due to be sent), so that a job only ever sends the version of the draft it was
 //! queued for.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::page::{Order, page};
 use super::sql::bad_text;

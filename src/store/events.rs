@@ -5,7 +5,8 @@
 //! Sequence numbers are handed out by the single writer, so their order is the order of the
 //! commits: a reader that has seen `n` has seen every event up to `n` that will ever exist.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::sql::{bad_text, unsigned};
 use super::{Db, Failure, Queue, Tx};
@@ -152,7 +153,7 @@ pub fn positions(conn: &Db) -> Result<Positions, Failure> {
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let name: String = row.get("name")?;
-        let value = unsigned(row, "value")?;
+        let value = unsigned(&row, "value")?;
         match name.as_str() {
             "head" => head = value,
             _ => horizon = value,

@@ -1,7 +1,8 @@
 //! Inboxes.
 
 use crate::domain::Refusal;
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::Db;
 use super::page::{Counted, Order, kept_total, page};

@@ -2,7 +2,8 @@
 
 use crate::domain::Refusal;
 use rusqlite::types::ToSql;
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::Db;
 use super::attachments::{self, NewAttachment, Origin};
@@ -70,22 +71,24 @@ pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Resul
         None => (codec::PLAIN, pieces.to_vec()),
     };
     let len: usize = pieces.iter().map(|p| p.len()).sum();
-    tx.sql()
-        .prepare_cached(
-            "INSERT INTO message_raw (message_id, raw, codec) VALUES (?1, zeroblob(?2), ?3)",
-        )?
-        .execute(params![
-            message_id,
-            i64::try_from(len).unwrap_or(i64::MAX),
-            codec
-        ])?;
-    let mut blob = tx.sql().blob_open(
-        rusqlite::MAIN_DB,
-        c"message_raw",
-        c"raw",
-        tx.sql().last_insert_rowid(),
-        false,
-    )?;
+    let Some(file) = tx.sql().sqlite() else {
+        // PostgreSQL has no incremental blob I/O: the bytes go as one parameter.
+        tx.sql().execute(
+            "INSERT INTO message_raw (message_id, raw, codec) VALUES (?1, ?2, ?3)",
+            params![message_id, pieces.concat(), codec],
+        )?;
+        return Ok(());
+    };
+    file.prepare_cached(
+        "INSERT INTO message_raw (message_id, raw, codec) VALUES (?1, zeroblob(?2), ?3)",
+    )?
+    .execute(params![
+        message_id,
+        i64::try_from(len).unwrap_or(i64::MAX),
+        codec
+    ])?;
+    let mut blob =
+        file.blob_open(rusqlite::MAIN_DB, c"message_raw", c"raw", file.last_insert_rowid(), false)?;
     let mut at = 0;
     for piece in &pieces {
         blob.write_at(piece, at)?;
@@ -181,7 +184,7 @@ pub fn insert_inbound(tx: &Tx<'_>, m: &NewInbound<'_>, now: Timestamp) -> Result
         ])?;
     search::index(
         tx,
-        tx.sql().last_insert_rowid(),
+        tx.sql().last_insert_rowid()?,
         &Document {
             subject: m.subject,
             from: m.from,

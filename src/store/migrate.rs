@@ -75,6 +75,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0015_retention.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../../migrations/0016_unchanged_marker.sql"),
+        then: None,
+    },
 ];
 
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {
@@ -94,7 +98,9 @@ pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {
         if let Some(step) = migration.then {
             step(tx)?;
         }
-        tx.sql().pragma_update(None, "user_version", version)?;
+        tx.sql()
+            .sqlite_only()?
+            .pragma_update(None, "user_version", version)?;
         log::info!("database schema migrated to version {version}");
     }
     Ok(())

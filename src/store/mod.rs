@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod backup;
 mod checkpointer;
 mod codec;
+mod conn;
 pub mod domains;
 pub mod drafts;
 mod error;
@@ -22,6 +23,8 @@ pub mod messages;
 mod migrate;
 pub mod outbound;
 mod page;
+mod pool;
+mod postgres;
 pub mod rate_limits;
 pub mod retention;
 pub mod search;
@@ -35,6 +38,7 @@ mod writer;
 
 pub use error::{Failure, StoreError};
 pub use lock::ServeLock;
+pub use conn::Engine;
 pub use unit::{Db, Tx};
 pub use wake::{Queue, Wake, Wakers};
 pub use writer::WriterMetrics;
@@ -49,6 +53,9 @@ use std::time::Duration;
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
+
+use conn::Sql;
+use pool::Readers;
 use rusqlite::config::DbConfig;
 use tokio::sync::{Semaphore, oneshot};
 
@@ -72,7 +79,7 @@ pub struct StoreOptions {
 /// is ever held across an `.await`.
 #[derive(Clone)]
 pub struct Store {
-    readers: Pool<SqliteConnectionManager>,
+    readers: Readers,
     read_permits: Arc<Semaphore>,
     writer: Sender<writer::Command>,
     writer_alive: Arc<AtomicBool>,
@@ -116,7 +123,7 @@ impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, Failure> {
         let busy_timeout = options.busy_timeout;
-        let mut conn = Connection::open(path)?;
+        let conn = Connection::open(path)?;
         // A new file gives freed pages back to the file system when the janitor asks
         // (retention); SQLite only takes this before the file is initialised (before WAL mode
         // is set). Older files are switched by the server at start-up
@@ -132,14 +139,14 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         // The checkpointer thread moves the log into the file, not the writer (see there).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        unit::in_write_tx(&mut conn, migrate::migrate)?;
+        unit::in_write_tx(Sql::Lite(&conn), migrate::migrate)?;
         let wakers = Arc::new(Wakers::default());
         let writer_alive = Arc::new(AtomicBool::new(false));
         let commits = Arc::new(checkpointer::Commits::default());
         let (stopped, writer_stopped) = tokio::sync::watch::channel(());
         let writer_metrics = Arc::new(std::sync::OnceLock::new());
         let writer = writer::spawn(
-            conn,
+            conn::Connection::Lite(conn),
             wakers.clone(),
             commits.clone(),
             writer_alive.clone(),
@@ -164,7 +171,7 @@ impl Store {
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
         Ok(Store {
-            readers,
+            readers: Readers::Lite(readers),
             read_permits: Arc::new(Semaphore::new(options.pool_size as usize)),
             writer,
             writer_alive,
@@ -213,7 +220,7 @@ impl Store {
         blocking(move || {
             let _permit = permit;
             let conn = readers.get()?;
-            f(Db::of(&conn))
+            f(&Db::of(conn.sql()))
         })
         .await
     }
@@ -310,7 +317,7 @@ impl Store {
         f: impl FnOnce(&Db) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         let conn = self.readers.get()?;
-        f(Db::of(&conn))
+        f(&Db::of(conn.sql()))
     }
 
     /// [`Store::write`] for the command-line tools, which have no async runtime. Must not be

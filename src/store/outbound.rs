@@ -328,7 +328,7 @@ pub fn insert_outbound(
         ])?;
     search::index(
         tx,
-        tx.sql().last_insert_rowid(),
+        tx.sql().last_insert_rowid()?,
         &Document {
             subject: m.subject,
             from: m.from,

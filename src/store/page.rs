@@ -1,7 +1,8 @@
 //! One page of a list: `LIMIT`/`OFFSET`, or a seek past a cursor; and the lists' totals.
 
 use rusqlite::types::ToSql;
-use rusqlite::{Row, params};
+use super::conn::Row;
+use rusqlite::params;
 
 use super::{Db, Failure};
 use crate::domain::{Cursor, Page, Paging};
@@ -95,7 +96,7 @@ pub(super) fn page<T>(
             more = true;
             break;
         }
-        data.push(map(r)?);
+        data.push(map(&r)?);
         last = Some(Cursor {
             key: r.get(columns - 2)?,
             row: r.get(columns - 1)?,

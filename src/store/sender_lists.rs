@@ -1,7 +1,8 @@
 //! Allow and block lists of senders (per inbox, and account-wide where the inbox is NULL), and
 //! the screening of a sender against them.
 
-use rusqlite::{Row, params};
+use super::conn::Row;
+use rusqlite::params;
 
 use super::page::{Order, page};
 use super::sql::bad_text;

@@ -52,7 +52,7 @@ impl FromSql for Timestamp {
 
 /// Reads a non-negative INTEGER column as `u32`/`u64`, failing loudly on garbage rather than
 /// wrapping.
-pub fn unsigned<T: TryFrom<i64>>(row: &rusqlite::Row<'_>, idx: &str) -> rusqlite::Result<T> {
+pub fn unsigned<T: TryFrom<i64>>(row: &super::conn::Row<'_>, idx: &str) -> rusqlite::Result<T> {
     let v: i64 = row.get(idx)?;
     T::try_from(v).map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(

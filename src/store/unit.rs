@@ -1,39 +1,64 @@
 //! The unit of work: a write transaction ([`Tx`]) and the database as reads see it ([`Db`]).
-//! Callers outside the store hold these and pass them to store functions; the SQLite
-//! connection inside is only reachable from the store.
+//! Callers outside the store hold these and pass them to store functions; the connection
+//! inside is only reachable from the store.
 
 use std::cell::Cell;
 use std::ops::Deref;
 
-use ref_cast::RefCast;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-
+use super::conn::{Engine, Sql};
 use super::wake::{Queue, WakeSet};
 use super::{Failure, StoreError};
 
-/// Runs `f` in an IMMEDIATE transaction on `conn` directly (schema migration at open, before
-/// the writer thread exists).
+/// Every write transaction on PostgreSQL takes this transaction-level advisory lock first:
+/// writes of all nodes then run one at a time, as SQLite runs them, so every operation keeps
+/// the semantics it has on SQLite (checks then changes, counters, sequences). Each node still
+/// commits its queued writes together (see `writer.rs`).
+pub(super) const WRITE_LOCK: i64 = 0x6167_656e_7473_656e; // "agentsen"
+
+/// Runs `f` in a write transaction on `sql` directly (schema migration at open, before the
+/// writer thread exists).
 pub(super) fn in_write_tx<T>(
-    conn: &mut Connection,
+    sql: Sql<'_>,
     f: impl FnOnce(&Tx<'_>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    let tx = Tx {
-        tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
-        wake: Cell::new(WakeSet::default()),
-    };
+    let tx = Tx::begin(sql)?;
     let value = f(&tx)?;
-    tx.tx.commit()?;
+    tx.commit()?;
     Ok(value)
 }
 
-/// A write transaction: rusqlite's [`Transaction`] plus the queues to wake once it commits
-/// (waking them earlier would let them look before the rows are visible).
+/// A write transaction, plus the queues to wake once it commits (waking them earlier would
+/// let them look before the rows are visible). Rolled back if dropped before
+/// [`Tx::commit`].
 pub struct Tx<'c> {
-    pub(super) tx: Transaction<'c>,
+    db: Db<'c>,
     pub(super) wake: Cell<WakeSet>,
+    open: Cell<bool>,
 }
 
-impl Tx<'_> {
+impl<'c> Tx<'c> {
+    /// Begins a write transaction: SQLite's IMMEDIATE one (the write lock from the start), or
+    /// PostgreSQL's with the [`WRITE_LOCK`].
+    pub(super) fn begin(sql: Sql<'c>) -> Result<Tx<'c>, StoreError> {
+        match sql.engine() {
+            Engine::Sqlite => sql.execute_batch("BEGIN IMMEDIATE")?,
+            Engine::Postgres => sql.execute_batch(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            ))?,
+        }
+        Ok(Tx {
+            db: Db(sql),
+            wake: Cell::new(WakeSet::default()),
+            open: Cell::new(true),
+        })
+    }
+
+    /// Commits it.
+    pub(super) fn commit(self) -> Result<(), StoreError> {
+        self.open.set(false);
+        Ok(self.db.sql().execute_batch("COMMIT")?)
+    }
+
     /// Runs `f` in a savepoint: if it fails, its changes (and wake-ups) alone are undone and
     /// the rest of the transaction goes on; its own result is the inner one. The outer `Err` is
     /// the transaction's: the savepoint could not be taken or ended, or SQLite rolled back the
@@ -46,7 +71,7 @@ impl Tx<'_> {
         self.sql().execute_batch("SAVEPOINT part")?;
         let wake_before = self.wake.get();
         let result = f(self);
-        if result.is_err() && self.sql().is_autocommit() {
+        if result.is_err() && !self.sql().in_transaction() {
             let why = result.err().map(|e| e.to_string()).unwrap_or_default();
             return Err(StoreError::TransactionLost(why));
         }
@@ -54,7 +79,8 @@ impl Tx<'_> {
             self.sql().execute_batch("RELEASE part")?;
         } else {
             self.wake.set(wake_before);
-            self.sql().execute_batch("ROLLBACK TO part; RELEASE part")?;
+            self.sql()
+                .execute_batch("ROLLBACK TO part; RELEASE part")?;
         }
         Ok(result)
     }
@@ -65,27 +91,37 @@ impl Tx<'_> {
     }
 }
 
-impl Deref for Tx<'_> {
-    type Target = Db;
-    fn deref(&self) -> &Db {
-        Db::ref_cast(&self.tx)
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open.get() && self.db.sql().in_transaction() {
+            if let Err(e) = self.db.sql().execute_batch("ROLLBACK") {
+                log::warn!("rolling back a transaction failed: {e}");
+            }
+        }
+    }
+}
+
+impl<'c> Deref for Tx<'c> {
+    type Target = Db<'c>;
+    fn deref(&self) -> &Db<'c> {
+        &self.db
     }
 }
 
 /// The database as the store's functions read it: a reader connection ([`Store::read`]) or a
 /// write transaction (a [`Tx`] derefs to it). Callers outside the store pass it on to store
 /// functions; only the store itself reaches the connection inside.
-#[derive(RefCast)]
-#[repr(transparent)]
-pub struct Db(Connection);
+///
+/// [`Store::read`]: super::Store::read
+pub struct Db<'c>(Sql<'c>);
 
-impl Db {
-    /// The SQLite connection (store code only).
-    pub(in crate::store) fn sql(&self) -> &Connection {
+impl<'c> Db<'c> {
+    /// The connection (store code only).
+    pub(in crate::store) fn sql(&self) -> &Sql<'c> {
         &self.0
     }
 
-    pub(super) fn of(conn: &Connection) -> &Db {
-        Db::ref_cast(conn)
+    pub(super) fn of(sql: Sql<'c>) -> Db<'c> {
+        Db(sql)
     }
 }

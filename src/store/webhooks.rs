@@ -2,7 +2,8 @@
 //! event log, [`super::events`]).
 
 use crate::domain::Refusal;
-use rusqlite::{OptionalExtension, Row, params};
+use super::conn::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::Db;
 use super::jobs::Lease;

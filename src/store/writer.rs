@@ -9,18 +9,17 @@
 //! SQLite, whose busy handler sleeps up to 100 ms per retry (under load that meant second-long
 //! tail latencies); the busy timeout still covers other processes, such as the CLI.
 
-use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
+use super::conn::Connection;
 use tokio::sync::oneshot;
 
 use super::checkpointer::Commits;
-use super::wake::{WakeSet, Wakers};
+use super::wake::Wakers;
 use super::{Failure, StoreError, Tx};
 
 /// The writer thread's figures for the metrics: its queue, and the writes it commits together.
@@ -138,7 +137,7 @@ impl Drop for Alive {
 }
 
 fn run(
-    mut conn: Connection,
+    conn: Connection,
     commands: &Receiver<Command>,
     wakers: &Wakers,
     commits: &Commits,
@@ -167,17 +166,24 @@ fn run(
             }
         }
         if !writes.is_empty() {
-            commit_batch(&mut conn, writes, wakers);
+            commit_batch(&conn, writes, wakers);
             commits.note();
         }
+        let Connection::Lite(file) = &conn else {
+            // PostgreSQL keeps its own log.
+            for reply in checkpoints {
+                let _ = reply.send(Ok(()));
+            }
+            continue;
+        };
         if commits.take_truncate() {
             // The log outgrew what passive checkpoints keep up with (see checkpointer.rs).
-            if let Err(e) = try_truncate(&conn) {
+            if let Err(e) = try_truncate(file) {
                 log::warn!("truncating the write-ahead log failed: {e}");
             }
         }
         for reply in checkpoints {
-            let _ = reply.send(checkpoint_all(&conn));
+            let _ = reply.send(checkpoint_all(file));
         }
     }
 }
@@ -186,7 +192,7 @@ fn run(
 /// waiting for one to finish: a long read (a backup's `VACUUM INTO` takes seconds for a
 /// gigabyte) would otherwise hold every write behind it, since a TRUNCATE checkpoint waits
 /// for readers through the busy handler. The checkpointer asks again while the log stays long.
-fn try_truncate(conn: &Connection) -> Result<(), StoreError> {
+fn try_truncate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     let patience: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
     conn.busy_timeout(Duration::ZERO)?;
     let checkpointed = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
@@ -209,7 +215,7 @@ fn try_truncate(conn: &Connection) -> Result<(), StoreError> {
 /// at that moment, and SQLite then answers busy at once (there is no busy handler for the
 /// checkpoint lock): try again shortly, for up to five seconds; a PASSIVE checkpoint takes
 /// milliseconds.
-fn checkpoint_all(conn: &Connection) -> Result<(), StoreError> {
+fn checkpoint_all(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
@@ -225,14 +231,10 @@ fn checkpoint_all(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
-fn commit_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers: &Wakers) {
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => Tx {
-            tx,
-            wake: Cell::new(WakeSet::default()),
-        },
+fn commit_batch(conn: &Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers: &Wakers) {
+    let tx = match Tx::begin(conn.sql()) {
+        Ok(tx) => tx,
         Err(e) => {
-            let e = StoreError::from(e);
             for job in jobs {
                 job.finish(Err(&e));
             }
@@ -251,7 +253,7 @@ fn commit_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers:
         }
     }
     let wake = tx.wake.get();
-    let committed = tx.tx.commit().map_err(StoreError::from);
+    let committed = tx.commit();
     if committed.is_ok() {
         wakers.wake_all(wake);
     }
@@ -286,14 +288,14 @@ mod tests {
     fn a_truncation_does_not_wait_for_a_reader_holding_an_old_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let writer = Connection::open(&path).unwrap();
+        let writer = rusqlite::Connection::open(&path).unwrap();
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;
                  CREATE TABLE t (x); INSERT INTO t VALUES (1);",
             )
             .unwrap();
-        let reader = Connection::open(&path).unwrap();
+        let reader = rusqlite::Connection::open(&path).unwrap();
         reader.execute_batch("BEGIN").unwrap();
         let _: i64 = reader
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))

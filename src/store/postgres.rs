@@ -1,0 +1,338 @@
+//! The PostgreSQL side of [`super::conn`]: a connection with its compiled statements, the
+//! translation of the store's statements (SQLite's `?NNN` parameters become `$NNN`), and
+//! values crossing between PostgreSQL's types and SQLite's.
+//!
+//! Values are SQLite's five kinds on the store's side. Parameters go to the server as text
+//! (which PostgreSQL parses into whatever type the statement needs there: an integer into
+//! `BIGINT` or `BOOLEAN`, a string into `TEXT` or `JSONB`) and blobs as binary `BYTEA`.
+//! Results come back as SQLite values: integers and booleans as integers, text as text,
+//! `BYTEA` as blobs. A `NUMERIC` result (what `sum()` of integers gives) must be cast in the
+//! statement.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use postgres::types::{Format, IsNull, Type};
+use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
+
+use super::conn::Result;
+
+/// Statements kept compiled per connection (the store has a few hundred distinct ones).
+const STATEMENT_CACHE: usize = 1024;
+
+/// A PostgreSQL connection and the statements compiled on it, keyed by their SQLite text.
+pub(in crate::store) struct PgConn {
+    client: RefCell<postgres::Client>,
+    statements: RefCell<HashMap<String, postgres::Statement>>,
+}
+
+impl PgConn {
+    pub(in crate::store) fn new(client: postgres::Client) -> PgConn {
+        PgConn {
+            client: RefCell::new(client),
+            statements: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The statement `sql` (SQLite's text), compiled once.
+    pub(in crate::store) fn prepare(&self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(statement) = self.statements.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self
+            .client
+            .borrow_mut()
+            .prepare(&translate(sql))
+            .map_err(error)?;
+        let mut cache = self.statements.borrow_mut();
+        if cache.len() >= STATEMENT_CACHE {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub(in crate::store) fn execute(
+        &self,
+        statement: &postgres::Statement,
+        values: &[&dyn ToSql],
+    ) -> Result<usize> {
+        let outputs = outputs(values)?;
+        let params = params(&outputs)?;
+        let n = self
+            .client
+            .borrow_mut()
+            .execute(statement, &refs(&params))
+            .map_err(error)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    pub(in crate::store) fn query(
+        &self,
+        statement: &postgres::Statement,
+        values: &[&dyn ToSql],
+    ) -> Result<PgRows> {
+        let outputs = outputs(values)?;
+        let params = params(&outputs)?;
+        let rows = self
+            .client
+            .borrow_mut()
+            .query(statement, &refs(&params))
+            .map_err(error)?;
+        let names: Rc<[String]> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let rows = rows
+            .iter()
+            .map(|row| {
+                let values = (0..row.len())
+                    .map(|i| row.try_get::<_, Any>(i).map(|v| v.0))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(error)?;
+                Ok(PgRow {
+                    values,
+                    names: names.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rows.into_iter())
+    }
+
+    /// Runs statements without parameters, as they are (no translation).
+    pub(in crate::store) fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.client.borrow_mut().batch_execute(sql).map_err(error)
+    }
+
+    /// Whether the connection to the server is gone.
+    pub(in crate::store) fn is_closed(&self) -> bool {
+        self.client.borrow().is_closed()
+    }
+}
+
+/// Opens PostgreSQL connections for a pool (and the writer).
+#[derive(Debug, Clone)]
+pub(in crate::store) struct PgManager {
+    config: postgres::Config,
+}
+
+impl PgManager {
+    pub(in crate::store) fn new(config: postgres::Config) -> PgManager {
+        PgManager { config }
+    }
+
+    /// A new connection.
+    pub(in crate::store) fn open(&self) -> std::result::Result<PgConn, postgres::Error> {
+        Ok(PgConn::new(self.config.connect(postgres::NoTls)?))
+    }
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<PgConn, postgres::Error> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), postgres::Error> {
+        conn.client.get_mut().simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.is_closed()
+    }
+}
+
+/// A result row, its values converted.
+pub(in crate::store) struct PgRow {
+    values: Vec<Value>,
+    names: Rc<[String]>,
+}
+
+/// A query's rows.
+pub(in crate::store) type PgRows = std::vec::IntoIter<PgRow>;
+
+impl PgRow {
+    pub(in crate::store) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub(in crate::store) fn value(&self, i: usize) -> ValueRef<'_> {
+        ValueRef::from(&self.values[i])
+    }
+
+    pub(in crate::store) fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A PostgreSQL error, carried in rusqlite's error type (see `conn.rs`).
+pub(in crate::store) fn error(e: postgres::Error) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(Box::new(e))
+}
+
+/// The PostgreSQL error inside `e`, if it carries one.
+pub(in crate::store) fn pg_error(e: &rusqlite::Error) -> Option<&postgres::Error> {
+    match e {
+        rusqlite::Error::UserFunctionError(inner) => inner.downcast_ref(),
+        _ => None,
+    }
+}
+
+/// SQLite's statement text in PostgreSQL's: `?NNN` becomes `$NNN`, and a bare `?` the next
+/// number. String literals, quoted names and comments are left alone.
+pub(in crate::store) fn translate(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    let mut next = 1;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => {
+                out.push('$');
+                if chars.peek().is_some_and(char::is_ascii_digit) {
+                    while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                        out.push(d);
+                    }
+                } else {
+                    out.push_str(&next.to_string());
+                    next += 1;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn outputs<'v>(values: &'v [&'v dyn ToSql]) -> Result<Vec<ToSqlOutput<'v>>> {
+    values.iter().map(|v| v.to_sql()).collect()
+}
+
+fn params<'v>(outputs: &'v [ToSqlOutput<'_>]) -> Result<Vec<Param<'v>>> {
+    outputs
+        .iter()
+        .map(|o| match o {
+            ToSqlOutput::Borrowed(v) => Ok(Param(*v)),
+            ToSqlOutput::Owned(v) => Ok(Param(ValueRef::from(v))),
+            _ => Err(rusqlite::Error::ToSqlConversionFailure(
+                "a parameter kind PostgreSQL does not take".into(),
+            )),
+        })
+        .collect()
+}
+
+fn refs<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+/// A parameter: SQLite's value, sent as text (blobs as binary).
+#[derive(Debug)]
+struct Param<'v>(ValueRef<'v>);
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+impl postgres::types::ToSql for Param<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        match self.0 {
+            ValueRef::Null => return Ok(IsNull::Yes),
+            ValueRef::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+            ValueRef::Real(f) => out.extend_from_slice(f.to_string().as_bytes()),
+            // Text for a BYTEA parameter (a message body stored as it is) goes as its bytes.
+            ValueRef::Text(t) => out.extend_from_slice(t),
+            ValueRef::Blob(b) => {
+                if *ty != Type::BYTEA {
+                    return Err(format!("a blob for a parameter of type {ty}").into());
+                }
+                out.extend_from_slice(b)
+            }
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, ty: &Type) -> Format {
+        match self.0 {
+            ValueRef::Blob(_) => Format::Binary,
+            ValueRef::Text(_) if *ty == Type::BYTEA => Format::Binary,
+            _ => Format::Text,
+        }
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// A result value of any type PostgreSQL sends, as SQLite's value.
+struct Any(Value);
+
+impl<'a> postgres::types::FromSql<'a> for Any {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Any, BoxError> {
+        Ok(Any(match *ty {
+            Type::BOOL => Value::Integer(i64::from(bool::from_sql(ty, raw)?)),
+            Type::INT2 => Value::Integer(i64::from(i16::from_sql(ty, raw)?)),
+            Type::INT4 => Value::Integer(i64::from(i32::from_sql(ty, raw)?)),
+            Type::INT8 => Value::Integer(i64::from_sql(ty, raw)?),
+            Type::OID => Value::Integer(i64::from(u32::from_sql(ty, raw)?)),
+            Type::FLOAT4 => Value::Real(f64::from(f32::from_sql(ty, raw)?)),
+            Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
+            Type::BYTEA => Value::Blob(raw.to_vec()),
+            Type::JSONB => Value::Text(
+                std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_owned(),
+            ),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::UNKNOWN => {
+                Value::Text(std::str::from_utf8(raw)?.to_owned())
+            }
+            _ => return Err(format!("a result of type {ty} (cast it in the statement)").into()),
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Any, BoxError> {
+        Ok(Any(Value::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate;
+
+    #[test]
+    fn parameters_are_numbered_the_postgresql_way_outside_literals() {
+        assert_eq!(
+            translate("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?' -- ?\n AND e = ?"),
+            "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?' -- ?\n AND e = $1"
+        );
+        assert_eq!(translate("VALUES (?, ?, \"?\")"), "VALUES ($1, $2, \"?\")");
+    }
+}
