@@ -13,7 +13,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::budget::MemoryBudget;
-use crate::config::Config;
+use crate::config::{Config, DatabaseLocation};
 use crate::custom_domains::{self, CustomDomains, DomainChecker, DomainChecks};
 use crate::dns::Dns;
 use crate::domain::account::AccountName;
@@ -83,18 +83,19 @@ pub struct Application {
     draft_worker: DraftWorker,
     smtp: SmtpServer,
     tasks: Handles,
-    lock: ServeLock,
+    lock: Option<ServeLock>,
 }
 
 /// Opens the configured database (also used by the administration commands).
 pub fn open_store(config: &Config) -> Result<Store, Failure> {
-    Store::open(
-        &config.database.path,
-        &StoreOptions {
-            pool_size: config.database.pool_size,
-            busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
-        },
-    )
+    let options = StoreOptions {
+        pool_size: config.database.pool_size,
+        busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
+    };
+    match config.database.location() {
+        DatabaseLocation::Sqlite(path) => Store::open(path, &options),
+        DatabaseLocation::Postgres(url) => Store::open_postgres(url, &options),
+    }
 }
 
 /// The makers of the links this server hands out: under the configured public URL, else the
@@ -243,26 +244,30 @@ impl Application {
         clock: Arc<dyn Clock>,
         options: StartOptions,
     ) -> anyhow::Result<Self> {
-        let lock = ServeLock::acquire(&config.database.path).map_err(anyhow::Error::msg)?;
+        // One server per SQLite file; any number of nodes share a PostgreSQL database.
+        let lock = match config.database.location() {
+            DatabaseLocation::Sqlite(path) => {
+                Some(ServeLock::acquire(path).map_err(anyhow::Error::msg)?)
+            }
+            DatabaseLocation::Postgres(_) => None,
+        };
         raise_fd_limit(&config);
         if config.backup.scheduled() {
             std::fs::create_dir_all(&config.backup.dir).with_context(|| {
                 format!("cannot create backup.dir {}", config.backup.dir.display())
             })?;
         }
-        if config.database.path.is_file() {
-            let path = config.database.path.clone();
+        if let DatabaseLocation::Sqlite(path) = config.database.location()
+            && path.is_file()
+        {
+            let path = path.to_path_buf();
             tokio::task::spawn_blocking(move || retention::enable_incremental_vacuum(&path))
                 .await
                 .context("the auto-vacuum switch panicked")?
                 .context("cannot switch the database to incremental auto-vacuum")?;
         }
-        let store = open_store(&config).with_context(|| {
-            format!(
-                "cannot open the database {}",
-                config.database.path.display()
-            )
-        })?;
+        let store = open_store(&config)
+            .with_context(|| format!("cannot open the database {}", config.database.describe()))?;
         let default_account = NewAccount {
             name: AccountName::parse("Default account")?,
             email: EmailAddress::parse(&format!("admin@{}", config.mail.shared_domain))?,

@@ -31,7 +31,7 @@ mod webhooks;
 
 pub use attachments::AttachmentsConfig;
 pub use backup::BackupConfig;
-pub use database::DatabaseConfig;
+pub use database::{DatabaseConfig, DatabaseLocation};
 pub use dns::{CheckInbound, DnsConfig};
 pub use domains::DomainsConfig;
 pub use events::EventsConfig;
@@ -155,11 +155,13 @@ impl Config {
                 ))
             })?;
         warnings.extend(config.adopt_deprecated()?);
+        config.database.adopt_url()?;
         if let Some(listen) = overrides.listen {
             config.http.listen = listen;
         }
         if let Some(db) = &overrides.db {
             config.database.path.clone_from(db);
+            config.database.url.clear();
         }
         if let Some(limit) = overrides.rate_limit {
             config.limits.rate_limit = limit;

@@ -30,9 +30,13 @@ const FIELDS: [(&str, &str); 3] = [
     ("address", "addresses"),
 ];
 
-/// A checked query, in the index's syntax.
+/// A checked query, in the syntax of each engine's index: SQLite's FTS5 and PostgreSQL's
+/// `tsquery` (a column is a weight there: subject A, addresses B, body C).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchQuery(String);
+pub struct SearchQuery {
+    fts: String,
+    tsquery: String,
+}
 
 /// Why a query cannot run: what is wrong, and at which character (1-based) it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -354,12 +358,18 @@ impl SearchQuery {
             };
             return parser.error(parser.position(), message);
         }
-        Ok(Self(fts))
+        let tsquery = tsquery_of(&fts);
+        Ok(Self { fts, tsquery })
     }
 
-    /// The query in the index's syntax.
+    /// The query in FTS5's syntax.
     pub fn as_fts(&self) -> &str {
-        &self.0
+        &self.fts
+    }
+
+    /// The query in PostgreSQL's `tsquery` syntax (for `to_tsquery('simple', …)`).
+    pub fn as_tsquery(&self) -> &str {
+        &self.tsquery
     }
 }
 
@@ -400,12 +410,91 @@ pub struct MessageQuery {
     pub order: SearchOrder,
 }
 
+/// The weight a column has in PostgreSQL's index.
+fn weight_of(column: &str) -> &'static str {
+    match column {
+        "subject" => "A",
+        "addresses" => "B",
+        _ => "C",
+    }
+}
+
+/// A query in FTS5's syntax, as this parser writes it (quoted phrases of letters and digits,
+/// `*` after a prefix, `column :` before a phrase or a group, AND, OR, binary NOT, groups), in
+/// PostgreSQL's `tsquery` syntax: AND `&`, OR `|`, `a NOT b` `a & !b`, a phrase's words joined
+/// by `<->`, a prefix `:*`, a column a weight on each word it covers.
+fn tsquery_of(fts: &str) -> String {
+    let mut out = String::with_capacity(fts.len() + 16);
+    // The weight of each open group (a group inside `column : (…)` keeps its column).
+    let mut groups: Vec<Option<&str>> = Vec::new();
+    let mut pending: Option<&str> = None;
+    let mut rest = fts;
+    while let Some(c) = rest.chars().next() {
+        if c.is_whitespace() {
+            rest = &rest[c.len_utf8()..];
+        } else if c == '(' {
+            let weight = pending.take().or(groups.last().copied().flatten());
+            groups.push(weight);
+            out.push('(');
+            rest = &rest[1..];
+        } else if c == ')' {
+            groups.pop();
+            out.push(')');
+            rest = &rest[1..];
+        } else if c == '"' {
+            let end = rest[1..].find('"').map_or(rest.len(), |n| n + 1);
+            let words: Vec<&str> = rest[1..end].split_whitespace().collect();
+            rest = rest.get(end + 1..).unwrap_or("");
+            let trimmed = rest.trim_start();
+            let prefix = trimmed.starts_with('*');
+            if prefix {
+                rest = &trimmed[1..];
+            }
+            let weight = pending.take().or(groups.last().copied().flatten()).unwrap_or("");
+            let last = words.len().saturating_sub(1);
+            let terms: Vec<String> = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let star = if prefix && i == last { "*" } else { "" };
+                    if star.is_empty() && weight.is_empty() {
+                        (*w).to_owned()
+                    } else {
+                        format!("{w}:{star}{weight}")
+                    }
+                })
+                .collect();
+            if terms.len() > 1 {
+                out.push('(');
+                out.push_str(&terms.join(" <-> "));
+                out.push(')');
+            } else {
+                out.push_str(&terms.concat());
+            }
+        } else {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '"')
+                .unwrap_or(rest.len());
+            let word = &rest[..end];
+            rest = &rest[end..];
+            match word {
+                "AND" => out.push_str(" & "),
+                "OR" => out.push_str(" | "),
+                "NOT" => out.push_str(" & !"),
+                ":" => {}
+                column => pending = Some(weight_of(column)),
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn fts(q: &str) -> String {
-        SearchQuery::parse(q).unwrap().0
+        SearchQuery::parse(q).unwrap().fts
     }
 
     fn error(q: &str) -> QueryError {
@@ -422,6 +511,16 @@ mod tests {
         assert_eq!(fts("invoice -draft"), r#"("invoice") NOT "draft""#);
         assert_eq!(fts("invoice AND NOT draft"), r#"("invoice") NOT "draft""#);
         assert_eq!(fts("(a OR b) c"), r#"(("a" OR "b")) AND "c""#);
+        let ts = |q: &str| SearchQuery::parse(q).unwrap().as_tsquery().to_owned();
+        assert_eq!(ts("invoice march"), "invoice & march");
+        assert_eq!(ts(r#""quarterly report" inv*"#), "(quarterly <-> report) & inv:*");
+        assert_eq!(ts("a OR b c"), "(a | (b & c))");
+        assert_eq!(ts("invoice -draft"), "(invoice) & !draft");
+        assert_eq!(
+            ts(r#"subject:"big news" body:(x OR yo*)"#),
+            "(big:A <-> news:A) & ((x:C | yo:*C))"
+        );
+        assert_eq!(ts("address:alice@example.com"), "(alice:B <-> example:B <-> com:B)");
         assert_eq!(fts("ada@example.com"), r#""ada example com""#);
         assert_eq!(fts("subject:hello"), r#"subject : "hello""#);
         assert_eq!(fts(r#"body:"see attached""#), r#"body : "see attached""#);

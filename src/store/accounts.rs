@@ -444,7 +444,7 @@ pub fn revoke_api_key(
 ) -> Result<(), Failure> {
     let changed = tx.sql().execute(
         "UPDATE api_keys SET revoked_at = ?3
-         WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2) AND revoked_at IS NULL",
+         WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR account_id = ?2) AND revoked_at IS NULL",
         params![key_id, account_id, now],
     )?;
     if changed == 0 {

@@ -172,7 +172,7 @@ pub fn get(
         .prepare_cached(concat!(
             "SELECT ",
             columns!(),
-            " FROM drafts WHERE id = ?1 AND account_id = ?2 AND (?3 IS NULL OR inbox_id = ?3)"
+            " FROM drafts WHERE id = ?1 AND account_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR inbox_id = ?3)"
         ))?
         .query_row(params![id, account_id, inbox], from_row)
         .optional()?
@@ -246,7 +246,7 @@ pub fn delete(
     let job: Option<Option<JobId>> = tx
         .sql()
         .prepare_cached(
-            "DELETE FROM drafts WHERE id = ?1 AND account_id = ?2 AND (?3 IS NULL OR inbox_id = ?3)
+            "DELETE FROM drafts WHERE id = ?1 AND account_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR inbox_id = ?3)
              RETURNING job_id",
         )?
         .query_row(params![id, account_id, inbox], |r| r.get(0))

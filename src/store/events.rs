@@ -202,7 +202,7 @@ pub fn purge(tx: &Tx<'_>, before: Timestamp) -> Result<usize, Failure> {
         .sql()
         .prepare_cached(
             "SELECT max(seq) FROM (SELECT seq FROM events WHERE seq > ?1 AND seq < ?2
-                                   ORDER BY seq LIMIT ?3)",
+                                   ORDER BY seq LIMIT ?3) AS purged",
         )?
         .query_row(
             params![floor, keep_from.unwrap_or(i64::MAX), PURGE_BATCH],

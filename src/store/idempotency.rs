@@ -111,9 +111,14 @@ pub fn reserve(
     }
     tx.sql()
         .prepare_cached(
-            "INSERT OR REPLACE INTO idempotency_keys
-             (scope, key, request_hash, state, created_at, expires_at, holder)
-         VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5, ?6)",
+            "INSERT INTO idempotency_keys
+                 (scope, key, request_hash, state, created_at, expires_at, holder)
+             VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5, ?6)
+             ON CONFLICT (scope, key) DO UPDATE SET
+                 request_hash = excluded.request_hash, state = 'in_flight',
+                 response_status = NULL, response_headers = NULL, response_body = NULL,
+                 response_codec = 0, created_at = excluded.created_at,
+                 expires_at = excluded.expires_at, holder = excluded.holder",
         )?
         .execute(params![
             key.scope,

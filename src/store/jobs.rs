@@ -78,12 +78,12 @@ pub fn claim(
                           SELECT * FROM (
                               SELECT id, run_at AS due FROM jobs
                               WHERE kind = ?1 AND status = 'pending' AND run_at <= ?2
-                              ORDER BY run_at LIMIT ?4)
+                              ORDER BY run_at LIMIT ?4) AS due_now
                           UNION ALL
                           SELECT * FROM (
                               SELECT id, lease_until AS due FROM jobs
                               WHERE kind = ?1 AND status = 'running' AND lease_until <= ?2
-                              ORDER BY lease_until LIMIT ?4))
+                              ORDER BY lease_until LIMIT ?4) AS lapsed) AS claimable
                       ORDER BY due LIMIT ?4)
          RETURNING id, payload, attempts",
     )?;
@@ -113,7 +113,7 @@ pub fn claim(
 pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "UPDATE jobs SET lease_until = ?2, updated_at = ?2
-         WHERE status = 'running' AND claimed_by IS NOT ?1 AND lease_until > ?2",
+         WHERE status = 'running' AND claimed_by IS DISTINCT FROM ?1 AND lease_until > ?2",
         params![me.as_str(), now],
     )?)
 }
@@ -215,7 +215,7 @@ pub fn next_due(conn: &Db, kind: &str, now: Timestamp) -> Result<Option<Timestam
                  WHERE kind = ?1 AND status = 'pending' AND run_at > ?2
                  UNION ALL
                  SELECT min(lease_until) FROM jobs
-                 WHERE kind = ?1 AND status = 'running' AND lease_until > ?2)",
+                 WHERE kind = ?1 AND status = 'running' AND lease_until > ?2) AS upcoming",
         )?
         .query_row(params![kind, now], |r| r.get(0))?)
 }

@@ -109,9 +109,10 @@ pub fn change(
         let n = tx
             .sql()
             .prepare_cached(
-                "INSERT OR IGNORE INTO message_labels
+                "INSERT INTO message_labels
                      (message_row, label, inbox_id, thread_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
             )?
             .execute(params![
                 row,

@@ -3,7 +3,7 @@
 use rusqlite::params;
 
 use super::accounts::NewAccount;
-use super::{Db, Failure, Tx};
+use super::{Db, Engine, Failure, Tx};
 use crate::domain::{AccountId, Timestamp};
 
 /// Proves the database answers (for `GET /health`).
@@ -73,18 +73,35 @@ pub fn supported_schema_version() -> i64 {
     i64::try_from(super::migrate::MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
 
-/// The database's schema version (`PRAGMA user_version`).
+/// The database's schema version: SQLite's `PRAGMA user_version`, or the `schema_version` table
+/// on PostgreSQL (0 for an empty database).
 pub fn schema_version(conn: &Db) -> Result<i64, Failure> {
-    Ok(conn
-        .sql()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    let sql = conn.sql();
+    Ok(match sql.engine() {
+        Engine::Sqlite => sql.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+        Engine::Postgres => {
+            let exists: bool = sql.query_row(
+                "SELECT to_regclass('schema_version') IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            if exists {
+                sql.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))?
+            } else {
+                0
+            }
+        }
+    })
 }
 
 /// Proves the database takes writes (for `GET /ready`): a real change, so that a full disk or
 /// a read-only file shows, not just the write lock.
 pub fn probe_write(tx: &Tx<'_>, now: Timestamp) -> Result<(), Failure> {
     tx.sql()
-        .prepare_cached("INSERT OR REPLACE INTO settings (name, value) VALUES ('ready_probe', ?1)")?
+        .prepare_cached(
+            "INSERT INTO settings (name, value) VALUES ('ready_probe', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )?
         .execute([now.as_secs().to_be_bytes()])?;
     Ok(())
 }

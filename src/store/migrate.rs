@@ -1,6 +1,6 @@
 //! The schema and its numbered migrations, applied when the store opens.
 
-use super::{Failure, Tx, attachments, domains, maintenance, search};
+use super::{Engine, Failure, Tx, attachments, domains, maintenance, search};
 use crate::store::StoreError;
 
 /// One schema version: its SQL, then, for data that SQL alone cannot move well, a Rust step in
@@ -81,6 +81,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// PostgreSQL's schema: a new database starts at this version, with this SQL.
+const POSTGRES_BASELINE: (i64, &str) = (
+    16,
+    include_str!("../../migrations/postgres/0016_schema.sql"),
+);
+
+/// PostgreSQL's migrations after its baseline, numbered as SQLite's: `(version, sql)`.
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[];
+
+/// Brings the schema up to date, on either engine.
 pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {
     let supported = maintenance::supported_schema_version();
     let current = maintenance::schema_version(tx)?;
@@ -90,6 +100,30 @@ pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {
             supported,
         }));
     }
+    match tx.sql().engine() {
+        Engine::Sqlite => migrate_sqlite(tx, current),
+        Engine::Postgres => migrate_postgres(tx, current),
+    }
+}
+
+fn migrate_postgres(tx: &Tx<'_>, current: i64) -> Result<(), Failure> {
+    let mut current = current;
+    if current == 0 {
+        let (version, sql) = POSTGRES_BASELINE;
+        tx.sql().execute_batch(sql)?;
+        log::info!("database schema created at version {version}");
+        current = version;
+    }
+    for (version, sql) in POSTGRES_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.sql().execute_batch(sql)?;
+        tx.sql()
+            .execute("UPDATE schema_version SET version = ?1", [version])?;
+        log::info!("database schema migrated to version {version}");
+    }
+    Ok(())
+}
+
+fn migrate_sqlite(tx: &Tx<'_>, current: i64) -> Result<(), Failure> {
     for (version, migration) in (1..)
         .zip(MIGRATIONS)
         .skip(usize::try_from(current).unwrap_or(0))
@@ -104,4 +138,21 @@ pub(super) fn migrate(tx: &Tx<'_>) -> Result<(), Failure> {
         log::info!("database schema migrated to version {version}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgresql_reaches_the_version_sqlite_does() {
+        let last = POSTGRES_MIGRATIONS
+            .last()
+            .map_or(POSTGRES_BASELINE.0, |(v, _)| *v);
+        assert_eq!(last, i64::try_from(MIGRATIONS.len()).unwrap());
+        assert!(POSTGRES_BASELINE.1.contains(&format!(
+            "INSERT INTO schema_version (version) VALUES ({})",
+            POSTGRES_BASELINE.0
+        )));
+    }
 }

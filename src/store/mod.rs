@@ -140,26 +140,6 @@ impl Store {
         // The checkpointer thread moves the log into the file, not the writer (see there).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         unit::in_write_tx(Sql::Lite(&conn), migrate::migrate)?;
-        let wakers = Arc::new(Wakers::default());
-        let writer_alive = Arc::new(AtomicBool::new(false));
-        let commits = Arc::new(checkpointer::Commits::default());
-        let (stopped, writer_stopped) = tokio::sync::watch::channel(());
-        let writer_metrics = Arc::new(std::sync::OnceLock::new());
-        let writer = writer::spawn(
-            conn::Connection::Lite(conn),
-            wakers.clone(),
-            commits.clone(),
-            writer_alive.clone(),
-            stopped,
-            writer_metrics.clone(),
-        )
-        .map_err(|e| Failure::task(format!("cannot start the writer thread: {e}")))?;
-        checkpointer::spawn(
-            path,
-            move |c| configure(c, busy_timeout),
-            commits,
-            writer_alive.clone(),
-        )?;
         let manager =
             SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy_timeout));
         let readers = Pool::builder()
@@ -170,8 +150,46 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
+        Store::start(
+            conn::Connection::Lite(conn),
+            Readers::Lite(readers),
+            options,
+            Some(path),
+        )
+    }
+
+    /// Starts the writer thread (and for a file its checkpointer) on a migrated database.
+    fn start(
+        writer_conn: conn::Connection,
+        readers: Readers,
+        options: &StoreOptions,
+        file: Option<&Path>,
+    ) -> Result<Store, Failure> {
+        let wakers = Arc::new(Wakers::default());
+        let writer_alive = Arc::new(AtomicBool::new(false));
+        let commits = Arc::new(checkpointer::Commits::default());
+        let (stopped, writer_stopped) = tokio::sync::watch::channel(());
+        let writer_metrics = Arc::new(std::sync::OnceLock::new());
+        let writer = writer::spawn(
+            writer_conn,
+            wakers.clone(),
+            commits.clone(),
+            writer_alive.clone(),
+            stopped,
+            writer_metrics.clone(),
+        )
+        .map_err(|e| Failure::task(format!("cannot start the writer thread: {e}")))?;
+        if let Some(path) = file {
+            let busy_timeout = options.busy_timeout;
+            checkpointer::spawn(
+                path,
+                move |c| configure(c, busy_timeout),
+                commits,
+                writer_alive.clone(),
+            )?;
+        }
         Ok(Store {
-            readers: Readers::Lite(readers),
+            readers,
             read_permits: Arc::new(Semaphore::new(options.pool_size as usize)),
             writer,
             writer_alive,
@@ -179,6 +197,56 @@ impl Store {
             wakers,
             writer_metrics,
         })
+    }
+
+    /// Opens the PostgreSQL database at `url` (a `postgres://` URL), creating the schema in an
+    /// empty database or bringing it up to date. Several nodes may open the same database.
+    pub fn open_postgres(url: &str, options: &StoreOptions) -> Result<Store, Failure> {
+        let config: ::postgres::Config = url
+            .parse()
+            .map_err(|e| Failure::Store(StoreError::Database(Box::new(e))))?;
+        let manager = postgres::PgManager::new(config);
+        // The synchronous client runs a runtime of its own for each connection, which cannot
+        // be started inside the server's: connections are made on a thread of their own.
+        let options = options.clone();
+        std::thread::spawn(move || Store::start_postgres(&manager, &options))
+            .join()
+            .map_err(|_| Failure::task("opening the PostgreSQL database panicked"))?
+    }
+
+    fn start_postgres(
+        manager: &postgres::PgManager,
+        options: &StoreOptions,
+    ) -> Result<Store, Failure> {
+        let writer_conn = manager.open().map_err(pg_failure)?;
+        {
+            // One node migrates at a time; the others wait for it and find the schema current.
+            let sql = Sql::Pg(&writer_conn);
+            sql.execute_batch(&format!("SELECT pg_advisory_lock({})", unit::MIGRATION_LOCK))?;
+            let migrated = unit::in_write_tx(sql, migrate::migrate);
+            sql.execute_batch(&format!("SELECT pg_advisory_unlock({})", unit::MIGRATION_LOCK))?;
+            migrated?;
+        }
+        let readers = Pool::builder()
+            .max_size(options.pool_size)
+            .test_on_check_out(true)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(30))
+            .build(manager.clone())?;
+        Store::start(
+            conn::Connection::Pg(writer_conn),
+            Readers::Pg(readers),
+            options,
+            None,
+        )
+    }
+
+    /// The database engine behind this store.
+    pub fn engine(&self) -> Engine {
+        match self.readers {
+            Readers::Lite(_) => Engine::Sqlite,
+            Readers::Pg(_) => Engine::Postgres,
+        }
     }
 
     /// Reports the writer's queue and commit batches to these metrics from now on.
@@ -341,6 +409,10 @@ impl Store {
         self.submit(writer::Command::Checkpoint(reply))?;
         Ok(result.await.map_err(|_| writer_gone())??)
     }
+}
+
+fn pg_failure(e: ::postgres::Error) -> Failure {
+    Failure::Store(StoreError::Database(Box::new(postgres::PgError(e))))
 }
 
 fn writer_gone() -> Failure {

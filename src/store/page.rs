@@ -155,7 +155,7 @@ pub(super) fn kept_total(
     let n: i64 = conn
         .sql()
         .prepare_cached(
-            "SELECT coalesce(sum(n), 0) FROM list_counts
+            "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM list_counts
              WHERE list = ?1 AND owner = ?2
                AND (?3 = '[]' OR part IN (SELECT value FROM json_each(?3)))",
         )?

@@ -9,7 +9,7 @@
 //! `BYTEA` as blobs. A `NUMERIC` result (what `sum()` of integers gives) must be cast in the
 //! statement.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::rc::Rc;
@@ -25,16 +25,36 @@ const STATEMENT_CACHE: usize = 1024;
 
 /// A PostgreSQL connection and the statements compiled on it, keyed by their SQLite text.
 pub(in crate::store) struct PgConn {
-    client: RefCell<postgres::Client>,
+    /// `None` only while it is dropped.
+    client: RefCell<Option<postgres::Client>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
+}
+
+impl Drop for PgConn {
+    /// The client owns a runtime of its own, which must not be dropped in async code (where
+    /// the server's last handle on the store may go): it is dropped on a thread of its own
+    /// there.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(client));
+        }
+    }
 }
 
 impl PgConn {
     pub(in crate::store) fn new(client: postgres::Client) -> PgConn {
         PgConn {
-            client: RefCell::new(client),
+            client: RefCell::new(Some(client)),
             statements: RefCell::new(HashMap::new()),
         }
+    }
+
+    fn client(&self) -> Result<RefMut<'_, postgres::Client>> {
+        RefMut::filter_map(self.client.borrow_mut(), Option::as_mut).map_err(|_| {
+            rusqlite::Error::UserFunctionError("the PostgreSQL connection is closed".into())
+        })
     }
 
     /// The statement `sql` (SQLite's text), compiled once.
@@ -42,11 +62,12 @@ impl PgConn {
         if let Some(statement) = self.statements.borrow().get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self
-            .client
-            .borrow_mut()
-            .prepare(&translate(sql))
-            .map_err(error)?;
+        let text = translate(sql);
+        let statement = self.client()?.prepare(&text).map_err(|e| {
+            rusqlite::Error::UserFunctionError(
+                format!("{} in: {}", PgError(e), text.split_whitespace().collect::<Vec<_>>().join(" ")).into(),
+            )
+        })?;
         let mut cache = self.statements.borrow_mut();
         if cache.len() >= STATEMENT_CACHE {
             cache.clear();
@@ -63,8 +84,7 @@ impl PgConn {
         let outputs = outputs(values)?;
         let params = params(&outputs)?;
         let n = self
-            .client
-            .borrow_mut()
+            .client()?
             .execute(statement, &refs(&params))
             .map_err(error)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
@@ -78,8 +98,7 @@ impl PgConn {
         let outputs = outputs(values)?;
         let params = params(&outputs)?;
         let rows = self
-            .client
-            .borrow_mut()
+            .client()?
             .query(statement, &refs(&params))
             .map_err(error)?;
         let names: Rc<[String]> = statement
@@ -105,12 +124,12 @@ impl PgConn {
 
     /// Runs statements without parameters, as they are (no translation).
     pub(in crate::store) fn execute_batch(&self, sql: &str) -> Result<()> {
-        self.client.borrow_mut().batch_execute(sql).map_err(error)
+        self.client()?.batch_execute(sql).map_err(error)
     }
 
     /// Whether the connection to the server is gone.
     pub(in crate::store) fn is_closed(&self) -> bool {
-        self.client.borrow().is_closed()
+        self.client.borrow().as_ref().is_none_or(postgres::Client::is_closed)
     }
 }
 
@@ -140,7 +159,10 @@ impl r2d2::ManageConnection for PgManager {
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), postgres::Error> {
-        conn.client.get_mut().simple_query("").map(|_| ())
+        match conn.client.get_mut() {
+            Some(client) => client.simple_query("").map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
@@ -173,14 +195,35 @@ impl PgRow {
 
 /// A PostgreSQL error, carried in rusqlite's error type (see `conn.rs`).
 pub(in crate::store) fn error(e: postgres::Error) -> rusqlite::Error {
-    rusqlite::Error::UserFunctionError(Box::new(e))
+    rusqlite::Error::UserFunctionError(Box::new(PgError(e)))
 }
 
-/// The PostgreSQL error inside `e`, if it carries one.
-pub(in crate::store) fn pg_error(e: &rusqlite::Error) -> Option<&postgres::Error> {
-    match e {
-        rusqlite::Error::UserFunctionError(inner) => inner.downcast_ref(),
-        _ => None,
+/// A PostgreSQL error whose message says what the server said (the driver's own says only
+/// "db error" for those).
+#[derive(Debug)]
+pub(in crate::store) struct PgError(pub(in crate::store) postgres::Error);
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_db_error() {
+            Some(db) => {
+                write!(f, "PostgreSQL {}: {}", db.code().code(), db.message())?;
+                if let Some(detail) = db.detail() {
+                    write!(f, " ({detail})")?;
+                }
+                Ok(())
+            }
+            None => match self.0.source() {
+                Some(cause) => write!(f, "PostgreSQL: {}: {cause}", self.0),
+                None => write!(f, "PostgreSQL: {}", self.0),
+            },
+        }
+    }
+}
+
+impl StdError for PgError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.0)
     }
 }
 

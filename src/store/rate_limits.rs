@@ -15,7 +15,8 @@ pub fn hit(tx: &Tx<'_>, bucket: &str, window_start: i64) -> Result<u64, Failure>
         .prepare_cached(
             "INSERT INTO rate_limit_windows (bucket, window_start, count) VALUES (?1, ?2, 1)
              ON CONFLICT (bucket) DO UPDATE SET
-                 count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+                 count = CASE WHEN rate_limit_windows.window_start = excluded.window_start
+                     THEN rate_limit_windows.count + 1 ELSE 1 END,
                  window_start = excluded.window_start
              RETURNING count",
         )?
@@ -29,7 +30,7 @@ pub fn purge(tx: &Tx<'_>, before: i64, provisioning_before: i64) -> Result<usize
     Ok(tx.sql().execute(
         &format!(
             "DELETE FROM rate_limit_windows
-             WHERE window_start < CASE WHEN bucket LIKE '{PROVISIONING}%' THEN ?2 ELSE ?1 END"
+             WHERE window_start < CASE WHEN bucket LIKE '{PROVISIONING}%' THEN CAST(?2 AS BIGINT) ELSE CAST(?1 AS BIGINT) END"
         ),
         [before, provisioning_before],
     )?)

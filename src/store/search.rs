@@ -1,15 +1,18 @@
 //! The full-text index of messages (migration 11) and the filtered lists built on it.
 //!
-//! The index is an FTS5 table without content of its own: each message's subject, addresses
-//! and body text are written to it by the transaction that stores the message, under the
-//! message's rowid, and leave with the message (a trigger). Bodies are compressed in
-//! `messages`, so the text to index is handed in by the caller, who has it anyway.
+//! On SQLite the index is an FTS5 table without content of its own: each message's subject,
+//! addresses and body text are written to it by the transaction that stores the message,
+//! under the message's rowid, and leave with the message (a trigger). Bodies are compressed in
+//! `messages`, so the text to index is handed in by the caller, who has it anyway. On
+//! PostgreSQL it is a `tsvector` per message (subject, addresses and body weighted A, B and C)
+//! with a GIN index, made of the same words FTS5 sees (runs of letters and digits, lower case),
+//! searched with [`SearchQuery::as_tsquery`] and ranked by `ts_rank`.
 
 use rusqlite::params;
 use rusqlite::types::ToSql;
 
 use super::page::{Counted, Order, kept_total, page};
-use super::{Db, Failure, Tx, inboxes, messages};
+use super::{Db, Engine, Failure, Tx, inboxes, messages};
 use crate::domain::message::{Message, Thread};
 use crate::domain::reading::Reading;
 use crate::domain::search::{MessageQuery, SearchOrder, SearchQuery};
@@ -41,12 +44,66 @@ pub(super) fn index(tx: &Tx<'_>, row: i64, doc: &Document<'_>) -> Result<(), Fai
         addresses.push(' ');
         addresses.push_str(a);
     }
-    tx.sql()
-        .prepare_cached(
-            "INSERT INTO message_search (rowid, subject, addresses, body) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![row, doc.subject, addresses, doc.body])?;
+    let statement = match tx.sql().engine() {
+        Engine::Sqlite => {
+            return Ok(tx
+                .sql()
+                .prepare_cached(
+                    "INSERT INTO message_search (rowid, subject, addresses, body)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![row, doc.subject, addresses, doc.body])
+                .map(|_| ())?);
+        }
+        Engine::Postgres => {
+            "INSERT INTO message_search (rowid, document)
+             VALUES (?1, setweight(to_tsvector('simple', ?2), 'A')
+                         || setweight(to_tsvector('simple', ?3), 'B')
+                         || setweight(to_tsvector('simple', ?4), 'C'))"
+        }
+    };
+    tx.sql().prepare_cached(statement)?.execute(params![
+        row,
+        words(doc.subject),
+        words(&addresses),
+        words(doc.body)
+    ])?;
     Ok(())
+}
+
+/// The words of `text` as FTS5's tokenizer finds them (runs of letters and digits), one space
+/// apart: what PostgreSQL's parser is given, so that an address or a hyphenated word is
+/// indexed as the words a query names, not as one token.
+fn words(text: &str) -> String {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `CROSS JOIN`: on SQLite the left table drives the join (the index's or the labels'
+/// matches, never every message); PostgreSQL plans joins itself and takes a plain `JOIN`.
+fn driving_join(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "CROSS JOIN",
+        Engine::Postgres => "JOIN",
+    }
+}
+
+/// The condition that the message `s` matches the query `?`, for `engine`.
+fn matches(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "message_search MATCH ?",
+        Engine::Postgres => "s.document @@ to_tsquery('simple', ?)",
+    }
+}
+
+/// `query` as `engine`'s index reads it.
+fn query_text(engine: Engine, query: &SearchQuery) -> String {
+    match engine {
+        Engine::Sqlite => query.as_fts().to_owned(),
+        Engine::Postgres => query.as_tsquery().to_owned(),
+    }
 }
 
 /// The message columns, read through the alias `m`.
@@ -60,15 +117,15 @@ fn message_columns() -> String {
 
 /// A query being put together: the tables, the conditions and their parameters.
 struct Sql {
-    from: &'static str,
+    from: String,
     conditions: Vec<String>,
     params: Vec<Box<dyn ToSql>>,
 }
 
 impl Sql {
-    fn new(from: &'static str) -> Self {
+    fn new(from: impl Into<String>) -> Self {
         Self {
-            from,
+            from: from.into(),
             conditions: Vec::new(),
             params: Vec::new(),
         }
@@ -108,7 +165,7 @@ impl Sql {
     /// `count(*)` of the rows, up to [`TOTAL_CAP`].
     fn capped_count(&self, conn: &Db) -> Result<u64, Failure> {
         let sql = format!(
-            "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {TOTAL_CAP})",
+            "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {TOTAL_CAP}) AS capped",
             self.where_clause()
         );
         let n: i64 = conn
@@ -179,8 +236,12 @@ pub fn find_messages(
 ) -> Result<Page<Message>, Failure> {
     let columns = message_columns();
     let (mut sql, order, label_done) = if let Some(text) = &q.text {
-        let mut sql = Sql::new("message_search s CROSS JOIN messages m ON m.rowid = s.rowid");
-        sql.and("message_search MATCH ?", text.as_fts().to_owned());
+        let engine = conn.sql().engine();
+        let mut sql = Sql::new(format!(
+            "message_search s {} messages m ON m.rowid = s.rowid",
+            driving_join(engine)
+        ));
+        sql.and(matches(engine), query_text(engine, text));
         let order = Order {
             key: "s.rowid",
             row: "s.rowid",
@@ -188,7 +249,10 @@ pub fn find_messages(
         };
         (sql, order, false)
     } else if let (Some(label), Some(inbox)) = (&q.label, q.inbox_id) {
-        let mut sql = Sql::new("message_labels l CROSS JOIN messages m ON m.rowid = l.message_row");
+        let mut sql = Sql::new(format!(
+            "message_labels l {} messages m ON m.rowid = l.message_row",
+            driving_join(conn.sql().engine())
+        ));
         sql.and("l.inbox_id = ?", inbox);
         sql.and("l.label = ?", label.as_str().to_owned());
         let order = Order {
@@ -255,8 +319,13 @@ fn ranked(
     total: u64,
 ) -> Result<Page<Message>, Failure> {
     let n = sql.params.len();
+    // The words are the first parameter (see `find_messages`).
+    let rank = match conn.sql().engine() {
+        Engine::Sqlite => "s.rank",
+        Engine::Postgres => "ts_rank(s.document, to_tsquery('simple', ?1)) DESC",
+    };
     let query = format!(
-        "{select} ORDER BY s.rank, s.rowid DESC LIMIT ?{} OFFSET ?{}",
+        "{select} ORDER BY {rank}, s.rowid DESC LIMIT ?{} OFFSET ?{}",
         n + 1,
         n + 2
     );
@@ -294,11 +363,16 @@ pub fn find_threads(
     sql.and("threads.inbox_id = ?", inbox);
     if let Some(text) = text {
         // Not correlated with the outer row (`?1` is the inbox), so it runs once.
+        let engine = conn.sql().engine();
         sql.and(
-            "threads.id IN (SELECT m.thread_id FROM message_search s
-                            CROSS JOIN messages m ON m.rowid = s.rowid
-                            WHERE message_search MATCH ? AND m.inbox_id = ?1)",
-            text.as_fts().to_owned(),
+            &format!(
+                "threads.id IN (SELECT m.thread_id FROM message_search s
+                                {} messages m ON m.rowid = s.rowid
+                                WHERE {} AND m.inbox_id = ?1)",
+                driving_join(engine),
+                matches(engine)
+            ),
+            query_text(engine, text),
         );
     }
     if let Some(label) = label {

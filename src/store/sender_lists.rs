@@ -79,14 +79,14 @@ pub fn list(
         .sql()
         .prepare_cached(
             "SELECT count(*) FROM sender_list_entries
-             WHERE account_id = ?1 AND inbox_id IS ?2 AND list = ?3",
+             WHERE account_id = ?1 AND inbox_id IS NOT DISTINCT FROM ?2 AND list = ?3",
         )?
         .query_row(params![account_id, inbox_id, list.as_str()], |r| r.get(0))?;
     page(
         conn,
         &format!(
             "SELECT {COLUMNS}, created_at, rowid FROM sender_list_entries
-             WHERE account_id = ?1 AND inbox_id IS ?2 AND list = ?3"
+             WHERE account_id = ?1 AND inbox_id IS NOT DISTINCT FROM ?2 AND list = ?3"
         ),
         &Order::NEWEST,
         &[&account_id, &inbox_id, &list.as_str()],
@@ -108,7 +108,7 @@ pub fn remove(
         .sql()
         .prepare_cached(
             "DELETE FROM sender_list_entries
-             WHERE account_id = ?1 AND inbox_id IS ?2 AND list = ?3 AND entry = ?4",
+             WHERE account_id = ?1 AND inbox_id IS NOT DISTINCT FROM ?2 AND list = ?3 AND entry = ?4",
         )?
         .execute(params![account_id, inbox_id, list.as_str(), entry.as_str()])?;
     if removed == 0 {

@@ -15,6 +15,9 @@ use super::{Failure, StoreError};
 /// commits its queued writes together (see `writer.rs`).
 pub(super) const WRITE_LOCK: i64 = 0x6167_656e_7473_656e; // "agentsen"
 
+/// The session-level advisory lock a node holds while it checks and migrates the schema.
+pub(super) const MIGRATION_LOCK: i64 = 0x6167_656e_7473_6d67; // "agentsmg"
+
 /// Runs `f` in a write transaction on `sql` directly (schema migration at open, before the
 /// writer thread exists).
 pub(super) fn in_write_tx<T>(

@@ -539,7 +539,7 @@ pub fn next_due(conn: &Db, now: Timestamp) -> Result<Option<Timestamp>, Failure>
                  WHERE status = 'pending' AND next_attempt_at > ?1
                  UNION ALL
                  SELECT min(lease_until) FROM webhook_deliveries
-                 WHERE status = 'delivering' AND lease_until > ?1)",
+                 WHERE status = 'delivering' AND lease_until > ?1) AS upcoming",
         )?
         .query_row([now], |r| r.get(0))?)
 }
@@ -650,7 +650,7 @@ pub fn record_attempt(tx: &Tx<'_>, r: &AttemptRecord, now: Timestamp) -> Result<
 pub fn take_over_orphans(tx: &Tx<'_>, me: &BootId, now: Timestamp) -> Result<usize, Failure> {
     Ok(tx.sql().execute(
         "UPDATE webhook_deliveries SET lease_until = ?2, updated_at = ?2
-         WHERE status = 'delivering' AND claimed_by IS NOT ?1 AND lease_until > ?2",
+         WHERE status = 'delivering' AND claimed_by IS DISTINCT FROM ?1 AND lease_until > ?2",
         params![me.as_str(), now],
     )?)
 }

@@ -155,7 +155,7 @@ async fn without_a_key_nothing_is_signed() {
 
 #[tokio::test]
 async fn a_bad_key_file_stops_start_up_with_its_path() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::backend::Scratch::new();
     let bad = dir.path().join("bad.pem");
     std::fs::write(
         &bad,
@@ -163,7 +163,7 @@ async fn a_bad_key_file_stops_start_up_with_its_path() {
     )
     .unwrap();
     for path in [bad.clone(), dir.path().join("missing.pem")] {
-        let mut config = crate::helpers::test_config(dir.path());
+        let mut config = crate::helpers::test_config(&dir);
         config.mail.dkim_private_key = path.clone();
         let err = agentsend::Application::build(config).await.err().unwrap();
         assert!(

@@ -1,6 +1,6 @@
 //! `TestApp`: a real server on 127.0.0.1:0 with a temporary database and a manual clock.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +21,10 @@ use agentsend::supervisor::Handles;
 use agentsend::webhooks::worker::DeliveryWorker;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
-use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::backend::Scratch;
 use crate::dns::TestDns;
 
 /// A running server and a client for it.
@@ -60,18 +60,18 @@ pub struct TestApp {
     pub dns: TestDns,
     client: reqwest::Client,
     config: Config,
-    dir: Arc<TempDir>,
+    dir: Arc<Scratch>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 /// A test configuration: loopback, port 0, a fresh database, rate limiting off.
-pub fn test_config(dir: &Path) -> Config {
+pub fn test_config(scratch: &Scratch) -> Config {
     let mut config = Config::default();
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.smtp.listen = "127.0.0.1:0".parse().unwrap();
     config.http.workers = 1;
-    config.database.path = dir.join("agentsend.db");
+    scratch.configure(&mut config);
     config.database.pool_size = 4;
     config.limits.rate_limit = 0;
     config
@@ -93,8 +93,8 @@ impl TestApp {
 
     /// A server with the test configuration changed by `f`.
     pub async fn spawn_with(f: impl FnOnce(&mut Config)) -> Self {
-        let dir = Arc::new(tempfile::tempdir().unwrap());
-        let (mut config, dns) = with_dns(test_config(dir.path())).await;
+        let dir = Arc::new(Scratch::new());
+        let (mut config, dns) = with_dns(test_config(&dir)).await;
         f(&mut config);
         let manual = Arc::new(ManualClock::new(SystemClock.now()));
         Self::start(config, dir, dns, manual.clone(), Some(manual), None).await
@@ -102,21 +102,23 @@ impl TestApp {
 
     /// A server on the system clock, for tests of real timing (retry schedules, timeouts).
     pub async fn spawn_with_real_clock(f: impl FnOnce(&mut Config)) -> Self {
-        let dir = Arc::new(tempfile::tempdir().unwrap());
-        let (mut config, dns) = with_dns(test_config(dir.path())).await;
+        let dir = Arc::new(Scratch::new());
+        let (mut config, dns) = with_dns(test_config(&dir)).await;
         f(&mut config);
         Self::start(config, dir, dns, Arc::new(SystemClock), None, None).await
     }
 
     async fn start(
         config: Config,
-        dir: Arc<TempDir>,
+        dir: Arc<Scratch>,
         dns: TestDns,
         clock: Arc<dyn Clock>,
         manual: Option<Arc<ManualClock>>,
         known: Option<(String, String)>,
     ) -> Self {
         install_crypto_provider();
+        // The server's log, shown with a failing test's output (RUST_LOG picks the level).
+        let _ = env_logger::builder().is_test(true).try_init();
         let app = Application::build_with_clock(config.clone(), clock.clone())
             .await
             .expect("server builds");

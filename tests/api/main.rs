@@ -7,6 +7,7 @@
 //! Integration tests: each test starts the real server on port 0 with its own temporary
 //! SQLite file and talks to it over HTTP (and runs the real binary for the CLI).
 
+mod backend;
 mod dns;
 mod helpers;
 mod process;
