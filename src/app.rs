@@ -36,7 +36,7 @@ use crate::runner::{Leases, Runner, RunnerSettings};
 use crate::seed::{Seed, SeedSetup};
 use crate::state::{AppState, FixtureAccess};
 use crate::store::accounts::{self, NewAccount};
-use crate::store::{Failure, ServeLock, Store, StoreOptions};
+use crate::store::{Engine, Failure, ServeLock, Store, StoreOptions};
 use crate::store::{idempotency, jobs as jobs_store, webhooks as webhooks_store};
 use crate::store::{retention, settings};
 use crate::supervisor::{Components, Handles, Supervisor};
@@ -277,7 +277,12 @@ impl Application {
         let reset_account = default_account.clone();
         let now = clock.now();
         let boot = BootId::new();
-        take_over_orphans(&store, &boot, now).await?;
+        // The only server on an SQLite file takes up at once what an earlier run of it left
+        // claimed. Nodes sharing PostgreSQL cannot tell a dead node's claims from a live one's:
+        // there a claim is taken over when its lease runs out.
+        if store.engine() == Engine::Sqlite {
+            take_over_orphans(&store, &boot, now).await?;
+        }
         let (api_key, fixture_token) = (options.api_key, options.fixture_token);
         if let (Some(seed), Some(key)) = (&options.seed, &api_key)
             && seed.uses_key(key)

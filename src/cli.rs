@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Application, Bootstrap, StartOptions};
 use crate::backup;
-use crate::config::{Config, Loaded, Overrides};
+use crate::config::{Config, DatabaseLocation, Loaded, Overrides};
 use crate::dns::Dns;
 use crate::doctor;
 use crate::domain::account::AccountName;
@@ -34,8 +34,9 @@ pub struct Cli {
     /// Configuration file (default: ./agentsend.toml when present).
     #[arg(long, global = true, env = "AGENTSEND_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// SQLite database file (overrides database.path).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The database: an SQLite file, or a URL (sqlite://PATH, postgres://…); overrides
+    /// database.path and database.url.
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// Options for `serve` when no command is given.
     #[command(flatten)]
@@ -400,10 +401,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Health(args)) => health(&config, args.url),
         Some(Command::Version) => Ok(()),
         Some(Command::Backup { path }) => {
-            let b = backup::take_of_file(&config.database.path, &path)?;
+            let db = sqlite_file(&config, "backup")?;
+            let b = backup::take_of_file(db, &path)?;
             println!(
                 "backed up {} to {} ({} bytes in {} ms)",
-                config.database.path.display(),
+                db.display(),
                 b.path.display(),
                 b.bytes,
                 b.elapsed.as_millis()
@@ -411,7 +413,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Restore { path }) => {
-            let db = &config.database.path;
+            let db = sqlite_file(&config, "restore")?;
             let restored = backup::restore(db, &path, SystemClock.now())?;
             println!(
                 "restored {} from {} (schema version {}; {})",
@@ -431,7 +433,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn doctor(config: &Config, args: &DoctorArgs) -> anyhow::Result<()> {
     // A missing database is not created here: doctor only reads.
-    let domains = if config.database.path.exists() {
+    let exists = match config.database.location() {
+        DatabaseLocation::Sqlite(path) => path.exists(),
+        DatabaseLocation::Postgres(_) => true,
+    };
+    let domains = if exists {
         let store = app::open_store(config)?;
         Some(store.read_blocking(crate::store::domains::list_all_domains)?)
     } else {
@@ -728,9 +734,22 @@ fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
     let _ = out.flush();
 }
 
+/// The SQLite file that `command` works on; an error naming PostgreSQL's own tool when the
+/// data is there.
+fn sqlite_file<'c>(config: &'c Config, command: &str) -> anyhow::Result<&'c std::path::Path> {
+    match config.database.location() {
+        DatabaseLocation::Sqlite(path) => Ok(path),
+        DatabaseLocation::Postgres(_) => anyhow::bail!(
+            "`agentsend {command}` works on an SQLite file; this server's data is in PostgreSQL \
+             ({}): use PostgreSQL's own tools (pg_dump, pg_restore, amcheck)",
+            config.database.describe()
+        ),
+    }
+}
+
 /// `agentsend db check`.
 fn db_check(config: &Config) -> anyhow::Result<()> {
-    let db = &config.database.path;
+    let db = sqlite_file(config, "db check")?;
     let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
     let i = crate::store::backup::inspect(db)?;
     println!("{}: ok (integrity_check)", db.display());

@@ -42,13 +42,23 @@ struct Inner {
 }
 
 /// What is read when the metrics are scraped.
+/// How the size of the database is found.
+#[derive(Debug, Clone, Copy)]
+pub enum DatabaseSize<'a> {
+    /// The SQLite file (and its write-ahead log beside it).
+    File(&'a Path),
+    /// Bytes PostgreSQL reports (`pg_database_size`).
+    Reported(u64),
+}
+
 pub struct Snapshot<'a> {
     /// Background work waiting, by kind, and webhook deliveries.
     pub queues: QueueStats,
     /// Live event-stream subscribers (SSE, WebSocket, waits).
     pub subscribers: usize,
-    /// The database file.
-    pub database: &'a Path,
+    /// Where the data lives: the database file (its size and its log's are read here), or
+    /// the size PostgreSQL reports for its database.
+    pub database: DatabaseSize<'a>,
     /// Bytes of the memory budget in use, and its size.
     pub memory: (usize, usize),
 }
@@ -283,12 +293,20 @@ impl Metrics {
         let size = |p: &Path| {
             std::fs::metadata(p).map_or(0, |m| i64::try_from(m.len()).unwrap_or(i64::MAX))
         };
-        m.file_bytes
-            .with_label_values(&["database"])
-            .set(size(snapshot.database));
-        m.file_bytes
-            .with_label_values(&["wal"])
-            .set(size(&crate::store::wal_path(snapshot.database)));
+        match snapshot.database {
+            DatabaseSize::File(path) => {
+                m.file_bytes
+                    .with_label_values(&["database"])
+                    .set(size(path));
+                m.file_bytes
+                    .with_label_values(&["wal"])
+                    .set(size(&crate::store::wal_path(path)));
+            }
+            DatabaseSize::Reported(bytes) => m
+                .file_bytes
+                .with_label_values(&["database"])
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX)),
+        }
         let (used, limit) = snapshot.memory;
         m.memory_budget
             .with_label_values(&["in_use"])

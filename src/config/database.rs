@@ -66,7 +66,10 @@ impl DatabaseConfig {
                 self.path = PathBuf::from(path);
                 Ok(())
             }
-            Some(_) => fail("database.url", "sqlite:// needs a file path (sqlite://agentsend.db)"),
+            Some(_) => fail(
+                "database.url",
+                "sqlite:// needs a file path (sqlite://agentsend.db)",
+            ),
             None => fail(
                 "database.url",
                 "must start with sqlite:// or postgres:// (or be empty for database.path)",
@@ -120,7 +123,13 @@ fn redact_password(url: &str) -> String {
         Some((path, query)) => {
             let options: Vec<&str> = query
                 .split('&')
-                .map(|o| if o.starts_with("password=") { "password=***" } else { o })
+                .map(|o| {
+                    if o.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        o
+                    }
+                })
                 .collect();
             format!("{path}?{}", options.join("&"))
         }

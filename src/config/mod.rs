@@ -155,13 +155,18 @@ impl Config {
                 ))
             })?;
         warnings.extend(config.adopt_deprecated()?);
-        config.database.adopt_url()?;
         if let Some(listen) = overrides.listen {
             config.http.listen = listen;
         }
         if let Some(db) = &overrides.db {
-            config.database.path.clone_from(db);
-            config.database.url.clear();
+            // A URL names the database whatever its engine; anything else is an SQLite file.
+            match db.to_str().filter(|s| s.contains("://")) {
+                Some(url) => url.clone_into(&mut config.database.url),
+                None => {
+                    config.database.path.clone_from(db);
+                    config.database.url.clear();
+                }
+            }
         }
         if let Some(limit) = overrides.rate_limit {
             config.limits.rate_limit = limit;
@@ -169,6 +174,7 @@ impl Config {
         if let Some(listen) = overrides.smtp_listen {
             config.smtp.listen = listen;
         }
+        config.database.adopt_url()?;
         config.validate()?;
         Ok(Loaded {
             config,
@@ -250,6 +256,15 @@ impl Config {
         self.events.validate()?;
         self.retention.validate()?;
         self.backup.validate()?;
+        if self.backup.scheduled()
+            && matches!(self.database.location(), DatabaseLocation::Postgres(_))
+        {
+            return fail(
+                "backup.dir",
+                "scheduled backups copy the SQLite file; with database.url on PostgreSQL use its \
+                 own backups (pg_dump, base backups) and leave backup.dir empty",
+            );
+        }
         self.metrics.validate()?;
         self.log.validate()
     }

@@ -410,6 +410,14 @@ pub struct MessageQuery {
     pub order: SearchOrder,
 }
 
+/// `word` without its diacritics (`café` → `cafe`), as FTS5's `remove_diacritics` finds it:
+/// what PostgreSQL's index is given, for the words of messages and of queries alike.
+pub fn without_diacritics(word: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    word.nfd().filter(|c| !is_combining_mark(*c)).collect()
+}
+
 /// The weight a column has in PostgreSQL's index.
 fn weight_of(column: &str) -> &'static str {
     match column {
@@ -450,15 +458,19 @@ fn tsquery_of(fts: &str) -> String {
             if prefix {
                 rest = &trimmed[1..];
             }
-            let weight = pending.take().or(groups.last().copied().flatten()).unwrap_or("");
+            let weight = pending
+                .take()
+                .or(groups.last().copied().flatten())
+                .unwrap_or("");
             let last = words.len().saturating_sub(1);
             let terms: Vec<String> = words
                 .iter()
                 .enumerate()
                 .map(|(i, w)| {
                     let star = if prefix && i == last { "*" } else { "" };
+                    let w = without_diacritics(w);
                     if star.is_empty() && weight.is_empty() {
-                        (*w).to_owned()
+                        w
                     } else {
                         format!("{w}:{star}{weight}")
                     }
@@ -513,14 +525,21 @@ mod tests {
         assert_eq!(fts("(a OR b) c"), r#"(("a" OR "b")) AND "c""#);
         let ts = |q: &str| SearchQuery::parse(q).unwrap().as_tsquery().to_owned();
         assert_eq!(ts("invoice march"), "invoice & march");
-        assert_eq!(ts(r#""quarterly report" inv*"#), "(quarterly <-> report) & inv:*");
+        assert_eq!(
+            ts(r#""quarterly report" inv*"#),
+            "(quarterly <-> report) & inv:*"
+        );
         assert_eq!(ts("a OR b c"), "(a | (b & c))");
         assert_eq!(ts("invoice -draft"), "(invoice) & !draft");
         assert_eq!(
             ts(r#"subject:"big news" body:(x OR yo*)"#),
             "(big:A <-> news:A) & ((x:C | yo:*C))"
         );
-        assert_eq!(ts("address:alice@example.com"), "(alice:B <-> example:B <-> com:B)");
+        assert_eq!(
+            ts("address:alice@example.com"),
+            "(alice:B <-> example:B <-> com:B)"
+        );
+        assert_eq!(ts("Café Zürich"), "Cafe & Zurich");
         assert_eq!(fts("ada@example.com"), r#""ada example com""#);
         assert_eq!(fts("subject:hello"), r#"subject : "hello""#);
         assert_eq!(fts(r#"body:"see attached""#), r#"body : "see attached""#);

@@ -4,7 +4,7 @@ use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::error::{ApiError, ErrorBody};
-use crate::metrics::Snapshot;
+use crate::metrics::{DatabaseSize, Snapshot};
 use crate::state::AppState;
 use crate::store::maintenance;
 
@@ -41,14 +41,22 @@ pub async fn metrics(
         return Err(ApiError::unauthorized());
     }
     let now = state.now();
-    let queues = state
+    let (queues, reported) = state
         .store
-        .read(move |db| maintenance::queue_stats(db, now))
+        .read(move |db| {
+            Ok((
+                maintenance::queue_stats(db, now)?,
+                maintenance::reported_size(db)?,
+            ))
+        })
         .await?;
     let snapshot = Snapshot {
         queues,
         subscribers: state.events.subscribers(),
-        database: &state.config.database.path,
+        database: match reported {
+            Some(bytes) => DatabaseSize::Reported(bytes),
+            None => DatabaseSize::File(&state.config.database.path),
+        },
         memory: (
             state.memory.in_use(),
             state.config.limits.max_buffered_bytes,

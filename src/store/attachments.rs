@@ -1,8 +1,8 @@
 //! Attachments: uploads and parts of received mail, lookups, the bytes kept and
 //! read in pieces of [`PIECE`] bytes, and retention of attachments no message uses.
 
-use crate::domain::Refusal;
 use super::conn::Row;
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 

@@ -236,11 +236,9 @@ impl Row<'_> {
 /// rusqlite's error for a value that does not convert (what `Row::get` reports on SQLite).
 fn conversion_error(idx: usize, e: rusqlite::types::FromSqlError) -> rusqlite::Error {
     match e {
-        rusqlite::types::FromSqlError::InvalidType => rusqlite::Error::InvalidColumnType(
-            idx,
-            String::new(),
-            rusqlite::types::Type::Null,
-        ),
+        rusqlite::types::FromSqlError::InvalidType => {
+            rusqlite::Error::InvalidColumnType(idx, String::new(), rusqlite::types::Type::Null)
+        }
         other => rusqlite::Error::FromSqlConversionFailure(
             idx,
             rusqlite::types::Type::Null,

@@ -228,7 +228,7 @@ pub fn list_for_operator(
             "SELECT ",
             columns!(),
             " FROM drafts WHERE account_id = ?1
-               AND (NOT ?2 OR (requires_approval AND approved_at IS NULL AND status != 'sent'))
+               AND (?2 = 0 OR (requires_approval = 1 AND approved_at IS NULL AND status != 'sent'))
              ORDER BY created_at DESC, rowid DESC"
         ))?
         .query_map(params![account_id, pending_only], from_row)?

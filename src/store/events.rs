@@ -168,11 +168,12 @@ pub fn first_of_message(
     account_id: AccountId,
     message_id: MessageId,
 ) -> Result<Option<u64>, Failure> {
-    // `+account_id`: by the message's index, not by walking the account's events.
+    // `account_id || ''`: by the message's index, not by walking the account's events (an
+    // expression hides the column from the planner, on either engine).
     Ok(conn
         .sql()
         .prepare_cached(
-            "SELECT seq FROM events WHERE message_id = ?1 AND +account_id = ?2 AND seq > 0
+            "SELECT seq FROM events WHERE message_id = ?1 AND account_id || '' = ?2 AND seq > 0
              ORDER BY seq LIMIT 1",
         )?
         .query_row(params![message_id, account_id], |r| unsigned(r, "seq"))

@@ -1,7 +1,7 @@
 //! Inboxes.
 
-use crate::domain::Refusal;
 use super::conn::Row;
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};
 
 use super::Db;

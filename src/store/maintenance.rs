@@ -68,6 +68,22 @@ pub fn queue_stats(conn: &Db, now: Timestamp) -> Result<QueueStats, Failure> {
     })
 }
 
+/// The size of the database as its server reports it: PostgreSQL's; `None` for an SQLite
+/// file, whose size is the file's.
+pub fn reported_size(conn: &Db) -> Result<Option<u64>, Failure> {
+    let sql = conn.sql();
+    Ok(match sql.engine() {
+        Engine::Sqlite => None,
+        Engine::Postgres => {
+            let bytes: i64 =
+                sql.query_row("SELECT pg_database_size(current_database())", [], |r| {
+                    r.get(0)
+                })?;
+            Some(u64::try_from(bytes).unwrap_or(0))
+        }
+    })
+}
+
 /// The schema version this build brings databases to.
 pub fn supported_schema_version() -> i64 {
     i64::try_from(super::migrate::MIGRATIONS.len()).unwrap_or(i64::MAX)

@@ -1,8 +1,8 @@
 //! Messages, their raw bytes and attachments, and threads.
 
+use super::conn::Row;
 use crate::domain::Refusal;
 use rusqlite::types::ToSql;
-use super::conn::Row;
 use rusqlite::{OptionalExtension, params};
 
 use super::Db;
@@ -87,8 +87,13 @@ pub fn insert_raw(tx: &Tx<'_>, message_id: MessageId, pieces: &[&[u8]]) -> Resul
         i64::try_from(len).unwrap_or(i64::MAX),
         codec
     ])?;
-    let mut blob =
-        file.blob_open(rusqlite::MAIN_DB, c"message_raw", c"raw", file.last_insert_rowid(), false)?;
+    let mut blob = file.blob_open(
+        rusqlite::MAIN_DB,
+        c"message_raw",
+        c"raw",
+        file.last_insert_rowid(),
+        false,
+    )?;
     let mut at = 0;
     for piece in &pieces {
         blob.write_at(piece, at)?;

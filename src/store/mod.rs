@@ -36,9 +36,9 @@ mod wake;
 pub mod webhooks;
 mod writer;
 
+pub use conn::Engine;
 pub use error::{Failure, StoreError};
 pub use lock::ServeLock;
-pub use conn::Engine;
 pub use unit::{Db, Tx};
 pub use wake::{Queue, Wake, Wakers};
 pub use writer::WriterMetrics;
@@ -222,9 +222,15 @@ impl Store {
         {
             // One node migrates at a time; the others wait for it and find the schema current.
             let sql = Sql::Pg(&writer_conn);
-            sql.execute_batch(&format!("SELECT pg_advisory_lock({})", unit::MIGRATION_LOCK))?;
+            sql.execute_batch(&format!(
+                "SELECT pg_advisory_lock({})",
+                unit::MIGRATION_LOCK
+            ))?;
             let migrated = unit::in_write_tx(sql, migrate::migrate);
-            sql.execute_batch(&format!("SELECT pg_advisory_unlock({})", unit::MIGRATION_LOCK))?;
+            sql.execute_batch(&format!(
+                "SELECT pg_advisory_unlock({})",
+                unit::MIGRATION_LOCK
+            ))?;
             migrated?;
         }
         let readers = Pool::builder()
@@ -233,12 +239,15 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .build(manager.clone())?;
-        Store::start(
+        let store = Store::start(
             conn::Connection::Pg(writer_conn),
             Readers::Pg(readers),
             options,
             None,
-        )
+        )?;
+        postgres::listen(manager.clone(), Arc::downgrade(&store.wakers))
+            .map_err(|e| Failure::task(format!("cannot start the wake-up listener: {e}")))?;
+        Ok(store)
     }
 
     /// The database engine behind this store.
@@ -400,6 +409,52 @@ impl Store {
         let (reply, result) = oneshot::channel();
         self.submit(writer::Command::Write(Box::new(writer::Job::new(f, reply))))?;
         result.blocking_recv().map_err(|_| writer_gone())?
+    }
+
+    /// Runs `sql` (SQLite's text, `?N` parameters) as one write on either engine, outside the
+    /// store's operations; the number of rows it changed. For test suites and tools that set
+    /// up or look at a row the API does not reach; never used by the server itself. Blocks
+    /// the thread (see [`Store::write_blocking`]).
+    #[doc(hidden)]
+    pub fn execute_raw_blocking(
+        &self,
+        sql: &str,
+        params: Vec<rusqlite::types::Value>,
+    ) -> Result<usize, Failure> {
+        let sql = sql.to_owned();
+        self.write_blocking(move |tx| {
+            if params.is_empty() {
+                tx.sql().execute_batch(&sql)?;
+                return Ok(0);
+            }
+            let values: Vec<&dyn rusqlite::ToSql> =
+                params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+            Ok(tx.sql().execute(&sql, values.as_slice())?)
+        })
+    }
+
+    /// Runs the query `sql` (SQLite's text) on either engine and returns its rows: the
+    /// counterpart of [`Store::execute_raw_blocking`].
+    #[doc(hidden)]
+    pub fn query_raw_blocking(
+        &self,
+        sql: &str,
+        params: Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<Vec<rusqlite::types::Value>>, Failure> {
+        self.read_blocking(|db| {
+            let values: Vec<&dyn rusqlite::ToSql> =
+                params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+            let mut statement = db.sql().prepare(sql)?;
+            let columns = statement.column_count();
+            let rows = statement
+                .query_map(values.as_slice(), |row| {
+                    (0..columns)
+                        .map(|i| row.get::<_, rusqlite::types::Value>(i))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
     }
 
     /// Moves the write-ahead log into the main file (after the writes queued before it), so

@@ -1,8 +1,8 @@
 //! One page of a list: `LIMIT`/`OFFSET`, or a seek past a cursor; and the lists' totals.
 
-use rusqlite::types::ToSql;
 use super::conn::Row;
 use rusqlite::params;
+use rusqlite::types::ToSql;
 
 use super::{Db, Failure};
 use crate::domain::{Cursor, Page, Paging};

@@ -13,12 +13,16 @@ use std::cell::{RefCell, RefMut};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::rc::Rc;
+use std::sync::Weak;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use postgres::types::{Format, IsNull, Type};
 use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
 
 use super::conn::Result;
+use super::unit::WAKE_CHANNEL;
+use super::wake::{WakeSet, Wakers};
 
 /// Statements kept compiled per connection (the store has a few hundred distinct ones).
 const STATEMENT_CACHE: usize = 1024;
@@ -65,7 +69,12 @@ impl PgConn {
         let text = translate(sql);
         let statement = self.client()?.prepare(&text).map_err(|e| {
             rusqlite::Error::UserFunctionError(
-                format!("{} in: {}", PgError(e), text.split_whitespace().collect::<Vec<_>>().join(" ")).into(),
+                format!(
+                    "{} in: {}",
+                    PgError(e),
+                    text.split_whitespace().collect::<Vec<_>>().join(" ")
+                )
+                .into(),
             )
         })?;
         let mut cache = self.statements.borrow_mut();
@@ -129,7 +138,10 @@ impl PgConn {
 
     /// Whether the connection to the server is gone.
     pub(in crate::store) fn is_closed(&self) -> bool {
-        self.client.borrow().as_ref().is_none_or(postgres::Client::is_closed)
+        self.client
+            .borrow()
+            .as_ref()
+            .is_none_or(postgres::Client::is_closed)
     }
 }
 
@@ -167,6 +179,72 @@ impl r2d2::ManageConnection for PgManager {
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
         conn.is_closed()
+    }
+}
+
+/// Listens for the wake-ups of every node (this one's too: a spurious wake-up costs a worker
+/// one look) on a connection of its own, and wakes this node's waiters: work queued on another
+/// node is seen here at once. Runs until the store's wake-up signals are gone; reconnects after
+/// a failure, waking every queue then (notifications may have been missed meanwhile).
+pub(in crate::store) fn listen(manager: PgManager, wakers: Weak<Wakers>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("agentsend-listen".to_owned())
+        .spawn(move || {
+            let mut backoff = LISTEN_BACKOFF;
+            while wakers.strong_count() > 0 {
+                match manager.config.connect(postgres::NoTls) {
+                    Ok(mut client) => match client.batch_execute(&format!("LISTEN {WAKE_CHANNEL}"))
+                    {
+                        Ok(()) => {
+                            backoff = LISTEN_BACKOFF;
+                            if let Some(w) = wakers.upgrade() {
+                                w.wake_all(WakeSet::all());
+                            }
+                            relay(&mut client, &wakers);
+                            if wakers.strong_count() == 0 {
+                                return;
+                            }
+                        }
+                        Err(e) => log::warn!("cannot listen for wake-ups: {}", PgError(e)),
+                    },
+                    Err(e) => log::warn!("cannot connect to listen for wake-ups: {}", PgError(e)),
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        })
+        .map(|_| ())
+}
+
+/// The first wait before connecting again.
+const LISTEN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Passes notifications on until the connection fails or the store is gone.
+fn relay(client: &mut postgres::Client, wakers: &Weak<Wakers>) {
+    use postgres::fallible_iterator::FallibleIterator;
+    loop {
+        let next = client
+            .notifications()
+            .timeout_iter(Duration::from_secs(1))
+            .next();
+        let Some(w) = wakers.upgrade() else {
+            return;
+        };
+        match next {
+            Ok(Some(n)) => w.wake_all(WakeSet::from_payload(n.payload())),
+            Ok(None) if !client.is_closed() => {}
+            Ok(None) => {
+                log::warn!("the connection listening for wake-ups closed; reconnecting");
+                return;
+            }
+            Err(e) => {
+                log::warn!(
+                    "listening for wake-ups failed: {}; reconnecting",
+                    PgError(e)
+                );
+                return;
+            }
+        }
     }
 }
 
@@ -347,9 +425,9 @@ impl<'a> postgres::types::FromSql<'a> for Any {
             Type::FLOAT4 => Value::Real(f64::from(f32::from_sql(ty, raw)?)),
             Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
             Type::BYTEA => Value::Blob(raw.to_vec()),
-            Type::JSONB => Value::Text(
-                std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_owned(),
-            ),
+            Type::JSONB => {
+                Value::Text(std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_owned())
+            }
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::UNKNOWN => {
                 Value::Text(std::str::from_utf8(raw)?.to_owned())
             }

@@ -15,7 +15,7 @@ use super::page::{Counted, Order, kept_total, page};
 use super::{Db, Engine, Failure, Tx, inboxes, messages};
 use crate::domain::message::{Message, Thread};
 use crate::domain::reading::Reading;
-use crate::domain::search::{MessageQuery, SearchOrder, SearchQuery};
+use crate::domain::search::{MessageQuery, SearchOrder, SearchQuery, without_diacritics};
 use crate::domain::{AccountId, Cursor, InboxId, Label, Page, Paging, Timestamp};
 
 /// A list total that would need a count of every match stops here: `total` then means "this
@@ -71,12 +71,13 @@ pub(super) fn index(tx: &Tx<'_>, row: i64, doc: &Document<'_>) -> Result<(), Fai
     Ok(())
 }
 
-/// The words of `text` as FTS5's tokenizer finds them (runs of letters and digits), one space
-/// apart: what PostgreSQL's parser is given, so that an address or a hyphenated word is
-/// indexed as the words a query names, not as one token.
+/// The words of `text` as FTS5's tokenizer finds them (runs of letters and digits, without
+/// diacritics), one space apart: what PostgreSQL's parser is given, so that an address or a
+/// hyphenated word is indexed as the words a query names, not as one token.
 fn words(text: &str) -> String {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
+        .map(without_diacritics)
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -8,7 +8,9 @@ use super::{Failure, Tx};
 /// The value stored under `name`, storing `candidate` first if there is none yet.
 pub fn get_or_insert(tx: &Tx<'_>, name: &str, candidate: &[u8]) -> Result<Vec<u8>, Failure> {
     tx.sql()
-        .prepare_cached("INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
+        .prepare_cached(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
         .execute(params![name, candidate])?;
     Ok(tx
         .sql()

@@ -15,6 +15,9 @@ use super::{Failure, StoreError};
 /// commits its queued writes together (see `writer.rs`).
 pub(super) const WRITE_LOCK: i64 = 0x6167_656e_7473_656e; // "agentsen"
 
+/// PostgreSQL's notification channel for wake-ups across nodes (see `postgres.rs`).
+pub(super) const WAKE_CHANNEL: &str = "agentsend_wake";
+
 /// The session-level advisory lock a node holds while it checks and migrates the schema.
 pub(super) const MIGRATION_LOCK: i64 = 0x6167_656e_7473_6d67; // "agentsmg"
 
@@ -56,8 +59,17 @@ impl<'c> Tx<'c> {
         })
     }
 
-    /// Commits it.
+    /// Commits it. On PostgreSQL the queues it wakes are also announced to every node
+    /// ([`WAKE_CHANNEL`]), with the commit (a NOTIFY is delivered when its transaction
+    /// commits, and never if it rolls back).
     pub(super) fn commit(self) -> Result<(), StoreError> {
+        let wake = self.wake.get();
+        if self.db.sql().engine() == Engine::Postgres && !wake.is_empty() {
+            self.db.sql().execute(
+                "SELECT pg_notify(?1, ?2)",
+                [WAKE_CHANNEL, &wake.to_payload()],
+            )?;
+        }
         self.open.set(false);
         Ok(self.db.sql().execute_batch("COMMIT")?)
     }
@@ -82,8 +94,7 @@ impl<'c> Tx<'c> {
             self.sql().execute_batch("RELEASE part")?;
         } else {
             self.wake.set(wake_before);
-            self.sql()
-                .execute_batch("ROLLBACK TO part; RELEASE part")?;
+            self.sql().execute_batch("ROLLBACK TO part; RELEASE part")?;
         }
         Ok(result)
     }

@@ -46,6 +46,26 @@ impl WakeSet {
     fn has(self, queue: Queue) -> bool {
         self.0 & queue.bit() != 0
     }
+
+    /// Whether it wakes nothing.
+    pub(super) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// As sent to other nodes (PostgreSQL's NOTIFY payload): a decimal number.
+    pub(super) fn to_payload(self) -> String {
+        self.0.to_string()
+    }
+
+    /// A payload of [`WakeSet::to_payload`]; every queue for anything else.
+    pub(super) fn from_payload(payload: &str) -> Self {
+        Self(payload.parse().unwrap_or(u8::MAX))
+    }
+
+    /// Every queue (after wake-ups may have been missed).
+    pub(super) fn all() -> Self {
+        Self(u8::MAX)
+    }
 }
 
 /// The wake-up signals, one per queue. Each is a broadcast: every subscriber sees every

@@ -1,8 +1,8 @@
 //! Webhooks, their deliveries and the deliveries' attempts (the events they carry are in the
 //! event log, [`super::events`]).
 
-use crate::domain::Refusal;
 use super::conn::Row;
+use crate::domain::Refusal;
 use rusqlite::{OptionalExtension, params};
 
 use super::Db;

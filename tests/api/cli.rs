@@ -25,9 +25,7 @@ pub fn stdout(o: &Output) -> String {
 #[tokio::test]
 async fn accounts_and_keys_are_managed_on_the_file_while_the_server_runs() {
     let app = TestApp::spawn().await;
-    let db = app.db_path();
-    let dir = db.parent().unwrap().to_path_buf();
-    let db = db.to_str().unwrap().to_owned();
+    let (db, dir) = (app.db_arg(), app.dir());
 
     let out = stdout(&run(
         &dir,

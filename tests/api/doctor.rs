@@ -21,15 +21,20 @@ const HOST_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5);
 
 /// A configuration file for `doctor` in `dir`: this database and DNS server, `direct` mode
 /// with MX hosts contacted on `port`, and `extra` TOML appended.
-fn write_config(dir: &Path, db: &Path, dns: &TestDns, port: u16, extra: &str) -> String {
+fn write_config(dir: &Path, db: &str, dns: &TestDns, port: u16, extra: &str) -> String {
     let path = dir.join("doctor.toml");
     let text = format!(
-        "[database]\npath = {db:?}\n\
+        "[database]\nurl = {:?}\n\
          [dns]\nnameservers = [\"{}\"]\ntimeout_secs = 1\n\
          [smtp]\nhostname = \"{HOST}\"\n{extra}\n\
          [outbound]\nmode = \"direct\"\nehlo_hostname = \"{HOST}\"\ndirect_port = {port}\n\
          [domains]\nmail_host = \"{HOST}\"\ndkim_algorithm = \"ed25519\"\n\
          spf_senders = [\"203.0.113.5\", \"mail.agentsend.test\"]\n",
+        if db.contains("://") {
+            db.to_owned()
+        } else {
+            format!("sqlite://{db}")
+        },
         dns.addr
     );
     std::fs::write(&path, text).unwrap();
@@ -111,7 +116,7 @@ async fn doctor_passes_a_server_whose_dns_and_port_25_are_set_up_right() {
     publish_probe(dns).await;
     let port = greeter().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &app.db_path(), dns, port, "");
+    let config = write_config(dir.path(), &app.db_arg(), dns, port, "");
 
     let (all, ok) = findings(dir.path(), &config).await;
     let failed: Vec<&Value> = all.iter().filter(|f| f["status"] == "fail").collect();
@@ -169,7 +174,7 @@ async fn doctor_names_each_broken_record_with_its_fix_and_fails() {
     publish_probe(dns).await;
     let port = closed_port().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &app.db_path(), dns, port, "");
+    let config = write_config(dir.path(), &app.db_arg(), dns, port, "");
 
     let (all, ok) = findings(dir.path(), &config).await;
     assert!(!ok, "a failure exits with 1");
@@ -290,7 +295,7 @@ fn certificate(dir: &Path, stem: &str, names: &[&str], from: i64, until: i64) ->
 async fn doctor_checks_the_starttls_certificate_dates_names_and_key() {
     let dns = TestDns::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("none.db");
+    let db = dir.path().join("none.db").display().to_string();
     let dir = dir.path();
     let run = async |cert: &str, key: &str| {
         let tls = format!("tls_certificate = {cert:?}\ntls_private_key = {key:?}");

@@ -372,9 +372,7 @@ async fn the_operator_approves_a_draft_on_the_command_line_and_the_server_sends_
     let mut body = to_bob(&bob, "Operator review");
     body["requiresApproval"] = json!(true);
     let d = create_as(&app, &agent, &alice, body).await;
-    let db = app.db_path();
-    let dir = db.parent().unwrap().to_path_buf();
-    let db = db.to_str().unwrap().to_owned();
+    let (db, dir) = (app.db_arg(), app.dir());
 
     let listed = stdout(&run(
         &dir,

@@ -282,18 +282,30 @@ impl TestApp {
         .await;
     }
 
-    /// The database file.
+    /// The database file (SQLite).
     pub fn db_path(&self) -> PathBuf {
         self.config.database.path.clone()
     }
 
-    /// A connection of its own to the server's database file, for setting up or looking at
-    /// data the API cannot reach. The server keeps running: SQLite's locks keep the two apart.
-    pub fn sql(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(self.db_path()).expect("the database file opens");
-        conn.busy_timeout(Duration::from_secs(10))
-            .expect("a busy timeout");
-        conn
+    /// The server's database as the command line's `--db` names it: the SQLite file, or the
+    /// PostgreSQL URL.
+    pub fn db_arg(&self) -> String {
+        if self.config.database.url.is_empty() {
+            self.db_path().display().to_string()
+        } else {
+            self.config.database.url.clone()
+        }
+    }
+
+    /// The test's own directory (the SQLite file's, and a working directory for commands).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// SQL on the server's database (either engine), for setting up or looking at data the
+    /// API cannot reach. The server keeps running.
+    pub fn sql(&self) -> crate::backend::TestSql {
+        crate::backend::TestSql::new(self.state.store.clone())
     }
 
     /// A request with the default account's key.

@@ -452,16 +452,15 @@ async fn outbound_message(app: &TestApp, inbox: &Value, message_id: &str) -> (St
     let (mid, tid, message_id) = (random_uuid(), random_uuid(), message_id.to_owned());
     let return_path = format!("bounces+{}@agentsend.localhost", &mid[..8]);
     let now = app.now().as_millis();
-    let mut conn = app.sql();
-    let tx = conn.transaction().unwrap();
-    tx.execute(
+    let sql = app.sql();
+    sql.execute(
         "INSERT INTO threads (id, account_id, inbox_id, subject, message_count, last_message_at,
              created_at)
          VALUES (?1, ?2, ?3, 'hello', 1, ?4, ?4)",
         rusqlite::params![tid, account, inbox_id, now],
     )
     .unwrap();
-    tx.execute(
+    sql.execute(
         "INSERT INTO messages (id, account_id, inbox_id, thread_id, direction, status, delivery,
                      from_address, to_addresses, subject, message_id_header, created_at, updated_at,
                      sent_at, return_path)
@@ -470,12 +469,11 @@ async fn outbound_message(app: &TestApp, inbox: &Value, message_id: &str) -> (St
         rusqlite::params![mid, account, inbox_id, tid, message_id, now, return_path],
     )
     .unwrap();
-    tx.execute(
+    sql.execute(
         "UPDATE inboxes SET total_sent = 1 WHERE id = ?1",
         [inbox_id],
     )
     .unwrap();
-    tx.commit().unwrap();
     (mid, return_path)
 }
 

@@ -57,6 +57,9 @@ fn integrity(db: &Path) -> String {
 
 #[tokio::test]
 async fn a_backup_under_write_load_restores_every_message_acknowledged_before_it_started() {
+    if crate::backend::sqlite_only() {
+        return;
+    }
     let app = TestApp::spawn().await;
     let inbox = app.create_inbox(json!({"address": "load"})).await;
     let to = inbox["address"].as_str().unwrap().to_owned();
@@ -147,6 +150,9 @@ async fn a_backup_under_write_load_restores_every_message_acknowledged_before_it
 
 #[tokio::test]
 async fn restore_refuses_what_it_cannot_use_and_overwrites_nothing() {
+    if crate::backend::sqlite_only() {
+        return;
+    }
     let app = TestApp::spawn().await;
     app.create_inbox(json!({"address": "keep"})).await;
     let dir = tempfile::tempdir().unwrap();
@@ -240,6 +246,9 @@ async fn restore_refuses_what_it_cannot_use_and_overwrites_nothing() {
 
 #[tokio::test]
 async fn a_backup_to_an_unwritable_place_fails_and_the_server_carries_on() {
+    if crate::backend::sqlite_only() {
+        return;
+    }
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();
     let db = app.db_path();
@@ -272,6 +281,9 @@ async fn a_backup_to_an_unwritable_place_fails_and_the_server_carries_on() {
 
 #[tokio::test]
 async fn scheduled_backups_keep_the_newest_and_a_failing_one_leaves_the_server_serving() {
+    if crate::backend::sqlite_only() {
+        return;
+    }
     let backups = tempfile::tempdir().unwrap();
     let dir = backups.path().to_path_buf();
     let app = TestApp::spawn_with(|c| {
@@ -308,7 +320,7 @@ async fn scheduled_backups_keep_the_newest_and_a_failing_one_leaves_the_server_s
 }
 
 fn file_len(app: &TestApp) -> u64 {
-    std::fs::metadata(app.db_path()).unwrap().len()
+    std::fs::metadata(app.db_path()).map_or(0, |m| m.len())
 }
 
 #[tokio::test]
@@ -337,12 +349,11 @@ async fn retention_deletes_exactly_the_mail_past_its_age_and_the_file_shrinks() 
     let (_, other_inbox) = json(other).await;
     let forever = other_inbox["address"].as_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
-    let db = app.db_path();
     let printed = stdout(&run(
         dir.path(),
         &[
             "--db",
-            db.to_str().unwrap(),
+            &app.db_arg(),
             "accounts",
             "retention",
             &other_account,
@@ -384,15 +395,24 @@ async fn retention_deletes_exactly_the_mail_past_its_age_and_the_file_shrinks() 
     app.advance(Duration::from_secs(7200));
     let report = agentsend::jobs::janitor_tick(&app.state).await.unwrap();
     assert_eq!(report.messages, 60);
-    assert!(report.vacuumed_pages > 0, "{report:?}");
-    app.state.store.checkpoint().await.unwrap();
-    let shrunk = file_len(&app);
-    assert!(
-        shrunk + 2_000_000 < full,
-        "the file gives the space back: {full} -> {shrunk} bytes"
-    );
+    // The SQLite file gives the space back (PostgreSQL's autovacuum does that itself).
+    if !crate::backend::postgres() {
+        assert!(report.vacuumed_pages > 0, "{report:?}");
+        app.state.store.checkpoint().await.unwrap();
+        let shrunk = file_len(&app);
+        assert!(
+            shrunk + 2_000_000 < full,
+            "the file gives the space back: {full} -> {shrunk} bytes"
+        );
+    }
 
-    let stored = stored_message_ids(&db);
+    let stored: BTreeSet<String> = app
+        .sql()
+        .query("SELECT message_id_header FROM messages", [])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0).unwrap())
+        .collect();
     let expected: BTreeSet<String> = ["young-0", "young-1", "young-2", "forever-1"]
         .iter()
         .map(|id| format!("{id}@example.com"))
@@ -421,7 +441,9 @@ async fn retention_deletes_exactly_the_mail_past_its_age_and_the_file_shrinks() 
     // A second pass finds nothing more.
     let report = agentsend::jobs::janitor_tick(&app.state).await.unwrap();
     assert_eq!(report.messages, 0);
-    assert_eq!(integrity(&db), "ok");
+    if !crate::backend::postgres() {
+        assert_eq!(integrity(&app.db_path()), "ok");
+    }
 }
 
 #[test]

@@ -475,9 +475,7 @@ async fn the_operator_claims_and_lists_accounts_with_the_cli() {
     let (key, _) = sandbox(&app, "agent-laptop-01").await;
     let (_, account) = json(as_key(&app, &key, Method::GET, "/account", None).await).await;
     let id = account["id"].as_str().unwrap();
-    let db = app.db_path();
-    let dir = db.parent().unwrap().to_path_buf();
-    let db = db.to_str().unwrap().to_owned();
+    let (db, dir) = (app.db_arg(), app.dir());
 
     let list = crate::cli::stdout(&crate::cli::run(&dir, &["--db", &db, "accounts", "list"]));
     let line = list.lines().find(|l| l.starts_with(id)).unwrap();

@@ -71,6 +71,19 @@ fn the_run_says_which_suites_it_left_out_for_want_of_a_tool() {
             t.install
         ));
     }
+    if crate::backend::postgres() {
+        for (test, why) in crate::backend::SQLITE_ONLY {
+            report.push_str(&format!(
+                "  - NOT RUN against PostgreSQL: {test} ({why}; it runs against SQLite)\n"
+            ));
+        }
+    } else {
+        report.push_str(&format!(
+            "  - NOT RUN: the suite against PostgreSQL; to run it: set {}=postgres://USER@HOST:PORT/postgres \
+             (a user that may create databases), then cargo test --test api (.ci/run does)\n",
+            crate::backend::VARIABLE
+        ));
+    }
     report.push_str(
         "  - not part of cargo test: the API fuzzer, tests/fuzz/run.sh (schemathesis against a \
          fixture; python3 -m pip install schemathesis, then run it after cargo test)\n",
