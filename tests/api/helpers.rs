@@ -178,6 +178,21 @@ impl TestApp {
         .await
     }
 
+    /// Another node on this server's database (PostgreSQL), with the same configuration and
+    /// clock and listeners of its own; it finds the default account already there.
+    pub async fn second_node(&self) -> Self {
+        let known = Some((self.key.clone(), self.account_id.clone()));
+        Self::start(
+            self.config.clone(),
+            self.dir.clone(),
+            self.dns.clone(),
+            self.clock.clone(),
+            self.manual.clone(),
+            known,
+        )
+        .await
+    }
+
     /// Stops the server and waits until it has shut down cleanly.
     pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
