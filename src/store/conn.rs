@@ -348,7 +348,7 @@ array_params!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 
 /// A connection owned by its user (the writer thread, a pool).
 pub(in crate::store) enum Connection {
     Lite(rusqlite::Connection),
-    Pg(PgConn),
+    Pg(Box<PgConn>),
 }
 
 impl Connection {

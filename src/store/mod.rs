@@ -240,7 +240,7 @@ impl Store {
             .connection_timeout(Duration::from_secs(30))
             .build(manager.clone())?;
         let store = Store::start(
-            conn::Connection::Pg(writer_conn),
+            conn::Connection::Pg(Box::new(writer_conn)),
             Readers::Pg(readers),
             options,
             None,

@@ -16,7 +16,7 @@ pub(super) enum Readers {
 /// A connection taken from [`Readers`] (back to the pool when dropped).
 pub(super) enum Reader {
     Lite(PooledConnection<SqliteConnectionManager>),
-    Pg(PooledConnection<PgManager>),
+    Pg(Box<PooledConnection<PgManager>>),
 }
 
 impl Readers {
@@ -24,7 +24,7 @@ impl Readers {
     pub(super) fn get(&self) -> Result<Reader, r2d2::Error> {
         Ok(match self {
             Readers::Lite(pool) => Reader::Lite(pool.get()?),
-            Readers::Pg(pool) => Reader::Pg(pool.get()?),
+            Readers::Pg(pool) => Reader::Pg(Box::new(pool.get()?)),
         })
     }
 }

@@ -107,10 +107,11 @@ impl<'c> Tx<'c> {
 
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
-        if self.open.get() && self.db.sql().in_transaction() {
-            if let Err(e) = self.db.sql().execute_batch("ROLLBACK") {
-                log::warn!("rolling back a transaction failed: {e}");
-            }
+        if self.open.get()
+            && self.db.sql().in_transaction()
+            && let Err(e) = self.db.sql().execute_batch("ROLLBACK")
+        {
+            log::warn!("rolling back a transaction failed: {e}");
         }
     }
 }

@@ -23,6 +23,9 @@
 #[path = "../api/dns.rs"]
 mod dns;
 #[allow(dead_code)]
+#[path = "../api/backend.rs"]
+mod backend;
+#[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]
