@@ -20,11 +20,11 @@
 //!     cargo test --test browser
 
 #[allow(dead_code)]
-#[path = "../api/dns.rs"]
-mod dns;
-#[allow(dead_code)]
 #[path = "../api/backend.rs"]
 mod backend;
+#[allow(dead_code)]
+#[path = "../api/dns.rs"]
+mod dns;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
