@@ -94,7 +94,11 @@ pub fn open_store(config: &Config) -> Result<Store, Failure> {
     };
     match config.database.location() {
         DatabaseLocation::Sqlite(path) => Store::open(path, &options),
-        DatabaseLocation::Postgres(url) => Store::open_postgres(url, &options),
+        DatabaseLocation::Postgres(url) => {
+            let ca_file = &config.database.ca_file;
+            let ca_file = (!ca_file.as_os_str().is_empty()).then_some(ca_file.as_path());
+            Store::open_postgres(url, &options, ca_file)
+        }
     }
 }
 

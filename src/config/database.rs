@@ -16,6 +16,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// The SQLite file; created with the schema if missing.
     pub path: PathBuf,
+    /// PostgreSQL over TLS: a PEM file of certificate authorities to trust besides the
+    /// usual public roots (a managed database's own CA); empty for none.
+    pub ca_file: PathBuf,
     /// Pooled connections.
     pub pool_size: u32,
     /// Milliseconds a connection waits for a lock before giving up.
@@ -30,6 +33,7 @@ impl Default for DatabaseConfig {
         Self {
             url: String::new(),
             path: PathBuf::from("agentsend.db"),
+            ca_file: PathBuf::new(),
             pool_size: 16,
             busy_timeout_ms: 5000,
             job_retention_secs: 86_400,

@@ -201,11 +201,17 @@ impl Store {
 
     /// Opens the PostgreSQL database at `url` (a `postgres://` URL), creating the schema in an
     /// empty database or bringing it up to date. Several nodes may open the same database.
-    pub fn open_postgres(url: &str, options: &StoreOptions) -> Result<Store, Failure> {
+    /// `ca_file` (PEM) adds certificate authorities to trust for TLS besides the usual roots.
+    pub fn open_postgres(
+        url: &str,
+        options: &StoreOptions,
+        ca_file: Option<&Path>,
+    ) -> Result<Store, Failure> {
         let config: ::postgres::Config = url
             .parse()
             .map_err(|e| Failure::Store(StoreError::Database(Box::new(e))))?;
-        let manager = postgres::PgManager::new(config);
+        let manager = postgres::PgManager::new(config, ca_file)
+            .map_err(|e| Failure::Store(StoreError::Database(e.into())))?;
         // The synchronous client runs a runtime of its own for each connection, which cannot
         // be started inside the server's: connections are made on a thread of their own.
         let options = options.clone();

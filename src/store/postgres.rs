@@ -146,19 +146,64 @@ impl PgConn {
 }
 
 /// Opens PostgreSQL connections for a pool (and the writer).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(in crate::store) struct PgManager {
     config: postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+impl std::fmt::Debug for PgManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgManager").finish_non_exhaustive()
+    }
 }
 
 impl PgManager {
-    pub(in crate::store) fn new(config: postgres::Config) -> PgManager {
-        PgManager { config }
+    /// Connections as `config` says, over TLS when its `sslmode` asks for it (`require`) or
+    /// the server offers it (`prefer`, the default): the server's certificate is checked
+    /// against the Mozilla roots and, if given, the CA certificates of `ca_file` (PEM).
+    pub(in crate::store) fn new(
+        config: postgres::Config,
+        ca_file: Option<&std::path::Path>,
+    ) -> std::result::Result<PgManager, String> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(path) = ca_file {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| format!("database.ca_file {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!("database.ca_file {}: no certificate", path.display()));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("database.ca_file {}: {e}", path.display()))?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(PgManager {
+            config,
+            tls: tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+        })
     }
 
     /// A new connection.
     pub(in crate::store) fn open(&self) -> std::result::Result<PgConn, postgres::Error> {
-        Ok(PgConn::new(self.config.connect(postgres::NoTls)?))
+        Ok(PgConn::new(self.connect()?))
+    }
+
+    fn connect(&self) -> std::result::Result<postgres::Client, postgres::Error> {
+        self.config.connect(self.tls.clone())
     }
 }
 
@@ -192,7 +237,7 @@ pub(in crate::store) fn listen(manager: PgManager, wakers: Weak<Wakers>) -> std:
         .spawn(move || {
             let mut backoff = LISTEN_BACKOFF;
             while wakers.strong_count() > 0 {
-                match manager.config.connect(postgres::NoTls) {
+                match manager.connect() {
                     Ok(mut client) => match client.batch_execute(&format!("LISTEN {WAKE_CHANNEL}"))
                     {
                         Ok(()) => {
