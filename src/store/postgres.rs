@@ -159,9 +159,12 @@ impl std::fmt::Debug for PgManager {
 }
 
 impl PgManager {
-    /// Connections as `config` says, over TLS when its `sslmode` asks for it (`require`) or
-    /// the server offers it (`prefer`, the default): the server's certificate is checked
-    /// against the Mozilla roots and, if given, the CA certificates of `ca_file` (PEM).
+    /// Connections as `config` says. Its `sslmode`: `disable`, no TLS; `prefer` (the default),
+    /// TLS when the server offers it, as libpq does it: encrypted but unverified (a server
+    /// that declines TLS gets a plain connection anyway, so checking the certificate would
+    /// prove nothing); `require`, TLS with the server's certificate verified against the
+    /// public roots and, if given, the CA certificates of `ca_file` (PEM) — stricter than
+    /// libpq's `require`, which does not verify.
     pub(in crate::store) fn new(
         config: postgres::Config,
         ca_file: Option<&std::path::Path>,
@@ -184,13 +187,17 @@ impl PgManager {
                     .map_err(|e| format!("database.ca_file {}: {e}", path.display()))?;
             }
         }
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?;
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Prefer => builder
+                .dangerous()
+                .with_custom_certificate_verifier(std::sync::Arc::new(Unverified(provider)))
+                .with_no_client_auth(),
+            _ => builder.with_root_certificates(roots).with_no_client_auth(),
+        };
         Ok(PgManager {
             config,
             tls: tokio_postgres_rustls::MakeRustlsConnect::new(tls),
@@ -224,6 +231,56 @@ impl r2d2::ManageConnection for PgManager {
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
         conn.is_closed()
+    }
+}
+
+/// `sslmode=prefer`'s certificate check: none (see [`PgManager::new`]); the handshake's
+/// signatures are still checked, so the session is encrypted to whoever holds the key.
+#[derive(Debug)]
+struct Unverified(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
