@@ -179,7 +179,10 @@ impl PgManager {
                 .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
                 .map_err(|e| format!("database.ca_file {}: {e}", path.display()))?;
             if certs.is_empty() {
-                return Err(format!("database.ca_file {}: no certificate", path.display()));
+                return Err(format!(
+                    "database.ca_file {}: no certificate",
+                    path.display()
+                ));
             }
             for cert in certs {
                 roots
