@@ -166,20 +166,12 @@ impl TestApp {
     /// Stops the server gracefully and starts a new one on the same database file and clock.
     pub async fn restart(mut self) -> Self {
         self.shutdown().await;
-        let known = Some((self.key.clone(), self.account_id.clone()));
-        Self::start(
-            self.config.clone(),
-            self.dir.clone(),
-            self.dns.clone(),
-            self.clock.clone(),
-            self.manual.clone(),
-            known,
-        )
-        .await
+        self.second_node().await
     }
 
-    /// Another node on this server's database (PostgreSQL), with the same configuration and
-    /// clock and listeners of its own; it finds the default account already there.
+    /// Another server on this one's database and clock, with listeners of its own (a second
+    /// node on PostgreSQL; on SQLite, only once this one has stopped); it finds the default
+    /// account already there.
     pub async fn second_node(&self) -> Self {
         let known = Some((self.key.clone(), self.account_id.clone()));
         Self::start(
