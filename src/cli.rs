@@ -106,7 +106,7 @@ pub enum Command {
         /// The backup file.
         path: PathBuf,
     },
-    /// Inspect the database file.
+    /// Inspect the database file, or move it to PostgreSQL.
     #[command(subcommand)]
     Db(DbCommand),
     /// Check what a server on the internet needs: its host name and reverse DNS, the MX, SPF,
@@ -311,6 +311,16 @@ pub enum DbCommand {
     /// Check the file's integrity (`PRAGMA integrity_check`) and report its sizes and rows;
     /// exits non-zero when it is damaged. Works while the server runs.
     Check,
+    /// Copy the whole SQLite database (database.path, or --db PATH) into an empty PostgreSQL
+    /// database, the server stopped, and verify the copy (row counts of every table, and
+    /// sampled rows byte for byte). One PostgreSQL transaction: on any failure the target is
+    /// left as it was. Refuses a target that already holds AgentSend rows. Then point
+    /// database.url at the target.
+    MigrateTo {
+        /// The target: postgres://USER:PASSWORD@HOST:PORT/DATABASE (its schema is created if
+        /// it has none; the user must own the tables or be a superuser).
+        url: String,
+    },
 }
 
 /// `agentsend config ...`
@@ -428,6 +438,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Db(DbCommand::Check)) => db_check(&config),
+        Some(Command::Db(DbCommand::MigrateTo { url })) => db_migrate_to(&config, &url),
     }
 }
 
@@ -772,6 +783,47 @@ fn db_check(config: &Config) -> anyhow::Result<()> {
         }
     );
     println!("rows: {}", row_summary(&i));
+    Ok(())
+}
+
+/// `agentsend db migrate-to`.
+fn db_migrate_to(config: &Config, url: &str) -> anyhow::Result<()> {
+    let m = crate::migrate_to::migrate_to(config, url)?;
+    let c = &m.copied;
+    println!(
+        "copied {} to {} (schema version {}):",
+        m.source.display(),
+        m.target,
+        c.schema_version
+    );
+    for t in &c.tables {
+        println!(
+            "  {:<20} {:>10} rows {:>14} bytes",
+            t.table, t.rows, t.bytes
+        );
+    }
+    println!(
+        "  {:<20} {:>10} rows (rebuilt from the messages)",
+        "message_search", c.indexed
+    );
+    println!(
+        "total: {} rows, {} bytes in {:.1} s",
+        c.tables.iter().map(|t| t.rows).sum::<u64>(),
+        c.tables.iter().map(|t| t.bytes).sum::<u64>(),
+        m.elapsed.as_secs_f64()
+    );
+    println!(
+        "verified: row counts of {} tables equal; {} sampled rows (the first, the last and \
+         every {}th of each table) equal byte for byte ({} bytes)",
+        c.verified.tables,
+        c.verified.sampled_rows,
+        crate::store::copy::SAMPLE_EVERY,
+        c.verified.sampled_bytes
+    );
+    println!(
+        "the SQLite file is left in place; to serve from PostgreSQL, set database.url (or \
+         AGENTSEND_DATABASE_URL) to the URL given"
+    );
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod mail;
 pub mod mcp;
 pub mod metrics;
+pub mod migrate_to;
 pub mod net;
 pub mod runner;
 pub mod seed;

@@ -9,6 +9,7 @@ pub mod backup;
 mod checkpointer;
 mod codec;
 mod conn;
+pub mod copy;
 pub mod domains;
 pub mod drafts;
 mod error;

@@ -76,13 +76,28 @@ impl Scratch {
 }
 
 /// A PostgreSQL database made for one test.
-struct TestDatabase {
+pub struct TestDatabase {
     admin: String,
     name: String,
     url: String,
 }
 
+/// A new, empty PostgreSQL database besides the test's own (for a test that needs a second
+/// one whatever its server runs on), dropped with the value; `None` without a PostgreSQL
+/// server ([`VARIABLE`] unset).
+pub fn extra_database() -> Option<TestDatabase> {
+    std::env::var(VARIABLE)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| TestDatabase::create(&url))
+}
+
 impl TestDatabase {
+    /// Its URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     fn create(admin: &str) -> TestDatabase {
         let name = format!("agentsend_test_{}", uuid::Uuid::new_v4().simple());
         let mut url = url::Url::parse(admin).unwrap_or_else(|e| panic!("{VARIABLE}: {e}"));

@@ -40,6 +40,7 @@ mod mail;
 mod mcp;
 mod memory;
 mod metrics;
+mod migrate_to;
 mod nodes;
 mod openapi;
 mod operations;

@@ -84,6 +84,11 @@ fn the_run_says_which_suites_it_left_out_for_want_of_a_tool() {
              that may create databases), then cargo test --test api (.ci/run does)\n",
             crate::backend::VARIABLE
         ));
+        report.push_str(
+            "  - NOT RUN: the move of an SQLite database into PostgreSQL (migrate_to::an_sqlite_\
+             database_moves_to_postgresql_whole_verified_and_served_from_there), which needs \
+             that server too\n",
+        );
     }
     report.push_str(
         "  - not part of cargo test: the API fuzzer, tests/fuzz/run.sh (schemathesis against a \
