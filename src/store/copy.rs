@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 use rusqlite::types::{ToSql, Value};
 
 use super::conn::Sql;
-use super::search::{self, Document};
+use super::search;
 use super::{Db, Engine, Failure, Store, Tx, maintenance, messages};
 use crate::domain::reading::Reading;
 
@@ -395,17 +395,7 @@ fn rebuild_search(src: &Db, lite: &rusqlite::Connection, tx: &Tx<'_>) -> Result<
     for &row in &rows {
         let m = messages::by_row(src, row)?;
         let reading = Reading::of(m.body_text.as_deref(), m.body_html.as_deref());
-        search::index(
-            tx,
-            row,
-            &Document {
-                subject: &m.subject,
-                from: &m.from_address,
-                to: &m.to_addresses,
-                cc: &m.cc_addresses,
-                body: &reading.body,
-            },
-        )?;
+        search::index_stored(tx, row, &m, &reading)?;
     }
     Ok(rows.len() as u64)
 }

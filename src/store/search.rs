@@ -426,17 +426,27 @@ pub(super) fn index_existing(tx: &Tx<'_>) -> Result<(), Failure> {
         let m = messages::by_row(tx, row)?;
         let reading = Reading::of(m.body_text.as_deref(), m.body_html.as_deref());
         messages::set_reading(tx, row, &m, &reading)?;
-        index(
-            tx,
-            row,
-            &Document {
-                subject: &m.subject,
-                from: &m.from_address,
-                to: &m.to_addresses,
-                cc: &m.cc_addresses,
-                body: &reading.body,
-            },
-        )?;
+        index_stored(tx, row, &m, &reading)?;
     }
     Ok(())
+}
+
+/// Adds the stored message `m` (its rowid `row`, its body read as `reading`) to the index.
+pub(super) fn index_stored(
+    tx: &Tx<'_>,
+    row: i64,
+    m: &Message,
+    reading: &Reading,
+) -> Result<(), Failure> {
+    index(
+        tx,
+        row,
+        &Document {
+            subject: &m.subject,
+            from: &m.from_address,
+            to: &m.to_addresses,
+            cc: &m.cc_addresses,
+            body: &reading.body,
+        },
+    )
 }
