@@ -328,6 +328,10 @@ impl Work for DomainChecks {
             .await
     }
 
+    async fn any_due(&self, now: Timestamp) -> Result<bool, Failure> {
+        self.jobs.any_due(now).await
+    }
+
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
         self.jobs.next_due(now).await
     }

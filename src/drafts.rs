@@ -370,6 +370,10 @@ impl Work for ScheduledSends {
             .map_err(lost_if_changed)
     }
 
+    async fn any_due(&self, now: Timestamp) -> Result<bool, Failure> {
+        self.jobs.any_due(now).await
+    }
+
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
         self.jobs.next_due(now).await
     }

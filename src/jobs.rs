@@ -141,10 +141,14 @@ pub async fn run_janitor(state: AppState, mut shutdown: watch::Receiver<bool>) {
             _ = tokio::time::sleep(JANITOR_INTERVAL) => {}
             _ = shutdown.changed() => return,
         }
-        match janitor_tick(&state).await {
-            Ok(report) if report != JanitorReport::default() => log::debug!("janitor: {report:?}"),
-            Ok(_) => {}
-            Err(e) => log::warn!("janitor pass failed: {e}"),
+        // Nodes sharing a PostgreSQL database take turns: one pass at a time.
+        match state.store.one_node_at_a_time(janitor_tick(&state)).await {
+            Ok(Some(Ok(report))) if report != JanitorReport::default() => {
+                log::debug!("janitor: {report:?}");
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(None) => log::debug!("janitor: another node is making its pass"),
+            Ok(Some(Err(e))) | Err(e) => log::warn!("janitor pass failed: {e}"),
         }
     }
 }

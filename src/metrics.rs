@@ -159,7 +159,7 @@ impl Metrics {
                 Histogram::with_opts(
                     HistogramOpts::new(
                         "writer_commit_batch_size",
-                        "Writes committed together by the database writer",
+                        "Writes taken from the queue together by the database writer (on SQLite, committed together)",
                     )
                     .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
                 ),

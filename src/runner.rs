@@ -68,6 +68,10 @@ pub trait Work: Send + Sync + 'static {
         leases: &Leases,
     ) -> impl Future<Output = Result<Option<Self::Item>, Failure>> + Send;
 
+    /// Whether an item is due now: a read, so that runners with nothing to claim (on every
+    /// node, all woken by one commit) do not queue empty write transactions.
+    fn any_due(&self, now: Timestamp) -> impl Future<Output = Result<bool, Failure>> + Send;
+
     /// When the next item not yet due becomes due (a retry or a lease expiry).
     fn next_due(
         &self,
@@ -106,6 +110,14 @@ impl JobTable {
         let kind = self.kind;
         self.store
             .write(move |tx| jobs::claim(tx, kind, now, max, &lease))
+            .await
+    }
+
+    /// [`Work::any_due`].
+    pub async fn any_due(&self, now: Timestamp) -> Result<bool, Failure> {
+        let kind = self.kind;
+        self.store
+            .read(move |db| jobs::any_due(db, kind, now))
             .await
     }
 
@@ -317,6 +329,9 @@ impl<W: Work> Runner<W> {
             return Ok(Vec::new());
         }
         let now = self.inner.leases.now();
+        if !self.inner.work.any_due(now).await? {
+            return Ok(Vec::new());
+        }
         let lease = self.inner.leases.at(now);
         let claimed = self.inner.work.claim(now, slots.len(), lease).await?;
         self.track(claimed.iter().map(W::key), None);
@@ -408,6 +423,10 @@ mod tests {
                     Ok((item % 10 < 2).then_some(item + 1))
                 }
             }
+        }
+
+        async fn any_due(&self, _: Timestamp) -> Result<bool, Failure> {
+            Ok(!self.due.lock().unwrap().is_empty())
         }
 
         async fn next_due(&self, _: Timestamp) -> Result<Option<Timestamp>, Failure> {

@@ -220,6 +220,20 @@ pub fn next_due(conn: &Db, kind: &str, now: Timestamp) -> Result<Option<Timestam
         .query_row(params![kind, now], |r| r.get(0))?)
 }
 
+/// Whether a job of `kind` is due now (new, or claimed with its lease run out): a read that
+/// spares an empty claim its write transaction.
+pub fn any_due(conn: &Db, kind: &str, now: Timestamp) -> Result<bool, Failure> {
+    Ok(conn
+        .sql()
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM jobs
+                            WHERE kind = ?1 AND status = 'pending' AND run_at <= ?2)
+                 OR EXISTS (SELECT 1 FROM jobs
+                            WHERE kind = ?1 AND status = 'running' AND lease_until <= ?2)",
+        )?
+        .query_row(params![kind, now], |r| r.get(0))?)
+}
+
 /// Jobs of `kind` due now or under way (for tests and benchmarks that wait for quiet).
 pub fn unsettled(conn: &Db, kind: &str, now: Timestamp) -> Result<u64, Failure> {
     let n: i64 = conn.sql().query_row(

@@ -259,6 +259,46 @@ impl Store {
         Ok(store)
     }
 
+    /// Runs `work` unless another node sharing the database is running its own at the moment:
+    /// `None` then, and `work` is dropped unstarted. On SQLite one server owns the file (see
+    /// [`ServeLock`]), so it always runs. On PostgreSQL a session advisory lock on a pooled
+    /// connection of its own marks the turn; a node that dies in its turn ends its session,
+    /// and with it the turn.
+    pub async fn one_node_at_a_time<T>(
+        &self,
+        work: impl Future<Output = T>,
+    ) -> Result<Option<T>, Failure> {
+        let Readers::Pg(_) = &self.readers else {
+            return Ok(Some(work.await));
+        };
+        let readers = self.readers.clone();
+        let turn = blocking(move || {
+            let conn = readers.get()?;
+            let mine: bool = conn.sql().query_row(
+                "SELECT pg_try_advisory_lock(?1)",
+                [unit::JANITOR_LOCK],
+                |r| r.get(0),
+            )?;
+            Ok(mine.then_some(conn))
+        })
+        .await?;
+        let Some(conn) = turn else {
+            return Ok(None);
+        };
+        let done = work.await;
+        blocking(move || {
+            // Back to the pool without the lock: a connection that cannot unlock is broken,
+            // and the pool replaces it (the server ends its session and the lock).
+            conn.sql().execute_batch(&format!(
+                "SELECT pg_advisory_unlock({})",
+                unit::JANITOR_LOCK
+            ))?;
+            Ok(())
+        })
+        .await?;
+        Ok(Some(done))
+    }
+
     /// The database engine behind this store.
     pub fn engine(&self) -> Engine {
         match self.readers {

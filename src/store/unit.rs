@@ -11,12 +11,16 @@ use super::{Failure, StoreError};
 
 /// Every write transaction on PostgreSQL takes this transaction-level advisory lock first:
 /// writes of all nodes then run one at a time, as SQLite runs them, so every operation keeps
-/// the semantics it has on SQLite (checks then changes, counters, sequences). Each node still
-/// commits its queued writes together (see `writer.rs`).
+/// the semantics it has on SQLite (checks then changes, counters, sequences). Each node's
+/// writer thread runs one such transaction per write (see `writer.rs`).
 pub(super) const WRITE_LOCK: i64 = 0x6167_656e_7473_656e; // "agentsen"
 
 /// PostgreSQL's notification channel for wake-ups across nodes (see `postgres.rs`).
 pub(super) const WAKE_CHANNEL: &str = "agentsend_wake";
+
+/// The session-level advisory lock a node holds while it makes a janitor pass (see
+/// [`super::Store::one_node_at_a_time`]).
+pub(super) const JANITOR_LOCK: i64 = 0x6167_656e_7473_6a6e; // "agentsjn"
 
 /// The session-level advisory lock a node holds while it checks and migrates the schema.
 pub(super) const MIGRATION_LOCK: i64 = 0x6167_656e_7473_6d67; // "agentsmg"

@@ -8,6 +8,9 @@
 //! change that could still be lost. Writers queue on a channel instead of contending inside
 //! SQLite, whose busy handler sleeps up to 100 ms per retry (under load that meant second-long
 //! tail latencies); the busy timeout still covers other processes, such as the CLI.
+//!
+//! On PostgreSQL the same thread runs each write in a transaction of its own (see
+//! [`commit_alone`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -231,7 +234,45 @@ fn checkpoint_all(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     }
 }
 
-fn commit_batch(conn: &Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers: &Wakers) {
+fn commit_batch(conn: &Connection, jobs: Vec<Box<dyn WriteJob>>, wakers: &Wakers) {
+    match conn {
+        Connection::Lite(_) => commit_together(conn, jobs, wakers),
+        Connection::Pg(_) => {
+            for job in jobs {
+                commit_alone(conn, job, wakers);
+            }
+        }
+    }
+}
+
+/// PostgreSQL: one transaction per job. The server groups WAL flushes of its own, and a
+/// savepoint per job costs two more round trips plus a subtransaction; measured, one node
+/// accepted about 1.7× as many sends this way as with SQLite's batches (see the README's
+/// PostgreSQL figures).
+fn commit_alone(conn: &Connection, mut job: Box<dyn WriteJob>, wakers: &Wakers) {
+    let tx = match Tx::begin(conn.sql()) {
+        Ok(tx) => tx,
+        Err(e) => return job.finish(Err(&e)),
+    };
+    let ok = catch_unwind(AssertUnwindSafe(|| job.run(&tx))).unwrap_or_else(|_| {
+        log::error!("a write job panicked; its changes are rolled back");
+        false
+    });
+    if !ok {
+        // Rolled back by the drop; the job has its error for its caller already.
+        drop(tx);
+        return job.finish(Ok(()));
+    }
+    let wake = tx.wake.get();
+    let committed = tx.commit();
+    if committed.is_ok() {
+        wakers.wake_all(wake);
+    }
+    job.finish(committed.as_ref().map(|_| ()));
+}
+
+/// SQLite: the whole batch in one transaction, each job in a savepoint of its own.
+fn commit_together(conn: &Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers: &Wakers) {
     let tx = match Tx::begin(conn.sql()) {
         Ok(tx) => tx,
         Err(e) => {

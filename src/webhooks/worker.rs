@@ -100,6 +100,10 @@ impl Work for Deliveries {
             .await
     }
 
+    async fn any_due(&self, now: Timestamp) -> Result<bool, Failure> {
+        self.store.read(move |c| store::any_due(c, now)).await
+    }
+
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
         self.store.read(move |c| store::next_due(c, now)).await
     }

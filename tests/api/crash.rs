@@ -350,3 +350,90 @@ async fn the_server_runs_with_a_fixed_mmap_threshold() {
     assert!(String::from_utf8_lossy(&environ).contains("GLIBC_TUNABLES=glibc.malloc.arena_max=2"));
     server.stop();
 }
+
+/// Two server processes on one PostgreSQL database (run when the suite runs on PostgreSQL):
+/// one is killed while both take sends; whatever it had accepted or claimed is done by the
+/// other once its leases run out, and nothing is done twice.
+#[tokio::test]
+async fn a_node_killed_under_load_loses_nothing_and_its_claims_go_to_the_other_once() {
+    let Some(database) = crate::backend::postgres()
+        .then(crate::backend::extra_database)
+        .flatten()
+    else {
+        return;
+    };
+    let env = [
+        ("AGENTSEND_DATABASE_URL", database.url()),
+        // A dead node's claims are taken over after 4 s (sends) or 2 s (webhooks).
+        ("AGENTSEND_OUTBOUND_TIMEOUT_SECS", "1"),
+        ("AGENTSEND_OUTBOUND_LEASE_SECS", "4"),
+        ("AGENTSEND_LIMITS_INBOX_DAILY_SEND_LIMIT", "100000"),
+        ("AGENTSEND_LIMITS_ACCOUNT_DAILY_SEND_LIMIT", "100000"),
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::start(dir_a.path(), &env);
+    let key = a.first_key();
+    let b = Server::start(dir_b.path(), &env);
+    let (api_a, api_b) = (Api::new(&a, &key), Api::new(&b, &key));
+    let sender = api_a.inbox("sender").await;
+    let recipient = api_b.inbox("recipient").await;
+    const N: usize = 30;
+    let to = "recipient@agentsend.localhost";
+
+    // Node B takes sends of its own all along (subjects "crash 1000"…); node A is killed
+    // once half of its sends have been answered, its worker delivering some of them.
+    let on_b: Vec<_> = (1000..1000 + N)
+        .map(|i| {
+            let req = api_b.post(&format!("/inboxes/{sender}/messages"), &send_body(to, i));
+            tokio::spawn(async move {
+                let res = req.send().await.unwrap();
+                assert_eq!(res.status(), StatusCode::ACCEPTED, "node B's send {i}");
+                format!("crash {i}")
+            })
+        })
+        .collect();
+    sends_cut_short(&api_a, &sender, to, N, N / 2, false, || a.kill()).await;
+    let mut accepted_by_b = Vec::new();
+    for task in on_b {
+        accepted_by_b.push(task.await.unwrap());
+    }
+
+    // Everything stored, by either node, is delivered by node B alone...
+    eventually(
+        "every stored send to be delivered by the node left",
+        || async {
+            let page = api_b
+                .get(&format!("/inboxes/{sender}/messages?limit=100"))
+                .await;
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["status"] == "delivered")
+                .then_some(())
+        },
+    )
+    .await;
+    let sent = api_b.subjects(&sender).await;
+    let received = api_b.subjects(&recipient).await;
+    // ...nothing node B accepted is lost, nothing is stored or delivered twice...
+    for subject in &accepted_by_b {
+        assert!(
+            sent.contains_key(subject),
+            "{subject} was accepted and lost"
+        );
+    }
+    assert!(sent.len() >= N + N / 2, "node A's answered sends are kept");
+    assert_eq!(received.len(), sent.len(), "one copy of every send");
+    for (subject, copies) in sent.iter().chain(&received) {
+        assert_eq!(copies.len(), 1, "{subject}: {} copies", copies.len());
+    }
+    // ...and node B carries on.
+    let res = api_b
+        .post(&format!("/inboxes/{sender}/messages"), &send_body(to, 9999))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    b.stop();
+}

@@ -278,3 +278,34 @@ async fn work_claimed_by_a_node_that_died_is_taken_over_after_its_lease_and_done
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].header("webhook-id"), claimed[0].id.to_string());
 }
+
+#[tokio::test]
+async fn the_janitor_makes_its_pass_on_one_node_at_a_time() {
+    let Some((a, b)) = two_nodes(|_| {}).await else {
+        return;
+    };
+    // While node A makes its pass, node B's turn is refused (its work never starts)...
+    let during = a
+        .state
+        .store
+        .one_node_at_a_time(async {
+            b.state
+                .store
+                .one_node_at_a_time(async { "B's pass" })
+                .await
+                .unwrap()
+        })
+        .await
+        .unwrap();
+    assert_eq!(during, Some(None));
+    // ...and given once A's is over; the server's own pass runs the same way.
+    let after = b.state.store.one_node_at_a_time(async { "B's pass" }).await;
+    assert_eq!(after.unwrap(), Some("B's pass"));
+    let pass = b
+        .state
+        .store
+        .one_node_at_a_time(agentsend::jobs::janitor_tick(&b.state))
+        .await
+        .unwrap();
+    assert!(pass.unwrap().is_ok());
+}

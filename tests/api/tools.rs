@@ -80,7 +80,9 @@ fn the_run_says_which_suites_it_left_out_for_want_of_a_tool() {
     } else {
         report.push_str(&format!(
             "  - NOT RUN: the suite against PostgreSQL, with its tests of several nodes on one \
-             database (nodes::*); to run it: set {}=postgres://USER@HOST:PORT/postgres (a user \
+             database (nodes::*, and two server processes, one killed under load: \
+             crash::a_node_killed_under_load_loses_nothing_and_its_claims_go_to_the_other_once); \
+             to run it: set {}=postgres://USER@HOST:PORT/postgres (a user \
              that may create databases), then cargo test --test api (.ci/run does)\n",
             crate::backend::VARIABLE
         ));

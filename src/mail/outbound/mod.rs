@@ -74,6 +74,10 @@ impl Work for Sends {
         self.attempt(job, leases).await
     }
 
+    async fn any_due(&self, now: Timestamp) -> Result<bool, Failure> {
+        self.jobs.any_due(now).await
+    }
+
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, Failure> {
         self.jobs.next_due(now).await
     }
