@@ -285,17 +285,10 @@ impl Store {
         let Some(conn) = turn else {
             return Ok(None);
         };
+        let mut turn = Turn(Some(conn));
         let done = work.await;
-        blocking(move || {
-            // Back to the pool without the lock: a connection that cannot unlock is broken,
-            // and the pool replaces it (the server ends its session and the lock).
-            conn.sql().execute_batch(&format!(
-                "SELECT pg_advisory_unlock({})",
-                unit::JANITOR_LOCK
-            ))?;
-            Ok(())
-        })
-        .await?;
+        let conn = turn.0.take();
+        blocking(move || conn.map_or(Ok(()), |c| Turn::end(&c))).await?;
         Ok(Some(done))
     }
 
@@ -529,6 +522,32 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Failure::task(e.to_string()))?
+}
+
+/// A node's turn at [`Store::one_node_at_a_time`]: the pooled connection holding the lock.
+/// Ended when the work is done; if the work panics or is dropped unfinished, the turn ends on
+/// a thread of its own (the synchronous client must not block the async runtime).
+struct Turn(Option<pool::Reader>);
+
+impl Turn {
+    /// Gives the lock back, so the connection goes back to the pool without it. A connection
+    /// that cannot is broken: the pool replaces it, and its session ends with the lock.
+    fn end(conn: &pool::Reader) -> Result<(), Failure> {
+        let unlock = format!("SELECT pg_advisory_unlock({})", unit::JANITOR_LOCK);
+        Ok(conn.sql().execute_batch(&unlock)?)
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            std::thread::spawn(move || {
+                if let Err(e) = Turn::end(&conn) {
+                    log::warn!("ending a turn of one node at a time failed: {e}");
+                }
+            });
+        }
+    }
 }
 
 /// A store on a fresh file in a temporary directory (kept while the directory lives), for

@@ -254,11 +254,7 @@ fn commit_alone(conn: &Connection, mut job: Box<dyn WriteJob>, wakers: &Wakers) 
         Ok(tx) => tx,
         Err(e) => return job.finish(Err(&e)),
     };
-    let ok = catch_unwind(AssertUnwindSafe(|| job.run(&tx))).unwrap_or_else(|_| {
-        log::error!("a write job panicked; its changes are rolled back");
-        false
-    });
-    if !ok {
+    if !run_caught(&tx, job.as_mut()) {
         // Rolled back by the drop; the job has its error for its caller already.
         drop(tx);
         return job.finish(Ok(()));
@@ -309,13 +305,21 @@ fn commit_together(conn: &Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers: 
 fn run_in_savepoint(tx: &Tx<'_>, job: &mut dyn WriteJob) -> Result<(), StoreError> {
     // A failed job has its error for its caller already (see `Job::run`).
     let _job_result = tx.part(|tx| {
-        let ok = catch_unwind(AssertUnwindSafe(|| job.run(tx))).unwrap_or_else(|_| {
-            log::error!("a write job panicked; its changes are rolled back");
-            false
-        });
-        if ok { Ok(()) } else { Err("the job failed") }
+        if run_caught(tx, job) {
+            Ok(())
+        } else {
+            Err("the job failed")
+        }
     })?;
     Ok(())
+}
+
+/// Runs `job`; `false` when it failed or panicked (its caller rolls its changes back).
+fn run_caught(tx: &Tx<'_>, job: &mut dyn WriteJob) -> bool {
+    catch_unwind(AssertUnwindSafe(|| job.run(tx))).unwrap_or_else(|_| {
+        log::error!("a write job panicked; its changes are rolled back");
+        false
+    })
 }
 
 #[cfg(test)]

@@ -308,4 +308,17 @@ async fn the_janitor_makes_its_pass_on_one_node_at_a_time() {
         .await
         .unwrap();
     assert!(pass.unwrap().is_ok());
+    // A pass cut short (its task dropped mid-pass) gives the turn back as well.
+    let cut = tokio::time::timeout(
+        Duration::from_secs(2),
+        a.state
+            .store
+            .one_node_at_a_time(std::future::pending::<()>()),
+    )
+    .await;
+    assert!(cut.is_err(), "the pass never ends");
+    eventually("the turn to be given back", || async {
+        b.state.store.one_node_at_a_time(async {}).await.unwrap()
+    })
+    .await;
 }
