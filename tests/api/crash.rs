@@ -61,6 +61,22 @@ impl Api {
             .to_owned()
     }
 
+    /// Waits until every message of an inbox (at most 100) is delivered.
+    async fn wait_until_all_delivered(&self, inbox: &str) {
+        eventually("every stored send to be delivered", || async {
+            let page = self
+                .get(&format!("/inboxes/{inbox}/messages?limit=100"))
+                .await;
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["status"] == "delivered")
+                .then_some(())
+        })
+        .await;
+    }
+
     /// Every message of an inbox (at most 100), by subject.
     async fn subjects(&self, inbox: &str) -> HashMap<String, Vec<Value>> {
         let page = self
@@ -186,18 +202,7 @@ async fn local_deliveries_cut_short_by_a_crash_arrive_exactly_once() {
     let server = Server::start(dir.path(), &[]);
     let api = Api::new(&server, &key);
     let sent = api.subjects(&sender).await;
-    eventually("every accepted send to be delivered", || async {
-        let page = api
-            .get(&format!("/inboxes/{sender}/messages?limit=100"))
-            .await;
-        page["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["status"] == "delivered")
-            .then_some(())
-    })
-    .await;
+    api.wait_until_all_delivered(&sender).await;
     let recipient = api.get("/inboxes?limit=100").await["data"]
         .as_array()
         .unwrap()
@@ -399,21 +404,7 @@ async fn a_node_killed_under_load_loses_nothing_and_its_claims_go_to_the_other_o
     }
 
     // Everything stored, by either node, is delivered by node B alone...
-    eventually(
-        "every stored send to be delivered by the node left",
-        || async {
-            let page = api_b
-                .get(&format!("/inboxes/{sender}/messages?limit=100"))
-                .await;
-            page["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|m| m["status"] == "delivered")
-                .then_some(())
-        },
-    )
-    .await;
+    api_b.wait_until_all_delivered(&sender).await;
     let sent = api_b.subjects(&sender).await;
     let received = api_b.subjects(&recipient).await;
     // ...nothing node B accepted is lost, nothing is stored or delivered twice...
