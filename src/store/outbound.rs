@@ -394,6 +394,14 @@ pub struct SendUnit {
     pub plan: Plan,
 }
 
+/// Whether a message still exists (a send's may be deleted while it is under way).
+pub fn message_exists(conn: &Db, message_id: MessageId) -> Result<bool, Failure> {
+    Ok(conn
+        .sql()
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1)")?
+        .query_row([message_id], |r| r.get(0))?)
+}
+
 /// Loads a message to send, and which of its pending recipients are inboxes here; `None` when
 /// it was deleted meanwhile.
 pub fn load_send(conn: &Db, message_id: MessageId) -> Result<Option<SendUnit>, Failure> {

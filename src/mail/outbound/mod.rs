@@ -128,10 +128,24 @@ impl Sends {
             .ok()
             .and_then(|v| v["messageId"].as_str().and_then(|s| s.parse().ok()))
             .ok_or_else(|| Failure::corrupt(format!("send job {}: bad payload", job.id)))?;
-        let unit = self
+        let unit = match self
             .store
             .read(move |c| store::load_send(c, message_id))
-            .await?;
+            .await
+        {
+            Ok(unit) => unit,
+            // Deleted while it was being read (on PostgreSQL each statement of a read sees the
+            // latest commit): as if deleted before.
+            Err(_)
+                if !self
+                    .store
+                    .read(move |c| store::message_exists(c, message_id))
+                    .await? =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let (local, outcomes) = match &unit {
             Some(unit) => self.deliver(unit, leases).await,
             None => (None, Vec::new()),
@@ -147,6 +161,10 @@ impl Sends {
                 jobs::check_held(tx, &job, &lease.holder)?;
                 let mut outcomes = outcomes;
                 match &unit {
+                    // Deleted after it was read: nothing to record.
+                    Some(_) if !store::message_exists(tx, message_id)? => {
+                        jobs::complete(tx, job.id, now)?;
+                    }
                     Some(unit) => {
                         if let Some(local) = local {
                             outcomes.extend(deliver_locally(tx, local, now)?);
