@@ -134,8 +134,8 @@ impl Sends {
             .await
         {
             Ok(unit) => unit,
-            // Deleted while it was being read (on PostgreSQL each statement of a read sees the
-            // latest commit): as if deleted before.
+            // Deleted while it was being read (each statement of a read sees the latest
+            // commit): as if deleted before.
             Err(_)
                 if !self
                     .store
