@@ -250,7 +250,7 @@ impl Store {
             .build(manager.clone())?;
         let store = Store::start(
             conn::Connection::Pg(Box::new(writer_conn)),
-            Readers::Pg(readers),
+            Readers::Pg(readers, Box::new(manager.clone())),
             options,
             None,
         )?;
@@ -261,34 +261,38 @@ impl Store {
 
     /// Runs `work` unless another node sharing the database is running its own at the moment:
     /// `None` then, and `work` is dropped unstarted. On SQLite one server owns the file (see
-    /// [`ServeLock`]), so it always runs. On PostgreSQL a session advisory lock on a pooled
-    /// connection of its own marks the turn; a node that dies in its turn ends its session,
-    /// and with it the turn.
+    /// [`ServeLock`]), so it always runs. On PostgreSQL a session advisory lock marks the turn,
+    /// on a connection of its own (outside the readers' pool) that closes with the turn: a node
+    /// whose work panics, is dropped unfinished or dies with the node gives the turn back as
+    /// its session ends.
     pub async fn one_node_at_a_time<T>(
         &self,
         work: impl Future<Output = T>,
     ) -> Result<Option<T>, Failure> {
-        let Readers::Pg(_) = &self.readers else {
+        let Readers::Pg(_, manager) = &self.readers else {
             return Ok(Some(work.await));
         };
-        let readers = self.readers.clone();
+        let manager = postgres::PgManager::clone(manager);
         let turn = blocking(move || {
-            let conn = readers.get()?;
-            let mine: bool = conn.sql().query_row(
+            let session = manager.open().map_err(pg_failure)?;
+            let mine: bool = Sql::Pg(&session).query_row(
                 "SELECT pg_try_advisory_lock(?1)",
                 [unit::JANITOR_LOCK],
                 |r| r.get(0),
             )?;
-            Ok(mine.then_some(conn))
+            Ok(mine.then_some(session))
         })
         .await?;
-        let Some(conn) = turn else {
+        let Some(session) = turn else {
             return Ok(None);
         };
-        let mut turn = Turn(Some(conn));
         let done = work.await;
-        let conn = turn.0.take();
-        blocking(move || conn.map_or(Ok(()), |c| Turn::end(&c))).await?;
+        // Unlocked before it closes, so that a node asking next finds it free at once.
+        blocking(move || {
+            let unlock = format!("SELECT pg_advisory_unlock({})", unit::JANITOR_LOCK);
+            Ok(Sql::Pg(&session).execute_batch(&unlock)?)
+        })
+        .await?;
         Ok(Some(done))
     }
 
@@ -296,7 +300,7 @@ impl Store {
     pub fn engine(&self) -> Engine {
         match self.readers {
             Readers::Lite(_) => Engine::Sqlite,
-            Readers::Pg(_) => Engine::Postgres,
+            Readers::Pg(..) => Engine::Postgres,
         }
     }
 
@@ -522,32 +526,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Failure::task(e.to_string()))?
-}
-
-/// A node's turn at [`Store::one_node_at_a_time`]: the pooled connection holding the lock.
-/// Ended when the work is done; if the work panics or is dropped unfinished, the turn ends on
-/// a thread of its own (the synchronous client must not block the async runtime).
-struct Turn(Option<pool::Reader>);
-
-impl Turn {
-    /// Gives the lock back, so the connection goes back to the pool without it. A connection
-    /// that cannot is broken: the pool replaces it, and its session ends with the lock.
-    fn end(conn: &pool::Reader) -> Result<(), Failure> {
-        let unlock = format!("SELECT pg_advisory_unlock({})", unit::JANITOR_LOCK);
-        Ok(conn.sql().execute_batch(&unlock)?)
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            std::thread::spawn(move || {
-                if let Err(e) = Turn::end(&conn) {
-                    log::warn!("ending a turn of one node at a time failed: {e}");
-                }
-            });
-        }
-    }
 }
 
 /// A store on a fresh file in a temporary directory (kept while the directory lives), for

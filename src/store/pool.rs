@@ -6,11 +6,12 @@ use r2d2_sqlite::SqliteConnectionManager;
 use super::conn::Sql;
 use super::postgres::PgManager;
 
-/// Pooled reader connections.
+/// Pooled reader connections; on PostgreSQL with the pool's manager, for a session of its own
+/// outside the pool (one that holds a lock for a while must not take a reader away).
 #[derive(Clone)]
 pub(super) enum Readers {
     Lite(Pool<SqliteConnectionManager>),
-    Pg(Pool<PgManager>),
+    Pg(Pool<PgManager>, Box<PgManager>),
 }
 
 /// A connection taken from [`Readers`] (back to the pool when dropped).
@@ -24,7 +25,7 @@ impl Readers {
     pub(super) fn get(&self) -> Result<Reader, r2d2::Error> {
         Ok(match self {
             Readers::Lite(pool) => Reader::Lite(pool.get()?),
-            Readers::Pg(pool) => Reader::Pg(Box::new(pool.get()?)),
+            Readers::Pg(pool, _) => Reader::Pg(Box::new(pool.get()?)),
         })
     }
 }
