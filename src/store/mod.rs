@@ -264,7 +264,7 @@ impl Store {
     /// [`ServeLock`]), so it always runs. On PostgreSQL a session advisory lock marks the turn,
     /// on a connection of its own (outside the readers' pool) that closes with the turn: a node
     /// whose work panics, is dropped unfinished or dies with the node gives the turn back as
-    /// its session ends. There is one such turn, the janitor's pass ([`unit::JANITOR_LOCK`]).
+    /// its session ends. There is one such turn, the janitor's pass (`unit::JANITOR_LOCK`).
     pub async fn one_node_at_a_time<T>(
         &self,
         work: impl Future<Output = T>,
