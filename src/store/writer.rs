@@ -259,11 +259,7 @@ fn commit_alone(conn: &Connection, mut job: Box<dyn WriteJob>, wakers: &Wakers) 
         drop(tx);
         return job.finish(Ok(()));
     }
-    let wake = tx.wake.get();
-    let committed = tx.commit();
-    if committed.is_ok() {
-        wakers.wake_all(wake);
-    }
+    let committed = commit_and_wake(tx, wakers);
     job.finish(committed.as_ref().map(|_| ()));
 }
 
@@ -289,11 +285,7 @@ fn commit_together(conn: &Connection, mut jobs: Vec<Box<dyn WriteJob>>, wakers: 
             return;
         }
     }
-    let wake = tx.wake.get();
-    let committed = tx.commit();
-    if committed.is_ok() {
-        wakers.wake_all(wake);
-    }
+    let committed = commit_and_wake(tx, wakers);
     for job in jobs {
         job.finish(committed.as_ref().map(|_| ()));
     }
@@ -311,6 +303,14 @@ fn run_in_savepoint(tx: &Tx<'_>, job: &mut dyn WriteJob) -> Result<(), StoreErro
             Err("the job failed")
         }
     })?;
+    Ok(())
+}
+
+/// Commits `tx`, then wakes the queues it marked.
+fn commit_and_wake(tx: Tx<'_>, wakers: &Wakers) -> Result<(), StoreError> {
+    let wake = tx.wake.get();
+    tx.commit()?;
+    wakers.wake_all(wake);
     Ok(())
 }
 
